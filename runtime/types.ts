@@ -1,0 +1,102 @@
+import type { Envelope, SubscribeOptions } from '../src/common/events.js';
+
+/**
+ * What the runtime tells the rest of berth about a container. Sidecars read
+ * only descriptors and events (through a `ContainerSource`), never runtime
+ * internals, so the same sidecars work over berth's own runtime and over the
+ * observe-mode source that discovers external containers.
+ */
+export interface ContainerDescriptor {
+  /** Full 64-hex id. */
+  id: string;
+  /** Name without a leading slash. */
+  name: string;
+  /** Image reference as the user gave it (`busybox:latest`, `reg:5000/app@sha256:…`). */
+  image: string;
+  /** Repository part of the reference (`busybox`, `reg:5000/app`). */
+  imageName: string;
+  /** Tag part (`latest`), or '' when the reference is by digest only. */
+  imageTag: string;
+  /** Content digest of the image config (`sha256:…`) when known. */
+  imageId?: string;
+  labels: Record<string, string>;
+  env: Record<string, string>;
+  state: ContainerState;
+  /** Published ports. */
+  ports: PortMapping[];
+  /** Addresses on networks, keyed by network name (`bridge` → `10.88.0.5`). */
+  addresses: Record<string, string>;
+  networkMode: 'none' | 'host' | 'bridge' | string;
+  /** Host pid of the container's init process while running. */
+  pid?: number;
+  /**
+   * cgroup path relative to each hierarchy's mount point, e.g.
+   * `/berth/<id>`. On v1 the same relative path is used under every
+   * controller; on v2 it is relative to the unified mount.
+   */
+  cgroupPath?: string;
+  /** `/proc/<pid>/ns/net` or a bind-mounted netns file; absent for host/none. */
+  netnsPath?: string;
+  /** Where the runtime's monitor writes the container's output (see sidecar/logs). */
+  logPath?: string;
+  health: HealthStatus;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  /** True when the kernel OOM-killed the container's init. */
+  oomKilled?: boolean;
+  restartCount: number;
+  /** Where the descriptor came from: berth's runtime or an observed external engine. */
+  source: 'berth' | 'docker' | 'cri' | 'cgroup';
+}
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
+export type HealthStatus = 'none' | 'starting' | 'healthy' | 'unhealthy';
+
+export interface PortMapping {
+  containerPort: number;
+  protocol: 'tcp' | 'udp';
+  /** 0.0.0.0 / 127.0.0.1 / '' when not published */
+  hostIp: string;
+  /** 0 when not published */
+  hostPort: number;
+}
+
+export type ContainerTopic =
+  | 'container.created'
+  | 'container.started'
+  | 'container.healthy'
+  | 'container.unhealthy'
+  | 'container.stopping'
+  | 'container.died'
+  | 'container.removed';
+export type ImageTopic = 'image.pulled' | 'image.loaded' | 'image.tagged' | 'image.removed';
+
+export interface ContainerEvent {
+  /** The descriptor as of the event (for `removed`, the last one). */
+  container: ContainerDescriptor;
+  /** For `died`: exit code; for `stopping`: the grace period in ms. */
+  exitCode?: number;
+  signal?: string;
+  graceMs?: number;
+}
+
+export interface ImageEvent {
+  ref: string;
+  id: string;
+}
+
+export type RuntimeEvent = ContainerEvent | ImageEvent;
+
+/**
+ * Descriptors plus events: what every sidecar consumes. Implementations:
+ * berth's runtime, and the observe-mode source (later). `list()` is the
+ * resync point: a consumer lists, then subscribes, and treats each event as a
+ * delta; if its subscription fails (it fell behind), it lists again.
+ */
+export interface ContainerSource {
+  list(opts?: { all?: boolean }): Promise<ContainerDescriptor[]>;
+  get(idOrName: string): Promise<ContainerDescriptor>;
+  events(opts?: SubscribeOptions): AsyncIterable<Envelope<RuntimeEvent>>;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// The `berth` executable. It runs the compiled CLI from dist/ when a build is
+// present and not older than the sources it came from (the fast path: no
+// TypeScript at run time); otherwise it loads the TypeScript sources through
+// tsx, so a fresh checkout works before `npm run build`.
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const built = `${root}dist/src/cli/main.js`;
+const stamp = `${root}dist/.build-stamp`;
+const src = `${root}src/cli/main.ts`;
+
+// .ci/setup.sh rebuilds dist/ and rewrites the stamp whenever a source is
+// newer than it; BERTH_FROM_SOURCE=1 forces the sources (npm run berth).
+function fresh() {
+  return process.env.BERTH_FROM_SOURCE !== '1' && existsSync(built) && existsSync(stamp);
+}
+
+let mod;
+if (fresh()) {
+  mod = await import(pathToFileURL(built).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  mod = await import(pathToFileURL(src).href);
+}
+process.exitCode = await mod.main(process.argv.slice(2));

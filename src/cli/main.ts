@@ -1,0 +1,59 @@
+import { Command, CommanderError } from 'commander';
+import { messageOf } from '../common/errors.js';
+import { VERSION } from '../version.js';
+
+/**
+ * The `berth` CLI. Every verb's implementation is imported lazily so that a
+ * short command (`berth ps`) loads only what it needs: CLI start-up time is
+ * part of every `berth run`.
+ */
+export function buildCli(): Command {
+  const program = new Command('berth')
+    .description('berth: a per-host container agent (runtime, metrics, logs, discovery, DNS, HAProxy)')
+    .version(VERSION, '-v, --version', 'print the berth version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(`berth: ${str.replace(/^error: /, '')}`) });
+
+  program
+    .command('version')
+    .description('print the berth version, Node.js version and platform')
+    .option('--json', 'print as JSON')
+    .action((opts: { json?: boolean }) => {
+      const info = { berth: VERSION, node: process.version, platform: `${process.platform}/${process.arch}` };
+      process.stdout.write(
+        opts.json
+          ? `${JSON.stringify(info)}\n`
+          : `berth ${info.berth} (node ${info.node}, ${info.platform})\n`,
+      );
+    });
+
+  program
+    .command('agent')
+    .description('run the berth agent in the foreground (the daemon every other verb talks to)')
+    .option('--socket <path>', 'API unix socket path (env BERTH_SOCKET)')
+    .option('--state-root <dir>', 'persistent state: images, containers, volumes (env BERTH_STATE_ROOT)')
+    .option('--run-dir <dir>', 'runtime state: sockets, pid files, monitors (env BERTH_RUN_DIR)')
+    .option('--config <file>', 'agent config file (JSON)')
+    .option('--log-level <level>', 'trace, debug, info, warn or error (env BERTH_LOG_LEVEL)')
+    .action(async (opts: Record<string, string | undefined>) => {
+      const { runAgent } = await import('../agent/run.js');
+      await runAgent(opts);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildCli().exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit with 0 and have already printed.
+      return err.exitCode;
+    }
+    process.stderr.write(`berth: ${messageOf(err)}\n`);
+    return 1;
+  }
+}

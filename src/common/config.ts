@@ -1,0 +1,226 @@
+import { InvalidArgumentError } from './errors.js';
+
+/**
+ * Config as a table (as Fluent Bit does it): each module declares rows of key,
+ * type, default and description; `validateConfig` applies defaults, coerces
+ * strings from env and flags, and rejects unknown keys and wrong types with a
+ * message naming the key. `describeConfig` writes the same table into docs and
+ * `--help`, so the docs cannot drift from the code.
+ */
+export type ConfigType = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'bytes' | 'string[]' | 'enum';
+
+export interface ConfigRow<K extends string = string> {
+  key: K;
+  type: ConfigType;
+  /** Absent means the key is required. `null` means optional with no value. */
+  default?: unknown;
+  description: string;
+  /** For `enum`: the allowed values. */
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+  /** Name of an environment variable that sets this key (lower precedence than flags). */
+  env?: string;
+}
+
+export type ConfigTable = readonly ConfigRow[];
+
+export type ConfigValues = Record<string, unknown>;
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** Parse `1500`, `250ms`, `10s`, `2m`, `1h30m` into milliseconds. */
+export function parseDuration(input: string | number, field = 'duration'): number {
+  if (typeof input === 'number') {
+    if (!Number.isFinite(input) || input < 0)
+      throw bad(field, `must be a non-negative duration, got ${input}`);
+    return input;
+  }
+  const s = input.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  let total = 0;
+  let consumed = 0;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    if (m.index !== consumed) break;
+    total += Number(m[1]) * (DURATION_UNITS[m[2] ?? ''] ?? Number.NaN);
+    consumed = m.index + m[0].length;
+  }
+  if (consumed !== s.length || s.length === 0 || !Number.isFinite(total)) {
+    throw bad(field, `must be a duration like 500ms, 10s, 2m or 1h, got ${JSON.stringify(input)}`);
+  }
+  return total;
+}
+
+/** Parse `1024`, `64k`, `512m`, `2g` (binary units) into bytes. */
+export function parseBytes(input: string | number, field = 'size'): number {
+  if (typeof input === 'number') {
+    if (!Number.isInteger(input) || input < 0)
+      throw bad(field, `must be a non-negative byte count, got ${input}`);
+    return input;
+  }
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(input.trim());
+  const unit = BYTE_UNITS[(m?.[2] ?? 'x').toLowerCase()];
+  if (!m || unit === undefined) {
+    throw bad(field, `must be a size like 1024, 64k, 512m or 2g, got ${JSON.stringify(input)}`);
+  }
+  return Math.floor(Number(m[1]) * unit);
+}
+
+function bad(field: string, reason: string): InvalidArgumentError {
+  return new InvalidArgumentError(`${field}: ${reason}`, { field });
+}
+
+function coerce(row: ConfigRow, raw: unknown, field: string): unknown {
+  switch (row.type) {
+    case 'string':
+      if (typeof raw !== 'string') throw bad(field, `must be a string, got ${typeof raw}`);
+      return raw;
+    case 'enum': {
+      if (typeof raw !== 'string' || !row.values?.includes(raw)) {
+        throw bad(field, `must be one of ${row.values?.join(', ')}, got ${JSON.stringify(raw)}`);
+      }
+      return raw;
+    }
+    case 'bool': {
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1' || raw === 'yes') return true;
+      if (raw === 'false' || raw === '0' || raw === 'no') return false;
+      throw bad(field, `must be true or false, got ${JSON.stringify(raw)}`);
+    }
+    case 'int':
+    case 'number': {
+      const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+      if (typeof n !== 'number' || !Number.isFinite(n) || (row.type === 'int' && !Number.isInteger(n))) {
+        throw bad(
+          field,
+          `must be ${row.type === 'int' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`,
+        );
+      }
+      return checkRange(row, n, field);
+    }
+    case 'duration':
+      if (typeof raw !== 'string' && typeof raw !== 'number') throw bad(field, 'must be a duration');
+      return checkRange(row, parseDuration(raw, field), field);
+    case 'bytes':
+      if (typeof raw !== 'string' && typeof raw !== 'number') throw bad(field, 'must be a size');
+      return checkRange(row, parseBytes(raw, field), field);
+    case 'string[]': {
+      const list =
+        typeof raw === 'string'
+          ? raw
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : raw;
+      if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) {
+        throw bad(field, 'must be a list of strings');
+      }
+      return list;
+    }
+  }
+}
+
+function checkRange(row: ConfigRow, n: number, field: string): number {
+  if (row.min !== undefined && n < row.min) throw bad(field, `must be at least ${row.min}, got ${n}`);
+  if (row.max !== undefined && n > row.max) throw bad(field, `must be at most ${row.max}, got ${n}`);
+  return n;
+}
+
+/**
+ * Validate `sources` (lowest precedence first: file, env-derived, flags) against
+ * `table`. Unknown keys are rejected, naming the key and the nearest known one.
+ * `prefix` is prepended to key names in messages (e.g. `logs.`).
+ */
+export function validateConfig(
+  table: ConfigTable,
+  sources: readonly ConfigValues[],
+  opts: { prefix?: string; env?: NodeJS.ProcessEnv } = {},
+): ConfigValues {
+  const prefix = opts.prefix ?? '';
+  const known = new Map(table.map((r) => [r.key, r]));
+  const merged: ConfigValues = {};
+  if (opts.env) {
+    for (const row of table) {
+      const v = row.env ? opts.env[row.env] : undefined;
+      if (v !== undefined) merged[row.key] = v;
+    }
+  }
+  for (const src of sources) {
+    for (const [k, v] of Object.entries(src)) {
+      if (!known.has(k)) {
+        const hint = nearest(k, [...known.keys()]);
+        throw bad(`${prefix}${k}`, `unknown key${hint ? ` (did you mean ${prefix}${hint}?)` : ''}`);
+      }
+      if (v !== undefined) merged[k] = v;
+    }
+  }
+  const out: ConfigValues = {};
+  for (const row of table) {
+    const field = `${prefix}${row.key}`;
+    const raw = merged[row.key];
+    if (raw === undefined || raw === null) {
+      if (!('default' in row)) throw bad(field, 'is required');
+      out[row.key] = row.default ?? undefined;
+      continue;
+    }
+    out[row.key] = coerce(row, raw, field);
+  }
+  return out;
+}
+
+/** Markdown table of a config table, for READMEs and `--help`. */
+export function describeConfig(table: ConfigTable, prefix = ''): string {
+  const lines = ['| key | type | default | env | description |', '|---|---|---|---|---|'];
+  for (const r of table) {
+    const type = r.type === 'enum' ? (r.values ?? []).join(' \\| ') : r.type;
+    const def = !('default' in r)
+      ? '(required)'
+      : r.default === null
+        ? ''
+        : `\`${JSON.stringify(r.default)}\``;
+    lines.push(
+      `| \`${prefix}${r.key}\` | ${type} | ${def} | ${r.env ? `\`${r.env}\`` : ''} | ${r.description} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function nearest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = levenshtein(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+function levenshtein(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
