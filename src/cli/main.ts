@@ -1,6 +1,10 @@
 import { Command, CommanderError } from 'commander';
-import { messageOf } from '../common/errors.js';
+import { errorCode, messageOf } from '../common/errors.js';
 import { VERSION } from '../version.js';
+import { ApiClient } from './client.js';
+import { registerContainerCommands } from './commands/containers.js';
+import { registerImageCommands } from './commands/images.js';
+import { nameFlagInMessage } from './run-request.js';
 
 /**
  * The `berth` CLI. Every verb's implementation is imported lazily so that a
@@ -11,6 +15,7 @@ export function buildCli(): Command {
   const program = new Command('berth')
     .description('berth: a per-host container agent (runtime, metrics, logs, discovery, DNS, HAProxy)')
     .version(VERSION, '-v, --version', 'print the berth version')
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`berth: ${str.replace(/^error: /, '')}`) });
 
@@ -40,8 +45,35 @@ export function buildCli(): Command {
       await runAgent(opts);
     });
 
+  program
+    .command('info')
+    .description("print the agent's version and where its endpoints listen")
+    .action(async () => {
+      const info = await client().json<Record<string, unknown>>('GET', '/v1/info');
+      process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+    });
+
+  program
+    .command('events')
+    .description('stream runtime events as JSON lines (container.*, image.*)')
+    .option('--filter <topic>', 'only these topics, e.g. container.died or container.* (repeatable)', collect)
+    .action(async (o: { filter?: string[] }) => {
+      for await (const env of client().stream('GET', '/v1/events', { query: { topic: o.filter } })) {
+        process.stdout.write(`${JSON.stringify(env)}\n`);
+      }
+    });
+
+  registerContainerCommands(program, client);
+  registerImageCommands(program, client);
   return program;
 }
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+let sharedClient: ApiClient | undefined;
+const client = () => {
+  sharedClient ??= new ApiClient();
+  return sharedClient;
+};
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildCli().exitOverride();
@@ -53,7 +85,8 @@ export async function main(argv: string[]): Promise<number> {
       // help and version exit with 0 and have already printed.
       return err.exitCode;
     }
-    process.stderr.write(`berth: ${messageOf(err)}\n`);
-    return 1;
+    const msg = errorCode(err) === 'InvalidArgument' ? nameFlagInMessage(messageOf(err)) : messageOf(err);
+    process.stderr.write(`berth: ${msg}\n`);
+    return 125;
   }
 }

@@ -174,7 +174,9 @@ export function validateConfig(
     const raw = merged[row.key];
     if (raw === undefined || raw === null) {
       if (!('default' in row)) throw bad(field, 'is required');
-      out[row.key] = row.default ?? undefined;
+      // Defaults go through the same coercion, so a table may say '10s'.
+      out[row.key] =
+        row.default === null || row.default === undefined ? undefined : coerce(row, row.default, field);
       continue;
     }
     out[row.key] = coerce(row, raw, field);

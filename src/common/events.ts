@@ -62,8 +62,34 @@ export function topicMatches(filters: readonly string[] | undefined, topic: stri
   return filters.some((f) => (f.endsWith('.*') ? topic.startsWith(f.slice(0, -1)) : f === topic));
 }
 
+/** FIFO with O(1) shift (Array#shift is O(n) on long arrays). */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(v: T): void {
+    this.items.push(v);
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const v = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return v;
+  }
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
+
 class Subscription<E> implements AsyncIterable<Envelope<E>> {
-  private readonly queue: Envelope<E>[] = [];
+  private readonly queue = new Fifo<Envelope<E>>();
   private waiter: ((r: IteratorResult<Envelope<E>>) => void) | undefined;
   private failWaiter: ((e: unknown) => void) | undefined;
   private done = false;
@@ -130,7 +156,7 @@ class Subscription<E> implements AsyncIterable<Envelope<E>> {
       },
       return: () => {
         this.finish();
-        this.queue.length = 0;
+        this.queue.clear();
         return Promise.resolve({ value: undefined, done: true });
       },
     };

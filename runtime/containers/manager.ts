@@ -1,0 +1,712 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  messageOf,
+  NotFoundError,
+  NotImplementedError,
+} from '../../src/common/errors.js';
+import type { Envelope, EventExchange, SubscribeOptions } from '../../src/common/events.js';
+import type { Logger } from '../../src/common/log.js';
+import type {
+  ExecRequest,
+  ExecResult,
+  ImageSummary,
+  LogLine,
+  LogQuery,
+  PullProgress,
+  Runtime,
+  WaitResult,
+} from '../runtime.js';
+import type { ContainerDescriptor, ContainerEvent, ContainerTopic, RuntimeEvent } from '../types.js';
+import { HealthMonitor } from './health.js';
+import type {
+  ExecutorPort,
+  ExitInfo,
+  ImagePort,
+  LogPort,
+  NetworkPort,
+  ProbeResult,
+  SnapshotPort,
+  SpecPort,
+} from './ports.js';
+import { type ContainerRecord, generateName, isValidName, newId, RecordStore } from './record.js';
+import {
+  type BackoffOptions,
+  backoffDelay,
+  DEFAULT_BACKOFF,
+  shouldRestart,
+  startOnAgentStart,
+} from './restart.js';
+
+/** Image operations the runtime forwards to the image store (list, pull, load, …). */
+export interface ImageOps {
+  list(): Promise<ImageSummary[]>;
+  pull(
+    ref: string,
+    opts: Record<string, unknown>,
+    onProgress?: (p: PullProgress) => void,
+  ): Promise<ImageSummary>;
+  load(tar: NodeJS.ReadableStream): Promise<ImageSummary[]>;
+  importRootfs(tar: NodeJS.ReadableStream, ref: string): Promise<ImageSummary>;
+  remove(ref: string, opts: { force?: boolean; inUse: (imageId: string) => boolean }): Promise<string[]>;
+}
+
+export interface ContainerManagerDeps {
+  stateRoot: string;
+  runDir: string;
+  images: ImagePort;
+  imageOps: ImageOps;
+  snapshots: SnapshotPort;
+  network: NetworkPort;
+  spec: SpecPort;
+  executor: ExecutorPort;
+  logs: LogPort;
+  events: EventExchange<RuntimeEvent>;
+  logger: Logger;
+  /** Runs a health probe of kind http/tcp against a container address; cmd probes use the executor. */
+  probeNetwork?: (
+    probe: { kind: 'http' | 'tcp'; url?: string; port?: number; host: string },
+    signal: AbortSignal,
+  ) => Promise<ProbeResult>;
+  backoff?: BackoffOptions;
+  /** Called before a stop signal is sent (drain in discovery and HAProxy); bounded by `preStopTimeoutMs`. */
+  preStopHooks?: Array<(d: ContainerDescriptor) => Promise<void>>;
+  preStopTimeoutMs?: number;
+}
+
+/**
+ * berth's container lifecycle: create → start → (health) → died → restart
+ * or stay exited → remove. State is persisted per container and re-adopted
+ * on agent start (`restore`). Operations on one container are serialised;
+ * different containers proceed in parallel.
+ */
+export class ContainerManager implements Runtime {
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly store: RecordStore;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly exitWaiters = new Map<string, Array<(r: WaitResult) => void>>();
+  private readonly health = new Map<string, HealthMonitor>();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private readonly watching = new Set<string>();
+  /** Attached log followers per container; --rm removal waits for them to drain. */
+  private readonly holds = new Map<string, number>();
+  private closed = false;
+
+  constructor(private readonly d: ContainerManagerDeps) {
+    this.store = new RecordStore(join(d.stateRoot, 'containers'));
+  }
+
+  // ---- read side (ContainerSource) -------------------------------------------
+
+  async list(opts: { all?: boolean } = {}): Promise<ContainerDescriptor[]> {
+    return [...this.records.values()]
+      .filter((r) => opts.all || r.state === 'running' || r.state === 'restarting')
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .map((r) => this.describe(r));
+  }
+
+  async get(idOrName: string): Promise<ContainerDescriptor> {
+    return this.describe(this.find(idOrName));
+  }
+
+  events(opts?: SubscribeOptions): AsyncIterable<Envelope<RuntimeEvent>> {
+    return this.d.events.subscribe(opts);
+  }
+
+  async inspect(idOrName: string): Promise<Record<string, unknown>> {
+    const r = this.find(idOrName);
+    return {
+      ...this.describe(r),
+      config: r.config.raw,
+      restartPolicy: r.config.restart,
+      healthLog: r.healthLog,
+      stoppedByUser: r.stoppedByUser,
+      rootfs: r.rootfs,
+      bundleDir: r.bundleDir,
+      signal: r.signal,
+    };
+  }
+
+  logs(idOrName: string, query: LogQuery): AsyncIterable<LogLine> {
+    const r = this.find(idOrName);
+    const follow =
+      query.follow && (r.state === 'running' || r.state === 'restarting' || r.state === 'created');
+    if (!follow) return this.d.logs.read(r.logPath, { ...query, follow: false });
+    // Follow until the client goes away or the container exits for good.
+    const ac = new AbortController();
+    query.signal?.addEventListener('abort', () => ac.abort(), { once: true });
+    void this.wait(r.id, ac.signal).then(
+      () => setTimeout(() => ac.abort(), 150),
+      () => undefined,
+    );
+    return this.held(r.id, this.d.logs.read(r.logPath, { ...query, follow: true, signal: ac.signal }));
+  }
+
+  private async *held<T>(id: string, it: AsyncIterable<T>): AsyncGenerator<T> {
+    this.holds.set(id, (this.holds.get(id) ?? 0) + 1);
+    try {
+      yield* it;
+    } finally {
+      const n = (this.holds.get(id) ?? 1) - 1;
+      if (n <= 0) this.holds.delete(id);
+      else this.holds.set(id, n);
+    }
+  }
+
+  private async whenUnheld(id: string, maxMs: number): Promise<void> {
+    const until = Date.now() + maxMs;
+    while (this.holds.has(id) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  // ---- lifecycle --------------------------------------------------------------
+
+  async create(request: unknown): Promise<ContainerDescriptor> {
+    if (!request || typeof request !== 'object' || Array.isArray(request)) {
+      throw new InvalidArgumentError('request: must be a JSON object with at least an image', {
+        field: 'request',
+      });
+    }
+    const req = request as Record<string, unknown>;
+    if (typeof req.image !== 'string' || req.image.trim() === '') {
+      throw new InvalidArgumentError('image: an image reference is required', { field: 'image' });
+    }
+    const image = await this.d.images.resolve(req.image);
+    const config = await this.d.spec.validate(request, image);
+    const name = config.name ?? generateName((n) => this.byName(n) !== undefined);
+    if (!isValidName(name)) {
+      throw new InvalidArgumentError(
+        `name: must match [a-zA-Z0-9][a-zA-Z0-9_.-]* (at most 128 characters), got ${JSON.stringify(name)}`,
+        { field: 'name' },
+      );
+    }
+    const clash = this.byName(name);
+    if (clash)
+      throw new AlreadyExistsError(
+        `name: a container named ${name} already exists (${clash.id.slice(0, 12)})`,
+      );
+    const id = newId();
+    const rec: ContainerRecord = {
+      id,
+      name,
+      createdAt: new Date().toISOString(),
+      image: { ref: image.ref, id: image.id, name: image.name, tag: image.tag },
+      config: { ...config, name },
+      state: 'created',
+      stoppedByUser: false,
+      restartCount: 0,
+      health: config.health ? 'starting' : 'none',
+      healthLog: [],
+      ports: config.ports,
+      bundleDir: join(this.d.runDir, 'containers', id),
+      logPath: join(this.d.stateRoot, 'containers', id, 'container.log'),
+    };
+    this.records.set(id, rec);
+    try {
+      const snap = await this.d.snapshots.prepare(id, image.layerDirs);
+      rec.rootfs = snap.rootfs;
+      await this.store.save(rec);
+    } catch (err) {
+      this.records.delete(id);
+      await this.d.snapshots.remove(id).catch(() => undefined);
+      await this.store.delete(id).catch(() => undefined);
+      throw err;
+    }
+    this.publish('container.created', rec);
+    return this.describe(rec);
+  }
+
+  async start(idOrName: string): Promise<ContainerDescriptor> {
+    const rec = this.find(idOrName);
+    return this.locked(rec.id, async () => {
+      if (rec.state === 'running') return this.describe(rec);
+      this.clearRestartTimer(rec.id);
+      rec.stoppedByUser = false;
+      await this.startLocked(rec);
+      return this.describe(rec);
+    });
+  }
+
+  private async startLocked(rec: ContainerRecord): Promise<void> {
+    const cfg = rec.config;
+    const hostname = cfg.hostname ?? rec.id.slice(0, 12);
+    await mkdir(rec.bundleDir, { recursive: true, mode: 0o700 });
+    // Left-over OCI state from an earlier run would make create fail.
+    await this.d.executor.delete(rec.id).catch(() => undefined);
+    let attached = false;
+    try {
+      if (!rec.rootfs)
+        rec.rootfs = (
+          await this.d.snapshots.prepare(rec.id, (await this.d.images.resolve(rec.image.ref)).layerDirs)
+        ).rootfs;
+      const net = await this.d.network.attach(rec.id, {
+        mode: cfg.network,
+        hostname,
+        ports: cfg.ports,
+        ...(cfg.extraHosts ? { extraHosts: cfg.extraHosts } : {}),
+      });
+      attached = true;
+      rec.network = net;
+      rec.ports = net.ports;
+      const spec = await this.d.spec.build(cfg, {
+        id: rec.id,
+        rootfs: rec.rootfs,
+        hostname,
+        networkMode: cfg.network,
+        cgroupPath: this.d.spec.cgroupPath(rec.id),
+        ...(net.netnsPath ? { netnsPath: net.netnsPath } : {}),
+        ...(net.hostsPath ? { hostsPath: net.hostsPath } : {}),
+        ...(net.resolvConfPath ? { resolvConfPath: net.resolvConfPath } : {}),
+      });
+      await writeFile(join(rec.bundleDir, 'config.json'), JSON.stringify(spec));
+      const { pid } = await this.d.executor.create(rec.id, rec.bundleDir, { logPath: rec.logPath });
+      await this.d.executor.start(rec.id);
+      rec.pid = pid;
+      rec.state = 'running';
+      rec.startedAt = new Date().toISOString();
+      rec.finishedAt = undefined;
+      rec.exitCode = undefined;
+      rec.oomKilled = undefined;
+      rec.signal = undefined;
+      rec.health = cfg.health ? 'starting' : 'none';
+      await this.store.save(rec);
+    } catch (err) {
+      await this.d.executor.delete(rec.id).catch(() => undefined);
+      if (attached) await this.d.network.detach(rec.id).catch(() => undefined);
+      rec.network = undefined;
+      rec.state = rec.state === 'restarting' ? 'exited' : rec.state === 'running' ? 'exited' : rec.state;
+      await this.store.save(rec).catch(() => undefined);
+      throw err;
+    }
+    this.publish('container.started', rec);
+    this.watchExit(rec);
+    this.startHealth(rec);
+  }
+
+  async stop(idOrName: string, opts: { timeoutMs?: number } = {}): Promise<WaitResult> {
+    const rec = this.find(idOrName);
+    rec.stoppedByUser = true;
+    this.clearRestartTimer(rec.id);
+    if (rec.state !== 'running') {
+      if (rec.state === 'restarting') {
+        rec.state = 'exited';
+        await this.store.save(rec);
+      }
+      return this.lastExit(rec);
+    }
+    await this.store.save(rec);
+    const grace = opts.timeoutMs ?? rec.config.stopTimeoutMs;
+    this.publish('container.stopping', rec, { graceMs: grace });
+    await this.runPreStopHooks(rec);
+    const exited = this.wait(rec.id);
+    await this.d.executor.kill(rec.id, rec.config.stopSignal).catch((err) => this.ignoreGone(err));
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), grace).unref());
+    if ((await Promise.race([exited, timer])) === 'timeout') {
+      this.d.logger.info({ id: rec.id, graceMs: grace }, 'stop grace period over, sending SIGKILL');
+      await this.d.executor.kill(rec.id, 'SIGKILL').catch((err) => this.ignoreGone(err));
+    }
+    return exited;
+  }
+
+  async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
+    const rec = this.find(idOrName);
+    if (rec.state !== 'running') {
+      throw new FailedPreconditionError(`container ${rec.name} is not running (state ${rec.state})`);
+    }
+    if (!/^(SIG)?[A-Z0-9]+$|^\d+$/.test(signal)) {
+      throw new InvalidArgumentError(
+        `signal: must be a signal name like SIGTERM or a number, got ${JSON.stringify(signal)}`,
+        {
+          field: 'signal',
+        },
+      );
+    }
+    const sig = /^\d+$/.test(signal) || signal.startsWith('SIG') ? signal : `SIG${signal}`;
+    if (sig === 'SIGKILL' || sig === '9' || sig === 'SIGTERM' || sig === '15') rec.stoppedByUser = true;
+    await this.store.save(rec);
+    await this.d.executor.kill(rec.id, sig);
+  }
+
+  async remove(idOrName: string, opts: { force?: boolean } = {}): Promise<void> {
+    const rec = this.find(idOrName);
+    if (rec.state === 'running' && !opts.force) {
+      throw new FailedPreconditionError(
+        `container ${rec.name} is running: stop it first or remove with -f (force)`,
+      );
+    }
+    rec.stoppedByUser = true;
+    this.clearRestartTimer(rec.id);
+    if (rec.state === 'running') {
+      const exited = this.wait(rec.id);
+      await this.d.executor.kill(rec.id, 'SIGKILL').catch((err) => this.ignoreGone(err));
+      await exited;
+    }
+    await this.locked(rec.id, async () => {
+      if (!this.records.has(rec.id)) return;
+      rec.state = 'removing';
+      this.stopHealth(rec.id);
+      await this.d.executor
+        .delete(rec.id)
+        .catch((err) => this.d.logger.warn({ err, id: rec.id }, 'executor delete failed'));
+      await this.d.network
+        .detach(rec.id)
+        .catch((err) => this.d.logger.warn({ err, id: rec.id }, 'network detach failed'));
+      await this.d.snapshots.remove(rec.id);
+      await this.store.delete(rec.id);
+      this.records.delete(rec.id);
+      this.publish('container.removed', rec);
+    });
+  }
+
+  wait(idOrName: string, signal?: AbortSignal): Promise<WaitResult> {
+    const rec = this.find(idOrName);
+    if (rec.state !== 'running' && rec.state !== 'restarting' && rec.state !== 'created') {
+      return Promise.resolve(this.lastExit(rec));
+    }
+    return new Promise((resolve, reject) => {
+      const list = this.exitWaiters.get(rec.id) ?? [];
+      list.push(resolve);
+      this.exitWaiters.set(rec.id, list);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const l = this.exitWaiters.get(rec.id);
+          if (l)
+            this.exitWaiters.set(
+              rec.id,
+              l.filter((f) => f !== resolve),
+            );
+          reject(signal.reason ?? new Error('aborted'));
+        },
+        { once: true },
+      );
+    });
+  }
+
+  async exec(idOrName: string, req: ExecRequest): Promise<ExecResult> {
+    const rec = this.find(idOrName);
+    if (rec.state !== 'running') throw new FailedPreconditionError(`container ${rec.name} is not running`);
+    return this.d.executor.exec(rec.id, req);
+  }
+
+  // ---- images -----------------------------------------------------------------
+
+  images(): Promise<ImageSummary[]> {
+    return this.d.imageOps.list();
+  }
+
+  async pull(
+    ref: string,
+    opts: Record<string, unknown>,
+    onProgress?: (p: PullProgress) => void,
+  ): Promise<ImageSummary> {
+    return this.d.imageOps.pull(ref, opts, onProgress);
+  }
+
+  load(tar: NodeJS.ReadableStream): Promise<ImageSummary[]> {
+    return this.d.imageOps.load(tar);
+  }
+
+  importRootfs(tar: NodeJS.ReadableStream, ref: string): Promise<ImageSummary> {
+    return this.d.imageOps.importRootfs(tar, ref);
+  }
+
+  removeImage(ref: string, opts: { force?: boolean } = {}): Promise<string[]> {
+    return this.d.imageOps.remove(ref, {
+      ...opts,
+      inUse: (imageId) => [...this.records.values()].some((r) => r.image.id === imageId),
+    });
+  }
+
+  // ---- live restore -------------------------------------------------------------
+
+  /**
+   * Agent start: load every record, ask the executor what became of each
+   * container while the agent was away, re-watch the running ones, report the
+   * ones that died meanwhile (with their exit code) and apply restart policies.
+   */
+  async restore(): Promise<{ running: number; exited: number }> {
+    const recs = await this.store.loadAll();
+    let running = 0;
+    let exited = 0;
+    for (const rec of recs) this.records.set(rec.id, rec);
+    const live: string[] = [];
+    for (const rec of recs) {
+      if (rec.state !== 'running' && rec.state !== 'restarting') continue;
+      const found = await this.d.executor.adopt(rec.id).catch((err) => {
+        this.d.logger.warn({ err, id: rec.id }, 'adopt failed');
+        return { status: 'missing' as const };
+      });
+      if (found.status === 'running') {
+        rec.pid = found.pid;
+        rec.state = 'running';
+        live.push(rec.id);
+        running++;
+        this.watchExit(rec);
+        this.startHealth(rec);
+      } else {
+        exited++;
+        const exit: ExitInfo =
+          found.status === 'exited'
+            ? found.exit
+            : { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
+        if (rec.state === 'restarting') {
+          // It was waiting for a restart when the agent went away.
+          rec.state = 'exited';
+          await this.afterExit(rec, exit, false);
+        } else {
+          await this.afterExit(rec, exit, true);
+        }
+      }
+    }
+    await this.d.network.restore(live);
+    // `always` and `unless-stopped` containers the agent finds stopped come back.
+    for (const rec of this.records.values()) {
+      if (
+        rec.state === 'exited' &&
+        !this.restartTimers.has(rec.id) &&
+        startOnAgentStart(rec.config.restart, rec.stoppedByUser)
+      ) {
+        this.scheduleRestart(rec, 0);
+      }
+    }
+    return { running, exited };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const id of [...this.health.keys()]) this.stopHealth(id);
+    for (const id of [...this.restartTimers.keys()]) this.clearRestartTimer(id);
+  }
+
+  // ---- internals ------------------------------------------------------------------
+
+  private watchExit(rec: ContainerRecord): void {
+    if (this.watching.has(rec.id)) return;
+    this.watching.add(rec.id);
+    this.d.executor.wait(rec.id).then(
+      (exit) => {
+        this.watching.delete(rec.id);
+        if (this.closed) return;
+        void this.locked(rec.id, () => this.afterExit(rec, exit, true)).catch((err) =>
+          this.d.logger.error({ err, id: rec.id }, 'handling container exit failed'),
+        );
+      },
+      (err) => {
+        this.watching.delete(rec.id);
+        this.d.logger.error({ err, id: rec.id }, 'waiting for container exit failed');
+      },
+    );
+  }
+
+  private async afterExit(rec: ContainerRecord, exit: ExitInfo, publish: boolean): Promise<void> {
+    if (!this.records.has(rec.id)) return;
+    this.stopHealth(rec.id);
+    rec.state = 'exited';
+    rec.pid = undefined;
+    rec.exitCode = exit.exitCode;
+    rec.oomKilled = exit.oomKilled;
+    rec.signal = exit.signal;
+    rec.finishedAt = exit.finishedAt;
+    if (rec.health !== 'none') rec.health = 'unhealthy';
+    await this.d.executor
+      .delete(rec.id)
+      .catch((err) => this.d.logger.warn({ err, id: rec.id }, 'executor delete failed'));
+    await this.d.network
+      .detach(rec.id)
+      .catch((err) => this.d.logger.warn({ err, id: rec.id }, 'network detach failed'));
+    rec.network = undefined;
+    await this.store.save(rec);
+    if (publish) {
+      this.publish('container.died', rec, {
+        exitCode: exit.exitCode,
+        ...(exit.signal ? { signal: exit.signal } : {}),
+      });
+    }
+    const waiters = this.exitWaiters.get(rec.id) ?? [];
+    this.exitWaiters.delete(rec.id);
+    const result = this.lastExit(rec);
+    for (const w of waiters) w(result);
+
+    if (rec.config.autoRemove) {
+      // --rm: removed once attached readers have the last lines (bounded wait).
+      void this.whenUnheld(rec.id, 5000).then(() =>
+        this.remove(rec.id, { force: true }).catch(() => undefined),
+      );
+      return;
+    }
+    const started = rec.startedAt ? Date.parse(rec.startedAt) : 0;
+    const ranLong = Date.parse(exit.finishedAt) - started > (this.d.backoff ?? DEFAULT_BACKOFF).resetAfterMs;
+    if (ranLong) rec.restartCount = 0;
+    if (
+      shouldRestart(rec.config.restart, {
+        exitCode: exit.exitCode,
+        stoppedByUser: rec.stoppedByUser,
+        restartCount: rec.restartCount,
+      })
+    ) {
+      this.scheduleRestart(rec, backoffDelay(rec.restartCount, this.d.backoff ?? DEFAULT_BACKOFF));
+    }
+  }
+
+  private scheduleRestart(rec: ContainerRecord, delayMs: number): void {
+    rec.state = 'restarting';
+    void this.store.save(rec).catch(() => undefined);
+    const t = setTimeout(() => {
+      this.restartTimers.delete(rec.id);
+      if (this.closed || !this.records.has(rec.id) || rec.stoppedByUser) return;
+      void this.locked(rec.id, async () => {
+        if (rec.state !== 'restarting') return;
+        rec.restartCount++;
+        try {
+          await this.startLocked(rec);
+        } catch (err) {
+          this.d.logger.warn({ err, id: rec.id }, 'restart failed');
+          await this.afterExit(
+            rec,
+            { exitCode: 128, oomKilled: false, finishedAt: new Date().toISOString() },
+            true,
+          );
+        }
+      });
+    }, delayMs);
+    t.unref();
+    this.restartTimers.set(rec.id, t);
+  }
+
+  private clearRestartTimer(id: string): void {
+    const t = this.restartTimers.get(id);
+    if (t) clearTimeout(t);
+    this.restartTimers.delete(id);
+  }
+
+  private startHealth(rec: ContainerRecord): void {
+    const hc = rec.config.health;
+    if (!hc) return;
+    this.stopHealth(rec.id);
+    const mon = new HealthMonitor(
+      hc,
+      async (probe, signal) => {
+        if (probe.kind === 'cmd') {
+          const r = await this.d.executor.exec(rec.id, { cmd: probe.argv }, signal);
+          return { ok: r.exitCode === 0, output: (r.stdout + r.stderr).trim() };
+        }
+        const host = Object.values(rec.network?.addresses ?? {})[0] ?? '127.0.0.1';
+        if (!this.d.probeNetwork) throw new NotImplementedError('network health probes are not wired');
+        return this.d.probeNetwork(
+          probe.kind === 'http'
+            ? { kind: 'http', url: probe.url, host }
+            : { kind: 'tcp', port: probe.port, host },
+          signal,
+        );
+      },
+      (status, state) => {
+        rec.health = status;
+        rec.healthLog = state.log;
+        void this.store.save(rec).catch(() => undefined);
+        if (status === 'healthy') this.publish('container.healthy', rec);
+        if (status === 'unhealthy') this.publish('container.unhealthy', rec);
+      },
+    );
+    this.health.set(rec.id, mon);
+    mon.start();
+  }
+
+  private stopHealth(id: string): void {
+    this.health.get(id)?.stop();
+    this.health.delete(id);
+  }
+
+  private async runPreStopHooks(rec: ContainerRecord): Promise<void> {
+    const hooks = this.d.preStopHooks ?? [];
+    if (hooks.length === 0) return;
+    const d = this.describe(rec);
+    const limit = this.d.preStopTimeoutMs ?? 10_000;
+    const all = Promise.allSettled(hooks.map((h) => h(d)));
+    await Promise.race([all, new Promise((r) => setTimeout(r, limit).unref())]);
+  }
+
+  private lastExit(rec: ContainerRecord): WaitResult {
+    return {
+      exitCode: rec.exitCode ?? 0,
+      oomKilled: rec.oomKilled ?? false,
+      ...(rec.signal ? { signal: rec.signal } : {}),
+    };
+  }
+
+  private ignoreGone(err: unknown): void {
+    // The container may exit between our check and the signal; that is fine.
+    this.d.logger.debug({ err: messageOf(err) }, 'signal to an exiting container');
+  }
+
+  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.locks.set(id, settled);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(id) === settled) this.locks.delete(id);
+    }
+  }
+
+  private byName(name: string): ContainerRecord | undefined {
+    for (const r of this.records.values()) if (r.name === name) return r;
+    return undefined;
+  }
+
+  /** By full id, name, or unique id prefix (as Docker resolves them). */
+  private find(idOrName: string): ContainerRecord {
+    const key = idOrName.replace(/^\//, '');
+    const exact = this.records.get(key) ?? this.byName(key);
+    if (exact) return exact;
+    if (/^[0-9a-f]{1,64}$/.test(key)) {
+      const matches = [...this.records.values()].filter((r) => r.id.startsWith(key));
+      if (matches.length === 1 && matches[0]) return matches[0];
+      if (matches.length > 1)
+        throw new InvalidArgumentError(`container: id prefix ${key} is ambiguous`, { field: 'container' });
+    }
+    throw new NotFoundError(`no such container: ${idOrName}`);
+  }
+
+  private publish(topic: ContainerTopic, rec: ContainerRecord, extra: Partial<ContainerEvent> = {}): void {
+    this.d.events.publish(topic, { container: this.describe(rec), ...extra });
+  }
+
+  describe(rec: ContainerRecord): ContainerDescriptor {
+    const env: Record<string, string> = {};
+    for (const kv of rec.config.env) {
+      const eq = kv.indexOf('=');
+      if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+    return {
+      id: rec.id,
+      name: rec.name,
+      image: rec.image.ref,
+      imageName: rec.image.name,
+      imageTag: rec.image.tag,
+      imageId: rec.image.id,
+      labels: rec.config.labels,
+      env,
+      state: rec.state,
+      ports: rec.ports,
+      addresses: rec.network?.addresses ?? {},
+      networkMode: rec.config.network,
+      ...(rec.pid ? { pid: rec.pid } : {}),
+      cgroupPath: this.d.spec.cgroupPath(rec.id),
+      ...(rec.network?.netnsPath ? { netnsPath: rec.network.netnsPath } : {}),
+      logPath: rec.logPath,
+      health: rec.health,
+      createdAt: rec.createdAt,
+      ...(rec.startedAt ? { startedAt: rec.startedAt } : {}),
+      ...(rec.finishedAt ? { finishedAt: rec.finishedAt } : {}),
+      ...(rec.exitCode !== undefined ? { exitCode: rec.exitCode } : {}),
+      ...(rec.oomKilled ? { oomKilled: true } : {}),
+      restartCount: rec.restartCount,
+      source: 'berth',
+    };
+  }
+}

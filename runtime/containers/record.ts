@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContainerState, HealthStatus, PortMapping } from '../types.js';
+import type { HealthLogEntry } from './health.js';
+import type { ManagedConfig, NetworkAttachment } from './ports.js';
+
+/**
+ * Everything berth knows about one container, persisted as
+ * `<stateRoot>/containers/<id>/container.json` (written atomically: temp
+ * file, fsync, rename), so that an agent restart re-adopts it.
+ */
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  createdAt: string;
+  image: { ref: string; id: string; name: string; tag: string };
+  config: ManagedConfig;
+  state: ContainerState;
+  pid?: number;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  oomKilled?: boolean;
+  signal?: string;
+  /** Set by stop/kill/rm: the restart policy does not bring it back. */
+  stoppedByUser: boolean;
+  restartCount: number;
+  health: HealthStatus;
+  healthLog: HealthLogEntry[];
+  network?: NetworkAttachment;
+  ports: PortMapping[];
+  rootfs?: string;
+  bundleDir: string;
+  logPath: string;
+}
+
+export function newId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+export function isValidName(name: string): boolean {
+  return NAME_RE.test(name);
+}
+
+/** Docker-style generated names: adjective_noun. */
+const ADJ = [
+  'brave',
+  'calm',
+  'eager',
+  'fond',
+  'keen',
+  'lucid',
+  'merry',
+  'nimble',
+  'quiet',
+  'sharp',
+  'tender',
+  'vivid',
+];
+const NOUN = [
+  'anchor',
+  'beacon',
+  'cove',
+  'dock',
+  'ferry',
+  'harbor',
+  'jetty',
+  'keel',
+  'mooring',
+  'pier',
+  'quay',
+  'wharf',
+];
+export function generateName(taken: (n: string) => boolean): string {
+  for (let i = 0; i < 100; i++) {
+    const n = `${ADJ[(randomBytes(1)[0] ?? 0) % ADJ.length]}_${NOUN[(randomBytes(1)[0] ?? 0) % NOUN.length]}${i > 10 ? `_${i}` : ''}`;
+    if (!taken(n)) return n;
+  }
+  return `berth_${randomBytes(4).toString('hex')}`;
+}
+
+export class RecordStore {
+  constructor(private readonly dir: string) {}
+
+  pathOf(id: string): string {
+    return join(this.dir, id);
+  }
+
+  async save(rec: ContainerRecord): Promise<void> {
+    const d = this.pathOf(rec.id);
+    await mkdir(d, { recursive: true, mode: 0o700 });
+    const tmp = join(d, `.container.json.${process.pid}.tmp`);
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(rec, null, 1));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, join(d, 'container.json'));
+  }
+
+  async loadAll(): Promise<ContainerRecord[]> {
+    let ids: string[];
+    try {
+      ids = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const out: ContainerRecord[] = [];
+    for (const id of ids) {
+      try {
+        out.push(JSON.parse(await readFile(join(this.dir, id, 'container.json'), 'utf8')) as ContainerRecord);
+      } catch {
+        // A directory without a readable record is a create that never finished.
+      }
+    }
+    return out;
+  }
+
+  async delete(id: string): Promise<void> {
+    await rm(this.pathOf(id), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,104 @@
+import { InvalidArgumentError } from '../../src/common/errors.js';
+
+/**
+ * Restart policies as Docker defines them, decided without systemd:
+ * - `no`: never restart.
+ * - `on-failure[:N]`: restart when the exit code is non-zero, at most N times
+ *   (unlimited without N).
+ * - `always`: restart whatever the exit code, unless the user stopped it.
+ * - `unless-stopped`: like `always`, and also not brought back at agent start
+ *   when the user had stopped it (`always` containers the user stopped come
+ *   back on agent restart, as in Docker).
+ */
+export type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
+
+export interface RestartPolicy {
+  name: RestartPolicyName;
+  /** For on-failure: most restarts; 0 = unlimited. */
+  maxRetries: number;
+}
+
+export function parseRestartPolicy(input: string, field = 'restart'): RestartPolicy {
+  const m = /^(no|on-failure|always|unless-stopped)(?::(\d+))?$/.exec(input.trim());
+  if (!m) {
+    throw new InvalidArgumentError(
+      `${field}: must be no, on-failure[:N], always or unless-stopped, got ${JSON.stringify(input)}`,
+      { field },
+    );
+  }
+  const name = m[1] as RestartPolicyName;
+  if (m[2] !== undefined && name !== 'on-failure') {
+    throw new InvalidArgumentError(
+      `${field}: only on-failure takes a retry count, got ${JSON.stringify(input)}`,
+      {
+        field,
+      },
+    );
+  }
+  return { name, maxRetries: m[2] ? Number(m[2]) : 0 };
+}
+
+export function formatRestartPolicy(p: RestartPolicy): string {
+  return p.name === 'on-failure' && p.maxRetries > 0 ? `on-failure:${p.maxRetries}` : p.name;
+}
+
+export interface ExitFacts {
+  exitCode: number;
+  /** The user asked for the stop (berth stop/kill/rm): never restart. */
+  stoppedByUser: boolean;
+  /** Restarts already done since the container was last started by the user. */
+  restartCount: number;
+}
+
+/** Whether a container that just exited should be restarted. */
+export function shouldRestart(policy: RestartPolicy, facts: ExitFacts): boolean {
+  if (facts.stoppedByUser) return false;
+  switch (policy.name) {
+    case 'no':
+      return false;
+    case 'always':
+    case 'unless-stopped':
+      return true;
+    case 'on-failure':
+      if (facts.exitCode === 0) return false;
+      return policy.maxRetries === 0 || facts.restartCount < policy.maxRetries;
+  }
+}
+
+/** Whether a container should be started when the agent starts (live-restore found it not running). */
+export function startOnAgentStart(policy: RestartPolicy, stoppedByUser: boolean): boolean {
+  if (policy.name === 'always') return true;
+  if (policy.name === 'unless-stopped') return !stoppedByUser;
+  return false;
+}
+
+export interface BackoffOptions {
+  /** First delay. Docker starts at 100 ms and doubles. */
+  initialMs: number;
+  maxMs: number;
+  /** 0..1: the delay is drawn uniformly from [d*(1-jitter), d]. */
+  jitter: number;
+  /** A run longer than this resets the backoff (the container was healthy for a while). */
+  resetAfterMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = {
+  initialMs: 100,
+  maxMs: 60_000,
+  jitter: 0.2,
+  resetAfterMs: 10_000,
+};
+
+/**
+ * Delay before restart number `attempt` (0-based since the last reset):
+ * exponential, capped, with jitter so that many containers failing together
+ * do not restart in lock-step.
+ */
+export function backoffDelay(
+  attempt: number,
+  opts: BackoffOptions = DEFAULT_BACKOFF,
+  random = Math.random,
+): number {
+  const base = Math.min(opts.maxMs, opts.initialMs * 2 ** Math.min(attempt, 30));
+  return Math.round(base * (1 - opts.jitter * random()));
+}

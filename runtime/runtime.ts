@@ -1,0 +1,88 @@
+import type { ContainerDescriptor, ContainerSource } from './types.js';
+
+/** One line of container output as the API streams it. */
+export interface LogLine {
+  /** RFC 3339 UTC with nanoseconds, from the monitor's timestamp. */
+  time: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+export interface LogQuery {
+  follow?: boolean;
+  /** Last N lines (per container, across both streams). */
+  tail?: number;
+  /** ISO time or unix seconds; lines at or after it. */
+  since?: string;
+  until?: string;
+  stdout?: boolean;
+  stderr?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ExecRequest {
+  cmd: string[];
+  env?: string[];
+  user?: string;
+  workdir?: string;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface WaitResult {
+  exitCode: number;
+  oomKilled: boolean;
+  signal?: string;
+}
+
+export interface ImageSummary {
+  id: string;
+  refs: string[];
+  size: number;
+  created?: string;
+}
+
+export interface PullProgress {
+  layer: string;
+  current: number;
+  total: number;
+  status: 'waiting' | 'downloading' | 'exists' | 'done';
+}
+
+/**
+ * berth's runtime as the API and the reconciler use it. It is also a
+ * `ContainerSource` for the sidecars. The create request is the unvalidated
+ * user input (from the CLI, the API or a Compose file); the runtime validates
+ * it and rejects it with `InvalidArgumentError` naming the field before
+ * changing anything.
+ */
+export interface Runtime extends ContainerSource {
+  create(request: unknown): Promise<ContainerDescriptor>;
+  start(idOrName: string): Promise<ContainerDescriptor>;
+  /** Stop signal, then SIGKILL after the grace period (ms; the container's own when absent). */
+  stop(idOrName: string, opts?: { timeoutMs?: number }): Promise<WaitResult>;
+  kill(idOrName: string, signal?: string): Promise<void>;
+  remove(idOrName: string, opts?: { force?: boolean }): Promise<void>;
+  wait(idOrName: string, signal?: AbortSignal): Promise<WaitResult>;
+  exec(idOrName: string, req: ExecRequest): Promise<ExecResult>;
+  /** The descriptor plus the validated config, health log and runtime details. */
+  inspect(idOrName: string): Promise<Record<string, unknown>>;
+  logs(idOrName: string, query: LogQuery): AsyncIterable<LogLine>;
+
+  images(): Promise<ImageSummary[]>;
+  pull(
+    ref: string,
+    opts: Record<string, unknown>,
+    onProgress?: (p: PullProgress) => void,
+  ): Promise<ImageSummary>;
+  load(tar: NodeJS.ReadableStream): Promise<ImageSummary[]>;
+  importRootfs(tar: NodeJS.ReadableStream, ref: string): Promise<ImageSummary>;
+  removeImage(ref: string, opts?: { force?: boolean }): Promise<string[]>;
+
+  /** Agent shutdown: stops watching; containers keep running (live restore). */
+  close(): Promise<void>;
+}

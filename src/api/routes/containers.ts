@@ -1,0 +1,141 @@
+import type { FastifyInstance } from 'fastify';
+import type { LogQuery } from '../../../runtime/runtime.js';
+import { InvalidArgumentError, isNotFound, messageOf } from '../../common/errors.js';
+import { ndjson } from '../ndjson.js';
+import type { ApiDeps } from '../types.js';
+
+type IdParams = { Params: { id: string } };
+type Query = Record<string, string | undefined>;
+
+export function flag(q: Query, key: string): boolean {
+  const v = q[key];
+  return v === '1' || v === 'true' || v === '';
+}
+
+export function intParam(q: Query, key: string): number | undefined {
+  const v = q[key];
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v))
+    throw new InvalidArgumentError(`${key}: must be a non-negative integer, got ${JSON.stringify(v)}`, {
+      field: key,
+    });
+  return Number(v);
+}
+
+export function logQuery(q: Query): LogQuery {
+  const both = q.stdout === undefined && q.stderr === undefined;
+  const tail = q.tail === 'all' ? undefined : intParam(q, 'tail');
+  return {
+    follow: flag(q, 'follow'),
+    ...(tail !== undefined ? { tail } : {}),
+    ...(q.since ? { since: q.since } : {}),
+    ...(q.until ? { until: q.until } : {}),
+    stdout: both || flag(q, 'stdout'),
+    stderr: both || flag(q, 'stderr'),
+  };
+}
+
+/**
+ * /v1/containers: the Docker-like verbs. `POST /v1/containers/run` does
+ * create + start + (attach) + wait + (remove) in one request so that
+ * `berth run --rm` costs one round trip; it streams NDJSON records
+ * `{created}`, `{stream, line, time}` and finally `{exit}`.
+ */
+export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDeps): void {
+  app.get<{ Querystring: Query }>('/v1/containers', async (req) =>
+    runtime.list({ all: flag(req.query, 'all') }),
+  );
+
+  app.post('/v1/containers', async (req, reply) => {
+    const d = await runtime.create(req.body);
+    reply.code(201);
+    return d;
+  });
+
+  app.get<IdParams>('/v1/containers/:id', async (req) => runtime.inspect(req.params.id));
+  app.post<IdParams>('/v1/containers/:id/start', async (req) => runtime.start(req.params.id));
+  app.post<IdParams & { Querystring: Query }>('/v1/containers/:id/stop', async (req) => {
+    const t = intParam(req.query, 't');
+    return runtime.stop(req.params.id, t === undefined ? {} : { timeoutMs: t * 1000 });
+  });
+  app.post<IdParams & { Querystring: Query }>('/v1/containers/:id/kill', async (req, reply) => {
+    await runtime.kill(req.params.id, req.query.signal ?? 'SIGKILL');
+    reply.code(204);
+  });
+  app.delete<IdParams & { Querystring: Query }>('/v1/containers/:id', async (req, reply) => {
+    await runtime.remove(req.params.id, { force: flag(req.query, 'force') });
+    reply.code(204);
+  });
+  app.post<IdParams>('/v1/containers/:id/wait', async (req) => {
+    const ac = new AbortController();
+    req.raw.on('close', () => ac.abort());
+    return runtime.wait(req.params.id, ac.signal);
+  });
+  app.post<IdParams>('/v1/containers/:id/exec', async (req) => {
+    const body = (req.body ?? {}) as { cmd?: unknown; env?: unknown; user?: unknown; workdir?: unknown };
+    if (!Array.isArray(body.cmd) || body.cmd.length === 0 || !body.cmd.every((c) => typeof c === 'string')) {
+      throw new InvalidArgumentError('cmd: must be a non-empty list of strings', { field: 'cmd' });
+    }
+    return runtime.exec(req.params.id, {
+      cmd: body.cmd as string[],
+      ...(Array.isArray(body.env) ? { env: body.env.map(String) } : {}),
+      ...(typeof body.user === 'string' ? { user: body.user } : {}),
+      ...(typeof body.workdir === 'string' ? { workdir: body.workdir } : {}),
+    });
+  });
+
+  app.get<IdParams & { Querystring: Query }>('/v1/containers/:id/logs', async (req, reply) => {
+    const query = logQuery(req.query);
+    // Resolve before hijacking so that a missing container is a 404, not a broken stream.
+    await runtime.get(req.params.id);
+    const out = ndjson(reply);
+    try {
+      for await (const l of runtime.logs(req.params.id, { ...query, signal: out.closed })) {
+        if (!out.write(l)) await new Promise((r) => reply.raw.once('drain', r));
+      }
+    } catch (err) {
+      out.write({ error: { message: messageOf(err) } });
+    }
+    out.end();
+  });
+
+  app.post<{ Querystring: Query }>('/v1/containers/run', async (req, reply) => {
+    const attach = !flag(req.query, 'detach');
+    const autoRemove = flag(req.query, 'rm');
+    const created = await runtime.create(req.body);
+    const out = ndjson(reply);
+    out.write({ created: { id: created.id, name: created.name } });
+    try {
+      const started = await runtime.start(created.id);
+      if (!attach) {
+        out.write({ started: { id: started.id } });
+        return out.end();
+      }
+      const ac = new AbortController();
+      out.closed.addEventListener('abort', () => ac.abort());
+      const streamed = (async () => {
+        for await (const l of runtime.logs(created.id, {
+          follow: true,
+          stdout: true,
+          stderr: true,
+          signal: ac.signal,
+        })) {
+          out.write(l);
+        }
+      })();
+      const exit = await runtime.wait(created.id, out.closed);
+      await streamed;
+      // The runtime removes --rm containers itself; waiting here makes `run --rm` return after removal.
+      if (autoRemove) await runtime.remove(created.id, { force: true }).catch(ignoreNotFound);
+      out.write({ exit });
+    } catch (err) {
+      out.write({ error: { message: messageOf(err) } });
+      if (autoRemove) await runtime.remove(created.id, { force: true }).catch(() => undefined);
+    }
+    out.end();
+  });
+}
+
+function ignoreNotFound(err: unknown): void {
+  if (!isNotFound(err)) throw err;
+}

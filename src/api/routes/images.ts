@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import { InvalidArgumentError, messageOf } from '../../common/errors.js';
+import { ndjson } from '../ndjson.js';
+import type { ApiDeps } from '../types.js';
+import { flag } from './containers.js';
+
+type Query = Record<string, string | undefined>;
+
+function requireRef(q: Query): string {
+  if (!q.ref)
+    throw new InvalidArgumentError('ref: an image reference is required (e.g. busybox:latest)', {
+      field: 'ref',
+    });
+  return q.ref;
+}
+
+/** /v1/images: list, pull (NDJSON progress), load and import (tar body), remove. */
+export function registerImageRoutes(app: FastifyInstance, { runtime }: ApiDeps): void {
+  app.get('/v1/images', async () => runtime.images());
+
+  app.post<{ Querystring: Query }>('/v1/images/pull', async (req, reply) => {
+    const ref = requireRef(req.query);
+    const opts = (req.body ?? {}) as Record<string, unknown>;
+    const out = ndjson(reply);
+    try {
+      const img = await runtime.pull(ref, opts, (p) => out.write({ progress: p }));
+      out.write({ image: img });
+    } catch (err) {
+      out.write({ error: { code: (err as { code?: string }).code ?? 'Internal', message: messageOf(err) } });
+    }
+    out.end();
+  });
+
+  app.post('/v1/images/load', async (req) => ({
+    images: await runtime.load(req.body as NodeJS.ReadableStream),
+  }));
+
+  app.post<{ Querystring: Query }>('/v1/images/import', async (req) =>
+    runtime.importRootfs(req.body as NodeJS.ReadableStream, requireRef(req.query)),
+  );
+
+  app.delete<{ Querystring: Query }>('/v1/images', async (req) => ({
+    removed: await runtime.removeImage(requireRef(req.query), { force: flag(req.query, 'force') }),
+  }));
+}

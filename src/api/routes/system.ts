@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import { VERSION } from '../../version.js';
+import { ndjson } from '../ndjson.js';
+import type { ApiDeps } from '../types.js';
+
+export interface SystemInfo {
+  /** Where each endpoint listens, for `berth info` and the start-up banner. */
+  endpoints: Record<string, string>;
+  [key: string]: unknown;
+}
+
+/** /v1/version, /v1/info, /v1/events (NDJSON) and /v1/ws/events (WebSocket). */
+export function registerSystemRoutes(
+  app: FastifyInstance,
+  { events }: ApiDeps,
+  info: () => SystemInfo,
+): void {
+  app.get('/v1/version', async () => ({ berth: VERSION, node: process.version, api: 'v1' }));
+  app.get('/v1/info', async () => info());
+
+  app.get<{ Querystring: { topic?: string | string[] } }>('/v1/events', async (req, reply) => {
+    const topics = req.query.topic === undefined ? [] : [req.query.topic].flat();
+    const out = ndjson(reply);
+    try {
+      for await (const env of events.subscribe({ topics, signal: out.closed })) out.write(env);
+    } catch (err) {
+      out.write({ error: { message: String(err) } });
+    }
+    out.end();
+  });
+
+  app.get<{ Querystring: { topic?: string | string[] } }>(
+    '/v1/ws/events',
+    { websocket: true },
+    (socket, req) => {
+      const topics = req.query.topic === undefined ? [] : [req.query.topic].flat();
+      const ac = new AbortController();
+      socket.on('close', () => ac.abort());
+      void (async () => {
+        try {
+          for await (const env of events.subscribe({ topics, signal: ac.signal }))
+            socket.send(JSON.stringify(env));
+        } catch (err) {
+          socket.close(1011, String(err).slice(0, 100));
+        }
+      })();
+    },
+  );
+}

@@ -1,0 +1,110 @@
+import { timingSafeEqual } from 'node:crypto';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { errorCode, httpStatus, InvalidArgumentError, messageOf } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { registerContainerRoutes } from './routes/containers.js';
+import { registerImageRoutes } from './routes/images.js';
+import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
+import type { ApiDeps } from './types.js';
+
+export interface ApiListenOptions {
+  /** Unix socket path; created with mode `socketMode` (default 0660, owner root). */
+  socketPath: string;
+  socketMode?: number;
+  /** Optional TCP listener. Refused without a token: the API can run containers as root. */
+  tcp?: { host: string; port: number; token: string };
+}
+
+/**
+ * The agent's HTTP API. The unix socket is the default and only trusted
+ * transport (access is controlled by the socket's file mode); TCP requires a
+ * bearer token on every request. Errors become `{error: {code, message,
+ * field?}}` with the status of their code, here and nowhere else.
+ */
+export class ApiServer {
+  private readonly apps: FastifyInstance[] = [];
+  private socketPath: string | undefined;
+  tcpAddress: { host: string; port: number } | undefined;
+
+  constructor(
+    private readonly deps: ApiDeps,
+    private readonly logger: Logger,
+    private readonly info: () => SystemInfo,
+  ) {}
+
+  async listen(opts: ApiListenOptions): Promise<void> {
+    if (opts.tcp && !opts.tcp.token) {
+      throw new InvalidArgumentError('api.tcp: a TCP listener needs a token (api.token / BERTH_API_TOKEN)', {
+        field: 'api.token',
+      });
+    }
+    await mkdir(dirname(opts.socketPath), { recursive: true, mode: 0o755 });
+    // A socket left by a dead agent would make listen fail with EADDRINUSE.
+    await rm(opts.socketPath, { force: true });
+    const unixApp = await this.build(undefined);
+    await unixApp.listen({ path: opts.socketPath });
+    await chmod(opts.socketPath, opts.socketMode ?? 0o660);
+    this.socketPath = opts.socketPath;
+    this.apps.push(unixApp);
+    if (opts.tcp) {
+      const tcpApp = await this.build(opts.tcp.token);
+      await tcpApp.listen({ host: opts.tcp.host, port: opts.tcp.port });
+      const addr = tcpApp.server.address();
+      if (addr && typeof addr === 'object') this.tcpAddress = { host: addr.address, port: addr.port };
+      this.apps.push(tcpApp);
+    }
+  }
+
+  /** An app without a listener, for in-process tests through `inject`. */
+  async build(token: string | undefined): Promise<FastifyInstance> {
+    const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
+    await app.register(websocket);
+    // Image tarballs are streamed to the runtime, never buffered.
+    app.addContentTypeParser(['application/x-tar', 'application/octet-stream'], (_req, payload, done) =>
+      done(null, payload),
+    );
+    if (token !== undefined) {
+      const want = Buffer.from(`Bearer ${token}`);
+      app.addHook('onRequest', async (req, reply) => {
+        const got = Buffer.from(req.headers.authorization ?? '');
+        if (got.length !== want.length || !timingSafeEqual(got, want)) {
+          reply
+            .code(401)
+            .header('www-authenticate', 'Bearer')
+            .send({
+              error: { code: 'Unauthenticated', message: 'missing or wrong bearer token' },
+            });
+        }
+      });
+    }
+    app.setErrorHandler((err, req, reply) => {
+      const code = errorCode(err) ?? (isFastifyClientError(err) ? 'InvalidArgument' : 'Internal');
+      const status = code === 'InvalidArgument' && !errorCode(err) ? 400 : httpStatus(err);
+      if (status >= 500) this.logger.error({ err, url: req.url }, 'api request failed');
+      const field = err instanceof InvalidArgumentError ? err.field : undefined;
+      reply.code(status).send({ error: { code, message: messageOf(err), ...(field ? { field } : {}) } });
+    });
+    app.setNotFoundHandler((req, reply) => {
+      reply.code(404).send({ error: { code: 'NotFound', message: `no API route ${req.method} ${req.url}` } });
+    });
+    registerSystemRoutes(app, this.deps, this.info);
+    registerContainerRoutes(app, this.deps);
+    registerImageRoutes(app, this.deps);
+    await app.ready();
+    return app;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.apps.map((a) => a.close()));
+    this.apps.length = 0;
+    if (this.socketPath) await rm(this.socketPath, { force: true });
+  }
+}
+
+function isFastifyClientError(err: unknown): boolean {
+  const status = (err as { statusCode?: number }).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}

@@ -1,0 +1,140 @@
+import { InvalidArgumentError } from '../common/errors.js';
+
+/** The options `berth run` (and `create`) accept, as commander parses them. */
+export interface RunFlags {
+  detach?: boolean;
+  rm?: boolean;
+  name?: string;
+  env?: string[];
+  publish?: string[];
+  volume?: string[];
+  tmpfs?: string[];
+  readOnly?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  securityOpt?: string[];
+  privileged?: boolean;
+  memory?: string;
+  memorySwap?: string;
+  cpus?: string;
+  cpusetCpus?: string;
+  pidsLimit?: string;
+  ulimit?: string[];
+  restart?: string;
+  healthCmd?: string;
+  healthInterval?: string;
+  healthTimeout?: string;
+  healthRetries?: string;
+  healthStartPeriod?: string;
+  noHealthcheck?: boolean;
+  network?: string;
+  label?: string[];
+  user?: string;
+  workdir?: string;
+  hostname?: string;
+  entrypoint?: string;
+  stopSignal?: string;
+  stopTimeout?: string;
+}
+
+/** Which CLI flag sets each request field, so an API error can name the flag the user typed. */
+export const FIELD_FLAGS: Record<string, string> = {
+  name: '--name',
+  env: '-e/--env',
+  ports: '-p/--publish',
+  volumes: '-v/--volume',
+  tmpfs: '--tmpfs',
+  readOnly: '--read-only',
+  capAdd: '--cap-add',
+  capDrop: '--cap-drop',
+  securityOpt: '--security-opt',
+  memory: '-m/--memory',
+  memorySwap: '--memory-swap',
+  cpus: '--cpus',
+  cpusetCpus: '--cpuset-cpus',
+  pidsLimit: '--pids-limit',
+  ulimits: '--ulimit',
+  restart: '--restart',
+  healthcheck: '--health-*',
+  network: '--network',
+  labels: '-l/--label',
+  user: '-u/--user',
+  workdir: '-w/--workdir',
+  hostname: '--hostname',
+  entrypoint: '--entrypoint',
+  stopSignal: '--stop-signal',
+  stopTimeout: '--stop-timeout',
+  image: 'IMAGE',
+};
+
+function keyValues(list: string[] | undefined, flagName: string): Record<string, string> | undefined {
+  if (!list?.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    const k = eq < 0 ? item : item.slice(0, eq);
+    if (!k)
+      throw new InvalidArgumentError(`${flagName}: expected KEY=VALUE, got ${JSON.stringify(item)}`, {
+        field: flagName,
+      });
+    out[k] = eq < 0 ? '' : item.slice(eq + 1);
+  }
+  return out;
+}
+
+/**
+ * Turns `berth run` flags into the API's create request. Values stay in the
+ * user's notation (`64m`, `8080:80`, `/data:/data:ro`): the runtime validates
+ * them and names the field; `FIELD_FLAGS` maps that field back to the flag.
+ */
+export function buildCreateRequest(image: string, args: string[], f: RunFlags): Record<string, unknown> {
+  const req: Record<string, unknown> = { image };
+  if (args.length) req.cmd = args;
+  const set = (key: string, v: unknown) => {
+    if (v !== undefined && !(Array.isArray(v) && v.length === 0)) req[key] = v;
+  };
+  set('name', f.name);
+  set('env', f.env);
+  set('ports', f.publish);
+  set('volumes', f.volume);
+  set('tmpfs', f.tmpfs);
+  if (f.readOnly) req.readOnly = true;
+  set('capAdd', f.capAdd);
+  set('capDrop', f.capDrop);
+  set('securityOpt', f.securityOpt);
+  if (f.privileged) req.privileged = true;
+  set('memory', f.memory);
+  set('memorySwap', f.memorySwap);
+  set('cpus', f.cpus);
+  set('cpusetCpus', f.cpusetCpus);
+  set('pidsLimit', f.pidsLimit);
+  set('ulimits', f.ulimit);
+  set('restart', f.restart);
+  set('network', f.network);
+  set('labels', keyValues(f.label, '-l/--label'));
+  set('user', f.user);
+  set('workdir', f.workdir);
+  set('hostname', f.hostname);
+  if (f.entrypoint !== undefined) req.entrypoint = f.entrypoint === '' ? [] : [f.entrypoint];
+  set('stopSignal', f.stopSignal);
+  set('stopTimeout', f.stopTimeout);
+  if (f.noHealthcheck) req.healthcheck = { test: ['NONE'] };
+  else if (f.healthCmd || f.healthInterval || f.healthTimeout || f.healthRetries || f.healthStartPeriod) {
+    const hc: Record<string, unknown> = {};
+    if (f.healthCmd) hc.test = ['CMD-SHELL', f.healthCmd];
+    if (f.healthInterval) hc.interval = f.healthInterval;
+    if (f.healthTimeout) hc.timeout = f.healthTimeout;
+    if (f.healthRetries !== undefined) hc.retries = f.healthRetries;
+    if (f.healthStartPeriod) hc.startPeriod = f.healthStartPeriod;
+    req.healthcheck = hc;
+  }
+  if (f.rm) req.autoRemove = true;
+  return req;
+}
+
+/** Rewrites `ports[0]: ...` as `-p/--publish: ...` for the user who typed the flag. */
+export function nameFlagInMessage(message: string): string {
+  const m = /^([a-zA-Z]+)(\[\d+\])?(\.[\w.]+)?: /.exec(message);
+  const flagName = m?.[1] ? FIELD_FLAGS[m[1]] : undefined;
+  return m && flagName ? `${flagName} (${m[0].slice(0, -2)}): ${message.slice(m[0].length)}` : message;
+}

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { buildCreateRequest, nameFlagInMessage } from '../../../src/cli/run-request.js';
+
+const bin = fileURLToPath(new URL('../../../src/bin/berth.js', import.meta.url));
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+async function berth(args: string[], env: Record<string, string> = {}) {
+  try {
+    const r = await promisify(execFile)(process.execPath, [bin, ...args], {
+      env: { ...process.env, BERTH_FROM_SOURCE: '1', BERTH_SOCKET: '/nonexistent/berth.sock', ...env },
+    });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const VERBS = [
+  'version',
+  'agent',
+  'info',
+  'events',
+  'run',
+  'create',
+  'start',
+  'ps',
+  'logs',
+  'stop',
+  'kill',
+  'rm',
+  'inspect',
+  'wait',
+  'exec',
+  'images',
+  'rmi',
+  'load',
+  'import',
+  'pull',
+];
+
+describe('berth CLI', () => {
+  it('lists every verb in --help', async () => {
+    const r = await berth(['--help']);
+    assert.equal(r.code, 0);
+    for (const v of VERBS)
+      assert.match(r.stdout, new RegExp(`^\\s+${v}\\b`, 'm'), `${v} missing from --help`);
+  });
+
+  it('has --help for every verb', async () => {
+    const results = await Promise.all(VERBS.map((v) => berth([v, '--help'])));
+    results.forEach((r, i) => {
+      assert.equal(r.code, 0, `${VERBS[i]} --help failed: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`Usage: berth ${VERBS[i]}`));
+    });
+    const run = results[VERBS.indexOf('run')];
+    for (const flag of [
+      '--detach',
+      '--rm',
+      '--name',
+      '--env',
+      '--publish',
+      '--volume',
+      '--tmpfs',
+      '--read-only',
+      '--cap-add',
+      '--cap-drop',
+      '--security-opt',
+      '--memory',
+      '--cpus',
+      '--pids-limit',
+      '--restart',
+      '--health-cmd',
+      '--network',
+      '--label',
+    ]) {
+      assert.match(run?.stdout ?? '', new RegExp(flag), `run --help lacks ${flag}`);
+    }
+  });
+
+  it('prints its version', async () => {
+    const r = await berth(['version', '--json']);
+    assert.equal(r.code, 0);
+    assert.equal(JSON.parse(r.stdout).berth, pkg.version);
+    assert.equal((await berth(['--version'])).stdout.trim(), pkg.version);
+  });
+
+  it('names an unknown verb or a flag without its value', async () => {
+    const unknown = await berth(['bogus']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /unknown command 'bogus'/);
+    const missing = await berth(['run', 'busybox', '--memory']);
+    // passThroughOptions: flags after the image belong to the command, so put it before.
+    const before = await berth(['run', '--memory']);
+    assert.notEqual(before.code, 0);
+    assert.match(before.stderr, /--memory/);
+    assert.equal(
+      missing.code,
+      125,
+      'flags after the image go to the container command; the agent is then unreachable',
+    );
+  });
+
+  it('rejects a bad --tail value naming the flag', async () => {
+    const r = await berth(['logs', 'web', '--tail', 'lots']);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, /-n\/--tail: must be a number or "all", got "lots"/);
+  });
+
+  it('says where it looked when the agent is not running', async () => {
+    const r = await berth(['ps']);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, /cannot reach the berth agent at \/nonexistent\/berth\.sock/);
+  });
+});
+
+describe('run flags → create request', () => {
+  it('keeps values in the user notation and collects repeated flags', () => {
+    const req = buildCreateRequest('busybox', ['echo', 'hi'], {
+      env: ['A=1', 'B=2'],
+      publish: ['8080:80'],
+      label: ['tier=web', 'empty'],
+      memory: '64m',
+      rm: true,
+      healthCmd: 'true',
+      healthRetries: '2',
+      entrypoint: '',
+    });
+    assert.deepEqual(req, {
+      image: 'busybox',
+      cmd: ['echo', 'hi'],
+      env: ['A=1', 'B=2'],
+      ports: ['8080:80'],
+      labels: { tier: 'web', empty: '' },
+      memory: '64m',
+      entrypoint: [],
+      healthcheck: { test: ['CMD-SHELL', 'true'], retries: '2' },
+      autoRemove: true,
+    });
+  });
+
+  it('maps a field in an API error back to the flag the user typed', () => {
+    assert.equal(
+      nameFlagInMessage('ports[0]: "80:x" is not a port'),
+      '-p/--publish (ports[0]): "80:x" is not a port',
+    );
+    assert.equal(nameFlagInMessage('memory: must be a size'), '-m/--memory (memory): must be a size');
+    assert.equal(nameFlagInMessage('no such container: x'), 'no such container: x');
+  });
+});
