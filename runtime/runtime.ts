@@ -18,6 +18,12 @@ export interface LogQuery {
   stdout?: boolean;
   stderr?: boolean;
   signal?: AbortSignal;
+  /**
+   * For followers: when this aborts (the container exited for good), read to
+   * the end of what the monitor wrote and end, so a client never misses the
+   * last lines. `signal` instead ends at once (the client went away).
+   */
+  drain?: AbortSignal;
 }
 
 export interface ExecRequest {

@@ -135,14 +135,25 @@ export class ContainerManager implements Runtime {
     const follow =
       query.follow && (r.state === 'running' || r.state === 'restarting' || r.state === 'created');
     if (!follow) return this.d.logs.read(r.logPath, { ...query, follow: false });
-    // Follow until the client goes away or the container exits for good.
-    const ac = new AbortController();
-    query.signal?.addEventListener('abort', () => ac.abort(), { once: true });
-    void this.wait(r.id, ac.signal).then(
-      () => setTimeout(() => ac.abort(), 150),
+    // Follow until the client goes away, or until the container exits for
+    // good and the reader has drained what the monitor wrote.
+    const exited = new AbortController();
+    const stopWaiting = new AbortController();
+    query.signal?.addEventListener('abort', () => stopWaiting.abort(), { once: true });
+    void this.wait(r.id, stopWaiting.signal).then(
+      () => exited.abort(),
       () => undefined,
     );
-    return this.held(r.id, this.d.logs.read(r.logPath, { ...query, follow: true, signal: ac.signal }));
+    const it = this.d.logs.read(r.logPath, { ...query, follow: true, drain: exited.signal });
+    return this.held(r.id, this.finally(it, () => stopWaiting.abort()));
+  }
+
+  private async *finally<T>(it: AsyncIterable<T>, fn: () => void): AsyncGenerator<T> {
+    try {
+      yield* it;
+    } finally {
+      fn();
+    }
   }
 
   private async *held<T>(id: string, it: AsyncIterable<T>): AsyncGenerator<T> {

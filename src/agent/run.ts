@@ -1,3 +1,60 @@
-export async function runAgent(_opts: Record<string, string | undefined>): Promise<void> {
-  throw new Error('not yet');
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { RuntimeEvent } from '../../runtime/types.js';
+import { ApiServer } from '../api/server.js';
+import { EventExchange } from '../common/events.js';
+import { createLogger } from '../common/log.js';
+import { VERSION } from '../version.js';
+import { composeRuntime } from './compose.js';
+import { loadAgentConfig } from './config.js';
+
+/**
+ * `berth agent`: load config, build the runtime and the sidecars (the one
+ * place modules are wired: compose.ts), re-adopt running containers, serve
+ * the API, and on SIGINT/SIGTERM stop serving while containers keep running.
+ */
+export async function runAgent(flags: Record<string, string | undefined>): Promise<void> {
+  const cfg = await loadAgentConfig(flags);
+  const logger = createLogger({ level: cfg.logLevel });
+  await mkdir(cfg.stateRoot, { recursive: true, mode: 0o711 });
+  await mkdir(cfg.runDir, { recursive: true, mode: 0o711 });
+  const events = new EventExchange<RuntimeEvent>();
+  const runtime = await composeRuntime(cfg, logger, events);
+  const restored = await runtime.manager.restore();
+  const endpoints: Record<string, string> = { api: `unix://${cfg.socket}` };
+  const api = new ApiServer({ runtime: runtime.manager, events }, logger.child({ component: 'api' }), () => ({
+    endpoints,
+    version: VERSION,
+    host: hostname(),
+    stateRoot: cfg.stateRoot,
+    runDir: cfg.runDir,
+    ...runtime.info(),
+  }));
+  const [tcpHost, tcpPort] = cfg.apiTcp ? cfg.apiTcp.split(':') : [];
+  await api.listen({
+    socketPath: cfg.socket,
+    ...(cfg.apiTcp && cfg.apiToken
+      ? { tcp: { host: tcpHost ?? '127.0.0.1', port: Number(tcpPort), token: cfg.apiToken } }
+      : {}),
+  });
+  if (api.tcpAddress) endpoints.apiTcp = `tcp://${api.tcpAddress.host}:${api.tcpAddress.port} (bearer token)`;
+  logger.info({ version: VERSION, endpoints, restored }, 'berth agent ready');
+  process.stdout.write(
+    `berth ${VERSION} agent ready (${restored.running} running containers re-adopted, ${restored.exited} found exited)\n${Object.entries(
+      endpoints,
+    )
+      .map(([k, v]) => `  ${k.padEnd(8)} ${v}\n`)
+      .join('')}`,
+  );
+
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      logger.info({ signal: sig }, 'shutting down; containers keep running');
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await api.close();
+  await runtime.close();
 }

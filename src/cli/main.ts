@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { errorCode, messageOf } from '../common/errors.js';
+import { AGENT_CONFIG } from '../agent/config.js';
 import { VERSION } from '../version.js';
 import { ApiClient } from './client.js';
 import { registerContainerCommands } from './commands/containers.js';
@@ -32,18 +33,28 @@ export function buildCli(): Command {
       );
     });
 
-  program
+  const agent = program
     .command('agent')
-    .description('run the berth agent in the foreground (the daemon every other verb talks to)')
-    .option('--socket <path>', 'API unix socket path (env BERTH_SOCKET)')
-    .option('--state-root <dir>', 'persistent state: images, containers, volumes (env BERTH_STATE_ROOT)')
-    .option('--run-dir <dir>', 'runtime state: sockets, pid files, monitors (env BERTH_RUN_DIR)')
-    .option('--config <file>', 'agent config file (JSON)')
-    .option('--log-level <level>', 'trace, debug, info, warn or error (env BERTH_LOG_LEVEL)')
-    .action(async (opts: Record<string, string | undefined>) => {
-      const { runAgent } = await import('../agent/run.js');
-      await runAgent(opts);
-    });
+    .description(
+      'run the berth agent in the foreground (the daemon every other verb talks to); containers outlive it',
+    )
+    .option('--config <file>', 'agent config file (JSON with the keys below in camelCase)');
+  // One flag per config row, so --help, the config file and the docs agree.
+  for (const row of AGENT_CONFIG) {
+    const flag = row.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const extra = [
+      row.values ? `one of ${row.values.join(', ')}` : '',
+      row.default !== null && row.default !== undefined ? `default ${String(row.default)}` : '',
+      row.env ? `env ${row.env}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+    agent.option(`--${flag} <value>`, `${row.description}${extra ? ` (${extra})` : ''}`);
+  }
+  agent.action(async (opts: Record<string, string | undefined>) => {
+    const { runAgent } = await import('../agent/run.js');
+    await runAgent(opts);
+  });
 
   program
     .command('info')

@@ -1,0 +1,41 @@
+import { connect } from 'node:net';
+import type { ProbeResult } from './health.js';
+
+/**
+ * Network health probes, run from the host against the container's address.
+ * An http probe's URL names the port and path as seen from inside the
+ * container (`http://localhost:8080/healthz`); the host part is replaced by
+ * the container's address, so the probe tests what clients of the container
+ * reach. 2xx and 3xx are healthy, as in Kubernetes and Consul.
+ */
+export async function probeNetwork(
+  probe: { kind: 'http' | 'tcp'; url?: string; port?: number; host: string },
+  signal: AbortSignal,
+): Promise<ProbeResult> {
+  if (probe.kind === 'tcp') return probeTcp(probe.host, probe.port ?? 0, signal);
+  const url = new URL(probe.url ?? 'http://localhost/');
+  url.hostname = probe.host.includes(':') ? `[${probe.host}]` : probe.host;
+  try {
+    const res = await fetch(url, { signal, redirect: 'manual' });
+    const body = (await res.text()).slice(0, 4096);
+    return { ok: res.status >= 200 && res.status < 400, output: `HTTP ${res.status} ${body}`.trim() };
+  } catch (err) {
+    const cause = (err as { cause?: { message?: string } }).cause?.message;
+    return { ok: false, output: `GET ${url.href}: ${cause ?? (err as Error).message}` };
+  }
+}
+
+function probeTcp(host: string, port: number, signal: AbortSignal): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    const done = (r: ProbeResult) => {
+      signal.removeEventListener('abort', onAbort);
+      sock.destroy();
+      resolve(r);
+    };
+    const onAbort = () => done({ ok: false, output: `connect ${host}:${port}: timed out` });
+    signal.addEventListener('abort', onAbort, { once: true });
+    sock.once('connect', () => done({ ok: true, output: `connected to ${host}:${port}` }));
+    sock.once('error', (err) => done({ ok: false, output: `connect ${host}:${port}: ${err.message}` }));
+  });
+}

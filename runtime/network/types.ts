@@ -1,0 +1,40 @@
+import type { Logger } from '../../src/common/log.js';
+import type { PortMapping } from '../types.js';
+import type { CommandRunner } from './exec.js';
+
+export const NETWORK_MODES = ['bridge', 'host', 'none'] as const;
+export type NetworkMode = (typeof NETWORK_MODES)[number];
+
+export interface BridgeNetworkOptions {
+  /** Where IPAM (`ipam.json`) and per-container files (`<id>/`) live. */
+  stateDir: string;
+  /** Bridge interface name (≤15 chars). Default `berth0`. */
+  bridge?: string;
+  /** IPv4 subnet of the bridge; the gateway is its first address. Default `10.88.0.0/16`. */
+  subnet?: string;
+  /** What containers' resolv.conf points at. Default: the gateway, where berth's embedded DNS listens. */
+  dnsServers?: string[];
+  logger: Logger;
+  /** Runs `ip` and `iptables`; default spawns child processes. */
+  runner?: CommandRunner;
+  /** `iptables` binary (e.g. `iptables-legacy`). Default `iptables`. */
+  iptables?: string;
+  /** The host's resolver config and hosts file (copied for `host`, search/options for the others). */
+  hostResolvConf?: string;
+  hostHosts?: string;
+}
+
+/**
+ * What berth remembers about one container's attachment, in
+ * `<stateDir>/<id>/network.json`. Written before any host state is created so
+ * that a crash mid-attach leaves a record that `restore` can undo.
+ */
+export interface AttachmentRecord {
+  id: string;
+  mode: NetworkMode;
+  bridge: string;
+  netns?: string;
+  veth?: string;
+  address?: string;
+  ports: PortMapping[];
+}

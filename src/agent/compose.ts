@@ -1,0 +1,103 @@
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { chooseOciRuntime, detectCgroups } from '../../runtime/cgroups/detect.js';
+import { ContainerManager } from '../../runtime/containers/manager.js';
+import { probeNetwork } from '../../runtime/containers/probe.js';
+import { ConmonExecutor } from '../../runtime/exec/executor.js';
+import { K8sLogReader } from '../../runtime/exec/logfile.js';
+import { ImageStore } from '../../runtime/image/store.js';
+import { BridgeNetworkManager } from '../../runtime/network/bridge.js';
+import { OciSpecBuilder } from '../../runtime/oci/builder.js';
+import { OverlaySnapshotter } from '../../runtime/snapshot/overlay.js';
+import type { ImageTopic, RuntimeEvent } from '../../runtime/types.js';
+import { FailedPreconditionError } from '../common/errors.js';
+import type { EventExchange } from '../common/events.js';
+import type { AgentConfig } from './config.js';
+
+export interface ComposedRuntime {
+  manager: ContainerManager;
+  network: BridgeNetworkManager;
+  /** Facts for `berth info`. */
+  info(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+/** Absolute path of a binary on PATH, or a clear error naming the Debian package. */
+function which(bin: string, pkg: string): string {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new FailedPreconditionError(`${bin} is not installed: apt-get install ${pkg} (or run npm start, which does)`);
+  }
+}
+
+/**
+ * The one place the runtime's parts are wired together. State layout:
+ * `<stateRoot>/{images,containers,snapshots,volumes,network}` persist;
+ * `<runDir>/exec` holds the OCI runtime's and conmon's state, which must
+ * survive an agent restart but not a reboot (containers do not either).
+ */
+export async function composeRuntime(
+  cfg: AgentConfig,
+  logger: Logger,
+  events: EventExchange<RuntimeEvent>,
+): Promise<ComposedRuntime> {
+  const cgroups = detectCgroups();
+  const runtimeName = chooseOciRuntime(cgroups, cfg.ociRuntime);
+  const runtimePath = which(runtimeName, runtimeName);
+  const conmonPath = which('conmon', 'conmon');
+  which('ip', 'iproute2');
+
+  const images = new ImageStore({
+    root: join(cfg.stateRoot, 'images'),
+    logger: logger.child({ component: 'images' }),
+    onEvent: (topic: ImageTopic, ev: { ref: string; id: string }) => events.publish(topic, ev),
+  });
+  await images.init?.();
+  const network = new BridgeNetworkManager({
+    stateDir: join(cfg.stateRoot, 'network'),
+    bridge: cfg.bridge,
+    subnet: cfg.subnet,
+    logger: logger.child({ component: 'network' }),
+  });
+  const spec = new OciSpecBuilder({
+    cgroups,
+    volumesRoot: join(cfg.stateRoot, 'volumes'),
+    stateDir: join(cfg.runDir, 'containers'),
+    hostCpus: availableParallelism(),
+  });
+  const executor = new ConmonExecutor({
+    runtimePath,
+    runtimeName,
+    conmonPath,
+    stateDir: join(cfg.runDir, 'exec'),
+    logger: logger.child({ component: 'exec' }),
+  });
+  const manager = new ContainerManager({
+    stateRoot: cfg.stateRoot,
+    runDir: cfg.runDir,
+    images,
+    imageOps: images,
+    snapshots: new OverlaySnapshotter({ root: join(cfg.stateRoot, 'snapshots') }),
+    network,
+    spec,
+    executor,
+    logs: new K8sLogReader(),
+    events,
+    logger: logger.child({ component: 'containers' }),
+    probeNetwork,
+  });
+  return {
+    manager,
+    network,
+    info: () => ({
+      cgroups: cgroups.version,
+      ociRuntime: `${runtimeName} (${runtimePath})`,
+      monitor: conmonPath,
+      bridge: `${network.bridge} ${network.subnet.cidr}`,
+    }),
+    close: () => manager.close(),
+  };
+}

@@ -1,0 +1,162 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type ManagedProcess, startProcess } from './proc.js';
+import { removeDir, tempDir } from './tmp.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'src/bin/berth.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A berth agent started by a test in its own state root, run dir, socket, bridge and subnet. */
+export interface TestAgent {
+  readonly stateRoot: string;
+  readonly runDir: string;
+  readonly socket: string;
+  readonly bridge: string;
+  readonly subnet: string;
+  /** Environment for CLI calls (BERTH_SOCKET). */
+  readonly env: Record<string, string>;
+  process(): ManagedProcess;
+  /** Runs `berth ARGS` against this agent. */
+  cli(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<CliResult>;
+  /** SIGKILL the agent (containers keep running) and wait for it to be gone. */
+  kill9(): Promise<void>;
+  /** Start the agent again on the same state (live restore). */
+  restart(): Promise<void>;
+  /** Removes every container, stops the agent, removes the bridge, chains and state. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `berth agent` as a child process. Each call gets a unique bridge
+ * (`bt<hex>`) and a /24 from 10.215.0.0/16, so test files never collide with
+ * each other or with a berth the machine runs.
+ */
+export async function startAgent(opts: { network?: boolean } = {}): Promise<TestAgent> {
+  const dir = await tempDir('berth-agent-');
+  const tag = randomBytes(3).toString('hex');
+  const bridge = `bt${tag}`;
+  const subnet = `10.215.${Number.parseInt(tag.slice(0, 2), 16)}.0/24`;
+  const stateRoot = join(dir, 'state');
+  const runDir = join(dir, 'run');
+  const socket = join(dir, 'berth.sock');
+  const env = { BERTH_SOCKET: socket };
+  const agentArgs = [
+    BIN,
+    'agent',
+    '--state-root',
+    stateRoot,
+    '--run-dir',
+    runDir,
+    '--socket',
+    socket,
+    '--bridge',
+    bridge,
+    '--subnet',
+    subnet,
+    '--log-level',
+    'warn',
+    ...(opts.network === false ? [] : []),
+  ];
+  const launch = () =>
+    startProcess({
+      name: 'berth-agent',
+      cmd: process.execPath,
+      args: agentArgs,
+      ready: async () => existsSync(socket) && (await cli(['version'])).code === 0,
+      readyTimeoutMs: 30_000,
+    });
+  const cli = (args: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> =>
+    runCli(args, env, o);
+  let proc = await launch();
+  return {
+    stateRoot,
+    runDir,
+    socket,
+    bridge,
+    subnet,
+    env,
+    process: () => proc,
+    cli,
+    async kill9() {
+      process.kill(proc.pid, 'SIGKILL');
+      await proc.exited;
+    },
+    async restart() {
+      proc = await launch();
+    },
+    async stop() {
+      try {
+        const ps = await cli(['ps', '-a', '-q']);
+        const ids = ps.stdout.split('\n').filter(Boolean);
+        if (ids.length > 0) await cli(['rm', '-f', ...ids]);
+      } catch {
+        // the agent may be down; the state dir goes anyway
+      }
+      await proc.stop('SIGTERM', 10_000);
+      await cleanupNetwork(bridge);
+      await cleanupMounts(dir);
+      await removeDir(dir);
+    },
+  };
+}
+
+/** Runs the CLI as a user would (a fresh node process). */
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code: code ?? 128, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+function sh(cmd: string, args: string[]): Promise<number> {
+  return new Promise((r) => {
+    const c = spawn(cmd, args, { stdio: 'ignore' });
+    c.once('error', () => r(1));
+    c.once('close', (code) => r(code ?? 1));
+  });
+}
+
+/** Removes the test bridge and any iptables rules that mention it (the agent's own cleanup may not have run after a kill -9). */
+async function cleanupNetwork(bridge: string): Promise<void> {
+  await sh('ip', ['link', 'del', bridge]);
+}
+
+/** Unmounts anything left under the test dir (overlay rootfs, netns files), deepest first. */
+async function cleanupMounts(dir: string): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(dir))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) await sh('umount', ['-l', m]);
+}
