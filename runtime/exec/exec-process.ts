@@ -1,0 +1,223 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../src/common/errors.js';
+import type { RuncClient } from './runc.js';
+import { resolveUser } from './user.js';
+
+/** Each stream keeps at most this much; the rest is dropped (exec is for probes and short commands). */
+const MAX_OUTPUT = 16 << 20;
+
+export interface ExecJob {
+  runc: RuncClient;
+  id: string;
+  bundleDir: string;
+  /** Where the process.json, pid file and runtime log of this exec go (removed afterwards). */
+  workDir: string;
+  req: { cmd: string[]; env?: string[]; user?: string; workdir?: string };
+  signal?: AbortSignal;
+}
+
+/**
+ * `runc exec --process <json>` with the container's own process settings
+ * (capabilities, no_new_privileges, rlimits, AppArmor/SELinux labels, user,
+ * env) and the request's overrides, so an exec'd command has no more power
+ * than the container's main process.
+ *
+ * A command that cannot be started (missing binary, bad workdir) is reported
+ * like a shell would: exit code 127 (not found) or 126, with runc's message
+ * on stderr, because health checks count it as a failed probe, not as an
+ * agent error.
+ */
+export async function runExec(job: ExecJob): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const { req, id } = job;
+  if (req.cmd.length === 0 || req.cmd[0] === '') {
+    throw new InvalidArgumentError('cmd: must name a command', { field: 'cmd' });
+  }
+  if (req.workdir !== undefined && !isAbsolute(req.workdir)) {
+    throw new InvalidArgumentError(`workdir: "${req.workdir}" must be absolute`, { field: 'workdir' });
+  }
+  job.signal?.throwIfAborted();
+  const config = await readConfig(job.bundleDir, id);
+  const base = (config.process ?? {}) as Record<string, unknown>;
+  const proc: Record<string, unknown> = { ...base, terminal: false, args: req.cmd };
+  delete proc.consoleSize;
+  proc.env = mergeEnv(asStrings(base.env), req.env ?? []);
+  if (req.workdir !== undefined) proc.cwd = req.workdir;
+  if (req.user !== undefined && req.user !== '') {
+    const root = (config.root as { path?: string } | undefined)?.path ?? 'rootfs';
+    proc.user = await resolveUser(isAbsolute(root) ? root : join(job.bundleDir, root), req.user);
+  }
+
+  const tag = randomBytes(4).toString('hex');
+  const specPath = join(job.workDir, `exec-${tag}.json`);
+  const pidPath = join(job.workDir, `exec-${tag}.pid`);
+  const logPath = join(job.workDir, `exec-${tag}.log`);
+  await writeFile(specPath, JSON.stringify(proc));
+  try {
+    return await spawnExec(job, specPath, pidPath, logPath);
+  } finally {
+    await Promise.all([specPath, pidPath, logPath].map((p) => rm(p, { force: true })));
+  }
+}
+
+function spawnExec(
+  job: ExecJob,
+  specPath: string,
+  pidPath: string,
+  logPath: string,
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const { runc, id, signal } = job;
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      runc.runtimePath,
+      [
+        '--root',
+        runc.root,
+        '--log',
+        logPath,
+        '--log-format',
+        'json',
+        'exec',
+        '--process',
+        specPath,
+        '--pid-file',
+        pidPath,
+        id,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const out = collector();
+    const err = collector();
+    child.stdout.on('data', out.push);
+    child.stderr.on('data', err.push);
+    let aborted = false;
+    const onAbort = (): void => {
+      aborted = true;
+      void killExecProcess(pidPath, child.pid);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (e) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(e);
+    });
+    child.on('close', (code, sig) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (aborted) {
+        reject(signal?.reason ?? new Error('exec aborted'));
+        return;
+      }
+      void (async () => {
+        const exitCode = code ?? 128 + signalNumber(sig);
+        const stdout = out.text();
+        const stderr = err.text();
+        if (exitCode !== 0) {
+          const failure = await runtimeFailure(logPath);
+          if (failure !== undefined) {
+            if (/not running|stopped container|paused/i.test(failure)) {
+              reject(new FailedPreconditionError(`container ${id}: cannot exec: ${failure}`));
+              return;
+            }
+            if (/container does not exist/i.test(failure)) {
+              reject(new NotFoundError(`container ${id}: ${failure}`));
+              return;
+            }
+            const notFound = /no such file|not found in \$PATH|executable file not found/i.test(failure);
+            resolve({ exitCode: notFound ? 127 : 126, stdout, stderr: `${stderr}${failure}\n` });
+            return;
+          }
+        }
+        resolve({ exitCode, stdout, stderr });
+      })();
+    });
+  });
+}
+
+/** SIGKILL the exec'd process itself: runc cannot forward SIGKILL, and killing runc alone would orphan it. */
+async function killExecProcess(pidPath: string, runcPid: number | undefined): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    try {
+      const pid = Number((await readFile(pidPath, 'utf8')).trim());
+      if (Number.isInteger(pid) && pid > 0) {
+        process.kill(pid, 'SIGKILL');
+        return;
+      }
+    } catch {
+      // pid file not written yet
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  if (runcPid !== undefined) {
+    try {
+      process.kill(runcPid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** runc's own error (as opposed to the command's exit status), from its json log. */
+async function runtimeFailure(logPath: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(logPath, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const msgs: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      const rec = JSON.parse(line) as { level?: string; msg?: string };
+      if ((rec.level === 'error' || rec.level === 'fatal') && rec.msg) msgs.push(rec.msg);
+    } catch {
+      // not json: ignore
+    }
+  }
+  return msgs.length > 0 ? msgs.join('; ') : undefined;
+}
+
+async function readConfig(bundleDir: string, id: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new FailedPreconditionError(`container ${id}: cannot read ${bundleDir}/config.json`, {
+      cause: err,
+    });
+  }
+}
+
+function asStrings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** Later entries win by variable name, like `docker exec -e`. */
+function mergeEnv(base: string[], extra: string[]): string[] {
+  const byName = new Map<string, string>();
+  for (const e of [...base, ...extra]) {
+    const eq = e.indexOf('=');
+    byName.set(eq < 0 ? e : e.slice(0, eq), e);
+  }
+  return [...byName.values()];
+}
+
+function collector(): { push: (b: Buffer) => void; text: () => string } {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  return {
+    push: (b: Buffer) => {
+      if (size >= MAX_OUTPUT) return;
+      const part = b.subarray(0, MAX_OUTPUT - size);
+      chunks.push(part);
+      size += part.length;
+    },
+    text: () => Buffer.concat(chunks).toString('utf8'),
+  };
+}
+
+function signalNumber(sig: NodeJS.Signals | null): number {
+  if (sig === null) return 0;
+  return (constants.signals as Record<string, number>)[sig] ?? 0;
+}
