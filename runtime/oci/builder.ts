@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { FailedPreconditionError, InternalError } from '../../src/common/errors.js';
+import type { CgroupInfo } from '../cgroups/detect.js';
+import type { ManagedConfig, ResolvedImage, SpecFacts, SpecPort } from '../containers/ports.js';
+import { ALL_CAPS, boundingCapsFromStatus } from './capabilities.js';
+import { type Arch, hostArch } from './seccomp-default.js';
+import { buildSpec } from './spec.js';
+import type { OciRaw } from './types.js';
+import { resolveUser } from './user.js';
+import { validateRequest } from './validate.js';
+
+export interface OciSpecBuilderOptions {
+  cgroups: CgroupInfo;
+  /** Named volumes live in `<volumesRoot>/<name>/_data` (Docker's layout). */
+  volumesRoot: string;
+  /** Per-container files the builder writes (`<stateDir>/<id>/hostname`); without it, no /etc/hostname mount. */
+  stateDir?: string;
+  seccomp?: {
+    /** Architecture whose syscall table the default profile targets; defaults to the host's. */
+    arch?: Arch;
+  };
+  /** Upper bound for `cpus`; defaults to this host's CPU count. */
+  hostCpus?: number;
+  /**
+   * Default RLIMIT_NOFILE (soft = hard). Docker's is 1048576; berth uses that
+   * capped at the agent's own hard limit, because raising a hard limit needs
+   * CAP_SYS_RESOURCE, which a confined agent may not have (runc then fails
+   * every start with "error setting rlimits").
+   */
+  defaultNofile?: number;
+  /**
+   * Capabilities the agent can hand out (its bounding set); defaults to
+   * /proc/self/status. Privileged and `ALL` mean all of these: a confined
+   * agent cannot grant more, and runc fails the start if asked to.
+   */
+  hostCaps?: string[];
+}
+
+const DOCKER_NOFILE = 1_048_576;
+
+function ownBoundingCaps(): string[] {
+  try {
+    return boundingCapsFromStatus(readFileSync('/proc/self/status', 'utf8')) ?? [...ALL_CAPS];
+  } catch {
+    return [...ALL_CAPS];
+  }
+}
+
+/** The hard "Max open files" of this process, from /proc/self/limits. */
+export function ownNofileHardLimit(limitsText?: string): number | undefined {
+  let text = limitsText;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/limits', 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
+  if (!m || m[2] === 'unlimited') return undefined;
+  const n = Number(m[2]);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+function isOciRaw(v: unknown): v is OciRaw {
+  return !!v && typeof v === 'object' && (v as { v?: unknown }).v === 1 && Array.isArray((v as OciRaw).args);
+}
+
+/**
+ * SpecPort over the OCI runtime spec: validation of user input (merged with
+ * the image config) at create, config.json at every start.
+ */
+export class OciSpecBuilder implements SpecPort {
+  private readonly arch: Arch;
+  private readonly hostCpus: number;
+  private readonly defaultNofile: number;
+  private readonly hostCaps: string[];
+
+  constructor(private readonly opts: OciSpecBuilderOptions) {
+    this.arch = opts.seccomp?.arch ?? hostArch();
+    this.hostCpus = opts.hostCpus ?? availableParallelism();
+    this.hostCaps = opts.hostCaps ?? ownBoundingCaps();
+    this.defaultNofile = opts.defaultNofile ?? Math.min(DOCKER_NOFILE, ownNofileHardLimit() ?? DOCKER_NOFILE);
+  }
+
+  validate(request: unknown, image: ResolvedImage): Promise<ManagedConfig> {
+    return validateRequest(request, image, {
+      hostCpus: this.hostCpus,
+      readProfile: (p) => readFile(p, 'utf8'),
+    });
+  }
+
+  async build(config: ManagedConfig, facts: SpecFacts): Promise<Record<string, unknown>> {
+    const raw = config.raw;
+    if (!isOciRaw(raw))
+      throw new InternalError(`container ${facts.id}: stored spec config is not a version 1 berth config`);
+    const volumePaths: Record<string, string> = {};
+    for (const m of raw.mounts) {
+      if (m.kind !== 'volume') continue;
+      const data = join(this.opts.volumesRoot, m.name, '_data');
+      await mkdir(data, { recursive: true, mode: 0o755 });
+      volumePaths[m.name] = data;
+    }
+    // Docker creates a missing bind source as a directory; so does berth.
+    for (const m of raw.mounts) if (m.kind === 'bind') await mkdir(m.source, { recursive: true });
+    let hostnamePath: string | undefined;
+    if (this.opts.stateDir) {
+      const dir = join(this.opts.stateDir, facts.id);
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      hostnamePath = join(dir, 'hostname');
+      await writeFile(`${hostnamePath}.tmp`, `${facts.hostname}\n`);
+      await rename(`${hostnamePath}.tmp`, hostnamePath);
+    }
+    const grantable = new Set(this.hostCaps);
+    const missing = (raw.requestedCaps ?? []).filter((c) => !grantable.has(c));
+    if (missing.length > 0) {
+      throw new FailedPreconditionError(
+        `capAdd: ${missing.join(', ')} cannot be granted: the agent's own bounding set lacks ${missing.length > 1 ? 'them' : 'it'}`,
+      );
+    }
+    const caps = (raw.privileged ? [...ALL_CAPS] : raw.caps).filter((c) => grantable.has(c));
+    const user = await resolveUser(facts.rootfs, raw.user);
+    return buildSpec({
+      raw,
+      caps,
+      facts,
+      user,
+      cgroups: this.opts.cgroups,
+      arch: this.arch,
+      defaultNofile: this.defaultNofile,
+      volumePaths,
+      ...(hostnamePath ? { hostnamePath } : {}),
+    });
+  }
+
+  /** Deletes the per-container files `build` wrote (call on container removal); idempotent. */
+  async release(id: string): Promise<void> {
+    if (!this.opts.stateDir || !/^[a-zA-Z0-9_.-]+$/.test(id)) return;
+    await rm(join(this.opts.stateDir, id), { recursive: true, force: true });
+  }
+
+  cgroupPath(id: string): string {
+    return `/berth/${id}`;
+  }
+}
