@@ -1,0 +1,284 @@
+import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.js';
+import { InternalError, isNotFound, messageOf } from '../../src/common/errors.js';
+import type { Logger } from '../../src/common/log.js';
+import { createCollectors } from './collectors/index.js';
+import { FAMILIES, INFO_FAMILY, SELF_FAMILIES } from './families.js';
+import { allowlistedLabels, sortedLabels } from './labels.js';
+import { createCgroupReader } from './reader.js';
+import type { CgroupReader, Collector, Emit, Roots } from './types.js';
+
+export interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** One scrape's samples by family name. */
+export type Snapshot = ReadonlyMap<string, readonly Sample[]>;
+
+export interface MetricsCollectorOptions {
+  source: ContainerSource;
+  roots: Roots;
+  logger: Logger;
+  /** Container label keys exported as `container_label_<key>` (on berth_container_info). */
+  labelsAllowlist?: readonly string[];
+  /** Also put the allow-listed labels on every container series, as cAdvisor does. */
+  labelsOnAllSeries?: boolean;
+  /** Collector names to run (default: all). */
+  collectors?: readonly string[];
+  /** Containers read in parallel. */
+  concurrency?: number;
+  /** Seconds since the epoch; injectable so golden output is stable. */
+  now?: () => number;
+  /** The cgroup reader; detected from the roots on first scrape when absent. */
+  reader?: CgroupReader;
+}
+
+type SkipReason = 'missing_file' | 'vanished' | 'error';
+type Sink = [string, Sample][];
+
+const KNOWN_FAMILIES = new Set([...FAMILIES, INFO_FAMILY, ...SELF_FAMILIES].map((f) => f.name));
+
+/** Per-scrape bookkeeping of the collector wrapper: time spent and failures, per collector. */
+class ScrapeStats {
+  readonly durationMs = new Map<string, number>();
+  readonly failed = new Set<string>();
+  /** Only the first failure per collector per scrape is logged, so a broken host does not flood the log. */
+  private readonly logged = new Set<string>();
+
+  constructor(private readonly logger: Logger) {}
+
+  async time<T>(collector: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.durationMs.set(collector, (this.durationMs.get(collector) ?? 0) + (performance.now() - t0));
+    }
+  }
+
+  fail(collector: string, err: unknown, container?: string): void {
+    this.failed.add(collector);
+    if (this.logged.has(collector)) return;
+    this.logged.add(collector);
+    this.logger.warn({ collector, container, err: messageOf(err) }, 'metrics collector failed');
+  }
+}
+
+/**
+ * Collects on demand: each `collect()` lists the source and reads every
+ * container's cgroup once (no background polling, so an idle agent does no
+ * work and every scrape is fresh). Containers are read in parallel up to
+ * `concurrency`; one container's failures never fail the others, and a
+ * vanished container or missing file never fails the scrape.
+ */
+export class MetricsCollector {
+  private readonly collectors: Collector[];
+  private readonly allowlist: readonly string[];
+  private readonly onAllSeries: boolean;
+  private readonly concurrency: number;
+  private readonly now: () => number;
+  private reader: CgroupReader | undefined;
+  /** Cumulative across scrapes: the counter behind berth_metrics_skipped_total. */
+  private readonly skipped = new Map<string, { collector: string; reason: SkipReason; n: number }>();
+  private scrapes = 0;
+  private current: Snapshot = new Map();
+
+  constructor(private readonly opts: MetricsCollectorOptions) {
+    this.collectors = createCollectors(opts.collectors);
+    this.allowlist = opts.labelsAllowlist ?? [];
+    this.onAllSeries = opts.labelsOnAllSeries ?? false;
+    this.concurrency = Math.max(1, opts.concurrency ?? 8);
+    this.now = opts.now ?? (() => Date.now() / 1000);
+    this.reader = opts.reader;
+  }
+
+  /** The samples of the last `collect()`. */
+  snapshot(): Snapshot {
+    return this.current;
+  }
+
+  async collect(): Promise<Snapshot> {
+    const started = performance.now();
+    const stats = new ScrapeStats(this.opts.logger);
+    const out = new Map<string, Sample[]>();
+    const append = (sink: Sink) => {
+      for (const [metric, sample] of sink) {
+        let list = out.get(metric);
+        if (!list) {
+          list = [];
+          out.set(metric, list);
+        }
+        list.push(sample);
+      }
+    };
+
+    append(await this.collectMachine(stats));
+    const { containers, sourceOk } = await this.listContainers();
+    const sinks = await this.collectContainers(containers, stats);
+    for (const sink of sinks) append(sink);
+
+    this.scrapes++;
+    append(this.selfMetrics(stats, sourceOk, sinks.length, started));
+    this.current = out;
+    return out;
+  }
+
+  /** Host-level collectors: they do not depend on the source. */
+  private async collectMachine(stats: ScrapeStats): Promise<Sink> {
+    const sink: Sink = [];
+    for (const c of this.collectors) {
+      if (c.scope !== 'machine') continue;
+      const target = { roots: this.opts.roots, skip: () => this.countSkip(c.name, 'missing_file') };
+      await stats.time(c.name, async () => {
+        try {
+          await c.update(target, emitter({}, sink));
+        } catch (err) {
+          this.countSkip(c.name, 'error');
+          stats.fail(c.name, err);
+        }
+      });
+    }
+    return sink;
+  }
+
+  private async listContainers(): Promise<{ containers: ContainerDescriptor[]; sourceOk: boolean }> {
+    try {
+      // Only containers that have live cgroups: an exited one would count as vanished on every scrape.
+      const containers = (await this.opts.source.list()).filter(
+        (c) => c.cgroupPath !== undefined && (c.state === 'running' || c.state === 'paused'),
+      );
+      // Sorted so output order is stable whatever order the source lists in.
+      containers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      return { containers, sourceOk: true };
+    } catch (err) {
+      this.opts.logger.warn({ err: messageOf(err) }, 'metrics: listing containers failed');
+      return { containers: [], sourceOk: false };
+    }
+  }
+
+  /** One sink per container that was measured (vanished ones are left out), in id order. */
+  private async collectContainers(containers: ContainerDescriptor[], stats: ScrapeStats): Promise<Sink[]> {
+    const collectors = this.collectors.filter((c) => c.scope === 'container');
+    if (containers.length === 0 || collectors.length === 0) return [];
+    let reader: CgroupReader;
+    try {
+      reader = await this.getReader();
+    } catch (err) {
+      for (const c of collectors) {
+        this.countSkip(c.name, 'error');
+        stats.fail(c.name, err);
+      }
+      return [];
+    }
+    const sinks: (Sink | undefined)[] = containers.map(() => undefined);
+    const now = this.now();
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < containers.length; i = next++) {
+        const c = containers[i];
+        if (c) sinks[i] = await this.collectContainer(c, collectors, reader, now, stats);
+        // Reads are synchronous (see fsread.ts): let other work run between containers.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, containers.length) }, worker));
+    return sinks.filter((s): s is Sink => s !== undefined);
+  }
+
+  /** The container's samples, or undefined when it vanished mid-read. */
+  private async collectContainer(
+    c: ContainerDescriptor,
+    collectors: Collector[],
+    reader: CgroupReader,
+    now: number,
+    stats: ScrapeStats,
+  ): Promise<Sink | undefined> {
+    const cgroupPath = c.cgroupPath ?? '';
+    const base: Record<string, string> = { id: cgroupPath, image: c.image, name: c.name };
+    const allowed = allowlistedLabels(c, this.allowlist);
+    const sink: Sink = [[INFO_FAMILY.name, { labels: sortedLabels({ ...base, ...allowed }), value: 1 }]];
+    const emit = emitter(this.onAllSeries ? { ...base, ...allowed } : base, sink);
+    for (const col of collectors) {
+      if (col.scope !== 'container') continue;
+      const target = {
+        container: c,
+        cgroupPath,
+        reader,
+        roots: this.opts.roots,
+        now,
+        skip: () => this.countSkip(col.name, 'missing_file'),
+      };
+      const vanished = await stats.time(col.name, async () => {
+        try {
+          await col.update(target, emit);
+        } catch (err) {
+          if (isNotFound(err)) return true;
+          this.countSkip(col.name, 'error');
+          stats.fail(col.name, err, c.id);
+        }
+        return false;
+      });
+      if (vanished) {
+        // Gone between list and read: not a failure, and its partial samples would mislead.
+        this.countSkip(col.name, 'vanished');
+        this.opts.logger.debug({ container: c.id, collector: col.name }, 'metrics: container vanished');
+        return undefined;
+      }
+    }
+    return sink;
+  }
+
+  private selfMetrics(stats: ScrapeStats, sourceOk: boolean, measured: number, started: number): Sink {
+    const sink: Sink = [];
+    const add = (metric: string, labels: Record<string, string>, value: number) =>
+      sink.push([metric, { labels, value }]);
+    for (const c of this.collectors) {
+      add(
+        'berth_metrics_collector_duration_seconds',
+        { collector: c.name },
+        (stats.durationMs.get(c.name) ?? 0) / 1000,
+      );
+    }
+    for (const c of this.collectors) {
+      add('berth_metrics_collector_success', { collector: c.name }, stats.failed.has(c.name) ? 0 : 1);
+    }
+    add('berth_metrics_collector_success', { collector: 'source' }, sourceOk ? 1 : 0);
+    const skipped = [...this.skipped.values()].sort((a, b) =>
+      `${a.collector}/${a.reason}` < `${b.collector}/${b.reason}` ? -1 : 1,
+    );
+    for (const s of skipped)
+      add('berth_metrics_skipped_total', { collector: s.collector, reason: s.reason }, s.n);
+    add('berth_metrics_scrape_duration_seconds', {}, (performance.now() - started) / 1000);
+    add('berth_metrics_containers', {}, measured);
+    add('berth_metrics_scrapes_total', {}, this.scrapes);
+    return sink;
+  }
+
+  private async getReader(): Promise<CgroupReader> {
+    if (!this.reader) this.reader = await createCgroupReader(this.opts.roots);
+    return this.reader;
+  }
+
+  private countSkip(collector: string, reason: SkipReason): void {
+    const key = `${collector}\0${reason}`;
+    const e = this.skipped.get(key);
+    if (e) e.n++;
+    else this.skipped.set(key, { collector, reason, n: 1 });
+  }
+}
+
+/** An `emit` that adds `base` labels and checks the name against the family list. */
+function emitter(base: Record<string, string>, sink: Sink): Emit {
+  // Most samples carry only the container's labels: they share one sorted object.
+  const sortedBase = sortedLabels(base);
+  return (metric, labels, value) => {
+    if (!KNOWN_FAMILIES.has(metric))
+      throw new InternalError(`metrics: collector emitted unknown metric ${metric}`);
+    let merged = sortedBase;
+    for (const _ in labels) {
+      merged = sortedLabels({ ...base, ...labels });
+      break;
+    }
+    sink.push([metric, { labels: merged, value }]);
+  };
+}

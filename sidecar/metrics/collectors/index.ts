@@ -1,0 +1,37 @@
+import { InvalidArgumentError } from '../../../src/common/errors.js';
+import type { Collector } from '../types.js';
+import { blkioCollector } from './blkio.js';
+import { cpuCollector } from './cpu.js';
+import { fdsCollector } from './fds.js';
+import { machineCollector } from './machine.js';
+import { memoryCollector } from './memory.js';
+import { networkCollector } from './network.js';
+import { pidsCollector } from './pids.js';
+import { specCollector } from './spec.js';
+
+/** Collectors by name; each call builds fresh instances (some keep small caches). */
+export const COLLECTOR_FACTORIES: Readonly<Record<string, () => Collector>> = {
+  cpu: () => cpuCollector,
+  memory: () => memoryCollector,
+  blkio: blkioCollector,
+  pids: () => pidsCollector,
+  network: () => networkCollector,
+  fds: () => fdsCollector,
+  spec: () => specCollector,
+  machine: () => machineCollector,
+};
+
+export const COLLECTOR_NAMES = Object.keys(COLLECTOR_FACTORIES);
+
+export function createCollectors(names: readonly string[] = COLLECTOR_NAMES): Collector[] {
+  return names.map((n) => {
+    const make = COLLECTOR_FACTORIES[n];
+    if (!make) {
+      throw new InvalidArgumentError(
+        `collectors: unknown collector ${JSON.stringify(n)} (known: ${COLLECTOR_NAMES.join(', ')})`,
+        { field: 'collectors' },
+      );
+    }
+    return make();
+  });
+}

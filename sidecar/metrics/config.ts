@@ -1,0 +1,73 @@
+import type { ConfigTable } from '../../src/common/config.js';
+import { InvalidArgumentError } from '../../src/common/errors.js';
+import { COLLECTOR_NAMES } from './collectors/index.js';
+import type { Roots } from './types.js';
+
+/** The metrics sidecar's config rows (keys under `metrics.` in the agent config). */
+export const METRICS_CONFIG: ConfigTable = [
+  {
+    key: 'listen',
+    type: 'string',
+    default: '127.0.0.1:9338',
+    env: 'BERTH_METRICS_LISTEN',
+    description:
+      'host:port of the /metrics endpoint; 0.0.0.0:9338 for a Prometheus on another host (port 0 picks a free port).',
+  },
+  {
+    key: 'labelsAllowlist',
+    type: 'string[]',
+    default: ['com.docker.compose.service'],
+    env: 'BERTH_METRICS_LABELS_ALLOWLIST',
+    description:
+      'Container label keys exported as container_label_<key> on berth_container_info; other labels are never exported, which bounds cardinality.',
+  },
+  {
+    key: 'labelsOnAllSeries',
+    type: 'bool',
+    default: false,
+    description:
+      'Also put the allow-listed labels on every container series, as cAdvisor does (more series bytes, easier queries).',
+  },
+  {
+    key: 'roots',
+    type: 'string',
+    default: '/proc:/sys:/sys/fs/cgroup',
+    env: 'BERTH_METRICS_ROOTS',
+    description:
+      'proc:sys:cgroup roots every read goes through; in a DaemonSet point them at the host mounts, e.g. /host/proc:/host/sys:/host/sys/fs/cgroup.',
+  },
+  {
+    key: 'collectors',
+    type: 'string[]',
+    default: COLLECTOR_NAMES,
+    description: `Collectors to run: ${COLLECTOR_NAMES.join(', ')}.`,
+  },
+];
+
+/** `host:port` or `[v6]:port`. */
+export function parseListen(value: string, field = 'metrics.listen'): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value.trim());
+  const port = Number(m?.[3]);
+  if (!m || !Number.isInteger(port) || port > 65535) {
+    throw new InvalidArgumentError(
+      `${field}: ${JSON.stringify(value)} is not host:port (e.g. 127.0.0.1:9338)`,
+      {
+        field,
+      },
+    );
+  }
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+/** `proc:sys:cgroup` → Roots; each must be an absolute path. */
+export function parseRoots(value: string, field = 'metrics.roots'): Roots {
+  const parts = value.split(':');
+  if (parts.length !== 3 || parts.some((p) => !p.startsWith('/'))) {
+    throw new InvalidArgumentError(
+      `${field}: ${JSON.stringify(value)} is not proc:sys:cgroup absolute paths (e.g. /proc:/sys:/sys/fs/cgroup)`,
+      { field },
+    );
+  }
+  const [proc = '', sys = '', cgroup = ''] = parts;
+  return { proc, sys, cgroup };
+}
