@@ -13,6 +13,12 @@ export interface ServiceInstance {
   port: number;
   /** Node (host) the instance runs on. */
   node: string;
+  /**
+   * The node's own address, when the catalog knows it (Consul does). DNS needs
+   * it to answer `<node>.node.<domain>` for every node and to pick SRV targets
+   * the way Consul does (node name when the instance uses the node address).
+   */
+  nodeAddress?: string;
   /** Datacenter, when the catalog knows one. */
   datacenter?: string;
   health: 'passing' | 'warning' | 'critical' | 'maintenance';

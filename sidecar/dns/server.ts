@@ -1,0 +1,379 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, isIP, type Server as TcpServer, type Socket as TcpSocket } from 'node:net';
+import { InvalidArgumentError, messageOf, UnavailableError } from '../../src/common/errors.js';
+import type { Logger } from '../../src/common/log.js';
+import { silentLogger } from '../../src/common/log.js';
+import type { CatalogView } from '../discovery/types.js';
+import { answer, isOurs, type TtlOptions, type Zone } from './answer.js';
+import { DnsCounters } from './counters.js';
+import { Forwarder, parseUpstream, systemNameservers, type Upstream } from './forwarder.js';
+import { normalizeDomain } from './names.js';
+import { ClientRateLimiter } from './ratelimit.js';
+import {
+  CLASS_ANY,
+  CLASS_IN,
+  encodeError,
+  encodeResponse,
+  parseRequest,
+  RCODE,
+  RCODE_NAMES,
+  type Request,
+  type Response,
+  truncateForwarded,
+  typeName,
+} from './wire.js';
+
+export interface ListenAddress {
+  address: string;
+  /** 0 picks a free port (the same one for UDP and TCP). */
+  port: number;
+}
+
+export interface DnsServerOptions {
+  /** The current catalog view (`catalog.view()`); read on every query, never awaited. */
+  view: () => CatalogView;
+  /** Default `consul.` (so containers may keep Consul names). */
+  domain?: string;
+  /** Default `dc1`. */
+  datacenter?: string;
+  /** This host's node name, answered as `<nodeName>.node.<domain>`. */
+  nodeName: string;
+  nodeAddress?: string;
+  /** Default loopback only (`127.0.0.1:53`); the agent adds the bridge gateway. */
+  listen?: ListenAddress[];
+  /** `ip` or `ip:port`; default the nameservers of /etc/resolv.conf that are not this server. */
+  upstreams?: string[];
+  /** Default 2000 ms; no answer by then means SERVFAIL. */
+  upstreamTimeoutMs?: number;
+  /** TTLs in seconds (all default 0, as Consul's). */
+  ttl?: Partial<TtlOptions>;
+  /** Leave out critical and maintenance instances (default true). */
+  healthyOnly?: boolean;
+  /** Also leave out warning instances (default false: Consul's default). */
+  onlyPassing?: boolean;
+  /** Per-client-IP token bucket; default 1000 q/s, burst 2000. `false` disables it. */
+  rateLimit?: { qps: number; burst: number } | false;
+  /** Container name → address, answered as `<name>.<containerDomain>`. */
+  containerNames?: () => ReadonlyMap<string, string>;
+  /** Domain of container names; default the service domain. `false` disables container names. */
+  containerDomain?: string | false;
+  /** Largest UDP answer we send whatever the client advertises; default 4096 (also what our OPT advertises). */
+  maxUdpSize?: number;
+  /** Idle TCP connections are closed after this; default 10000 ms (RFC 7766). */
+  tcpIdleTimeoutMs?: number;
+  log?: Logger;
+}
+
+interface Client {
+  address: string;
+  transport: 'udp' | 'tcp';
+}
+
+const UDP_DEFAULT = 512;
+const TCP_MAX = 65535;
+/** Queries a TCP client may have in flight on one connection. */
+const TCP_PIPELINE = 64;
+
+/**
+ * The embedded DNS server: answers Consul-style names from the catalog view
+ * and container names, forwards the rest. UDP and TCP on every listen
+ * address, on the same port.
+ *
+ * Transport is node:dgram/node:net rather than dns2's servers: dns2's UDP
+ * server drops every record when an answer does not fit (we send as many
+ * whole records as fit with TC set) and hides the raw packet we need to
+ * answer FORMERR and to forward byte-exact; dns2's record encoders are used
+ * for the answers (wire.ts).
+ */
+export class DnsServer {
+  readonly counters = new DnsCounters();
+  private readonly zone: Zone;
+  private readonly forwarder: Forwarder;
+  private readonly limiter: ClientRateLimiter | undefined;
+  private readonly log: Logger;
+  private readonly udp: UdpSocket[] = [];
+  private readonly tcp: TcpServer[] = [];
+  private readonly conns = new Set<TcpSocket>();
+  private bound: ListenAddress[] = [];
+  private readonly listen: ListenAddress[];
+  private readonly maxUdp: number;
+
+  constructor(private readonly opts: DnsServerOptions) {
+    this.log = opts.log ?? silentLogger();
+    this.listen = opts.listen ?? [{ address: '127.0.0.1', port: 53 }];
+    for (const l of this.listen) {
+      if (isIP(l.address) === 0) {
+        throw new InvalidArgumentError(`listen: "${l.address}" is not an IP address`, { field: 'listen' });
+      }
+    }
+    const domain = normalizeDomain(opts.domain ?? 'consul.');
+    if (domain === '') throw new InvalidArgumentError('domain: must not be the root', { field: 'domain' });
+    const containerDomain =
+      opts.containerDomain === false ? undefined : normalizeDomain(opts.containerDomain ?? domain);
+    this.zone = {
+      domain,
+      datacenter: opts.datacenter ?? 'dc1',
+      nodeName: opts.nodeName,
+      ttl: {
+        service: opts.ttl?.service ?? 0,
+        node: opts.ttl?.node ?? 0,
+        container: opts.ttl?.container ?? 0,
+        negative: opts.ttl?.negative ?? 0,
+        perService: opts.ttl?.perService ?? {},
+      },
+      healthyOnly: opts.healthyOnly ?? true,
+      onlyPassing: opts.onlyPassing ?? false,
+      shuffle,
+    };
+    if (opts.nodeAddress !== undefined) this.zone.nodeAddress = opts.nodeAddress;
+    if (containerDomain !== undefined && containerDomain !== '') this.zone.containerDomain = containerDomain;
+    this.maxUdp = Math.max(UDP_DEFAULT, Math.min(opts.maxUdpSize ?? 4096, TCP_MAX));
+    const upstreams = (opts.upstreams ?? this.defaultUpstreams()).map(parseUpstream);
+    this.forwarder = new Forwarder(upstreams, opts.upstreamTimeoutMs ?? 2000);
+    const rl = opts.rateLimit ?? { qps: 1000, burst: 2000 };
+    this.limiter = rl === false ? undefined : new ClientRateLimiter(rl.qps, rl.burst);
+  }
+
+  /** Upstreams in use (after defaults and excluding ourselves). */
+  get upstreams(): readonly Upstream[] {
+    return this.forwarder.upstreams;
+  }
+
+  /** Where the server listens, with the ports actually bound. */
+  addresses(): ListenAddress[] {
+    return this.bound.map((b) => ({ ...b }));
+  }
+
+  async start(): Promise<void> {
+    try {
+      for (const l of this.listen) this.bound.push(await this.bindBoth(l));
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.conns) c.destroy();
+    this.conns.clear();
+    await Promise.all([
+      ...this.udp.map((s) => new Promise<void>((r) => s.close(() => r()))),
+      ...this.tcp.map((s) => new Promise<void>((r) => s.close(() => r()))),
+    ]);
+    this.udp.length = 0;
+    this.tcp.length = 0;
+    this.bound = [];
+  }
+
+  /**
+   * Answers one raw query as the transport would; undefined means no answer
+   * (dropped). Public so tests and benchmarks can drive it without sockets.
+   */
+  async handle(buf: Buffer, client: Client): Promise<Buffer | undefined> {
+    try {
+      return await this.handleUnsafe(buf, client);
+    } catch (err) {
+      this.counters.internalErrors++;
+      this.log.error({ err: messageOf(err) }, 'dns: failed to answer a query');
+      if (buf.length < 12) return undefined;
+      return this.reply(encodeError(buf.readUInt16BE(0), 0, false, RCODE.SERVFAIL, undefined));
+    }
+  }
+
+  private async handleUnsafe(buf: Buffer, client: Client): Promise<Buffer | undefined> {
+    const limited = this.limiter !== undefined && !this.limiter.take(client.address);
+    const parsed = parseRequest(buf);
+    if (!parsed.ok) {
+      if ('drop' in parsed) {
+        this.counters.malformed++;
+        return undefined;
+      }
+      if (parsed.rcode === RCODE.FORMERR) this.counters.malformed++;
+      if (limited) return this.limitedAnswer(client, parsed.id);
+      return this.reply(encodeError(parsed.id, parsed.opcode, parsed.rd, parsed.rcode, parsed.question));
+    }
+    const req = parsed.request;
+    this.counters.query(typeName(req.question.type));
+    if (limited) return this.limitedAnswer(client, req.id);
+    const edns = req.edns !== undefined ? { udpSize: this.maxUdp } : undefined;
+    if (req.edns !== undefined && req.edns.version > 0) {
+      return this.reply(encodeError(req.id, 0, req.rd, RCODE.BADVERS, req.question, edns));
+    }
+    const maxBytes =
+      client.transport === 'tcp'
+        ? TCP_MAX
+        : req.edns !== undefined
+          ? Math.min(Math.max(req.edns.udpSize, UDP_DEFAULT), this.maxUdp)
+          : UDP_DEFAULT;
+
+    if (!isOurs(this.zone, req.question.name)) return this.forward(buf, req, client, maxBytes);
+
+    if (req.question.class !== CLASS_IN && req.question.class !== CLASS_ANY) {
+      return this.reply(encodeError(req.id, 0, req.rd, RCODE.REFUSED, req.question, edns));
+    }
+    const view = this.opts.view();
+    if (view.stale) this.counters.staleAnswers++;
+    const containers = this.opts.containerNames?.() ?? new Map<string, string>();
+    const a = answer(this.zone, req.question.name, req.question.type, view, containers);
+    const res: Response = {
+      id: req.id,
+      opcode: 0,
+      rd: req.rd,
+      cd: req.cd,
+      aa: true,
+      rcode: a.rcode,
+      question: req.question,
+      answers: a.answers,
+      authority: a.authority,
+      additional: a.additional,
+    };
+    if (edns !== undefined) res.edns = edns;
+    const enc = encodeResponse(res, maxBytes);
+    if (enc.truncated) this.counters.truncated++;
+    return this.reply(enc.buf);
+  }
+
+  private limitedAnswer(client: Client, id: number): Buffer | undefined {
+    this.counters.rateLimited++;
+    // Over UDP silence is the answer (no amplification for spoofed sources);
+    // a TCP client has proven its address, so tell it.
+    return client.transport === 'tcp'
+      ? this.reply(encodeError(id, 0, false, RCODE.REFUSED, undefined))
+      : undefined;
+  }
+
+  private async forward(
+    buf: Buffer,
+    req: Request,
+    client: Client,
+    maxBytes: number,
+  ): Promise<Buffer | undefined> {
+    const edns = req.edns !== undefined ? { udpSize: this.maxUdp } : undefined;
+    if (this.forwarder.upstreams.length === 0) {
+      return this.reply(encodeError(req.id, 0, req.rd, RCODE.REFUSED, req.question, edns));
+    }
+    this.counters.forwarded++;
+    const ans = await this.forwarder.forward(buf, client.transport === 'tcp');
+    if (ans === undefined) {
+      this.counters.forwardTimeouts++;
+      return this.reply(encodeError(req.id, 0, req.rd, RCODE.SERVFAIL, req.question, edns));
+    }
+    return this.reply(client.transport === 'udp' ? truncateForwarded(ans, maxBytes) : ans);
+  }
+
+  /** Counts the rcode of an answer on its way out. */
+  private reply(buf: Buffer): Buffer {
+    const rcode = buf.length >= 4 ? buf.readUInt16BE(2) & 0xf : RCODE.SERVFAIL;
+    this.counters.response(RCODE_NAMES[rcode] ?? `RCODE${rcode}`);
+    return buf;
+  }
+
+  private defaultUpstreams(): string[] {
+    const ours = new Set(this.listen.filter((l) => l.port === 53).map((l) => l.address));
+    return systemNameservers().filter((ns) => !ours.has(ns) && ns !== '0.0.0.0');
+  }
+
+  private async bindBoth(l: ListenAddress): Promise<ListenAddress> {
+    // Port 0: let the kernel pick for UDP, then take the same port for TCP (retry if TCP's is taken).
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const udp = await this.bindUdp(l);
+      const port = udp.address().port;
+      try {
+        const tcp = await this.bindTcp({ address: l.address, port });
+        this.udp.push(udp);
+        this.tcp.push(tcp);
+        return { address: l.address, port };
+      } catch (err) {
+        await new Promise<void>((r) => udp.close(() => r()));
+        if (l.port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+          throw new UnavailableError(`dns: cannot listen on tcp ${l.address}:${port}: ${messageOf(err)}`, {
+            cause: err,
+          });
+        }
+      }
+    }
+    throw new UnavailableError(`dns: no port free for both UDP and TCP on ${l.address}`);
+  }
+
+  private bindUdp(l: ListenAddress): Promise<UdpSocket> {
+    return new Promise((resolve, reject) => {
+      const sock = createSocket({ type: isIP(l.address) === 6 ? 'udp6' : 'udp4' });
+      const onErr = (err: Error): void => {
+        sock.close();
+        reject(
+          new UnavailableError(`dns: cannot listen on udp ${l.address}:${l.port}: ${err.message}`, {
+            cause: err,
+          }),
+        );
+      };
+      sock.once('error', onErr);
+      sock.bind(l.port, l.address, () => {
+        sock.off('error', onErr);
+        sock.on('error', (err) => this.log.warn({ err: err.message }, 'dns: udp socket error'));
+        sock.on('message', (msg, rinfo) => {
+          void this.handle(msg, { address: rinfo.address, transport: 'udp' }).then((out) => {
+            if (out !== undefined) sock.send(out, rinfo.port, rinfo.address, () => undefined);
+          });
+        });
+        resolve(sock);
+      });
+    });
+  }
+
+  private bindTcp(l: ListenAddress): Promise<TcpServer> {
+    return new Promise((resolve, reject) => {
+      const srv = createServer((c) => this.serveTcp(c));
+      srv.once('error', reject);
+      srv.listen({ host: l.address, port: l.port, exclusive: true }, () => {
+        srv.off('error', reject);
+        srv.on('error', (err) => this.log.warn({ err: err.message }, 'dns: tcp server error'));
+        resolve(srv);
+      });
+    });
+  }
+
+  /** Length-prefixed messages (RFC 1035 §4.2.2), pipelined, answered as they complete (RFC 7766). */
+  private serveTcp(c: TcpSocket): void {
+    this.conns.add(c);
+    c.setTimeout(this.opts.tcpIdleTimeoutMs ?? 10_000, () => c.destroy());
+    c.on('close', () => this.conns.delete(c));
+    c.on('error', () => c.destroy());
+    let buf: Buffer = Buffer.alloc(0);
+    let inFlight = 0;
+    const client: Client = { address: c.remoteAddress ?? '', transport: 'tcp' };
+    c.on('data', (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      // Each round consumes at least two bytes, so the loop is bounded by the buffer.
+      while (buf.length >= 2) {
+        const len = buf.readUInt16BE(0);
+        if (buf.length < 2 + len) break;
+        const msg = buf.subarray(2, 2 + len);
+        buf = buf.subarray(2 + len);
+        if (inFlight >= TCP_PIPELINE) {
+          c.destroy();
+          return;
+        }
+        inFlight++;
+        void this.handle(Buffer.from(msg), client).then((out) => {
+          inFlight--;
+          if (out === undefined || c.destroyed) return;
+          const len2 = Buffer.alloc(2);
+          len2.writeUInt16BE(out.length);
+          c.write(Buffer.concat([len2, out]));
+        });
+      }
+    });
+  }
+}
+
+/** Fisher–Yates: clients that take the first address then spread over instances. */
+function shuffle<T>(items: T[]): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    const t = a[i] as T;
+    a[i] = a[j] as T;
+    a[j] = t;
+  }
+  return a;
+}
