@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import { InternalError } from '../../src/common/errors.js';
+import { isErrno, writeFileAtomic } from './fsutil.js';
+import type { ImageRecord } from './types.js';
+
+interface IndexFile {
+  version: 1;
+  /** Normalised familiar ref → image id. */
+  refs: Record<string, string>;
+  images: Record<string, ImageRecord>;
+}
+
+/**
+ * The refs/tags index (`<root>/images/index.json`): which refs name which
+ * image, and what each image is made of. Held in memory, rewritten whole and
+ * atomically on every change; changes are serialised by `update`.
+ */
+export class RefsIndex {
+  private data: IndexFile = { version: 1, refs: {}, images: {} };
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly path: string) {}
+
+  async load(): Promise<void> {
+    try {
+      const raw = JSON.parse(await readFile(this.path, 'utf8')) as Partial<IndexFile>;
+      this.data = { version: 1, refs: raw.refs ?? {}, images: raw.images ?? {} };
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw new InternalError(`image index ${this.path} is unreadable: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  image(id: string): ImageRecord | undefined {
+    return this.data.images[id];
+  }
+
+  images(): ImageRecord[] {
+    return Object.values(this.data.images);
+  }
+
+  lookup(ref: string): string | undefined {
+    return this.data.refs[ref];
+  }
+
+  refsOf(id: string): string[] {
+    return Object.entries(this.data.refs)
+      .filter(([, v]) => v === id)
+      .map(([k]) => k)
+      .sort();
+  }
+
+  /** Runs `fn` on the index exclusively and persists what it changed. */
+  update<T>(fn: (d: IndexFile) => T | Promise<T>): Promise<T> {
+    const next = this.chain.then(async () => {
+      const draft = structuredClone(this.data);
+      const out = await fn(draft);
+      await writeFileAtomic(this.path, `${JSON.stringify(draft, null, 2)}\n`);
+      this.data = draft;
+      return out;
+    });
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}
