@@ -17,13 +17,8 @@ export interface LogQuery {
   until?: string;
   stdout?: boolean;
   stderr?: boolean;
+  /** Followers read to the end of what was written, then end, when this aborts. */
   signal?: AbortSignal;
-  /**
-   * For followers: when this aborts (the container exited for good), read to
-   * the end of what the monitor wrote and end, so a client never misses the
-   * last lines. `signal` instead ends at once (the client went away).
-   */
-  drain?: AbortSignal;
 }
 
 export interface ExecRequest {

@@ -144,8 +144,12 @@ export class ContainerManager implements Runtime {
       () => exited.abort(),
       () => undefined,
     );
-    const it = this.d.logs.read(r.logPath, { ...query, follow: true, drain: exited.signal });
-    return this.held(r.id, this.finally(it, () => stopWaiting.abort()));
+    const signals = query.signal ? [query.signal, exited.signal] : [exited.signal];
+    const it = this.d.logs.read(r.logPath, { ...query, follow: true, signal: AbortSignal.any(signals) });
+    return this.held(
+      r.id,
+      this.finally(it, () => stopWaiting.abort()),
+    );
   }
 
   private async *finally<T>(it: AsyncIterable<T>, fn: () => void): AsyncGenerator<T> {
@@ -250,7 +254,7 @@ export class ContainerManager implements Runtime {
     try {
       if (!rec.rootfs)
         rec.rootfs = (
-          await this.d.snapshots.prepare(rec.id, (await this.d.images.resolve(rec.image.ref)).layerDirs)
+          await this.d.snapshots.prepare(rec.id, (await this.d.images.resolve(rec.image.id)).layerDirs)
         ).rootfs;
       const net = await this.d.network.attach(rec.id, {
         mode: cfg.network,
@@ -365,6 +369,7 @@ export class ContainerManager implements Runtime {
         .detach(rec.id)
         .catch((err) => this.d.logger.warn({ err, id: rec.id }, 'network detach failed'));
       await this.d.snapshots.remove(rec.id);
+      await this.d.spec.release?.(rec.id).catch(() => undefined);
       await this.store.delete(rec.id);
       this.records.delete(rec.id);
       this.publish('container.removed', rec);
@@ -473,6 +478,8 @@ export class ContainerManager implements Runtime {
       }
     }
     await this.d.network.restore(live);
+    // Every container that still exists keeps its snapshot (exited ones may start again).
+    await this.d.snapshots.restore?.([...this.records.keys()]);
     // `always` and `unless-stopped` containers the agent finds stopped come back.
     for (const rec of this.records.values()) {
       if (

@@ -32,6 +32,8 @@ export interface SnapshotPort {
   /** Idempotent: returns the existing snapshot for `key`. */
   prepare(key: string, layerDirs: string[]): Promise<{ rootfs: string }>;
   remove(key: string): Promise<void>;
+  /** Optional: on agent start, remount what a reboot unmounted and remove snapshots not in `keep`. */
+  restore?(keep: string[]): Promise<unknown>;
 }
 
 export interface NetworkAttachment {
@@ -90,6 +92,8 @@ export interface SpecPort {
   build(config: ManagedConfig, facts: SpecFacts): Promise<Record<string, unknown>>;
   /** cgroup path (relative to each hierarchy) for a container id. */
   cgroupPath(id: string): string;
+  /** Optional: forget per-container files the builder wrote (e.g. /etc/hostname); idempotent. */
+  release?(id: string): Promise<void>;
 }
 
 export interface ExitInfo {

@@ -96,7 +96,10 @@ export function parseCpuset(v: unknown, field: string): string {
 function portNumber(s: string, field: string, what: string, allowZero = false): number {
   const n = /^\d+$/.test(s) ? Number(s) : Number.NaN;
   if (!Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65535) {
-    throw bad(field, `${what} ${JSON.stringify(s)} is not a port number (1-65535)`);
+    throw bad(
+      field,
+      `${what} ${JSON.stringify(s)} is not a port number (${allowZero ? '0 for any free port, or ' : ''}1-65535)`,
+    );
   }
   return n;
 }
@@ -142,7 +145,7 @@ export function parsePort(v: unknown, field: string): PortMapping {
       containerPort: portNumber(parts[1] ?? '', field, 'container port'),
       protocol,
       hostIp,
-      hostPort: portNumber(parts[0] ?? '', field, 'host port'),
+      hostPort: portNumber(parts[0] ?? '', field, 'host port', true),
     };
   }
   if (parts.length === 3) {
@@ -153,7 +156,7 @@ export function parsePort(v: unknown, field: string): PortMapping {
       containerPort: portNumber(parts[2] ?? '', field, 'container port'),
       protocol,
       hostIp,
-      hostPort: hp === '' ? 0 : portNumber(hp, field, 'host port'),
+      hostPort: hp === '' ? 0 : portNumber(hp, field, 'host port', true),
     };
   }
   throw bad(field, `must be [ip:]hostPort:containerPort[/tcp|udp], got ${JSON.stringify(v)}`);

@@ -29,7 +29,9 @@ function which(bin: string, pkg: string): string {
   try {
     return execFileSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).trim();
   } catch {
-    throw new FailedPreconditionError(`${bin} is not installed: apt-get install ${pkg} (or run npm start, which does)`);
+    throw new FailedPreconditionError(
+      `${bin} is not installed: apt-get install ${pkg} (or run npm start, which does)`,
+    );
   }
 }
 
@@ -51,11 +53,11 @@ export async function composeRuntime(
   which('ip', 'iproute2');
 
   const images = new ImageStore({
-    root: join(cfg.stateRoot, 'images'),
+    root: cfg.stateRoot,
     logger: logger.child({ component: 'images' }),
     onEvent: (topic: ImageTopic, ev: { ref: string; id: string }) => events.publish(topic, ev),
   });
-  await images.init?.();
+  await images.ready();
   const network = new BridgeNetworkManager({
     stateDir: join(cfg.stateRoot, 'network'),
     bridge: cfg.bridge,

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import { errorCode, messageOf } from '../common/errors.js';
 import { AGENT_CONFIG } from '../agent/config.js';
+import { errorCode, messageOf } from '../common/errors.js';
 import { VERSION } from '../version.js';
 import { ApiClient } from './client.js';
 import { registerContainerCommands } from './commands/containers.js';
@@ -90,7 +90,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildCli().exitOverride();
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    // Verbs that mirror a container's exit (run, exec, wait) set process.exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version exit with 0 and have already printed.

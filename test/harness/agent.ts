@@ -70,7 +70,7 @@ export async function startAgent(opts: { network?: boolean } = {}): Promise<Test
       name: 'berth-agent',
       cmd: process.execPath,
       args: agentArgs,
-      ready: async () => existsSync(socket) && (await cli(['version'])).code === 0,
+      ready: async () => existsSync(socket) && (await cli(['info'])).code === 0,
       readyTimeoutMs: 30_000,
     });
   const cli = (args: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> =>
@@ -87,7 +87,13 @@ export async function startAgent(opts: { network?: boolean } = {}): Promise<Test
     cli,
     async kill9() {
       process.kill(proc.pid, 'SIGKILL');
-      await proc.exited;
+      // The harness does not let children hold the loop open, so poll with a timer.
+      const timer = setInterval(() => undefined, 50);
+      try {
+        await proc.exited;
+      } finally {
+        clearInterval(timer);
+      }
     },
     async restart() {
       proc = await launch();
@@ -101,8 +107,7 @@ export async function startAgent(opts: { network?: boolean } = {}): Promise<Test
         // the agent may be down; the state dir goes anyway
       }
       await proc.stop('SIGTERM', 10_000);
-      await cleanupNetwork(bridge);
-      await cleanupMounts(dir);
+      await sweep(dir, runDir, bridge);
       await removeDir(dir);
     },
   };
@@ -145,14 +150,48 @@ function sh(cmd: string, args: string[]): Promise<number> {
   });
 }
 
-/** Removes the test bridge and any iptables rules that mention it (the agent's own cleanup may not have run after a kill -9). */
-async function cleanupNetwork(bridge: string): Promise<void> {
+/**
+ * Removes whatever the agent left on the host (also after a failed test or a
+ * kill -9): containers in its runc root, their netns, veths and cgroups, the
+ * iptables rules tagged with its bridge, the bridge, and mounts under `dir`.
+ */
+async function sweep(dir: string, runDir: string, bridge: string): Promise<void> {
+  const { readdir, readFile, rmdir } = await import('node:fs/promises');
+  const runcRoot = join(runDir, 'exec', 'runtime');
+  const ids = await readdir(runcRoot).catch(() => [] as string[]);
+  for (const id of ids) {
+    await sh('runc', ['--root', runcRoot, 'kill', id, 'KILL']);
+    await sh('runc', ['--root', runcRoot, 'delete', '--force', id]);
+  }
+  const known = new Set([
+    ...ids,
+    ...(await readdir(join(dir, 'state', 'containers')).catch(() => [] as string[])),
+  ]);
+  for (const id of known) {
+    await sh('ip', ['netns', 'del', `berth-${id.slice(0, 12)}`]);
+    await sh('ip', ['link', 'del', `vb${id.slice(0, 12)}`]);
+    for (const ctrl of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+      await rmdir(join('/sys/fs/cgroup', ctrl, 'berth', id)).catch(() => undefined);
+    }
+  }
+  for (const table of ['nat', 'filter']) {
+    const rules = await new Promise<string>((r) => {
+      const c = spawn('iptables', ['-t', table, '-S'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      c.once('close', () => r(out));
+      c.once('error', () => r(''));
+    });
+    for (const line of rules.split('\n')) {
+      if (!line.startsWith('-A ') || !line.includes(`berth:${bridge}`)) continue;
+      // iptables -S quotes comments; split respecting the quotes.
+      const args = (line.slice(3).match(/"[^"]*"|\S+/g) ?? []).map((a) => a.replace(/^"|"$/g, ''));
+      await sh('iptables', ['-t', table, '-D', ...args]);
+    }
+  }
   await sh('ip', ['link', 'del', bridge]);
-}
-
-/** Unmounts anything left under the test dir (overlay rootfs, netns files), deepest first. */
-async function cleanupMounts(dir: string): Promise<void> {
-  const { readFile } = await import('node:fs/promises');
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
     .split('\n')
     .map((l) => l.split(' ')[4] ?? '')

@@ -1,0 +1,321 @@
+/**
+ * The user's view of the runtime core: a real agent (conmon + runc, overlay
+ * snapshots, its own bridge and subnet) driven through the `berth` CLI.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startAgent, type TestAgent } from '../../harness/agent.js';
+import { buildBusyboxImage } from '../../harness/images.js';
+import { pollUntil } from '../../harness/proc.js';
+
+function until<T>(check: () => Promise<T | undefined>, o: { timeoutMs: number; what: string }): Promise<T> {
+  return pollUntil(o.what, check, o.timeoutMs);
+}
+
+const IMAGE = 'test/busybox:1';
+let agent: TestAgent;
+
+async function ok(args: string[]): Promise<string> {
+  const r = await agent.cli(args);
+  assert.equal(r.code, 0, `berth ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+async function inspect(name: string): Promise<Record<string, unknown>> {
+  const [d] = JSON.parse(await ok(['inspect', name])) as Array<Record<string, unknown>>;
+  assert.ok(d, `inspect ${name} printed nothing`);
+  return d;
+}
+
+describe('berth run/ps/logs/stop/rm through a real agent', () => {
+  before(async () => {
+    agent = await startAgent();
+    const tar = await buildBusyboxImage({
+      format: 'docker',
+      ref: IMAGE,
+      config: { Cmd: ['sh'], Env: ['PATH=/bin', 'FROM_IMAGE=yes'] },
+    });
+    await ok(['load', '-i', tar]);
+  });
+  after(async () => {
+    await agent?.stop();
+  });
+
+  test('run --rm prints the output and removes the container', async () => {
+    const r = await agent.cli(['run', '--rm', IMAGE, 'echo', 'hello from busybox']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'hello from busybox\n');
+    assert.equal((await ok(['ps', '-a', '-q'])).trim(), '');
+  });
+
+  test('exit codes are reported exactly', async () => {
+    const r = await agent.cli(['run', '--rm', IMAGE, 'sh', '-c', 'exit 3']);
+    assert.equal(r.code, 3);
+  });
+
+  test('stdout and stderr are kept apart', async () => {
+    const r = await agent.cli(['run', '--rm', IMAGE, 'sh', '-c', 'echo out; echo err >&2']);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+  });
+
+  test('image env and -e reach the process', async () => {
+    const out = await ok([
+      'run',
+      '--rm',
+      '-e',
+      'GREETING=hi',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo $FROM_IMAGE $GREETING',
+    ]);
+    assert.equal(out, 'yes hi\n');
+  });
+
+  test("default capabilities are Docker's set; --cap-drop ALL clears them", async () => {
+    const caps = await ok(['run', '--rm', IMAGE, 'grep', 'CapEff', '/proc/self/status']);
+    assert.match(caps, /CapEff:\s+00000000a80425fb/);
+    const none = await ok(['run', '--rm', '--cap-drop', 'ALL', IMAGE, 'grep', 'CapEff', '/proc/self/status']);
+    assert.match(none, /CapEff:\s+0000000000000000/);
+    const nnp = await ok(['run', '--rm', IMAGE, 'grep', 'NoNewPrivs', '/proc/self/status']);
+    assert.match(nnp, /NoNewPrivs:\s+1/);
+  });
+
+  test('seccomp filters by default and not when unconfined', async () => {
+    assert.match(await ok(['run', '--rm', IMAGE, 'grep', 'Seccomp:', '/proc/self/status']), /Seccomp:\s+2/);
+    const unconfined = await ok([
+      'run',
+      '--rm',
+      '--security-opt',
+      'seccomp=unconfined',
+      IMAGE,
+      'grep',
+      'Seccomp:',
+      '/proc/self/status',
+    ]);
+    assert.match(unconfined, /Seccomp:\s+0/);
+  });
+
+  test('--read-only root refuses writes; --tmpfs is writable', async () => {
+    const r = await agent.cli([
+      'run',
+      '--rm',
+      '--read-only',
+      '--tmpfs',
+      '/scratch',
+      IMAGE,
+      'sh',
+      '-c',
+      'touch /x',
+    ]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Read-only file system/);
+    const w = await ok([
+      'run',
+      '--rm',
+      '--read-only',
+      '--tmpfs',
+      '/scratch',
+      IMAGE,
+      'sh',
+      '-c',
+      'touch /scratch/x && echo ok',
+    ]);
+    assert.equal(w, 'ok\n');
+  });
+
+  test('memory and pids limits are in the cgroup and enforced', async () => {
+    const id = (
+      await ok(['run', '-d', '--memory', '32m', '--pids-limit', '12', IMAGE, 'sleep', '60'])
+    ).trim();
+    const d = await inspect(id);
+    const cg = String(d.cgroupPath);
+    const limit = (await readFile(`/sys/fs/cgroup/memory${cg}/memory.limit_in_bytes`, 'utf8')).trim();
+    assert.equal(limit, String(32 * 1024 * 1024));
+    assert.equal((await readFile(`/sys/fs/cgroup/pids${cg}/pids.max`, 'utf8')).trim(), '12');
+    // Enforced: forking past the limit fails inside the container.
+    const fork = await agent.cli([
+      'exec',
+      id,
+      'sh',
+      '-c',
+      'for i in $(seq 1 20); do sleep 5 & done 2>&1; wait; echo done',
+    ]);
+    assert.match(fork.stdout + fork.stderr, /can't fork|Resource temporarily unavailable/);
+    await ok(['rm', '-f', id]);
+  });
+
+  test('an OOM kill is reported as such with exit code 137', async () => {
+    const r = await agent.cli([
+      'run',
+      '--name',
+      'oom',
+      '--memory',
+      '16m',
+      '--memory-swap',
+      '16m',
+      IMAGE,
+      'sh',
+      '-c',
+      'x=$(head -c 64000000 /dev/zero | tr "\\0" a); echo $x',
+    ]);
+    assert.equal(r.code, 137);
+    const d = await inspect('oom');
+    assert.equal(d.oomKilled, true);
+    assert.equal(d.exitCode, 137);
+    await ok(['rm', 'oom']);
+  });
+
+  test('a published port reaches a server in the container', async () => {
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'web',
+      '-p',
+      '127.0.0.1:0:8080',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo served > /index.html; httpd -f -p 8080 -h /',
+    ]);
+    const d = await inspect('web');
+    const ports = d.ports as Array<{ hostPort: number; containerPort: number }>;
+    const hostPort = ports.find((p) => p.containerPort === 8080)?.hostPort ?? 0;
+    assert.ok(hostPort > 0, JSON.stringify(ports));
+    const body = await until(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${hostPort}/index.html`);
+        return res.ok ? res.text() : undefined;
+      },
+      { timeoutMs: 10_000, what: 'http through the published port' },
+    );
+    assert.equal(body, 'served\n');
+    const addr = Object.values(d.addresses as Record<string, string>)[0] ?? '';
+    assert.ok(addr.startsWith(agent.subnet.split('.').slice(0, 3).join('.')), addr);
+    await ok(['rm', '-f', 'web']);
+  });
+
+  test('exec returns output and exit code', async () => {
+    await ok(['run', '-d', '--name', 'ex', IMAGE, 'sleep', '60']);
+    const r = await agent.cli(['exec', 'ex', 'sh', '-c', 'echo in-container; exit 5']);
+    assert.equal(r.code, 5);
+    assert.equal(r.stdout, 'in-container\n');
+    await ok(['rm', '-f', 'ex']);
+  });
+
+  test('logs: tail, stdout/stderr apart, follow ends when the container exits', async () => {
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'lg',
+      IMAGE,
+      'sh',
+      '-c',
+      'for i in 1 2 3 4 5; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; done; sleep 1',
+    ]);
+    const f = await agent.cli(['logs', '-f', 'lg'], { timeoutMs: 20_000 });
+    assert.equal(f.code, 0);
+    assert.equal(f.stdout, 'out1\nout2\nout3\nout4\nout5\n');
+    assert.equal(f.stderr, 'err1\nerr2\nerr3\nerr4\nerr5\n');
+    const t = await agent.cli(['logs', '--tail', '2', 'lg']);
+    assert.equal(t.stdout, 'out5\n');
+    assert.equal(t.stderr, 'err5\n');
+    await ok(['rm', 'lg']);
+  });
+
+  test('stop sends the stop signal and reports the exit; rm removes', async () => {
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'st',
+      IMAGE,
+      'sh',
+      '-c',
+      'trap "exit 7" TERM; while true; do sleep 0.1; done',
+    ]);
+    await sleep(300);
+    await ok(['stop', 'st']);
+    const d = await inspect('st');
+    assert.equal(d.state, 'exited');
+    assert.equal(d.exitCode, 7);
+    await ok(['rm', 'st']);
+    const gone = await agent.cli(['inspect', 'st']);
+    assert.notEqual(gone.code, 0);
+    assert.match(gone.stderr, /st/);
+  });
+
+  test('a bad value is rejected naming the flag, and nothing is created', async () => {
+    const before = await ok(['ps', '-a', '-q']);
+    const r = await agent.cli(['run', '-d', '--memory', '12q', IMAGE, 'true']);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, /--memory/);
+    assert.equal(await ok(['ps', '-a', '-q']), before);
+  });
+
+  test('restart=on-failure:2 restarts twice with backoff, then stays exited', async () => {
+    await ok(['run', '-d', '--name', 'rs', '--restart', 'on-failure:2', IMAGE, 'sh', '-c', 'exit 1']);
+    const d = await until(
+      async () => {
+        const x = await inspect('rs');
+        return x.restartCount === 2 && x.state === 'exited' ? x : undefined;
+      },
+      { timeoutMs: 15_000, what: 'two restarts' },
+    );
+    assert.equal(d.exitCode, 1);
+    await ok(['rm', 'rs']);
+  });
+
+  test('health: a failing check turns unhealthy, a passing one healthy', async () => {
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'hc',
+      '--health-cmd',
+      'test -f /tmp/ok',
+      '--health-interval',
+      '200ms',
+      '--health-retries',
+      '2',
+      IMAGE,
+      'sleep',
+      '60',
+    ]);
+    await until(async () => ((await inspect('hc')).health === 'unhealthy' ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'unhealthy',
+    });
+    await ok(['exec', 'hc', 'touch', '/tmp/ok']);
+    await until(async () => ((await inspect('hc')).health === 'healthy' ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'healthy',
+    });
+    await ok(['rm', '-f', 'hc']);
+  });
+
+  test('containers outlive kill -9 of the agent and are re-adopted; deaths meanwhile are reported', async () => {
+    await ok(['run', '-d', '--name', 'survivor', IMAGE, 'sh', '-c', 'echo before; sleep 60']);
+    await ok(['run', '-d', '--name', 'victim', IMAGE, 'sleep', '60']);
+    const before = await inspect('survivor');
+    const victimPid = Number((await inspect('victim')).pid);
+    await agent.kill9();
+    process.kill(before.pid as number, 0); // still alive without the agent
+    process.kill(victimPid, 'SIGKILL'); // dies while the agent is down
+    await sleep(300);
+    await agent.restart();
+    const after = await inspect('survivor');
+    assert.equal(after.state, 'running');
+    assert.equal(after.pid, before.pid);
+    const victim = await inspect('victim');
+    assert.equal(victim.state, 'exited');
+    assert.equal(victim.exitCode, 137);
+    assert.match(await ok(['logs', 'survivor']), /before/);
+    await ok(['rm', '-f', 'survivor', 'victim']);
+  });
+});
