@@ -1,0 +1,219 @@
+import { hostname } from 'node:os';
+import { type ConfigTable, type ConfigValues, validateConfig } from '../../src/common/config.js';
+import { InvalidArgumentError } from '../../src/common/errors.js';
+import type { ForwardServer } from './shipper.js';
+
+/** Options of log shipping (`logs.*` in the agent config); README's table is generated from it. */
+export const LOG_SHIPPING_CONFIG: ConfigTable = [
+  { key: 'enabled', type: 'bool', default: true, description: 'Ship container logs to Fluentd.' },
+  {
+    key: 'servers',
+    type: 'string[]',
+    default: ['127.0.0.1:24224'],
+    env: 'BERTH_LOGS_SERVERS',
+    description: 'Forward protocol receivers as host:port, tried in order (failover).',
+  },
+  { key: 'tls', type: 'bool', default: false, description: 'Connect with TLS.' },
+  { key: 'tls_ca', type: 'string', default: null, description: 'PEM CA bundle to verify receivers with.' },
+  {
+    key: 'tls_servername',
+    type: 'string',
+    default: null,
+    description: 'Server name to verify (default: the host).',
+  },
+  {
+    key: 'tls_verify',
+    type: 'bool',
+    default: true,
+    description: 'Verify the receiver certificate (false only for tests).',
+  },
+  {
+    key: 'require_ack',
+    type: 'bool',
+    default: true,
+    description:
+      'Ask receivers to acknowledge each batch (`require_ack_response`); without it delivery is at-most-once.',
+  },
+  { key: 'ack_timeout', type: 'duration', default: '10s', description: 'Retry a batch not acked by then.' },
+  { key: 'connect_timeout', type: 'duration', default: '5s', description: 'TCP/TLS connect timeout.' },
+  { key: 'compress', type: 'bool', default: false, description: 'gzip batches (CompressedPackedForward).' },
+  {
+    key: 'backoff_min',
+    type: 'duration',
+    default: '500ms',
+    description: 'First reconnect delay of a failed server (doubles, ±50% jitter).',
+  },
+  { key: 'backoff_max', type: 'duration', default: '30s', description: 'Longest reconnect delay.' },
+  {
+    key: 'retry_min',
+    type: 'duration',
+    default: '200ms',
+    description: 'First delay before re-sending a batch answered `retry` (doubles, jitter).',
+  },
+  { key: 'retry_max', type: 'duration', default: '5s', description: 'Longest delay between re-sends.' },
+  {
+    key: 'tag',
+    type: 'string',
+    default: 'berth.{{.Name}}',
+    description:
+      'Fluentd tag template: {{.Name}}, {{.ID}} (12 chars), {{.FullID}}, {{.ImageName}}, {{.ImageTag}}. Label `berth.logs.tag` overrides it per container.',
+  },
+  {
+    key: 'host',
+    type: 'string',
+    default: null,
+    description: 'Value of `host` in records (default: the FQDN).',
+  },
+  { key: 'labels', type: 'string[]', default: [], description: 'Container labels copied into records.' },
+  { key: 'env', type: 'string[]', default: [], description: 'Container env vars copied into records.' },
+  {
+    key: 'merge_json',
+    type: 'bool',
+    default: true,
+    description: 'Merge lines that are JSON objects into the record (berth fields win on clashes).',
+  },
+  {
+    key: 'multiline_start',
+    type: 'string',
+    default: null,
+    description:
+      'Regex matching the first line of a record; other lines join the previous one. Label `berth.logs.multiline` sets it per container.',
+  },
+  {
+    key: 'multiline_timeout',
+    type: 'duration',
+    default: '1s',
+    description: 'Emit a pending multiline group after this much quiet.',
+  },
+  { key: 'multiline_max_lines', type: 'int', default: 500, min: 1, description: 'Most lines in one group.' },
+  {
+    key: 'max_line_bytes',
+    type: 'bytes',
+    default: '16k',
+    min: 256,
+    description: 'Longer lines are split into records flagged `partial` (as Docker does).',
+  },
+  { key: 'batch_records', type: 'int', default: 1000, min: 1, description: 'Most records in one batch.' },
+  { key: 'batch_bytes', type: 'bytes', default: '1m', min: 1024, description: 'Most bytes in one batch.' },
+  {
+    key: 'poll_interval',
+    type: 'duration',
+    default: '100ms',
+    description: 'How often log files are polled.',
+  },
+  {
+    key: 'memory_buffer',
+    type: 'bytes',
+    default: '4m',
+    description: 'Records held in memory per container before they go to the disk spool.',
+  },
+  {
+    key: 'spool_dir',
+    type: 'string',
+    default: null,
+    description: 'Directory of the disk spool (default: `<state dir>/logs/spool`).',
+  },
+  {
+    key: 'spool_max_bytes',
+    type: 'bytes',
+    default: '256m',
+    min: 65536,
+    description: 'Spool cap per container; past it the oldest records are dropped and counted.',
+  },
+  {
+    key: 'positions_file',
+    type: 'string',
+    default: null,
+    description: 'Position store (default: `<state dir>/logs/positions.json`).',
+  },
+];
+
+export interface LogShippingConfig {
+  enabled: boolean;
+  servers: ForwardServer[];
+  tls: boolean;
+  tlsCa?: string;
+  tlsServername?: string;
+  tlsVerify: boolean;
+  requireAck: boolean;
+  ackTimeoutMs: number;
+  connectTimeoutMs: number;
+  compress: boolean;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  tag: string;
+  host: string;
+  labels: string[];
+  env: string[];
+  mergeJson: boolean;
+  multilineStart?: string;
+  multilineTimeoutMs: number;
+  multilineMaxLines: number;
+  maxLineBytes: number;
+  batchRecords: number;
+  batchBytes: number;
+  pollIntervalMs: number;
+  memoryBufferBytes: number;
+  spoolDir?: string;
+  spoolMaxBytes: number;
+  positionsFile?: string;
+}
+
+/** Validates `logs.*` sources (file, flags; lowest precedence first) into typed options. */
+export function parseLogShippingConfig(
+  sources: readonly ConfigValues[],
+  env: NodeJS.ProcessEnv = {},
+): LogShippingConfig {
+  const v = validateConfig(LOG_SHIPPING_CONFIG, sources, { prefix: 'logs.', env });
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const num = (k: string) => v[k] as number;
+  const bool = (k: string) => v[k] as boolean;
+  const list = (k: string) => (v[k] as string[] | undefined) ?? [];
+  return {
+    enabled: bool('enabled'),
+    servers: list('servers').map((s) => parseServer(s)),
+    tls: bool('tls'),
+    tlsCa: str('tls_ca'),
+    tlsServername: str('tls_servername'),
+    tlsVerify: bool('tls_verify'),
+    requireAck: bool('require_ack'),
+    ackTimeoutMs: num('ack_timeout'),
+    connectTimeoutMs: num('connect_timeout'),
+    compress: bool('compress'),
+    backoffMinMs: num('backoff_min'),
+    backoffMaxMs: num('backoff_max'),
+    retryMinMs: num('retry_min'),
+    retryMaxMs: num('retry_max'),
+    tag: str('tag') ?? 'berth.{{.Name}}',
+    host: str('host') ?? hostname(),
+    labels: list('labels'),
+    env: list('env'),
+    mergeJson: bool('merge_json'),
+    multilineStart: str('multiline_start'),
+    multilineTimeoutMs: num('multiline_timeout'),
+    multilineMaxLines: num('multiline_max_lines'),
+    maxLineBytes: num('max_line_bytes'),
+    batchRecords: num('batch_records'),
+    batchBytes: num('batch_bytes'),
+    pollIntervalMs: num('poll_interval'),
+    memoryBufferBytes: num('memory_buffer'),
+    spoolDir: str('spool_dir'),
+    spoolMaxBytes: num('spool_max_bytes'),
+    positionsFile: str('positions_file'),
+  };
+}
+
+/** `host:port` or `[v6]:port` → a server; the port defaults to 24224. */
+export function parseServer(s: string, field = 'logs.servers'): ForwardServer {
+  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(s.trim());
+  const host = m?.[1] ?? m?.[2];
+  const port = m?.[3] === undefined ? 24224 : Number(m[3]);
+  if (!m || !host || port < 1 || port > 65535) {
+    throw new InvalidArgumentError(`${field}: ${JSON.stringify(s)} is not host:port (e.g. fluentd:24224)`, {
+      field,
+    });
+  }
+  return { host, port };
+}

@@ -1,0 +1,433 @@
+import { type FSWatcher, readdirSync, watch } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../src/common/log.js';
+import { MultilineJoiner } from './multiline.js';
+import type { PositionStore } from './positions.js';
+import { type ContainerMeta, type FormatOptions, formatLine, type LogRecord } from './record.js';
+import type { LogOutput } from './shipper.js';
+import { DiskSpool, type SpoolItem } from './spool.js';
+import { FileTailer, type TailLine } from './tailer.js';
+
+/** Counters of one container's shipping (summed per output by the pipeline). */
+export interface LogCounters {
+  /** Log lines read from the file (after joining partials). */
+  linesRead: number;
+  /** Records acknowledged by a receiver. */
+  recordsShipped: number;
+  /** Batches answered `retry` (each re-send counts). */
+  batchesRetried: number;
+  /** Records dropped: spool overflow plus batches answered `error`. */
+  recordsDropped: number;
+  /** Records written to the disk spool. */
+  recordsSpooled: number;
+  /** Lines that were not k8s-file entries. */
+  malformedLines: number;
+  /** File replacements and truncations seen. */
+  rotations: number;
+}
+
+export function emptyCounters(): LogCounters {
+  return {
+    linesRead: 0,
+    recordsShipped: 0,
+    batchesRetried: 0,
+    recordsDropped: 0,
+    recordsSpooled: 0,
+    malformedLines: 0,
+    rotations: 0,
+  };
+}
+
+export interface ContainerLogOptions {
+  format: FormatOptions;
+  tag: string;
+  multiline?: { start: RegExp; timeoutMs: number; maxLines: number };
+  batchRecords: number;
+  batchBytes: number;
+  pollIntervalMs: number;
+  memoryBufferBytes: number;
+  spoolMaxBytes: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+interface Queued extends SpoolItem {
+  bytes: number;
+  from: 'memory' | 'spool' | 'replay';
+}
+
+/**
+ * Shipping of one container's log file: tail → join → format → queue
+ * (memory, overflowing to the disk spool) → output → position commit.
+ *
+ * Two loops that never wait on each other: the reader polls the file and
+ * enqueues (a slow or absent receiver never stops it: that is what keeps a
+ * rotated-away file from being lost), the sender ships one batch at a time in
+ * order and commits the position of a batch's last record only after the
+ * receiver acknowledged it. A position never passes a line that is still being
+ * joined (a partial or a multiline group), so a crash re-reads it whole.
+ */
+export class ContainerLog {
+  readonly counters = emptyCounters();
+  private readonly tailer: FileTailer;
+  private readonly joiners = new Map<'stdout' | 'stderr', MultilineJoiner>();
+  private memory: (Queued | undefined)[] = [];
+  private memHead = 0;
+  private memBytes = 0;
+  private spool: DiskSpool;
+  private replays: DiskSpool[] = [];
+  private seq: number;
+  private lastInode: number | undefined;
+  private inflight: Queued[] | undefined;
+  /** The output answered `retry` last: new records go to disk, not memory. */
+  private degraded = false;
+  private asideSeq = 0;
+  private stopping = false;
+  private aborted = false;
+  private draining = false;
+  private wake: (() => void) | undefined;
+  private readLoopDone: Promise<void> = Promise.resolve();
+  private sendLoopDone: Promise<void> = Promise.resolve();
+  private readonly committed: { seq: number };
+  private readonly skipFile: { inode: number; fingerprint: string } | undefined;
+  private watcher: FSWatcher | undefined;
+  private wakeReader: (() => void) | undefined;
+
+  constructor(
+    readonly container: ContainerMeta,
+    readonly path: string,
+    private readonly opts: ContainerLogOptions,
+    private readonly output: LogOutput,
+    private readonly positions: PositionStore,
+    spoolRoot: string,
+    currentFile: { inode: number; fingerprint: string } | undefined,
+    private readonly logger?: Logger,
+  ) {
+    const pos = positions.get(path);
+    this.committed = { seq: pos?.seq ?? 0 };
+    this.tailer = new FileTailer(path, { position: pos, maxJoinBytes: opts.format.maxLineBytes * 64 });
+    // Spools left by earlier runs hold records of files that may be gone (rotated
+    // away while the receiver was down). Records of the file still at the path
+    // are re-read from it instead, so replay skips that file.
+    this.skipFile = currentFile;
+    const dir = join(spoolRoot, container.id);
+    let maxSeq = pos?.seq ?? 0;
+    let old: string[] = [];
+    try {
+      old = readdirSync(dir).sort();
+    } catch {
+      // No spool yet.
+    }
+    for (const name of old) {
+      const s = DiskSpool.open(join(dir, name), { maxBytes: opts.spoolMaxBytes });
+      maxSeq = Math.max(maxSeq, s.lastSeq ?? 0);
+      this.replays.push(s);
+    }
+    this.seq = maxSeq;
+    this.spool = DiskSpool.open(join(dir, `${Date.now().toString(36)}-${process.pid}`), {
+      maxBytes: opts.spoolMaxBytes,
+    });
+    if (opts.multiline) {
+      for (const s of ['stdout', 'stderr'] as const) {
+        this.joiners.set(
+          s,
+          new MultilineJoiner({ ...opts.multiline, maxBytes: opts.format.maxLineBytes * 64 }),
+        );
+      }
+    }
+  }
+
+  start(): void {
+    // inotify wakes the reader as soon as conmon writes or renames, which
+    // narrows the window in which a file could be rotated away unseen; the
+    // poll interval stays as the fallback (watch is best effort).
+    try {
+      const names = new Set([basename(this.path), `${basename(this.path)}.tmp`]);
+      this.watcher = watch(dirname(this.path), (_event, name) => {
+        if (name === null || names.has(String(name))) this.wakeReader?.();
+      });
+      this.watcher.on('error', () => this.watcher?.close());
+    } catch {
+      this.watcher = undefined;
+    }
+    this.readLoopDone = this.readLoop();
+    this.sendLoopDone = this.sendLoop();
+  }
+
+  get spooledBytes(): number {
+    return this.spool.bytes + this.replays.reduce((n, s) => n + s.bytes, 0);
+  }
+
+  /** Records read but not yet acknowledged. */
+  get backlog(): number {
+    return (
+      this.memory.length -
+      this.memHead +
+      this.spool.pending +
+      this.replays.reduce((n, s) => n + s.pending, 0) +
+      (this.inflight?.length ?? 0)
+    );
+  }
+
+  /**
+   * Stops. Graceful: the in-flight batch may finish and the position store is
+   * left to its owner to flush. `drain`: first read the file to its end, emit
+   * pending groups and ship everything (container removed), bounded by `timeoutMs`.
+   */
+  async stop(opts: { graceful: boolean; drain?: boolean; timeoutMs?: number }): Promise<void> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 5000);
+    if (opts.drain) {
+      this.draining = true;
+      await this.readLoopDone;
+      while (this.backlog > 0 && Date.now() < deadline) await sleep(20);
+    }
+    this.stopping = true;
+    if (!opts.graceful) this.aborted = true;
+    this.watcher?.close();
+    this.wake?.();
+    this.wakeReader?.();
+    if (opts.graceful) {
+      await Promise.race([
+        Promise.all([this.readLoopDone, this.sendLoopDone]),
+        sleep(Math.max(0, deadline - Date.now())),
+      ]);
+    }
+    await this.tailer.close();
+    // A clean shutdown keeps what is only in memory on disk too: if the file is
+    // rotated away before the next start, the next run replays it from there.
+    if (opts.graceful && !opts.drain) this.saveMemory(this.inflight ?? []);
+    this.spool.close();
+    for (const r of this.replays) r.close();
+    if (opts.drain && this.backlog === 0) {
+      this.spool.destroy();
+      for (const r of this.replays) r.destroy();
+    }
+  }
+
+  private async readLoop(): Promise<void> {
+    while (!this.stopping) {
+      let more = false;
+      try {
+        const res = await this.tailer.poll();
+        if (this.aborted) return;
+        this.counters.malformedLines += res.malformed;
+        if (res.rotated) this.counters.rotations++;
+        for (const tl of res.lines) this.onLine(tl);
+        more = res.more;
+        if (this.draining && !more) {
+          this.flushJoiners(true);
+          return;
+        }
+      } catch (err) {
+        this.logger?.warn({ err, path: this.path }, 'log tailing failed; retrying');
+      }
+      this.flushJoiners(false);
+      if (!more) await this.idle();
+    }
+  }
+
+  private idle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.opts.pollIntervalMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeReader = done;
+    }).finally(() => {
+      this.wakeReader = undefined;
+    });
+  }
+
+  private onLine(tl: TailLine): void {
+    this.counters.linesRead++;
+    if (this.lastInode !== undefined && tl.inode !== this.lastInode) this.flushJoiners(true);
+    this.lastInode = tl.inode;
+    const joiner = this.joiners.get(tl.line.stream);
+    if (!joiner) {
+      this.emit(tl);
+      return;
+    }
+    for (const g of joiner.push(tl, Date.now())) this.emit(g);
+  }
+
+  private flushJoiners(all: boolean): void {
+    const now = Date.now();
+    const timeout = this.opts.multiline?.timeoutMs ?? 0;
+    for (const j of this.joiners.values()) {
+      const since = j.pendingSince();
+      if (since === undefined || (!all && now - since < timeout)) continue;
+      const g = j.flush();
+      if (g) this.emit(g);
+    }
+  }
+
+  /** The highest offset that is safe to commit with a record ending at `end`. */
+  private safeOffset(end: number, inode: number): number {
+    let safe = end;
+    const p = this.tailer.pendingStart();
+    if (p !== undefined && this.tailer.position()?.inode === inode) safe = Math.min(safe, p);
+    for (const j of this.joiners.values()) {
+      const s = j.pendingStart();
+      if (s !== undefined) safe = Math.min(safe, s);
+    }
+    return safe;
+  }
+
+  private emit(tl: TailLine): void {
+    const records = formatLine(
+      tl.line,
+      this.container,
+      this.opts.tag,
+      this.opts.format,
+      `${tl.inode}:${tl.start}`,
+    );
+    const commit = this.safeOffset(tl.end, tl.inode);
+    for (const record of records) this.enqueue(record, tl, commit);
+  }
+
+  private enqueue(record: LogRecord, tl: TailLine, commit: number): void {
+    const item: SpoolItem = { seq: ++this.seq, inode: tl.inode, fingerprint: tl.fingerprint, commit, record };
+    const log = record.fields.log;
+    const bytes = (typeof log === 'string' ? log.length : 0) + 256;
+    // FIFO: once anything waits in the spool, newer records queue behind it there.
+    if (this.degraded || this.spool.pending > 0 || this.memBytes + bytes > this.opts.memoryBufferBytes) {
+      const droppedBefore = this.spool.dropped;
+      try {
+        this.spool.append(item);
+        this.counters.recordsSpooled++;
+      } catch (err) {
+        // Disk full or gone: drop and count rather than stall the reader.
+        this.counters.recordsDropped++;
+        if (this.counters.recordsDropped === 1 || this.counters.recordsDropped % 10_000 === 0) {
+          this.logger?.warn({ err, path: this.path }, 'log spool write failed; records dropped');
+        }
+      }
+      this.counters.recordsDropped += this.spool.dropped - droppedBefore;
+    } else {
+      this.memory.push({ ...item, bytes, from: 'memory' });
+      this.memBytes += bytes;
+    }
+    this.wake?.();
+  }
+
+  private nextBatch(): Queued[] {
+    const batch: Queued[] = [];
+    let bytes = 0;
+    const full = () => batch.length >= this.opts.batchRecords || bytes >= this.opts.batchBytes;
+    while (this.replays.length > 0 && batch.length === 0) {
+      const r = this.replays[0];
+      if (!r) break;
+      for (const item of r.read(this.opts.batchRecords)) {
+        const live = item.inode === this.skipFile?.inode && item.fingerprint === this.skipFile.fingerprint;
+        if (item.seq <= this.committed.seq || live) continue;
+        batch.push({ ...item, bytes: 0, from: 'replay' });
+      }
+      if (batch.length > 0) return batch;
+      if (r.pending === 0) {
+        r.destroy();
+        this.replays.shift();
+      }
+    }
+    while (this.memHead < this.memory.length && !full()) {
+      const item = this.memory[this.memHead];
+      if (!item) break;
+      this.memory[this.memHead] = undefined;
+      this.memHead++;
+      this.memBytes -= item.bytes;
+      batch.push(item);
+      bytes += item.bytes;
+    }
+    if (this.memHead > 4096 && this.memHead * 2 > this.memory.length) {
+      this.memory = this.memory.slice(this.memHead);
+      this.memHead = 0;
+    }
+    if (batch.length > 0) return batch;
+    for (const item of this.spool.read(this.opts.batchRecords))
+      batch.push({ ...item, bytes: 0, from: 'spool' });
+    return batch;
+  }
+
+  private async sendLoop(): Promise<void> {
+    let delay = this.opts.retryMinMs;
+    while (!this.stopping) {
+      const batch = this.inflight ?? this.nextBatch();
+      if (batch.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, this.opts.pollIntervalMs).unref();
+        });
+        this.wake = undefined;
+        continue;
+      }
+      this.inflight = batch;
+      const result = await this.output.flush(batch.map((q) => q.record));
+      if (this.aborted) return;
+      if (result === 'retry') {
+        this.counters.batchesRetried++;
+        if (!this.degraded) this.enterDegraded(batch);
+        await sleep(delay * (0.5 + Math.random()));
+        delay = Math.min(this.opts.retryMaxMs, delay * 2);
+        continue;
+      }
+      delay = this.opts.retryMinMs;
+      this.degraded = false;
+      if (result === 'ok') this.counters.recordsShipped += batch.length;
+      else this.counters.recordsDropped += batch.length;
+      this.inflight = undefined;
+      this.acknowledge(batch);
+    }
+  }
+
+  /**
+   * The receiver is away: what is only in memory (this batch, the memory
+   * queue) is copied to disk so that a crash during the outage, combined with
+   * a rotation, loses nothing; from now on new records queue on disk.
+   */
+  private enterDegraded(batch: Queued[]): void {
+    this.degraded = true;
+    this.saveMemory(batch);
+  }
+
+  private saveMemory(batch: Queued[]): void {
+    const inMemory = [...batch, ...this.memory.slice(this.memHead)].filter(
+      (q): q is Queued => q !== undefined && q.from === 'memory' && q.seq > this.asideSeq,
+    );
+    const items = inMemory.map(({ seq, inode, fingerprint, commit, record }) => ({
+      seq,
+      inode,
+      fingerprint,
+      commit,
+      record,
+    }));
+    try {
+      this.spool.writeAside(items);
+      const last = items[items.length - 1];
+      if (last) this.asideSeq = last.seq;
+    } catch (err) {
+      this.logger?.warn({ err, path: this.path }, 'cannot copy buffered log records to the spool');
+    }
+  }
+
+  private acknowledge(batch: Queued[]): void {
+    const last = batch[batch.length - 1];
+    if (!last) return;
+    this.committed.seq = last.seq;
+    this.positions.commit(this.path, {
+      inode: last.inode,
+      offset: last.commit,
+      seq: last.seq,
+      fingerprint: last.fingerprint,
+    });
+    this.spool.ack(last.seq);
+    const replay = this.replays[0];
+    if (replay && batch.some((q) => q.from === 'replay')) {
+      replay.ack(last.seq);
+      if (replay.pending === 0) {
+        replay.destroy();
+        this.replays.shift();
+      }
+    }
+  }
+}

@@ -1,0 +1,230 @@
+import type { ContainerDescriptor, ContainerEvent, ContainerSource } from '../../runtime/types.js';
+import type { Logger } from '../../src/common/log.js';
+import { ContainerLog, emptyCounters, type LogCounters } from './container-log.js';
+import type { PositionStore } from './positions.js';
+import { compileMultiline, compileTag } from './record.js';
+import type { LogOutput } from './shipper.js';
+import { fileIdentity } from './tailer.js';
+
+/** Container labels that steer shipping per container. */
+export const LABEL_SHIP = 'berth.logs.ship';
+export const LABEL_TAG = 'berth.logs.tag';
+export const LABEL_MULTILINE = 'berth.logs.multiline';
+
+export interface LogPipelineOptions {
+  tag: string;
+  host: string;
+  labels: readonly string[];
+  env: readonly string[];
+  mergeJson: boolean;
+  multilineStart?: string;
+  multilineTimeoutMs: number;
+  multilineMaxLines: number;
+  maxLineBytes: number;
+  batchRecords: number;
+  batchBytes: number;
+  pollIntervalMs: number;
+  memoryBufferBytes: number;
+  spoolMaxBytes: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  /** How long a removed container's remaining lines may take to ship. */
+  drainTimeoutMs?: number;
+}
+
+export interface LogPipelineDeps {
+  source: ContainerSource;
+  output: LogOutput;
+  positions: PositionStore;
+  /** Root of the per-container disk spools. */
+  spoolDir: string;
+  options: LogPipelineOptions;
+  logger?: Logger;
+}
+
+/** What the pipeline exports as metrics (per output: one pipeline has one output). */
+export interface LogPipelineMetrics extends LogCounters {
+  containers: number;
+  spooledBytes: number;
+  /** Records read but not yet acknowledged. */
+  backlog: number;
+  perContainer: Record<string, LogCounters & { name: string; spooledBytes: number; backlog: number }>;
+}
+
+/**
+ * Ships the logs of every container a `ContainerSource` reports: one
+ * `ContainerLog` per running container with a log path, started on
+ * `container.started` and drained then stopped on `container.removed`.
+ * Opt out per container with the label `berth.logs.ship=false`; override the
+ * tag with `berth.logs.tag` and the multiline start with `berth.logs.multiline`.
+ */
+export class LogPipeline {
+  private readonly logs = new Map<string, ContainerLog>();
+  private readonly finished = emptyCounters();
+  private abort = new AbortController();
+  private eventsDone: Promise<void> = Promise.resolve();
+  private readonly defaultTag: ReturnType<typeof compileTag>;
+  private readonly defaultMultiline: RegExp | undefined;
+
+  constructor(private readonly deps: LogPipelineDeps) {
+    this.defaultTag = compileTag(deps.options.tag, 'logs.tag');
+    this.defaultMultiline =
+      deps.options.multilineStart !== undefined
+        ? compileMultiline(deps.options.multilineStart, 'logs.multiline_start')
+        : undefined;
+  }
+
+  /** Lists running containers, starts shipping theirs, then follows events. */
+  async start(): Promise<void> {
+    this.abort = new AbortController();
+    await this.resync();
+    this.eventsDone = this.followEvents(this.abort.signal);
+  }
+
+  /**
+   * Stops every container's shipping. `graceful: false` simulates a crash:
+   * nothing is flushed or waited for (tests of at-least-once delivery).
+   */
+  async stop(opts: { graceful?: boolean } = {}): Promise<void> {
+    const graceful = opts.graceful ?? true;
+    this.abort.abort();
+    const all = [...this.logs.values()];
+    this.logs.clear();
+    await Promise.all(all.map((l) => l.stop({ graceful })));
+    for (const l of all) addCounters(this.finished, l.counters);
+    if (graceful) {
+      await this.eventsDone;
+      await this.deps.positions.flush();
+    }
+  }
+
+  metrics(): LogPipelineMetrics {
+    const m: LogPipelineMetrics = {
+      ...emptyCounters(),
+      containers: this.logs.size,
+      spooledBytes: 0,
+      backlog: 0,
+      perContainer: {},
+    };
+    addCounters(m, this.finished);
+    for (const [id, l] of this.logs) {
+      addCounters(m, l.counters);
+      m.spooledBytes += l.spooledBytes;
+      m.backlog += l.backlog;
+      m.perContainer[id] = {
+        ...l.counters,
+        name: l.container.name,
+        spooledBytes: l.spooledBytes,
+        backlog: l.backlog,
+      };
+    }
+    return m;
+  }
+
+  /** Starts shipping one container's log (idempotent). */
+  async add(c: ContainerDescriptor): Promise<void> {
+    if (this.logs.has(c.id) || !c.logPath) return;
+    if (c.labels[LABEL_SHIP] === 'false') {
+      this.deps.logger?.debug({ container: c.name }, 'log shipping disabled by label');
+      return;
+    }
+    const o = this.deps.options;
+    let tag: string;
+    let multiline: RegExp | undefined;
+    try {
+      const tagLabel = c.labels[LABEL_TAG];
+      tag = (tagLabel ? compileTag(tagLabel, `label ${LABEL_TAG}`) : this.defaultTag)(c);
+      const ml = c.labels[LABEL_MULTILINE];
+      multiline = ml ? compileMultiline(ml, `label ${LABEL_MULTILINE}`) : this.defaultMultiline;
+    } catch (err) {
+      // A bad label must not stop the container's logs: fall back to the defaults.
+      this.deps.logger?.warn({ err, container: c.name }, 'bad log label; using the defaults');
+      tag = this.defaultTag(c);
+      multiline = this.defaultMultiline;
+    }
+    const current = await fileIdentity(c.logPath);
+    if (this.logs.has(c.id)) return;
+    const log = new ContainerLog(
+      c,
+      c.logPath,
+      {
+        format: {
+          host: o.host,
+          labels: o.labels,
+          env: o.env,
+          mergeJson: o.mergeJson,
+          maxLineBytes: o.maxLineBytes,
+        },
+        tag,
+        multiline: multiline
+          ? { start: multiline, timeoutMs: o.multilineTimeoutMs, maxLines: o.multilineMaxLines }
+          : undefined,
+        batchRecords: o.batchRecords,
+        batchBytes: o.batchBytes,
+        pollIntervalMs: o.pollIntervalMs,
+        memoryBufferBytes: o.memoryBufferBytes,
+        spoolMaxBytes: o.spoolMaxBytes,
+        retryMinMs: o.retryMinMs,
+        retryMaxMs: o.retryMaxMs,
+      },
+      this.deps.output,
+      this.deps.positions,
+      this.deps.spoolDir,
+      current,
+      this.deps.logger,
+    );
+    this.logs.set(c.id, log);
+    log.start();
+  }
+
+  /** Ships what is left of a removed container's log, then forgets it. */
+  async remove(id: string): Promise<void> {
+    const log = this.logs.get(id);
+    if (!log) return;
+    this.logs.delete(id);
+    await log.stop({ graceful: true, drain: true, timeoutMs: this.deps.options.drainTimeoutMs ?? 10_000 });
+    addCounters(this.finished, log.counters);
+    if (log.backlog === 0) this.deps.positions.remove(log.path);
+  }
+
+  private async resync(): Promise<void> {
+    // Stopped containers too: their last lines may not be shipped yet, and a
+    // restart appends to the same file.
+    const list = await this.deps.source.list({ all: true });
+    const ids = new Set(list.map((c) => c.id));
+    for (const c of list) await this.add(c);
+    for (const id of [...this.logs.keys()]) if (!ids.has(id)) await this.remove(id);
+  }
+
+  private async followEvents(signal: AbortSignal): Promise<void> {
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        for await (const env of this.deps.source.events({
+          topics: ['container.started', 'container.removed'],
+          signal,
+        })) {
+          const ev = env.event as ContainerEvent;
+          if (env.topic === 'container.started') await this.add(ev.container);
+          else if (env.topic === 'container.removed') await this.remove(ev.container.id);
+        }
+        return;
+      } catch (err) {
+        if (signal.aborted) return;
+        // Fell behind the event stream: list again, then subscribe again.
+        this.deps.logger?.warn({ err }, 'container events lost; resyncing');
+        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6))));
+        await this.resync().catch(() => {});
+      }
+    }
+  }
+}
+
+function addCounters(into: LogCounters, from: LogCounters): void {
+  into.linesRead += from.linesRead;
+  into.recordsShipped += from.recordsShipped;
+  into.batchesRetried += from.batchesRetried;
+  into.recordsDropped += from.recordsDropped;
+  into.recordsSpooled += from.recordsSpooled;
+  into.malformedLines += from.malformedLines;
+  into.rotations += from.rotations;
+}

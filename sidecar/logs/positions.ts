@@ -1,0 +1,142 @@
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { InternalError } from '../../src/common/errors.js';
+
+/**
+ * Where shipping of each log file stands: the file's inode and the byte
+ * offset up to which the receiver has acknowledged every record, plus the
+ * sequence number of the last acknowledged record (the spool uses it to
+ * skip what was already delivered).
+ *
+ * The pipeline commits a position only after an ack, so a crash re-reads
+ * from the last acked point: at-least-once, duplicates possible, no loss.
+ * Writes are coalesced (at most one per `flushMs`) and atomic (temp file,
+ * fsync, rename); a crash loses at most the last `flushMs` of commits, which
+ * only means more duplicates.
+ */
+export interface Position {
+  inode: number;
+  offset: number;
+  /** Sequence number of the last acknowledged record of this file. */
+  seq: number;
+  /** Hash of the file's first entry (inode numbers are reused after an unlink). */
+  fingerprint?: string;
+}
+
+export interface PositionStore {
+  get(path: string): Position | undefined;
+  commit(path: string, pos: Position): void;
+  remove(path: string): void;
+  /** Writes pending changes now. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class FilePositionStore implements PositionStore {
+  private positions = new Map<string, Position>();
+  private dirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly file: string,
+    private readonly flushMs: number,
+  ) {}
+
+  static async open(file: string, opts: { flushMs?: number } = {}): Promise<FilePositionStore> {
+    const store = new FilePositionStore(file, opts.flushMs ?? 200);
+    await mkdir(dirname(file), { recursive: true });
+    let text: string | undefined;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new InternalError(`log positions: cannot read ${file}`, { cause: err });
+      }
+    }
+    if (text !== undefined && text.trim() !== '') {
+      // A corrupt store is not fatal: shipping restarts from each file's start (duplicates, no loss).
+      try {
+        const parsed = JSON.parse(text) as { files?: Record<string, Position> };
+        for (const [p, v] of Object.entries(parsed.files ?? {})) {
+          if (typeof v?.inode === 'number' && typeof v.offset === 'number') {
+            store.positions.set(p, {
+              inode: v.inode,
+              offset: v.offset,
+              seq: Number(v.seq) || 0,
+              ...(typeof v.fingerprint === 'string' ? { fingerprint: v.fingerprint } : {}),
+            });
+          }
+        }
+      } catch {
+        store.positions.clear();
+      }
+    }
+    return store;
+  }
+
+  get(path: string): Position | undefined {
+    const p = this.positions.get(path);
+    return p ? { ...p } : undefined;
+  }
+
+  commit(path: string, pos: Position): void {
+    this.positions.set(path, { ...pos });
+    this.schedule();
+  }
+
+  remove(path: string): void {
+    if (this.positions.delete(path)) this.schedule();
+  }
+
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (!this.dirty) return this.writing;
+    this.dirty = false;
+    const snapshot = JSON.stringify({ version: 1, files: Object.fromEntries(this.positions) });
+    this.writing = this.writing.then(() => this.write(snapshot));
+    return this.writing;
+  }
+
+  /** Writes what is pending and stops the timer. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+
+  /** Drops pending writes, as a crash would (tests of at-least-once use it). */
+  abandon(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.dirty = false;
+    this.closed = true;
+  }
+
+  private schedule(): void {
+    this.dirty = true;
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush().catch(() => {
+        // The next commit schedules another attempt.
+        this.dirty = true;
+      });
+    }, this.flushMs);
+  }
+
+  private async write(text: string): Promise<void> {
+    const tmp = `${this.file}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, this.file);
+  }
+}

@@ -1,0 +1,253 @@
+import { createHash } from 'node:crypto';
+import { InvalidArgumentError } from '../../src/common/errors.js';
+
+/**
+ * The pure half of log shipping: turning one container output line into the
+ * record a Fluentd receives. Nothing here touches a file or a socket, so a
+ * test calls it directly (as Fluent Bit's formatters are tested).
+ *
+ * The record follows Docker's fluentd logging driver so existing Fluentd
+ * configs and dashboards keep working:
+ *   container_id (64 hex), container_name (no leading slash), source
+ *   (stdout|stderr), log, plus berth's image, image_tag, host, time (UTC RFC
+ *   3339 with nanoseconds), allow-listed labels and env at top level, and
+ *   Docker's partial metadata for lines split at the size limit.
+ */
+
+/** What the formatter needs to know about a container (a subset of ContainerDescriptor). */
+export interface ContainerMeta {
+  id: string;
+  name: string;
+  image: string;
+  imageName: string;
+  imageTag: string;
+  labels: Record<string, string>;
+  env: Record<string, string>;
+}
+
+/** One logical line of output: partials joined, multiline groups joined. */
+export interface LogLine {
+  /** UTC RFC 3339 with nine fractional digits, e.g. `2026-11-27T18:50:02.123456789Z`. */
+  time: string;
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
+export interface FormatOptions {
+  /** Host name (FQDN) put into every record. */
+  host: string;
+  /** Container label keys copied into the record. */
+  labels: readonly string[];
+  /** Container env var names copied into the record. */
+  env: readonly string[];
+  /** Merge a line that is a JSON object into the record's top level. */
+  mergeJson: boolean;
+  /** Lines longer than this (UTF-8 bytes) are split into partial records. */
+  maxLineBytes: number;
+}
+
+/** A record ready to ship: the Fluentd tag, the event time and the fields. */
+export interface LogRecord {
+  tag: string;
+  sec: number;
+  nsec: number;
+  fields: Record<string, unknown>;
+}
+
+/** Keys berth sets; on a clash with merged JSON or labels/env, berth's value wins. */
+export const BERTH_KEYS = [
+  'container_id',
+  'container_name',
+  'source',
+  'log',
+  'image',
+  'image_tag',
+  'host',
+  'time',
+  'partial',
+  'partial_id',
+  'partial_ordinal',
+  'partial_last',
+] as const;
+
+const TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * Parses RFC 3339 with any offset and up to nine fractional digits into unix
+ * seconds + nanoseconds (Date keeps only milliseconds, conmon writes nanos).
+ */
+export function parseTime(t: string): { sec: number; nsec: number } | undefined {
+  const m = TIME_RE.exec(t);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  if (Number.isNaN(ms)) return undefined;
+  let offset = 0;
+  if (zone.toUpperCase() !== 'Z') {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    offset = sign * (Number(zone.slice(1, 3)) * 3600 + Number(zone.slice(4, 6)) * 60);
+  }
+  return { sec: ms / 1000 - offset, nsec: Number(frac.padEnd(9, '0')) };
+}
+
+/** Unix seconds + nanoseconds → `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`. */
+export function formatTime(sec: number, nsec: number): string {
+  return `${new Date(sec * 1000).toISOString().slice(0, 19)}.${String(nsec).padStart(9, '0')}Z`;
+}
+
+/** Any RFC 3339 time → UTC with nanoseconds; undefined when it is not one. */
+export function normalizeTime(t: string): string | undefined {
+  const p = parseTime(t);
+  return p ? formatTime(p.sec, p.nsec) : undefined;
+}
+
+const TAG_FIELDS: Record<string, (c: ContainerMeta) => string> = {
+  Name: (c) => c.name,
+  ID: (c) => c.id.slice(0, 12),
+  FullID: (c) => c.id,
+  ImageName: (c) => c.imageName,
+  ImageTag: (c) => c.imageTag,
+};
+
+/**
+ * Compiles a Docker-style tag template (`berth.{{.Name}}`). Unknown
+ * placeholders are rejected up front, so a typo is a config error and not a
+ * tag with braces in it.
+ */
+export function compileTag(template: string, field = 'tag'): (c: ContainerMeta) => string {
+  const parts: (string | ((c: ContainerMeta) => string))[] = [];
+  const re = /\{\{\s*\.(\w+)\s*\}\}/g;
+  let last = 0;
+  for (let m = re.exec(template); m; m = re.exec(template)) {
+    parts.push(template.slice(last, m.index));
+    const name = m[1] ?? '';
+    const fn = TAG_FIELDS[name];
+    if (!fn) {
+      throw new InvalidArgumentError(
+        `${field}: unknown placeholder {{.${name}}} in ${JSON.stringify(template)} (known: ${Object.keys(
+          TAG_FIELDS,
+        )
+          .map((k) => `{{.${k}}}`)
+          .join(', ')})`,
+        { field },
+      );
+    }
+    parts.push(fn);
+    last = m.index + m[0].length;
+  }
+  parts.push(template.slice(last));
+  if (template.slice(last).includes('{{') || parts.some((p) => typeof p === 'string' && p.includes('{{'))) {
+    throw new InvalidArgumentError(`${field}: malformed placeholder in ${JSON.stringify(template)}`, {
+      field,
+    });
+  }
+  if (template.trim() === '') throw new InvalidArgumentError(`${field}: must not be empty`, { field });
+  return (c) => parts.map((p) => (typeof p === 'string' ? p : p(c))).join('');
+}
+
+/** Parses `text` as a JSON object; undefined for anything else (arrays, scalars, invalid). */
+export function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  const t = text.trim();
+  if (!t.startsWith('{') || !t.endsWith('}')) return undefined;
+  try {
+    const v: unknown = JSON.parse(t);
+    return v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Splits `text` into pieces of at most `maxBytes` UTF-8 bytes without cutting
+ * a character in two.
+ */
+export function splitUtf8(text: string, maxBytes: number): string[] {
+  if (Buffer.byteLength(text) <= maxBytes) return [text];
+  const out: string[] = [];
+  let cur = '';
+  let curBytes = 0;
+  for (const ch of text) {
+    const b = Buffer.byteLength(ch);
+    if (curBytes + b > maxBytes && cur !== '') {
+      out.push(cur);
+      cur = '';
+      curBytes = 0;
+    }
+    cur += ch;
+    curBytes += b;
+  }
+  if (cur !== '') out.push(cur);
+  return out;
+}
+
+/**
+ * Formats one logical line into one record, or several when it is longer than
+ * `maxLineBytes` (each then flagged as Docker flags partial messages). `key`
+ * identifies the line's place in its file (e.g. `inode:offset`) so a re-read
+ * after a crash gives the same `partial_id` and a receiver can de-duplicate.
+ */
+export function formatLine(
+  line: LogLine,
+  container: ContainerMeta,
+  tag: string,
+  opts: FormatOptions,
+  key = '',
+): LogRecord[] {
+  const t = parseTime(line.time) ?? { sec: 0, nsec: 0 };
+  const base: Record<string, unknown> = {};
+  for (const k of opts.labels) {
+    const v = container.labels[k];
+    if (v !== undefined) base[k] = v;
+  }
+  for (const k of opts.env) {
+    const v = container.env[k];
+    if (v !== undefined) base[k] = v;
+  }
+  const meta = {
+    container_id: container.id,
+    container_name: container.name,
+    source: line.stream,
+    image: container.imageName,
+    image_tag: container.imageTag,
+    host: opts.host,
+    time: formatTime(t.sec, t.nsec),
+  };
+  const pieces = splitUtf8(line.text, Math.max(1, opts.maxLineBytes));
+  if (pieces.length === 1) {
+    // A JSON line split in pieces is no longer JSON in any piece: merge whole lines only.
+    const merged = opts.mergeJson ? parseJsonObject(line.text) : undefined;
+    return [{ tag, sec: t.sec, nsec: t.nsec, fields: { ...base, ...merged, ...meta, log: line.text } }];
+  }
+  const partialId = createHash('sha256')
+    .update(`${container.id}\0${key}\0${line.time}\0${line.stream}`)
+    .digest('hex')
+    .slice(0, 32);
+  return pieces.map((piece, i) => ({
+    tag,
+    sec: t.sec,
+    nsec: t.nsec,
+    fields: {
+      ...base,
+      ...meta,
+      log: piece,
+      partial: true,
+      partial_id: partialId,
+      partial_ordinal: i + 1,
+      partial_last: i === pieces.length - 1,
+    },
+  }));
+}
+
+/** Compiles a multiline start pattern, naming the field when it is not a valid regex. */
+export function compileMultiline(pattern: string, field = 'multiline_start'): RegExp {
+  try {
+    return new RegExp(pattern);
+  } catch (err) {
+    throw new InvalidArgumentError(`${field}: ${JSON.stringify(pattern)} is not a valid regular expression`, {
+      field,
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,282 @@
+import { randomBytes } from 'node:crypto';
+import { connect as netConnect, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
+import { gzipSync } from 'node:zlib';
+import { decodeMultiStream, Encoder, ExtensionCodec } from '@msgpack/msgpack';
+import type { Logger } from '../../src/common/log.js';
+import type { LogRecord } from './record.js';
+
+/**
+ * The output contract, as Fluent Bit's: `flush(batch)` answers
+ *   'ok'    every record was acknowledged by a receiver;
+ *   'retry' not delivered now (no server reachable, ack timeout, connection
+ *           lost); the caller keeps the batch and calls again later;
+ *   'error' the batch can never be delivered (it does not encode); the caller
+ *           drops and counts it.
+ * Concurrent flushes are allowed (one per container pipeline); acks are
+ * matched by chunk id, so they may come back in any order.
+ */
+export interface LogOutput {
+  flush(batch: readonly LogRecord[]): Promise<FlushResult>;
+  close(): Promise<void>;
+}
+
+export type FlushResult = 'ok' | 'retry' | 'error';
+
+export interface ForwardServer {
+  host: string;
+  port: number;
+}
+
+export interface ForwardClientOptions {
+  /** Tried in order; a failing server is skipped until its backoff expires. */
+  servers: readonly ForwardServer[];
+  /** TLS client options (ca, servername, rejectUnauthorized); absent for plain TCP. */
+  tls?: ConnectionOptions;
+  /** Ask the receiver to ack each message (`chunk` option); without it 'ok' means "written". */
+  requireAck: boolean;
+  ackTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** gzip the entries (CompressedPackedForward). */
+  compress: boolean;
+  /** Reconnect backoff per server: first delay and cap, with ±50% jitter. */
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  logger?: Logger;
+  /** Injected for tests; Math.random by default. */
+  random?: () => number;
+}
+
+/**
+ * A Forward protocol v1 client that sends PackedForward (or
+ * CompressedPackedForward) messages with a chunk id and waits for
+ * `{ack: chunk}`.
+ *
+ * Why not fluent-logger (npm, installed)? Its PackedForward mode batches per
+ * tag on its own timer and reports acks per emit; it waits for an ack with
+ * `socket.once('data')` and decodes that one read as the whole answer (acks
+ * split or coalesced by TCP are misread), an ack timeout neither retries nor
+ * closes the connection, it has one server (no failover), a fixed reconnect
+ * interval (no backoff or jitter) and sends the byte length as the `size`
+ * option where the spec wants the event count. berth needs "this batch is
+ * acked, commit its position" — a small client on @msgpack/msgpack does that.
+ */
+export class ForwardClient implements LogOutput {
+  private conn: Connection | undefined;
+  private connecting: Promise<Connection | undefined> | undefined;
+  private readonly health: { failures: number; retryAt: number }[];
+  private readonly encoder: Encoder;
+  private readonly random: () => number;
+  private closed = false;
+
+  constructor(private readonly opts: ForwardClientOptions) {
+    if (opts.servers.length === 0) throw new Error('ForwardClient: no servers');
+    this.health = opts.servers.map(() => ({ failures: 0, retryAt: 0 }));
+    const codec = new ExtensionCodec();
+    codec.register({
+      type: 0,
+      encode: (v: unknown) => {
+        if (!(v instanceof EventTime)) return null;
+        const b = Buffer.allocUnsafe(8);
+        b.writeUInt32BE(v.sec >>> 0, 0);
+        b.writeUInt32BE(v.nsec >>> 0, 4);
+        return b;
+      },
+      decode: () => null,
+    });
+    this.encoder = new Encoder({ extensionCodec: codec, ignoreUndefined: true });
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** Index of the server currently connected to, for logs and tests. */
+  get currentServer(): ForwardServer | undefined {
+    return this.conn ? this.opts.servers[this.conn.index] : undefined;
+  }
+
+  async flush(batch: readonly LogRecord[]): Promise<FlushResult> {
+    if (batch.length === 0) return 'ok';
+    let messages: { payload: Uint8Array; chunk: string }[];
+    try {
+      messages = this.encode(batch);
+    } catch (err) {
+      this.opts.logger?.warn({ err }, 'log batch does not encode; dropped');
+      return 'error';
+    }
+    const conn = await this.connection();
+    if (!conn) return 'retry';
+    const results = await Promise.all(messages.map((m) => conn.send(m.payload, m.chunk)));
+    if (results.every((r) => r)) {
+      const h = this.health[conn.index];
+      if (h) h.failures = 0;
+      return 'ok';
+    }
+    // Lost ack or connection: this server is suspect; the next flush may fail over.
+    this.markFailed(conn.index);
+    conn.destroy();
+    if (this.conn === conn) this.conn = undefined;
+    return 'retry';
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.conn?.destroy();
+    this.conn = undefined;
+  }
+
+  private encode(batch: readonly LogRecord[]): { payload: Uint8Array; chunk: string }[] {
+    const byTag = new Map<string, Uint8Array[]>();
+    for (const r of batch) {
+      const entry = this.encoder.encode([new EventTime(r.sec, r.nsec), r.fields]);
+      // encode() reuses its buffer: keep a copy.
+      const list = byTag.get(r.tag);
+      if (list) list.push(entry.slice());
+      else byTag.set(r.tag, [entry.slice()]);
+    }
+    const out: { payload: Uint8Array; chunk: string }[] = [];
+    for (const [tag, entries] of byTag) {
+      let body: Buffer = Buffer.concat(entries);
+      const chunk = randomBytes(16).toString('base64');
+      const options: Record<string, unknown> = { size: entries.length };
+      if (this.opts.requireAck) options.chunk = chunk;
+      if (this.opts.compress) {
+        body = gzipSync(body);
+        options.compressed = 'gzip';
+      }
+      out.push({ payload: this.encoder.encode([tag, body, options]).slice(), chunk });
+    }
+    return out;
+  }
+
+  private async connection(): Promise<Connection | undefined> {
+    if (this.closed) return undefined;
+    if (this.conn && !this.conn.dead) return this.conn;
+    this.conn = undefined;
+    if (!this.connecting) {
+      this.connecting = this.connectAny().finally(() => {
+        this.connecting = undefined;
+      });
+    }
+    const c = await this.connecting;
+    if (c) this.conn = c;
+    return c;
+  }
+
+  private async connectAny(): Promise<Connection | undefined> {
+    const now = Date.now();
+    for (let i = 0; i < this.opts.servers.length; i++) {
+      const h = this.health[i];
+      const server = this.opts.servers[i];
+      if (!h || !server || h.retryAt > now) continue;
+      try {
+        const c = await Connection.open(i, server, this.opts);
+        this.opts.logger?.info({ server: `${server.host}:${server.port}` }, 'connected to log receiver');
+        return c;
+      } catch (err) {
+        this.markFailed(i);
+        this.opts.logger?.warn(
+          { err, server: `${server.host}:${server.port}` },
+          'log receiver unreachable; trying the next one',
+        );
+      }
+    }
+    return undefined;
+  }
+
+  private markFailed(i: number): void {
+    const h = this.health[i];
+    if (!h) return;
+    h.failures++;
+    const base = Math.min(this.opts.backoffMaxMs, this.opts.backoffMinMs * 2 ** (h.failures - 1));
+    h.retryAt = Date.now() + base * (0.5 + this.random());
+  }
+}
+
+class EventTime {
+  constructor(
+    readonly sec: number,
+    readonly nsec: number,
+  ) {}
+}
+
+/** One TCP/TLS connection with its pending acks. */
+class Connection {
+  private readonly pending = new Map<string, (ok: boolean) => void>();
+  dead = false;
+
+  private constructor(
+    readonly index: number,
+    private readonly socket: Socket,
+    private readonly opts: ForwardClientOptions,
+  ) {
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.destroy());
+    void this.readAcks();
+  }
+
+  static open(index: number, server: ForwardServer, opts: ForwardClientOptions): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const socket = opts.tls
+        ? tlsConnect({ ...opts.tls, host: server.host, port: server.port })
+        : netConnect({ host: server.host, port: server.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(
+          new Error(`connect to ${server.host}:${server.port} timed out after ${opts.connectTimeoutMs}ms`),
+        );
+      }, opts.connectTimeoutMs);
+      socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        socket.setNoDelay(true);
+        socket.setKeepAlive(true, 10_000);
+        resolve(new Connection(index, socket, opts));
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      });
+    });
+  }
+
+  /** Resolves true when written (and acked, when acks are required), false on timeout or loss. */
+  send(payload: Uint8Array, chunk: string): Promise<boolean> {
+    if (this.dead) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (ok: boolean) => {
+        if (timer) clearTimeout(timer);
+        this.pending.delete(chunk);
+        resolve(ok);
+      };
+      if (this.opts.requireAck) {
+        this.pending.set(chunk, done);
+        timer = setTimeout(() => done(false), this.opts.ackTimeoutMs);
+      }
+      this.socket.write(payload, (err) => {
+        if (err) done(false);
+        else if (!this.opts.requireAck) done(true);
+      });
+    });
+  }
+
+  destroy(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.socket.destroy();
+    for (const done of [...this.pending.values()]) done(false);
+    this.pending.clear();
+  }
+
+  private async readAcks(): Promise<void> {
+    try {
+      for await (const msg of decodeMultiStream(this.socket as AsyncIterable<Uint8Array>)) {
+        const ack = msg !== null && typeof msg === 'object' ? (msg as { ack?: unknown }).ack : undefined;
+        if (typeof ack === 'string') this.pending.get(ack)?.(true);
+      }
+    } catch {
+      // A garbled answer: the connection cannot be trusted for acks any more.
+    }
+    this.destroy();
+  }
+}

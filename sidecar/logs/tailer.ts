@@ -1,0 +1,302 @@
+import { createHash } from 'node:crypto';
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import type { LogLine } from './record.js';
+import { normalizeTime } from './record.js';
+
+/**
+ * Tails one k8s-file log (conmon's format, one entry a line):
+ *   `<RFC 3339 nano> <stdout|stderr> <F|P>[:tags] <text>`
+ * and joins `P` (partial) fragments of a stream with its next entries up to
+ * an `F`.
+ *
+ * Rotation, as conmon 2.1.6 does it when --log-size-max is reached
+ * (ctr_logging.c, reopen_k8s_file): it closes its fd, creates `<path>.tmp`
+ * (O_TRUNC) and renames it over `<path>`. The old inode is then unlinked but
+ * stays readable through the fd we hold, and nothing is written to it any
+ * more. So the tailer reads its fd to EOF, notices that the path now names
+ * another inode, reads the old fd to EOF once more (writes may have landed
+ * between the EOF and the stat) and only then switches to the new file from
+ * offset 0. A copy-truncate rotation (same inode, size below our offset) is
+ * detected too and restarts at 0; bytes written after the truncate and before
+ * the next poll that lie below the old offset are read, above it they are not
+ * distinguishable from old data (a known limit of copy-truncate, not ours).
+ *
+ * Pull-based: `poll()` returns what is available now; the caller decides
+ * when to poll. Positions are (inode, byte offset after the entry's newline).
+ */
+
+export interface TailLine {
+  line: LogLine;
+  inode: number;
+  /** Offset of the first byte of the line's first fragment. */
+  start: number;
+  /** Offset just past the newline of the line's last fragment. */
+  end: number;
+  /** Hash of the file's first entry: tells a reused inode number from the same file. */
+  fingerprint: string;
+}
+
+export interface TailPosition {
+  inode: number;
+  offset: number;
+  /** When set, the position is only good for a file whose first entry hashes to it. */
+  fingerprint?: string;
+}
+
+export interface TailerOptions {
+  /** Resume here when the file at the path still has this inode. */
+  position?: TailPosition;
+  /** Most bytes read per poll (bounds memory and latency of one poll). */
+  readBytes?: number;
+  /** A line made of partial fragments is emitted once this long (bytes), even without its `F`. */
+  maxJoinBytes?: number;
+}
+
+export interface PollResult {
+  lines: TailLine[];
+  /** Lines that were not k8s-file entries (e.g. a crash cut one short). */
+  malformed: number;
+  /** The file was replaced (rename) or truncated since the last poll. */
+  rotated: boolean;
+  /** The path does not exist (container removed, or not yet created). */
+  missing: boolean;
+  /** True when the poll stopped at `readBytes` and more data is waiting. */
+  more: boolean;
+}
+
+interface Fragment {
+  time: string;
+  text: string;
+  start: number;
+  bytes: number;
+}
+
+export class FileTailer {
+  private fh: FileHandle | undefined;
+  private inode = 0;
+  private offset = 0;
+  private fp = '';
+  private carry: Buffer = Buffer.alloc(0);
+  private readonly partial = new Map<'stdout' | 'stderr', Fragment>();
+  private readonly readBytes: number;
+  private readonly maxJoinBytes: number;
+  private resumeFrom: TailPosition | undefined;
+
+  constructor(
+    readonly path: string,
+    opts: TailerOptions = {},
+  ) {
+    this.resumeFrom = opts.position;
+    this.readBytes = opts.readBytes ?? 1024 * 1024;
+    this.maxJoinBytes = opts.maxJoinBytes ?? 1024 * 1024;
+  }
+
+  /** The inode and offset of the next unread byte (undefined before the file was opened). */
+  position(): TailPosition | undefined {
+    return this.fh ? { inode: this.inode, offset: this.offset, fingerprint: this.fp } : undefined;
+  }
+
+  /** Offset of the first byte of a partial line still being joined, if any. */
+  pendingStart(): number | undefined {
+    let min: number | undefined;
+    for (const f of this.partial.values()) min = min === undefined ? f.start : Math.min(min, f.start);
+    return min;
+  }
+
+  async poll(): Promise<PollResult> {
+    const res: PollResult = { lines: [], malformed: 0, rotated: false, missing: false, more: false };
+    if (!this.fh && !(await this.openPath(res))) return res;
+    await this.readAvailable(res);
+    if (res.more) return res;
+    let st: { ino: number } | undefined;
+    try {
+      st = await stat(this.path);
+    } catch {
+      res.missing = true;
+      return res;
+    }
+    if (st.ino !== this.inode) {
+      // Renamed away: the old inode is final once the path names another one.
+      await this.readAvailable(res, Number.POSITIVE_INFINITY);
+      this.endOfFile(res);
+      await this.close();
+      res.rotated = true;
+      this.resumeFrom = undefined;
+      if (await this.openPath(res)) await this.readAvailable(res);
+      return res;
+    }
+    const fst = this.fh ? await this.fh.stat() : undefined;
+    if (fst && fst.size < this.offset) {
+      this.endOfFile(res);
+      this.offset = 0;
+      this.carry = Buffer.alloc(0);
+      res.rotated = true;
+      await this.readAvailable(res);
+    }
+    return res;
+  }
+
+  async close(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh?.close().catch(() => {});
+  }
+
+  private async openPath(res: PollResult): Promise<boolean> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.path, 'r');
+    } catch {
+      res.missing = true;
+      return false;
+    }
+    const st = await fh.stat();
+    this.fh = fh;
+    this.inode = st.ino;
+    this.carry = Buffer.alloc(0);
+    this.partial.clear();
+    const from = this.resumeFrom;
+    this.resumeFrom = undefined;
+    this.fp = await headFingerprint(fh);
+    // A stored position is only good for the same file (inode number, which
+    // the kernel reuses at once after an unlink, plus the first entry's hash)
+    // while the file is at least that long; otherwise it is a new file.
+    const same =
+      from !== undefined &&
+      from.inode === st.ino &&
+      st.size >= from.offset &&
+      (from.fingerprint === undefined || from.fingerprint === this.fp);
+    this.offset = same ? from.offset : 0;
+    return true;
+  }
+
+  private async readAvailable(res: PollResult, budget = this.readBytes): Promise<void> {
+    const fh = this.fh;
+    if (!fh) return;
+    const buf = Buffer.allocUnsafe(Math.min(256 * 1024, Number.isFinite(budget) ? budget : 256 * 1024));
+    let total = 0;
+    for (;;) {
+      if (total >= budget) {
+        res.more = true;
+        return;
+      }
+      // Read after the carried bytes: `offset` counts only consumed (whole) lines.
+      const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset + this.carry.length);
+      if (bytesRead === 0) return;
+      total += bytesRead;
+      this.consume(buf.subarray(0, bytesRead), res);
+    }
+  }
+
+  private consume(chunk: Buffer, res: PollResult): void {
+    const data = this.carry.length ? Buffer.concat([this.carry, chunk]) : Buffer.from(chunk);
+    let pos = 0;
+    for (;;) {
+      const nl = data.indexOf(0x0a, pos);
+      if (nl < 0) break;
+      const start = this.offset + pos;
+      if (start === 0) this.fp = fingerprintOf(data.subarray(0, nl + 1));
+      const end = this.offset + nl + 1;
+      this.entry(data.toString('utf8', pos, nl), start, end, res);
+      pos = nl + 1;
+    }
+    this.offset += pos;
+    this.carry = data.subarray(pos);
+  }
+
+  /** A file is final: what is left unterminated cannot be completed any more. */
+  private endOfFile(res: PollResult): void {
+    if (this.carry.length > 0) {
+      res.malformed++;
+      this.offset += this.carry.length;
+      this.carry = Buffer.alloc(0);
+    }
+    for (const [stream, f] of this.partial) {
+      res.lines.push({
+        line: { time: f.time, stream, text: f.text },
+        inode: this.inode,
+        start: f.start,
+        end: this.offset,
+        fingerprint: this.fp,
+      });
+    }
+    this.partial.clear();
+  }
+
+  private entry(raw: string, start: number, end: number, res: PollResult): void {
+    const e = parseEntry(raw);
+    if (!e) {
+      res.malformed++;
+      return;
+    }
+    const prev = this.partial.get(e.stream);
+    // A joined line keeps the time of its first fragment: when the line began.
+    const frag: Fragment = prev
+      ? { time: prev.time, text: prev.text + e.text, start: prev.start, bytes: prev.bytes + e.text.length }
+      : { time: e.time, text: e.text, start, bytes: e.text.length };
+    if (e.partial && frag.bytes < this.maxJoinBytes) {
+      this.partial.set(e.stream, frag);
+      return;
+    }
+    this.partial.delete(e.stream);
+    res.lines.push({
+      line: { time: frag.time, stream: e.stream, text: frag.text },
+      inode: this.inode,
+      start: frag.start,
+      end,
+      fingerprint: this.fp,
+    });
+  }
+}
+
+const HEAD_BYTES = 4096;
+
+/** The inode and first-entry fingerprint of the file at `path` now, or undefined when absent. */
+export async function fileIdentity(
+  path: string,
+): Promise<{ inode: number; fingerprint: string } | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    return { inode: (await fh.stat()).ino, fingerprint: await headFingerprint(fh) };
+  } finally {
+    await fh.close();
+  }
+}
+
+function fingerprintOf(firstLine: Uint8Array): string {
+  return createHash('sha256').update(firstLine.subarray(0, HEAD_BYTES)).digest('hex').slice(0, 16);
+}
+
+/** Fingerprint of the file's first entry ('' while it has no complete one). */
+async function headFingerprint(fh: FileHandle): Promise<string> {
+  const buf = Buffer.alloc(HEAD_BYTES);
+  const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
+  const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
+  if (nl >= 0) return fingerprintOf(buf.subarray(0, nl + 1));
+  return bytesRead === HEAD_BYTES ? fingerprintOf(buf) : '';
+}
+
+/** One k8s-file entry; undefined when the line is not one. */
+export function parseEntry(
+  raw: string,
+): { time: string; stream: 'stdout' | 'stderr'; partial: boolean; text: string } | undefined {
+  const s1 = raw.indexOf(' ');
+  if (s1 <= 0) return undefined;
+  const s2 = raw.indexOf(' ', s1 + 1);
+  if (s2 < 0) return undefined;
+  const stream = raw.slice(s1 + 1, s2);
+  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
+  let s3 = raw.indexOf(' ', s2 + 1);
+  // An empty full line may come without the space after the tag.
+  if (s3 < 0) s3 = raw.length;
+  const flag = raw.slice(s2 + 1, s3).split(':', 1)[0];
+  if (flag !== 'F' && flag !== 'P') return undefined;
+  const time = normalizeTime(raw.slice(0, s1));
+  if (time === undefined) return undefined;
+  return { time, stream, partial: flag === 'P', text: raw.slice(s3 + 1) };
+}
