@@ -350,6 +350,12 @@ export class BridgeNetworkManager implements NetworkPort {
 
   // ---- bridge and chains ----------------------------------------------------
 
+  /** Creates the bridge now (the agent does at start, so its DNS can listen on the gateway); returns the gateway address. */
+  async up(): Promise<string> {
+    await this.lock.run(() => this.ensureBridge());
+    return this.subnet.gateway;
+  }
+
   private async ensureBridge(): Promise<void> {
     const kind = await this.ip.linkKind(this.bridge);
     if (kind === 'other')

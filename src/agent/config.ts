@@ -73,6 +73,73 @@ export const AGENT_CONFIG: ConfigTable = [
     description: 'OCI runtime; auto picks crun on pure cgroup v2 hosts, runc otherwise',
   },
   {
+    key: 'nodeName',
+    type: 'string',
+    default: null,
+    env: 'BERTH_NODE_NAME',
+    description: "this host's name in the catalog and in log records (default: the host name)",
+  },
+  {
+    key: 'metricsListen',
+    type: 'string',
+    default: '127.0.0.1:9338',
+    env: 'BERTH_METRICS_LISTEN',
+    description: 'host:port of the Prometheus /metrics endpoint ("" turns it off)',
+  },
+  {
+    key: 'dnsListen',
+    type: 'string[]',
+    default: ['127.0.0.1:53'],
+    env: 'BERTH_DNS_LISTEN',
+    description: 'addresses (ip:port) of the embedded DNS server besides the bridge gateway ("" for none)',
+  },
+  {
+    key: 'dnsOnBridge',
+    type: 'bool',
+    default: true,
+    description: "also answer DNS on the bridge gateway's port 53 (what containers' resolv.conf points at)",
+  },
+  {
+    key: 'dnsDomain',
+    type: 'string',
+    default: 'consul.',
+    description: 'domain the embedded DNS answers for (<svc>.service.<domain>, <container>.<domain>)',
+  },
+  {
+    key: 'dnsUpstreams',
+    type: 'string[]',
+    default: [],
+    env: 'BERTH_DNS_UPSTREAMS',
+    description: "resolvers other names are forwarded to (default: the host's /etc/resolv.conf)",
+  },
+  {
+    key: 'consul',
+    type: 'string',
+    default: null,
+    env: 'CONSUL_HTTP_ADDR',
+    description: 'Consul HTTP address (host:port or https://host:port); without it the catalog is local',
+  },
+  {
+    key: 'consulToken',
+    type: 'string',
+    default: null,
+    env: 'CONSUL_HTTP_TOKEN',
+    description: 'Consul ACL token',
+  },
+  {
+    key: 'datacenter',
+    type: 'string',
+    default: 'dc1',
+    description: 'datacenter name used in DNS names and the local catalog',
+  },
+  {
+    key: 'fluentd',
+    type: 'string[]',
+    default: [],
+    env: 'BERTH_FLUENTD',
+    description: 'Fluentd Forward receivers (host[:port], failover in order); none turns shipping off',
+  },
+  {
     key: 'stopTimeout',
     type: 'duration',
     default: '10s',
@@ -91,7 +158,22 @@ export interface AgentConfig {
   subnet: string;
   ociRuntime: 'auto' | 'runc' | 'crun';
   stopTimeout: number;
+  nodeName?: string;
+  metricsListen: string;
+  dnsListen: string[];
+  dnsOnBridge: boolean;
+  dnsDomain: string;
+  dnsUpstreams: string[];
+  consul?: string;
+  consulToken?: string;
+  datacenter: string;
+  fluentd: string[];
+  /** Per-sidecar sections of the config file (`metrics`, `logs`), validated by each sidecar's own table. */
+  sections: Record<string, ConfigValues>;
 }
+
+/** Config-file sections handed to a sidecar's own config table. */
+export const CONFIG_SECTIONS = ['metrics', 'logs', 'haproxy'] as const;
 
 /** Flags as commander gives them (camelCase of the long option). */
 export async function loadAgentConfig(
@@ -113,6 +195,16 @@ export async function loadAgentConfig(
       });
     }
   }
+  const sections: Record<string, ConfigValues> = {};
+  for (const name of CONFIG_SECTIONS) {
+    const sec = file[name];
+    if (sec === undefined) continue;
+    if (!sec || typeof sec !== 'object' || Array.isArray(sec)) {
+      throw new InvalidArgumentError(`${name}: must be an object of ${name}.* options`, { field: name });
+    }
+    sections[name] = sec as ConfigValues;
+    delete file[name];
+  }
   const fromFlags: ConfigValues = {};
   for (const [k, v] of Object.entries(flags)) if (k !== 'config' && v !== undefined) fromFlags[k] = v;
   const v = validateConfig(AGENT_CONFIG, [file, fromFlags], { env });
@@ -126,5 +218,5 @@ export async function loadAgentConfig(
       field: 'apiTcp',
     });
   }
-  return v as unknown as AgentConfig;
+  return { ...(v as unknown as AgentConfig), sections };
 }

@@ -2,11 +2,13 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { RuntimeEvent } from '../../runtime/types.js';
 import { ApiServer } from '../api/server.js';
+import { messageOf } from '../common/errors.js';
 import { EventExchange } from '../common/events.js';
 import { createLogger } from '../common/log.js';
 import { VERSION } from '../version.js';
 import { composeRuntime } from './compose.js';
 import { loadAgentConfig } from './config.js';
+import { startSidecars } from './sidecars.js';
 
 /**
  * `berth agent`: load config, build the runtime and the sidecars (the one
@@ -21,7 +23,13 @@ export async function runAgent(flags: Record<string, string | undefined>): Promi
   const events = new EventExchange<RuntimeEvent>();
   const runtime = await composeRuntime(cfg, logger, events);
   const restored = await runtime.manager.restore();
-  const endpoints: Record<string, string> = { api: `unix://${cfg.socket}` };
+  // The bridge exists from the start so the DNS server can listen on its gateway.
+  const gateway = await runtime.network.up().catch((err: unknown) => {
+    logger.warn({ err: messageOf(err) }, 'bridge not available; bridge networking will fail until it is');
+    return undefined;
+  });
+  const sidecars = await startSidecars(cfg, runtime.manager, logger, { gateway });
+  const endpoints: Record<string, string> = { api: `unix://${cfg.socket}`, ...sidecars.endpoints };
   const api = new ApiServer({ runtime: runtime.manager, events }, logger.child({ component: 'api' }), () => ({
     endpoints,
     version: VERSION,
@@ -56,5 +64,6 @@ export async function runAgent(flags: Record<string, string | undefined>): Promi
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   await api.close();
+  await sidecars.close();
   await runtime.close();
 }

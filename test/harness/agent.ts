@@ -26,6 +26,8 @@ export interface TestAgent {
   process(): ManagedProcess;
   /** Runs `berth ARGS` against this agent. */
   cli(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<CliResult>;
+  /** `berth info` as JSON (endpoints: dns, metrics, …). */
+  info(): Promise<Record<string, unknown>>;
   /** SIGKILL the agent (containers keep running) and wait for it to be gone. */
   kill9(): Promise<void>;
   /** Start the agent again on the same state (live restore). */
@@ -39,7 +41,7 @@ export interface TestAgent {
  * (`bt<hex>`) and a /24 from 10.215.0.0/16, so test files never collide with
  * each other or with a berth the machine runs.
  */
-export async function startAgent(opts: { network?: boolean } = {}): Promise<TestAgent> {
+export async function startAgent(opts: { args?: string[] } = {}): Promise<TestAgent> {
   const dir = await tempDir('berth-agent-');
   const tag = randomBytes(3).toString('hex');
   const bridge = `bt${tag}`;
@@ -63,7 +65,12 @@ export async function startAgent(opts: { network?: boolean } = {}): Promise<Test
     subnet,
     '--log-level',
     'warn',
-    ...(opts.network === false ? [] : []),
+    // Free ports: tests run beside whatever the machine serves on 53 and 9338.
+    '--dns-listen',
+    '127.0.0.1:0',
+    '--metrics-listen',
+    '127.0.0.1:0',
+    ...(opts.args ?? []),
   ];
   const launch = () =>
     startProcess({
@@ -85,6 +92,11 @@ export async function startAgent(opts: { network?: boolean } = {}): Promise<Test
     env,
     process: () => proc,
     cli,
+    async info() {
+      const r = await cli(['info']);
+      if (r.code !== 0) throw new Error(`berth info: ${r.stderr}`);
+      return JSON.parse(r.stdout) as Record<string, unknown>;
+    },
     async kill9() {
       process.kill(proc.pid, 'SIGKILL');
       // The harness does not let children hold the loop open, so poll with a timer.

@@ -1,0 +1,211 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.js';
+import { ConsulCatalog } from '../../sidecar/discovery/consul.js';
+import { LocalCatalog } from '../../sidecar/discovery/local.js';
+import type { Catalog } from '../../sidecar/discovery/types.js';
+import { DnsServer, type ListenAddress } from '../../sidecar/dns/server.js';
+import { createLogShipping, type LogShipping, parseLogShippingConfig } from '../../sidecar/logs/index.js';
+import { createMetricsSidecar, METRICS_CONFIG } from '../../sidecar/metrics/index.js';
+import type { MetricsServer } from '../../sidecar/metrics/server.js';
+import { validateConfig } from '../common/config.js';
+import { InvalidArgumentError, messageOf } from '../common/errors.js';
+import type { AgentConfig } from './config.js';
+
+/**
+ * Container name → bridge address of running containers, kept current from
+ * the event stream, so the DNS server answers `<name>.<domain>` without
+ * awaiting anything on its hot path.
+ */
+export class ContainerNameIndex {
+  private map = new Map<string, string>();
+  private readonly ac = new AbortController();
+
+  constructor(
+    private readonly source: ContainerSource,
+    private readonly log: Logger,
+  ) {}
+
+  names(): ReadonlyMap<string, string> {
+    return this.map;
+  }
+
+  async start(): Promise<void> {
+    await this.resync();
+    void this.follow();
+  }
+
+  private async resync(): Promise<void> {
+    const next = new Map<string, string>();
+    for (const d of await this.source.list()) this.put(next, d);
+    this.map = next;
+  }
+
+  private put(map: Map<string, string>, d: ContainerDescriptor): void {
+    const addr = Object.values(d.addresses)[0];
+    if (d.state === 'running' && addr) map.set(d.name, addr);
+    else map.delete(d.name);
+  }
+
+  private async follow(): Promise<void> {
+    for (let attempt = 0; attempt < 1_000_000 && !this.ac.signal.aborted; attempt++) {
+      try {
+        for await (const env of this.source.events({ signal: this.ac.signal })) {
+          const ev = env.event as { container?: ContainerDescriptor };
+          if (!ev.container) continue;
+          if (env.topic === 'container.removed') this.map.delete(ev.container.name);
+          else this.put(this.map, ev.container);
+        }
+      } catch (err) {
+        if (this.ac.signal.aborted) return;
+        // Fell behind the exchange: list again and carry on.
+        this.log.warn({ err: messageOf(err) }, 'container name index resync');
+        await this.resync().catch(() => undefined);
+      }
+    }
+  }
+
+  close(): void {
+    this.ac.abort();
+  }
+}
+
+export interface Sidecars {
+  catalog: Catalog;
+  endpoints: Record<string, string>;
+  close(): Promise<void>;
+}
+
+function parseAddr(s: string, field: string, defPort: number): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(s.trim());
+  const address = m?.[1] ?? m?.[2];
+  const port = m?.[3] === undefined ? defPort : Number(m[3]);
+  if (!address || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError(`${field}: "${s}" must be ip[:port]`, { field });
+  }
+  return { address, port };
+}
+
+function consulOptions(addr: string): { host: string; port: number; secure: boolean } {
+  const url = new URL(/^https?:\/\//.test(addr) ? addr : `http://${addr}`);
+  const secure = url.protocol === 'https:';
+  return { host: url.hostname, port: url.port ? Number(url.port) : 8500, secure };
+}
+
+/**
+ * Starts the sidecars over the runtime's ContainerSource: the catalog (Consul
+ * when configured, else local), the embedded DNS server, /metrics and log
+ * shipping. A sidecar that cannot start (a port in use) is reported and the
+ * agent runs on: containers matter more than any one sidecar.
+ */
+export async function startSidecars(
+  cfg: AgentConfig,
+  source: ContainerSource,
+  logger: Logger,
+  facts: { gateway?: string },
+): Promise<Sidecars> {
+  const nodeName = cfg.nodeName ?? hostname();
+  const endpoints: Record<string, string> = {};
+  const closers: Array<() => Promise<void> | void> = [];
+
+  const catalog: Catalog = cfg.consul
+    ? new ConsulCatalog({
+        ...consulOptions(cfg.consul),
+        nodeName,
+        datacenter: cfg.datacenter,
+        ...(cfg.consulToken ? { token: cfg.consulToken } : {}),
+        log: logger.child({ component: 'consul' }),
+      })
+    : new LocalCatalog({
+        nodeName,
+        datacenter: cfg.datacenter,
+        path: join(cfg.stateRoot, 'discovery', 'catalog.json'),
+      });
+  endpoints.catalog = cfg.consul ? `consul ${cfg.consul}` : 'local';
+  closers.push(() => catalog.close());
+
+  const names = new ContainerNameIndex(source, logger.child({ component: 'names' }));
+  await names.start();
+  closers.push(() => names.close());
+
+  const listen = cfg.dnsListen.map((s, i) => parseAddr(s, `dnsListen[${i}]`, 53));
+  if (cfg.dnsOnBridge && facts.gateway) listen.push({ address: facts.gateway, port: 53 });
+  if (listen.length > 0) {
+    const dns = new DnsServer({
+      view: () => catalog.view(),
+      domain: cfg.dnsDomain,
+      datacenter: cfg.datacenter,
+      nodeName,
+      listen,
+      ...(cfg.dnsUpstreams.length > 0 ? { upstreams: cfg.dnsUpstreams } : {}),
+      containerNames: () => names.names(),
+      log: logger.child({ component: 'dns' }),
+    });
+    try {
+      await dns.start();
+      endpoints.dns = dns
+        .addresses()
+        .map((a) => `${a.address}:${a.port}`)
+        .join(', ');
+      closers.push(() => dns.close());
+    } catch (err) {
+      endpoints.dns = `not serving: ${messageOf(err)}`;
+      logger.warn(
+        { err: messageOf(err), listen },
+        'dns: cannot listen; the agent runs without its DNS server',
+      );
+    }
+  }
+
+  if (cfg.metricsListen) {
+    const values = validateConfig(
+      METRICS_CONFIG,
+      [cfg.sections.metrics ?? {}, { listen: cfg.metricsListen }],
+      {
+        prefix: 'metrics.',
+      },
+    );
+    const { server } = createMetricsSidecar(values, source, logger.child({ component: 'metrics' }));
+    endpoints.metrics = await startOrReport(server, logger);
+    closers.push(() => server.stop());
+  }
+
+  const logsCfg = parseLogShippingConfig(
+    [cfg.sections.logs ?? {}, cfg.fluentd.length > 0 ? { servers: cfg.fluentd } : {}],
+    process.env,
+  );
+  let shipping: LogShipping | undefined;
+  // Shipping is opt-in: with no receiver named, records would only pile up in the spool.
+  const named = cfg.fluentd.length > 0 || cfg.sections.logs?.servers !== undefined;
+  if (logsCfg.enabled && named && logsCfg.servers.length > 0) {
+    shipping = await createLogShipping({
+      config: { ...logsCfg, host: logsCfg.host || nodeName },
+      source,
+      stateDir: cfg.stateRoot,
+      logger: logger.child({ component: 'logs' }),
+    });
+    await shipping.start();
+    endpoints.logs = `forward ${logsCfg.servers.map((s) => `${s.host}:${s.port}`).join(', ')}`;
+    const s = shipping;
+    closers.push(() => s.stop());
+  }
+
+  return {
+    catalog,
+    endpoints,
+    async close() {
+      for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    },
+  };
+}
+
+async function startOrReport(server: MetricsServer, logger: Logger): Promise<string> {
+  try {
+    const a = await server.start();
+    return `http://${a.host}:${a.port}/metrics`;
+  } catch (err) {
+    logger.warn({ err: messageOf(err) }, 'metrics: cannot listen; the agent runs without /metrics');
+    return `not serving: ${messageOf(err)}`;
+  }
+}
