@@ -248,8 +248,8 @@ export class ContainerManager implements Runtime {
     const cfg = rec.config;
     const hostname = cfg.hostname ?? rec.id.slice(0, 12);
     await mkdir(rec.bundleDir, { recursive: true, mode: 0o700 });
-    // Left-over OCI state from an earlier run would make create fail.
-    await this.d.executor.delete(rec.id).catch(() => undefined);
+    // Left-over OCI state from an earlier run would make create fail (a first start has none).
+    if (rec.startedAt !== undefined) await this.d.executor.delete(rec.id).catch(() => undefined);
     let attached = false;
     try {
       if (!rec.rootfs)

@@ -1,5 +1,5 @@
 import { type FSWatcher, watch } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import {
   AlreadyExistsError,
@@ -65,7 +65,8 @@ export class ConmonExecutor implements ExecutorPort {
       mkdir(L.socketDir, { recursive: true }),
       mkdir(dirname(opts.logPath), { recursive: true }),
     ]);
-    if ((await this.runc.state(id)) !== undefined) {
+    // runc keeps <root>/<id>/state.json per container: a stat instead of spawning `runc state`.
+    if (await exists(join(L.runtimeRoot, id, 'state.json'))) {
       throw new AlreadyExistsError(`container ${id}: already exists in the OCI runtime`);
     }
     // Leftovers of an earlier container with the same id would be read as this one's exit.
@@ -238,7 +239,7 @@ export class ConmonExecutor implements ExecutorPort {
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
       if (!(await isConmon(pid, id))) return;
-      await sleep(25);
+      await sleep(5);
     }
     this.log.warn({ id, pid }, 'conmon did not exit after delete; killing it');
     try {
@@ -366,6 +367,13 @@ async function wantsTerminal(bundleDir: string): Promise<boolean> {
     // A missing or bad config.json is reported by the runtime itself, with its own words.
     return false;
   }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 function sleep(ms: number): Promise<void> {

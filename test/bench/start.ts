@@ -69,6 +69,10 @@ function runcBundleConfig(rootfs: string): Record<string, unknown> {
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const n = Math.min(Number(args[0] ?? 20), 200);
+  // podman asks for more open files and processes than a host without
+  // CAP_SYS_RESOURCE may grant (even equal to the hard limit fails there);
+  // lowering is always allowed.
+  const ulimits = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
   const dir = await tempDir('berth-bench-start-');
   const agent = await startAgent();
   const podmanArgs = [
@@ -108,7 +112,17 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       });
       const rc = await timeMs(() => sh('runc', ['--root', runcRoot, 'run', '-b', bundle, `bench-${i}`]));
       const p = await timeMs(() =>
-        sh('podman', [...podmanArgs, 'run', '--rm', '--network', 'none', 'bench/busybox:1', 'echo', 'hi']),
+        sh('podman', [
+          ...podmanArgs,
+          'run',
+          '--rm',
+          ...ulimits,
+          '--network',
+          'none',
+          'bench/busybox:1',
+          'echo',
+          'hi',
+        ]),
       );
       if (record) {
         berth.push(b);
