@@ -54,6 +54,7 @@ export async function composeRuntime(
 
   const images = new ImageStore({
     root: cfg.stateRoot,
+    insecureRegistries: cfg.insecureRegistries,
     logger: logger.child({ component: 'images' }),
     onEvent: (topic: ImageTopic, ev: { ref: string; id: string }) => events.publish(topic, ev),
   });

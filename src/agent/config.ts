@@ -140,6 +140,13 @@ export const AGENT_CONFIG: ConfigTable = [
     description: 'Fluentd Forward receivers (host[:port], failover in order); none turns shipping off',
   },
   {
+    key: 'insecureRegistries',
+    type: 'string[]',
+    default: [],
+    env: 'BERTH_INSECURE_REGISTRIES',
+    description: "registries (host[:port]) pulled over plain HTTP or unverified TLS, like Docker's insecure-registries",
+  },
+  {
     key: 'stopTimeout',
     type: 'duration',
     default: '10s',
@@ -168,6 +175,7 @@ export interface AgentConfig {
   consulToken?: string;
   datacenter: string;
   fluentd: string[];
+  insecureRegistries: string[];
   /** Per-sidecar sections of the config file (`metrics`, `logs`), validated by each sidecar's own table. */
   sections: Record<string, ConfigValues>;
 }

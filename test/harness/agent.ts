@@ -25,7 +25,10 @@ export interface TestAgent {
   readonly env: Record<string, string>;
   process(): ManagedProcess;
   /** Runs `berth ARGS` against this agent. */
-  cli(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<CliResult>;
+  cli(
+    args: string[],
+    opts?: { input?: string; timeoutMs?: number; env?: Record<string, string> },
+  ): Promise<CliResult>;
   /** `berth info` as JSON (endpoints: dns, metrics, …). */
   info(): Promise<Record<string, unknown>>;
   /** SIGKILL the agent (containers keep running) and wait for it to be gone. */
@@ -80,8 +83,10 @@ export async function startAgent(opts: { args?: string[] } = {}): Promise<TestAg
       ready: async () => existsSync(socket) && (await cli(['info'])).code === 0,
       readyTimeoutMs: 30_000,
     });
-  const cli = (args: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> =>
-    runCli(args, env, o);
+  const cli = (
+    args: string[],
+    o: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Promise<CliResult> => runCli(args, { ...env, ...o.env }, o);
   let proc = await launch();
   return {
     stateRoot,

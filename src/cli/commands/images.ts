@@ -66,16 +66,16 @@ export function registerImageCommands(program: Command, client: () => ApiClient)
 
   program
     .command('pull')
-    .description('pull an image from an OCI/Docker registry')
+    .description(
+      'pull an image from an OCI/Docker registry (plain HTTP only for registries in the agent\'s insecureRegistries)',
+    )
     .argument('<ref>', 'e.g. registry.example:5000/app:v1')
-    .option('--insecure', 'allow plain HTTP and unverified TLS for this registry')
     .option('--ca <file>', 'CA certificate to verify the registry')
     .option('--username <user>', 'registry user (password from BERTH_REGISTRY_PASSWORD)')
     .option('-q, --quiet', 'no progress output')
     .action(
-      async (ref: string, o: { insecure?: boolean; ca?: string; username?: string; quiet?: boolean }) => {
+      async (ref: string, o: { ca?: string; username?: string; quiet?: boolean }) => {
         const body = {
-          ...(o.insecure ? { insecure: true } : {}),
           ...(o.ca ? { caFile: o.ca } : {}),
           ...(o.username
             ? { username: o.username, password: process.env.BERTH_REGISTRY_PASSWORD ?? '' }
