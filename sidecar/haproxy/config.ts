@@ -1,0 +1,216 @@
+import { type ConfigTable, type ConfigValues, validateConfig } from '../../src/common/config.js';
+
+/**
+ * Options of the HAProxy sidecar as a config table: the same rows validate
+ * user input (unknown keys rejected) and write the README's option table.
+ */
+export const HAPROXY_CONFIG: ConfigTable = [
+  {
+    key: 'mode',
+    type: 'enum',
+    values: ['managed', 'external'],
+    default: 'managed',
+    description:
+      'managed: berth starts and supervises its own HAProxy; external: drive a running one through `masterSocket` and `configPath`',
+  },
+  {
+    key: 'binary',
+    type: 'string',
+    default: 'haproxy',
+    description: 'HAProxy executable (managed mode and `-c` checks)',
+  },
+  {
+    key: 'stateDir',
+    type: 'string',
+    default: '/var/lib/berth/haproxy',
+    description: 'where the managed config, its backup, the global file, sockets and pid file live',
+  },
+  {
+    key: 'configPath',
+    type: 'string',
+    default: null,
+    description: 'live config file (default `<stateDir>/haproxy.cfg`)',
+  },
+  {
+    key: 'masterSocket',
+    type: 'string',
+    default: null,
+    description: 'master CLI socket (default `<stateDir>/master.sock`); required in external mode',
+  },
+  {
+    key: 'statsSocket',
+    type: 'string',
+    default: null,
+    description:
+      'admin Runtime API socket (default `<stateDir>/stats.sock` when managed; in external mode commands go through the master CLI (`@1`) when unset)',
+  },
+  {
+    key: 'templatePath',
+    type: 'string',
+    default: null,
+    description: 'Handlebars template rendering the config instead of the default generator',
+  },
+  {
+    key: 'bindAddress',
+    type: 'string',
+    default: '0.0.0.0',
+    description: 'address frontends bind to (unless a label says otherwise)',
+  },
+  {
+    key: 'quietPeriod',
+    type: 'duration',
+    default: '30ms',
+    min: 0,
+    description: 'apply once the catalog has been quiet this long',
+  },
+  {
+    key: 'maxWait',
+    type: 'duration',
+    default: '500ms',
+    min: 0,
+    description: 'apply at the latest this long after the first pending change, even if changes keep coming',
+  },
+  {
+    key: 'slotsPerBackend',
+    type: 'int',
+    default: 8,
+    min: 1,
+    max: 4096,
+    description: 'server slots pre-allocated per backend; backends grow by this step (a reload) when full',
+  },
+  {
+    key: 'drainTimeout',
+    type: 'duration',
+    default: '30s',
+    min: 0,
+    description:
+      'longest wait for a removed or stopping server to finish its sessions before it goes to maint',
+  },
+  {
+    key: 'emptyServiceRetention',
+    type: 'duration',
+    default: '10m',
+    min: 0,
+    description:
+      'a service whose instances are all gone keeps its frontend (answering 503) this long, so scaling to zero and back needs no reload',
+  },
+  {
+    key: 'checkInterval',
+    type: 'duration',
+    default: '2s',
+    min: 100,
+    description: 'HAProxy health-check interval for services with `berth.lb.check`',
+  },
+  {
+    key: 'timeoutConnect',
+    type: 'duration',
+    default: '5s',
+    min: 1,
+    description: 'HAProxy `timeout connect`',
+  },
+  { key: 'timeoutClient', type: 'duration', default: '60s', min: 1, description: 'HAProxy `timeout client`' },
+  { key: 'timeoutServer', type: 'duration', default: '60s', min: 1, description: 'HAProxy `timeout server`' },
+  {
+    key: 'hardStopAfter',
+    type: 'duration',
+    default: '60s',
+    min: 0,
+    description:
+      'old workers of a reload are killed this long after it (HAProxy `hard-stop-after`; 0 = never)',
+  },
+  {
+    key: 'validateTimeout',
+    type: 'duration',
+    default: '10s',
+    min: 100,
+    description: 'bound on one `haproxy -c` run',
+  },
+  {
+    key: 'reloadTimeout',
+    type: 'duration',
+    default: '10s',
+    min: 100,
+    description: 'bound on one reload (new worker serving)',
+  },
+  {
+    key: 'restartBackoffMin',
+    type: 'duration',
+    default: '200ms',
+    min: 0,
+    description: 'first delay before restarting a dead HAProxy',
+  },
+  {
+    key: 'restartBackoffMax',
+    type: 'duration',
+    default: '10s',
+    min: 0,
+    description: 'longest delay between restarts of a HAProxy that keeps dying',
+  },
+];
+
+/** Validated options (all durations in ms). */
+export interface HaproxyOptions {
+  mode: 'managed' | 'external';
+  binary: string;
+  stateDir: string;
+  configPath: string;
+  masterSocket: string;
+  statsSocket: string | undefined;
+  /** Berth's own `global` file loaded before the live config (managed mode only). */
+  globalPath: string | undefined;
+  pidFile: string;
+  templatePath: string | undefined;
+  bindAddress: string;
+  quietPeriodMs: number;
+  maxWaitMs: number;
+  slotsPerBackend: number;
+  drainTimeoutMs: number;
+  emptyServiceRetentionMs: number;
+  checkIntervalMs: number;
+  timeoutConnectMs: number;
+  timeoutClientMs: number;
+  timeoutServerMs: number;
+  hardStopAfterMs: number;
+  validateTimeoutMs: number;
+  reloadTimeoutMs: number;
+  restartBackoffMinMs: number;
+  restartBackoffMaxMs: number;
+}
+
+/** Validates `sources` (lowest precedence first) and fills in the derived paths. */
+export function resolveHaproxyOptions(
+  sources: readonly ConfigValues[],
+  opts: { env?: NodeJS.ProcessEnv; prefix?: string } = {},
+): HaproxyOptions {
+  const v = validateConfig(HAPROXY_CONFIG, sources, { prefix: opts.prefix ?? 'haproxy.', env: opts.env });
+  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const num = (k: string): number => Number(v[k]);
+  const stateDir = str('stateDir') ?? '/var/lib/berth/haproxy';
+  const mode = str('mode') === 'external' ? 'external' : 'managed';
+  return {
+    mode,
+    binary: str('binary') ?? 'haproxy',
+    stateDir,
+    configPath: str('configPath') ?? `${stateDir}/haproxy.cfg`,
+    masterSocket: str('masterSocket') ?? `${stateDir}/master.sock`,
+    statsSocket: str('statsSocket') ?? (mode === 'managed' ? `${stateDir}/stats.sock` : undefined),
+    globalPath: mode === 'managed' ? `${stateDir}/00-berth-global.cfg` : undefined,
+    pidFile: `${stateDir}/haproxy.pid`,
+    templatePath: str('templatePath'),
+    bindAddress: str('bindAddress') ?? '0.0.0.0',
+    quietPeriodMs: num('quietPeriod'),
+    maxWaitMs: num('maxWait'),
+    slotsPerBackend: num('slotsPerBackend'),
+    drainTimeoutMs: num('drainTimeout'),
+    emptyServiceRetentionMs: num('emptyServiceRetention'),
+    checkIntervalMs: num('checkInterval'),
+    timeoutConnectMs: num('timeoutConnect'),
+    timeoutClientMs: num('timeoutClient'),
+    timeoutServerMs: num('timeoutServer'),
+    hardStopAfterMs: num('hardStopAfter'),
+    validateTimeoutMs: num('validateTimeout'),
+    reloadTimeoutMs: num('reloadTimeout'),
+    restartBackoffMinMs: num('restartBackoffMin'),
+    restartBackoffMaxMs: num('restartBackoffMax'),
+  };
+}

@@ -1,0 +1,529 @@
+import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ContainerDescriptor } from '../../runtime/types.js';
+import {
+  InvalidArgumentError,
+  isInvalidArgument,
+  messageOf,
+  UnavailableError,
+} from '../../src/common/errors.js';
+import { type Logger, silentLogger } from '../../src/common/log.js';
+import type { Catalog, CatalogView } from '../discovery/types.js';
+import type { HaproxyOptions } from './config.js';
+import { Debouncer } from './debounce.js';
+import { installConfig, readLive, restoreBackup } from './install.js';
+import { HaproxyMetrics } from './metrics.js';
+import { desiredFromView, type LbProblem } from './model.js';
+import { renderDefault, templateData } from './render.js';
+import { RuntimeApi } from './runtime-api.js';
+import {
+  backendName,
+  cloneState,
+  finishDrain,
+  type LbState,
+  normaliseForReload,
+  planSlots,
+  type SlotState,
+} from './slots.js';
+import { HaproxySupervisor } from './supervisor.js';
+import { type ConfigRenderer, loadTemplate } from './template.js';
+import { validateConfigText } from './validate.js';
+
+export interface HaproxyManagerDeps {
+  catalog: Catalog;
+  options: HaproxyOptions;
+  logger?: Logger;
+  metrics?: HaproxyMetrics;
+  /** Overrides `options.templatePath` and the default generator (tests, embedders). */
+  renderer?: ConfigRenderer;
+  now?: () => number;
+}
+
+export interface PreStopResult {
+  /** Servers (slots) of the container that were put in drain. */
+  servers: string[];
+  /** True when their sessions reached 0 within the bound. */
+  drained: boolean;
+  /** Sessions still open when the wait ended. */
+  sessions: number;
+}
+
+/** The last apply that failed, for status output and tests. */
+export interface ApplyFailure {
+  stage: 'render' | 'validate' | 'reload' | 'runtime-api';
+  message: string;
+  at: number;
+}
+
+const DRAIN_POLL_MS = 100;
+
+/**
+ * Keeps an HAProxy current with the Catalog: catalog view → desired services
+ * (labels in instance meta) → slot plan → render → `haproxy -c` → atomic
+ * install → Runtime API commands, or a seamless reload for structural
+ * changes. Every apply and drain step runs on one queue, so the slot state
+ * berth believes in is never changed by two things at once.
+ */
+export class HaproxyManager {
+  readonly metrics: HaproxyMetrics;
+  private readonly opts: HaproxyOptions;
+  private readonly catalog: Catalog;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly supervisor: HaproxySupervisor;
+  private readonly runtime: RuntimeApi;
+  private readonly debouncer: Debouncer;
+  private renderer: ConfigRenderer | undefined;
+  private readonly fixedRenderer: boolean;
+  /** mtime and size of the template file the renderer was compiled from. */
+  private templateStamp = '';
+  private state: LbState = new Map();
+  private queue: Promise<unknown> = Promise.resolve();
+  private queued = 0;
+  private readonly ac = new AbortController();
+  private watching: Promise<void> | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private lastProblems = '';
+  /** Catalog index of the newest view an apply has acted on (successfully or not). */
+  private attemptedIndex = -1;
+  private closed = false;
+  /** The last failed apply; cleared by the next successful one. */
+  lastFailure: ApplyFailure | undefined;
+
+  constructor(deps: HaproxyManagerDeps) {
+    this.opts = deps.options;
+    this.catalog = deps.catalog;
+    this.logger = deps.logger ?? silentLogger();
+    this.metrics = deps.metrics ?? new HaproxyMetrics();
+    this.now = deps.now ?? Date.now;
+    this.renderer = deps.renderer;
+    this.fixedRenderer = deps.renderer !== undefined;
+    this.supervisor = new HaproxySupervisor(this.opts, {
+      logger: this.logger,
+      onRestartCounted: () => {
+        this.metrics.restarts++;
+      },
+      onRestarted: () => {
+        void this.enqueue(async () => {
+          // The restarted HAProxy loaded the live file: that is what the slots hold now.
+          normaliseForReload(this.state);
+          await this.applyOnce(this.now());
+        }).catch((err: unknown) =>
+          this.logger.error({ err: messageOf(err) }, 'haproxy resync after restart failed'),
+        );
+      },
+    });
+    this.runtime = new RuntimeApi({
+      statsSocket: this.opts.statsSocket,
+      masterSocket: this.opts.masterSocket,
+    });
+    this.debouncer = new Debouncer(
+      this.opts.quietPeriodMs,
+      this.opts.maxWaitMs,
+      (firstAt) => {
+        void this.enqueue(() => this.applyOnce(firstAt)).catch((err: unknown) =>
+          this.logger.error({ err: messageOf(err) }, 'haproxy apply failed'),
+        );
+      },
+      this.now,
+    );
+  }
+
+  /** PID of the HAProxy master berth runs (managed mode). */
+  get haproxyPid(): number | undefined {
+    return this.supervisor.pid;
+  }
+
+  /**
+   * Renders the config for the current catalog view, validates and installs
+   * it, starts HAProxy (managed) or reloads the given one (external), then
+   * follows the catalog. A template or config that cannot work at all fails
+   * here, loudly, rather than leaving a frontend-less HAProxy.
+   */
+  async start(): Promise<void> {
+    if (this.renderer === undefined) {
+      if (this.opts.templatePath !== undefined) await this.refreshTemplate();
+      else this.renderer = (data) => renderDefault(data);
+    }
+    await this.supervisor.prepare();
+    const view = this.catalog.view();
+    const desired = desiredFromView(view, this.opts.bindAddress);
+    this.noteProblems(desired.problems);
+    const plan = planSlots(new Map(), desired, this.planOpts());
+    const text = this.render(plan.next);
+    const candidate = await validateConfigText(text, this.validateOpts());
+    await installConfig(candidate, this.opts.configPath);
+    if (this.opts.mode === 'managed') await this.supervisor.start();
+    else await this.supervisor.reload();
+    this.state = plan.next;
+    this.attemptedIndex = view.index;
+    this.updateGauges();
+    this.watching = this.watch(view.index);
+  }
+
+  private async watch(startIndex: number): Promise<void> {
+    let last = startIndex;
+    try {
+      for await (const view of this.catalog.watch({ signal: this.ac.signal })) {
+        if (view.index === last) continue;
+        last = view.index;
+        this.debouncer.poke();
+      }
+    } catch (err) {
+      if (!this.closed) this.logger.error({ err: messageOf(err) }, 'catalog watch ended');
+    }
+  }
+
+  /** Runs `fn` on the apply queue (one at a time). */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    this.queued++;
+    const run = this.queue.then(fn).finally(() => {
+      this.queued--;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private planOpts() {
+    return {
+      now: this.now(),
+      slotsPerBackend: this.opts.slotsPerBackend,
+      emptyServiceRetentionMs: this.opts.emptyServiceRetentionMs,
+    };
+  }
+
+  private validateOpts() {
+    return {
+      binary: this.opts.binary,
+      preludeFiles: this.supervisor.preludeFiles(),
+      dir: dirOf(this.opts.configPath),
+      timeoutMs: this.opts.validateTimeoutMs,
+    };
+  }
+
+  /** Recompiles the user template when its file changed (an edit takes effect with the next apply). */
+  private async refreshTemplate(): Promise<void> {
+    const path = this.opts.templatePath;
+    if (path === undefined || this.fixedRenderer) return;
+    let stamp = '';
+    try {
+      const st = await stat(path);
+      stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      // loadTemplate below reports the missing file with its path
+    }
+    if (stamp !== '' && stamp === this.templateStamp && this.renderer !== undefined) return;
+    this.renderer = await loadTemplate(path);
+    this.templateStamp = stamp;
+  }
+
+  private render(state: LbState): string {
+    const r = this.renderer;
+    if (r === undefined) throw new InvalidArgumentError('haproxy: manager not started');
+    return r(
+      templateData(state, {
+        bindAddress: this.opts.bindAddress,
+        timeoutConnectMs: this.opts.timeoutConnectMs,
+        timeoutClientMs: this.opts.timeoutClientMs,
+        timeoutServerMs: this.opts.timeoutServerMs,
+        checkIntervalMs: this.opts.checkIntervalMs,
+        hardStopAfterMs: this.opts.hardStopAfterMs,
+      }),
+    );
+  }
+
+  private fail(stage: ApplyFailure['stage'], err: unknown): void {
+    this.lastFailure = { stage, message: messageOf(err), at: this.now() };
+    this.logger.error({ stage, err: messageOf(err) }, 'haproxy apply failed; the running config stays');
+  }
+
+  /** One apply of the newest catalog view. `firstAt`: when the first change of this batch was seen. */
+  private async applyOnce(firstAt: number): Promise<void> {
+    if (this.closed) return;
+    const view = this.catalog.view();
+    try {
+      await this.applyView(view, firstAt);
+    } finally {
+      this.attemptedIndex = Math.max(this.attemptedIndex, view.index);
+    }
+  }
+
+  private async applyView(view: CatalogView, firstAt: number): Promise<void> {
+    const desired = desiredFromView(view, this.opts.bindAddress);
+    this.noteProblems(desired.problems);
+    const plan = planSlots(this.state, desired, this.planOpts());
+    let text: string;
+    try {
+      await this.refreshTemplate();
+      text = this.render(plan.next);
+    } catch (err) {
+      this.metrics.renderFailures++;
+      this.fail('render', err);
+      return;
+    }
+    const live = await readLive(this.opts.configPath);
+    const fileChanged = text !== live;
+    let reload = plan.structural;
+    if (!reload && plan.commands.length > 0 && serverLinesOnly(live, text)) {
+      // Fast path: only server lines changed, inside a structure HAProxy has
+      // already accepted, so the Runtime API goes first (it refuses a bad
+      // address itself) and `haproxy -c` + install, which cost 10 ms on an idle
+      // host and hundreds on a busy one, follow off the routing path.
+      try {
+        await this.runtime.apply(plan.commands);
+        this.metrics.runtimeApiApplies++;
+        this.commit(plan.next, firstAt);
+        if (!(await this.persist(text))) {
+          this.logger.warn('the running HAProxy has the new servers; the live file keeps the previous ones');
+        }
+        return;
+      } catch (err) {
+        this.metrics.runtimeApiFailures++;
+        this.logger.warn({ err: messageOf(err) }, 'runtime API apply failed; reloading instead');
+        reload = true;
+        normaliseForReload(plan.next);
+      }
+    }
+    if (fileChanged && !(await this.persist(text))) return;
+    if (!reload && plan.commands.length > 0) {
+      try {
+        await this.runtime.apply(plan.commands);
+        this.metrics.runtimeApiApplies++;
+      } catch (err) {
+        // The installed file holds the wanted state: a reload gets there too.
+        this.metrics.runtimeApiFailures++;
+        this.logger.warn({ err: messageOf(err) }, 'runtime API apply failed; reloading instead');
+        reload = true;
+        normaliseForReload(plan.next);
+      }
+    }
+    if (reload) {
+      try {
+        await this.supervisor.reload();
+        this.metrics.reloads++;
+        this.logger.info({ reasons: plan.reasons }, 'haproxy reloaded');
+      } catch (err) {
+        this.metrics.reloadFailures++;
+        if (fileChanged) await restoreBackup(this.opts.configPath);
+        this.fail('reload', err);
+        return;
+      }
+    }
+    if (reload || plan.commands.length > 0 || fileChanged) this.commit(plan.next, firstAt);
+    else this.commit(plan.next, undefined);
+  }
+
+  /** Validates `text` and installs it as the live config; false (counted, reported) when HAProxy rejects it. */
+  private async persist(text: string): Promise<boolean> {
+    let candidate: string;
+    try {
+      candidate = await validateConfigText(text, this.validateOpts());
+    } catch (err) {
+      if (isInvalidArgument(err)) this.metrics.validateFailures++;
+      this.fail('validate', err);
+      return false;
+    }
+    await installConfig(candidate, this.opts.configPath);
+    return true;
+  }
+
+  /** The running HAProxy now holds `next`. `firstAt` undefined: nothing changed, no latency to record. */
+  private commit(next: LbState, firstAt: number | undefined): void {
+    this.state = next;
+    this.lastFailure = undefined;
+    if (firstAt !== undefined) this.metrics.observeApplyLatency(Math.max(0, this.now() - firstAt));
+    this.updateGauges();
+    this.scheduleDrainCheck();
+    this.scheduleExpiry();
+  }
+
+  private noteProblems(problems: LbProblem[]): void {
+    const key = JSON.stringify(problems);
+    if (key === this.lastProblems) return;
+    this.lastProblems = key;
+    this.metrics.labelProblems = problems.length;
+    for (const p of problems) this.logger.warn(p, 'haproxy: label problem; left out');
+  }
+
+  private updateGauges(): void {
+    const servers = { ready: 0, drain: 0, maint: 0, free: 0 };
+    for (const be of this.state.values()) {
+      for (const s of be.slots) {
+        if (s.instanceId === undefined) servers.free++;
+        else servers[s.state]++;
+      }
+    }
+    this.metrics.backends = this.state.size;
+    this.metrics.servers = servers;
+  }
+
+  private removingSlots(): { service: string; slot: SlotState }[] {
+    const out: { service: string; slot: SlotState }[] = [];
+    for (const [service, be] of this.state)
+      for (const slot of be.slots) if (slot.removing) out.push({ service, slot });
+    return out;
+  }
+
+  private scheduleDrainCheck(): void {
+    if (this.closed || this.drainTimer !== undefined || this.removingSlots().length === 0) return;
+    this.drainTimer = setTimeout(() => {
+      void this.enqueue(() => this.checkDrains())
+        .catch((err: unknown) => this.logger.warn({ err: messageOf(err) }, 'haproxy drain check failed'))
+        .finally(() => {
+          this.drainTimer = undefined;
+          this.scheduleDrainCheck();
+        });
+    }, DRAIN_POLL_MS);
+  }
+
+  /** Frees removing slots whose sessions ended (or whose drain timed out). */
+  private async checkDrains(): Promise<void> {
+    const removing = this.removingSlots();
+    if (removing.length === 0 || this.closed) return;
+    const sessions = await this.runtime.sessions();
+    const now = this.now();
+    const cmds: string[] = [];
+    for (const { service, slot } of removing) {
+      const scur = sessions.get(`${backendName(service)}/s${slot.slot}`) ?? 0;
+      const timedOut = now - (slot.drainSince ?? now) >= this.opts.drainTimeoutMs;
+      if (scur > 0 && !timedOut) continue;
+      if (scur > 0) this.metrics.drainsTimedOut++;
+      else this.metrics.drainsCompleted++;
+      const c = finishDrain(this.state, service, slot.slot);
+      if (c !== undefined) cmds.push(c);
+    }
+    await this.runtime.apply(cmds);
+    this.updateGauges();
+    this.scheduleExpiry();
+  }
+
+  private scheduleExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    let next: number | undefined;
+    for (const be of this.state.values()) {
+      if (be.emptySince === undefined) continue;
+      const at = be.emptySince + this.opts.emptyServiceRetentionMs;
+      next = next === undefined ? at : Math.min(next, at);
+    }
+    if (next === undefined || this.closed) return;
+    this.expiryTimer = setTimeout(() => this.debouncer.poke(), Math.max(0, next - this.now()) + 1);
+    this.expiryTimer.unref();
+  }
+
+  /**
+   * Before the runtime stops a container: its servers go to drain at once
+   * (they stay there until the instance leaves the catalog, however its
+   * health reads meanwhile) and this waits, bounded by `timeoutMs` (default
+   * `drainTimeout`), until their sessions reach 0. Containers in no backend
+   * return at once.
+   */
+  async preStop(
+    descriptor: Pick<ContainerDescriptor, 'id'>,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<PreStopResult> {
+    const timeoutMs = opts.timeoutMs ?? this.opts.drainTimeoutMs;
+    const names = await this.enqueue(async () => {
+      const now = this.now();
+      const cmds: string[] = [];
+      const found: string[] = [];
+      for (const [service, be] of this.state) {
+        for (const s of be.slots) {
+          if (s.containerId !== descriptor.id || s.instanceId === undefined) continue;
+          const name = `${backendName(service)}/s${s.slot}`;
+          found.push(name);
+          s.heldUntil = now + timeoutMs + this.opts.drainTimeoutMs;
+          if (s.state === 'ready') {
+            s.state = 'drain';
+            cmds.push(`set server ${name} state drain`);
+          }
+        }
+      }
+      await this.runtime.apply(cmds);
+      this.updateGauges();
+      return found;
+    });
+    if (names.length === 0) return { servers: [], drained: true, sessions: 0 };
+    const deadline = Date.now() + timeoutMs;
+    let open = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      try {
+        const sessions = await this.runtime.sessions();
+        open = names.reduce((n, name) => n + (sessions.get(name) ?? 0), 0);
+      } catch (err) {
+        if (!(err instanceof UnavailableError)) throw err;
+      }
+      if (open === 0) return { servers: names, drained: true, sessions: 0 };
+      if (Date.now() + DRAIN_POLL_MS > deadline) break;
+      await sleep(DRAIN_POLL_MS);
+    }
+    return { servers: names, drained: false, sessions: open };
+  }
+
+  /** A copy of the slot state berth believes HAProxy holds. */
+  slots(): LbState {
+    return cloneState(this.state);
+  }
+
+  /**
+   * Resolves once the newest catalog view has been acted on (applied, or
+   * refused: see `lastFailure`), nothing is pending and no drain is in
+   * progress (bounded).
+   */
+  async settled(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let i = 0; i < 1_000_000; i++) {
+      if (
+        this.attemptedIndex >= this.catalog.view().index &&
+        !this.debouncer.pending &&
+        this.queued === 0 &&
+        this.removingSlots().length === 0
+      ) {
+        return;
+      }
+      if (Date.now() > deadline) break;
+      await sleep(10);
+    }
+    throw new UnavailableError(`haproxy: changes not applied within ${timeoutMs} ms`);
+  }
+
+  /**
+   * Stops following the catalog. Managed mode also stops HAProxy, unless
+   * `keepHaproxy` (agent restart or upgrade: it keeps serving the last
+   * config, and the next `start()` on the same `stateDir` adopts it).
+   */
+  async close(opts: { keepHaproxy?: boolean } = {}): Promise<void> {
+    this.closed = true;
+    this.ac.abort();
+    this.debouncer.cancel();
+    clearTimeout(this.drainTimer);
+    clearTimeout(this.expiryTimer);
+    await this.watching;
+    await this.queue;
+    if (this.opts.mode !== 'managed') return;
+    if (opts.keepHaproxy === true) this.supervisor.detach();
+    else await this.supervisor.stop();
+  }
+}
+
+/** True when `a` and `b` differ only in `server s<N> …` lines of the same servers (same line count and order). */
+export function serverLinesOnly(a: string, b: string): boolean {
+  const la = a.split('\n');
+  const lb = b.split('\n');
+  if (la.length !== lb.length) return false;
+  for (let i = 0; i < la.length; i++) {
+    const x = la[i] ?? '';
+    const y = lb[i] ?? '';
+    if (x === y) continue;
+    const mx = /^\s*server\s+(s\d+)\s/.exec(x);
+    const my = /^\s*server\s+(s\d+)\s/.exec(y);
+    if (mx === null || my === null || mx[1] !== my[1]) return false;
+  }
+  return true;
+}
+
+function dirOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}

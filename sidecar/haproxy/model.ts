@@ -1,0 +1,124 @@
+import { messageOf } from '../../src/common/errors.js';
+import type { CatalogView, ServiceInstance } from '../discovery/types.js';
+import { type LbSpec, lbSpecFromMeta, sameSpec } from './labels.js';
+
+/** One instance a backend should route to, as the catalog says now. */
+export interface DesiredServer {
+  instanceId: string;
+  address: string;
+  port: number;
+  /** ready: healthy (passing or warning); drain: in maintenance (finish sessions, take no new ones). */
+  state: 'ready' | 'drain';
+  containerId: string | undefined;
+  node: string;
+  service: string;
+}
+
+export interface DesiredService {
+  spec: LbSpec;
+  servers: DesiredServer[];
+}
+
+/** A problem with what instances declare; the affected instance or service is left out, the rest is applied. */
+export interface LbProblem {
+  service: string;
+  instanceId?: string;
+  message: string;
+}
+
+export interface DesiredState {
+  services: Map<string, DesiredService>;
+  problems: LbProblem[];
+}
+
+/**
+ * The services that get a frontend and the servers each backend should hold,
+ * from one catalog view (pure). Critical instances are left out; instances in
+ * maintenance stay in their slot in drain. When the instances of one LB
+ * service disagree about the spec (a rolling update changing a label), the
+ * spec most of them carry wins (ties: the one of the lowest instance id).
+ * Two services claiming one bind address and port: the lower name wins.
+ */
+export function desiredFromView(view: CatalogView, defaultBind: string): DesiredState {
+  const problems: LbProblem[] = [];
+  const groups = new Map<string, { specs: { spec: LbSpec; inst: ServiceInstance }[] }>();
+  for (const inst of view.instances) {
+    let spec: LbSpec | undefined;
+    try {
+      spec = lbSpecFromMeta(inst.service, inst.meta);
+    } catch (err) {
+      problems.push({ service: inst.service, instanceId: inst.id, message: messageOf(err) });
+      continue;
+    }
+    if (spec === undefined) continue;
+    let g = groups.get(spec.name);
+    if (g === undefined) {
+      g = { specs: [] };
+      groups.set(spec.name, g);
+    }
+    g.specs.push({ spec, inst });
+  }
+
+  const services = new Map<string, DesiredService>();
+  for (const name of [...groups.keys()].sort()) {
+    const g = groups.get(name);
+    if (g === undefined) continue;
+    const spec = winningSpec(g.specs);
+    if (g.specs.some((s) => !sameSpec(s.spec, spec))) {
+      problems.push({
+        service: name,
+        message: `instances disagree on berth.lb.* labels; using those of most instances`,
+      });
+    }
+    const servers: DesiredServer[] = [];
+    for (const { inst } of g.specs.sort((a, b) => a.inst.id.localeCompare(b.inst.id))) {
+      if (inst.health === 'critical') continue;
+      if (inst.port <= 0 || inst.address === '') {
+        problems.push({ service: name, instanceId: inst.id, message: 'instance has no address or port' });
+        continue;
+      }
+      servers.push({
+        instanceId: inst.id,
+        address: inst.address,
+        port: inst.port,
+        state: inst.health === 'maintenance' ? 'drain' : 'ready',
+        containerId: inst.containerId,
+        node: inst.node,
+        service: inst.service,
+      });
+    }
+    services.set(name, { spec, servers });
+  }
+
+  const taken = new Map<string, string>();
+  for (const [name, svc] of services) {
+    const key = `${svc.spec.bind ?? defaultBind}:${svc.spec.port}`;
+    const owner = taken.get(key);
+    if (owner !== undefined) {
+      problems.push({
+        service: name,
+        message: `berth.lb.port: ${key} is already the frontend of service ${owner}`,
+      });
+      services.delete(name);
+      continue;
+    }
+    taken.set(key, name);
+  }
+  return { services, problems };
+}
+
+function winningSpec(specs: { spec: LbSpec; inst: ServiceInstance }[]): LbSpec {
+  const counts: { spec: LbSpec; n: number; firstId: string }[] = [];
+  for (const { spec, inst } of specs) {
+    const c = counts.find((x) => sameSpec(x.spec, spec));
+    if (c === undefined) counts.push({ spec, n: 1, firstId: inst.id });
+    else {
+      c.n++;
+      if (inst.id < c.firstId) c.firstId = inst.id;
+    }
+  }
+  counts.sort((a, b) => b.n - a.n || a.firstId.localeCompare(b.firstId));
+  const best = counts[0];
+  if (best === undefined) throw new Error('winningSpec: empty group');
+  return best.spec;
+}
