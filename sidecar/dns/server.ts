@@ -69,7 +69,22 @@ interface Client {
   transport: 'udp' | 'tcp';
 }
 
+/** An encoded answer for one exact query (bytes after the id) against one view. */
+interface CachedAnswer {
+  type: string;
+  /** The answer with its records in canonical order; rotations are encoded from it. */
+  response: Response;
+  maxBytes: number;
+  /** Encodings by rotation of the answer records, filled as they are asked for. */
+  rotations: (Buffer | undefined)[];
+  truncated: (boolean | undefined)[];
+}
+
 const UDP_DEFAULT = 512;
+/** Most cached queries per view; past it the cache starts over (random names cannot grow it without bound). */
+const CACHE_MAX = 10_000;
+/** Answers with more records than this are rotated and encoded per query instead of cached per rotation. */
+const CACHE_ROTATIONS_MAX = 64;
 const TCP_MAX = 65535;
 /** Queries a TCP client may have in flight on one connection. */
 const TCP_PIPELINE = 64;
@@ -82,8 +97,8 @@ const TCP_PIPELINE = 64;
  * Transport is node:dgram/node:net rather than dns2's servers: dns2's UDP
  * server drops every record when an answer does not fit (we send as many
  * whole records as fit with TC set) and hides the raw packet we need to
- * answer FORMERR and to forward byte-exact; dns2's record encoders are used
- * for the answers (wire.ts).
+ * answer FORMERR and to forward byte-exact. Answers are encoded by wire.ts
+ * and cached per exact query and view (see the README's answer cache).
  */
 export class DnsServer {
   readonly counters = new DnsCounters();
@@ -95,6 +110,9 @@ export class DnsServer {
   private readonly tcp: TcpServer[] = [];
   private readonly conns = new Set<TcpSocket>();
   private bound: ListenAddress[] = [];
+  private readonly cache = new Map<string, CachedAnswer>();
+  private cacheView: CatalogView | undefined;
+  private cacheContainers: ReadonlyMap<string, string> | undefined;
   private readonly listen: ListenAddress[];
   private readonly maxUdp: number;
 
@@ -123,7 +141,9 @@ export class DnsServer {
       },
       healthyOnly: opts.healthyOnly ?? true,
       onlyPassing: opts.onlyPassing ?? false,
-      shuffle,
+      // Canonical order: the server rotates the records per answer (see cachedAnswer), which
+      // spreads clients over instances like a shuffle while letting encodings be cached.
+      shuffle: (items) => items,
     };
     if (opts.nodeAddress !== undefined) this.zone.nodeAddress = opts.nodeAddress;
     if (containerDomain !== undefined && containerDomain !== '') this.zone.containerDomain = containerDomain;
@@ -170,18 +190,35 @@ export class DnsServer {
    * (dropped). Public so tests and benchmarks can drive it without sockets.
    */
   async handle(buf: Buffer, client: Client): Promise<Buffer | undefined> {
+    return this.respond(buf, client);
+  }
+
+  /**
+   * `handle` without a promise when the answer is cached: the UDP hot path
+   * sends it in the same tick (a promise and a microtask per query are a
+   * measurable share of the cost at tens of thousands of queries/s).
+   */
+  private respond(buf: Buffer, client: Client): Buffer | undefined | Promise<Buffer | undefined> {
     try {
-      return await this.handleUnsafe(buf, client);
+      const limited = this.limiter !== undefined && !this.limiter.take(client.address);
+      if (!limited && buf.length >= 12) {
+        const hit = this.fromCache(buf, client);
+        if (hit !== undefined) return hit;
+      }
+      return this.handleUnsafe(buf, client, limited).catch((err: unknown) => this.failed(err, buf));
     } catch (err) {
-      this.counters.internalErrors++;
-      this.log.error({ err: messageOf(err) }, 'dns: failed to answer a query');
-      if (buf.length < 12) return undefined;
-      return this.reply(encodeError(buf.readUInt16BE(0), 0, false, RCODE.SERVFAIL, undefined));
+      return this.failed(err, buf);
     }
   }
 
-  private async handleUnsafe(buf: Buffer, client: Client): Promise<Buffer | undefined> {
-    const limited = this.limiter !== undefined && !this.limiter.take(client.address);
+  private failed(err: unknown, buf: Buffer): Buffer | undefined {
+    this.counters.internalErrors++;
+    this.log.error({ err: messageOf(err) }, 'dns: failed to answer a query');
+    if (buf.length < 12) return undefined;
+    return this.reply(encodeError(buf.readUInt16BE(0), 0, false, RCODE.SERVFAIL, undefined));
+  }
+
+  private async handleUnsafe(buf: Buffer, client: Client, limited: boolean): Promise<Buffer | undefined> {
     const parsed = parseRequest(buf);
     if (!parsed.ok) {
       if ('drop' in parsed) {
@@ -213,10 +250,11 @@ export class DnsServer {
     }
     const view = this.opts.view();
     if (view.stale) this.counters.staleAnswers++;
-    const containers = this.opts.containerNames?.() ?? new Map<string, string>();
+    const containers = this.opts.containerNames?.() ?? NO_CONTAINERS;
+    this.syncCache(view, containers);
     const a = answer(this.zone, req.question.name, req.question.type, view, containers);
     const res: Response = {
-      id: req.id,
+      id: 0,
       opcode: 0,
       rd: req.rd,
       cd: req.cd,
@@ -228,9 +266,65 @@ export class DnsServer {
       additional: a.additional,
     };
     if (edns !== undefined) res.edns = edns;
-    const enc = encodeResponse(res, maxBytes);
-    if (enc.truncated) this.counters.truncated++;
-    return this.reply(enc.buf);
+    const entry: CachedAnswer = {
+      type: typeName(req.question.type),
+      response: res,
+      maxBytes,
+      rotations: [],
+      truncated: [],
+    };
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(cacheKey(buf, client), entry);
+    return this.reply(this.encodeRotated(entry, req.id));
+  }
+
+  /**
+   * The answer to a query seen before against the same view, without
+   * parsing or looking anything up: the key is the query's bytes after its
+   * id (flags, question, EDNS size) and the transport, so equal keys get
+   * equal answers but for the id and the order of the records.
+   */
+  private fromCache(buf: Buffer, client: Client): Buffer | undefined {
+    const view = this.opts.view();
+    this.syncCache(view, this.opts.containerNames?.() ?? NO_CONTAINERS);
+    const entry = this.cache.get(cacheKey(buf, client));
+    if (entry === undefined) return undefined;
+    this.counters.query(entry.type);
+    if (view.stale) this.counters.staleAnswers++;
+    return this.reply(this.encodeRotated(entry, buf.readUInt16BE(0)));
+  }
+
+  /** Drops every cached answer when the view or the container names change. */
+  private syncCache(view: CatalogView, containers: ReadonlyMap<string, string>): void {
+    if (view === this.cacheView && containers === this.cacheContainers) return;
+    this.cache.clear();
+    this.cacheView = view;
+    this.cacheContainers = containers;
+  }
+
+  /** Encodes (or reuses) the answer rotated by a random offset, with this id. */
+  private encodeRotated(entry: CachedAnswer, id: number): Buffer {
+    const n = entry.response.answers.length;
+    const r = n > 1 ? Math.floor(Math.random() * n) : 0;
+    let out = entry.rotations[r];
+    let truncated = entry.truncated[r] ?? false;
+    if (out === undefined) {
+      const res =
+        r === 0 ? entry.response : { ...entry.response, answers: rotate(entry.response.answers, r) };
+      const enc = encodeResponse(res, entry.maxBytes);
+      out = enc.buf;
+      truncated = enc.truncated;
+      if (n <= CACHE_ROTATIONS_MAX) {
+        entry.rotations[r] = out;
+        entry.truncated[r] = truncated;
+      }
+    }
+    if (truncated) this.counters.truncated++;
+    // A copy: the cached bytes must not change while a send of an earlier copy is in flight.
+    const copy = Buffer.allocUnsafe(out.length);
+    out.copy(copy);
+    copy.writeUInt16BE(id, 0);
+    return copy;
   }
 
   private limitedAnswer(client: Client, id: number): Buffer | undefined {
@@ -311,9 +405,17 @@ export class DnsServer {
         sock.off('error', onErr);
         sock.on('error', (err) => this.log.warn({ err: err.message }, 'dns: udp socket error'));
         sock.on('message', (msg, rinfo) => {
-          void this.handle(msg, { address: rinfo.address, transport: 'udp' }).then((out) => {
-            if (out !== undefined) sock.send(out, rinfo.port, rinfo.address, () => undefined);
-          });
+          // No send callback: Node then tries a synchronous send (uv_udp_try_send)
+          // instead of queueing a request. A reply that cannot be sent is lost like
+          // any datagram; the client retries.
+          const out = this.respond(msg, { address: rinfo.address, transport: 'udp' });
+          if (out instanceof Promise) {
+            void out.then((o) => {
+              if (o !== undefined) sock.send(o, rinfo.port, rinfo.address);
+            });
+          } else if (out !== undefined) {
+            sock.send(out, rinfo.port, rinfo.address);
+          }
         });
         resolve(sock);
       });
@@ -366,14 +468,14 @@ export class DnsServer {
   }
 }
 
-/** Fisher–Yates: clients that take the first address then spread over instances. */
-function shuffle<T>(items: T[]): T[] {
-  const a = [...items];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    const t = a[i] as T;
-    a[i] = a[j] as T;
-    a[j] = t;
-  }
-  return a;
+const NO_CONTAINERS: ReadonlyMap<string, string> = new Map();
+
+/** Transport + the query after its id: UDP and TCP differ in size limits. */
+function cacheKey(buf: Buffer, client: Client): string {
+  return (client.transport === 'udp' ? 'u' : 't') + buf.toString('latin1', 2);
+}
+
+/** `items` starting at index r, wrapping around. */
+function rotate<T>(items: T[], r: number): T[] {
+  return [...items.slice(r), ...items.slice(0, r)];
 }

@@ -1,0 +1,498 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type {
+  ContainerDescriptor,
+  ContainerEvent,
+  ContainerSource,
+  RuntimeEvent,
+} from '../../runtime/types.js';
+import { isUnavailable, messageOf } from '../../src/common/errors.js';
+import type { Envelope } from '../../src/common/events.js';
+import type { Logger } from '../../src/common/log.js';
+import { silentLogger } from '../../src/common/log.js';
+import { isProbed, type ProbeResult, Prober } from './probe.js';
+import {
+  type CheckSpec,
+  type CheckStatus,
+  type HostFacts,
+  type Registration,
+  registrationsFor,
+} from './registrator.js';
+import type { Catalog, ServiceInstance } from './types.js';
+
+export interface RegistrarOptions {
+  source: ContainerSource;
+  catalog: Catalog;
+  host: HostFacts;
+  /**
+   * How long `preStop` holds a container in maintenance before letting the
+   * stop go on, so DNS caches (TTL) and HAProxy stop sending it new work.
+   * Default 2000 ms; 0 skips the wait.
+   */
+  drainMs?: number;
+  /** Reconcile this often as a safety net (0 = only on start and after an overflow). Default 0. */
+  reconcileIntervalMs?: number;
+  /** Retry a failed reconcile (e.g. Consul down) after this, doubling up to `reconcileRetryMaxMs`. Default 1000. */
+  reconcileRetryMs?: number;
+  reconcileRetryMaxMs?: number;
+  /** Event subscription buffer; overflowing it means a resync. Default 10000. */
+  eventBuffer?: number;
+  log?: Logger;
+}
+
+/** Plain numbers for the metrics sidecar. */
+export class RegistrarCounters {
+  registered = 0;
+  deregistered = 0;
+  healthUpdates = 0;
+  maintenance = 0;
+  /** Catalog calls that failed (logged; the catalog's own queue retries what it can). */
+  catalogErrors = 0;
+  eventsHandled = 0;
+  reconciles = 0;
+  reconcileFailures = 0;
+  reconcileAdded = 0;
+  reconcileRemoved = 0;
+  /** Times the event subscription fell behind and was replaced by a relist. */
+  eventOverflows = 0;
+  /** Settings dropped from labels (see Registration.warnings). */
+  labelWarnings = 0;
+  /** Runs of label-declared checks (SERVICE_CHECK_HTTP|HTTPS|TCP). */
+  probes = 0;
+
+  snapshot(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this)) if (typeof v === 'number') out[k] = v;
+    return out;
+  }
+}
+
+/**
+ * One registered instance and the inputs of its health: the worst of the
+ * runtime's verdict (when the container has a health check) and the last
+ * result of the label-declared check berth runs (when there is one).
+ */
+interface Tracked {
+  instance: ServiceInstance;
+  check?: CheckSpec;
+  runtime?: CheckStatus;
+  probe?: CheckStatus;
+  prober?: Prober;
+}
+
+/** What this registrar registered for one container. */
+interface Registered {
+  ids: string[];
+  instances: Tracked[];
+}
+
+const RANK: Record<CheckStatus, number> = { passing: 0, warning: 1, critical: 2 };
+
+function worst(a: CheckStatus | undefined, b: CheckStatus | undefined): CheckStatus {
+  if (a === undefined) return b ?? 'passing';
+  if (b === undefined) return a;
+  return RANK[a] >= RANK[b] ? a : b;
+}
+
+/** The runtime's health as a check status; undefined when the container has no health check. */
+function runtimeVerdict(
+  h: ContainerDescriptor['health'],
+  check: CheckSpec | undefined,
+): CheckStatus | undefined {
+  switch (h) {
+    case 'healthy':
+      return 'passing';
+    case 'unhealthy':
+      return 'critical';
+    case 'starting':
+      return check?.initialStatus ?? 'critical';
+    default:
+      return undefined;
+  }
+}
+
+const healthOf = (t: Tracked): CheckStatus => worst(t.runtime, t.probe);
+
+/**
+ * Keeps the catalog in step with the containers of a `ContainerSource`:
+ * register on start, mirror the runtime's health check as the instance's
+ * check, maintenance (drain) before a stop, deregister on death and removal,
+ * and reconcile (owned instances without a running container removed,
+ * missing ones added) on start and whenever the event stream was lost.
+ *
+ * Never in a container's way: the runtime only publishes events, `preStop`
+ * waits at most `drainMs` (catalog writes are not awaited there), and catalog
+ * failures are counted and logged, not thrown.
+ */
+export class Registrar {
+  readonly counters = new RegistrarCounters();
+  private readonly log: Logger;
+  private readonly byContainer = new Map<string, Registered>();
+  private readonly stopper = new AbortController();
+  /** One operation at a time (events, reconciles), in arrival order. */
+  private lock: Promise<void> = Promise.resolve();
+  private loop: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private retryDelay: number;
+  private started = false;
+  private readonly drainMs: number;
+
+  constructor(private readonly opts: RegistrarOptions) {
+    this.log = opts.log ?? silentLogger();
+    this.drainMs = opts.drainMs ?? 2000;
+    this.retryDelay = opts.reconcileRetryMs ?? 1000;
+  }
+
+  /**
+   * Subscribes to the source, then reconciles (events that arrive meanwhile
+   * are applied after it, as deltas), then follows the events. Resolves
+   * after the first reconcile was attempted; a failed one is retried.
+   */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const events = this.subscribe();
+    await this.serial(() => this.reconcileOrRetry());
+    this.loop = this.follow(events);
+    const every = this.opts.reconcileIntervalMs ?? 0;
+    if (every > 0) {
+      const t = setInterval(() => void this.serial(() => this.reconcileOrRetry()), every);
+      t.unref();
+      this.stopper.signal.addEventListener('abort', () => clearInterval(t), { once: true });
+    }
+  }
+
+  /** Stops following events. Registrations stay: containers outlive the agent. */
+  async close(): Promise<void> {
+    this.stopper.abort();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    for (const reg of this.byContainer.values()) stopProbers(reg.instances);
+    await this.loop;
+    await this.lock;
+    for (const reg of this.byContainer.values()) stopProbers(reg.instances);
+  }
+
+  /**
+   * Called by the container manager before it stops a container: the
+   * container's instances go into maintenance (DNS and HAProxy stop sending
+   * it new work), then this waits `drainMs` and resolves. Never throws and
+   * never waits on the catalog.
+   */
+  async preStop(
+    c: Pick<ContainerDescriptor, 'id'>,
+    opts: { drainMs?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const reg = this.byContainer.get(c.id);
+    if (reg === undefined || reg.ids.length === 0) return;
+    for (const id of reg.ids) {
+      void this.call('maintenance', () =>
+        this.opts.catalog.setMaintenance(id, true, 'berth: container stopping'),
+      );
+    }
+    const wait = opts.drainMs ?? this.drainMs;
+    if (wait > 0) {
+      await sleep(wait, undefined, { signal: opts.signal }).catch(() => undefined);
+    }
+  }
+
+  /** Instance ids registered for a container (for tests and the API). */
+  registeredIds(containerId: string): readonly string[] {
+    return this.byContainer.get(containerId)?.ids ?? [];
+  }
+
+  /**
+   * Makes the catalog match the running containers: lists the source and
+   * the catalog's `owned()` instances; owned instances with no running
+   * container are deregistered, missing or changed ones registered, health
+   * differences corrected. Throws when the catalog cannot be read (Consul
+   * down: acting on a guess would remove live registrations).
+   */
+  async reconcile(): Promise<{ added: number; removed: number; updated: number }> {
+    return this.serial(() => this.reconcileNow());
+  }
+
+  private async reconcileNow(): Promise<{ added: number; removed: number; updated: number }> {
+    this.counters.reconciles++;
+    const running = (await this.opts.source.list()).filter((c) => c.state === 'running');
+    const desired = new Map<string, ServiceInstance>();
+    const previous = new Map(this.byContainer);
+    this.byContainer.clear();
+    for (const c of running) {
+      const reg = this.track(c, this.plan(c), previous.get(c.id));
+      previous.delete(c.id);
+      this.byContainer.set(c.id, reg);
+      for (const t of reg.instances) desired.set(t.instance.id, { ...t.instance, health: healthOf(t) });
+    }
+    for (const gone of previous.values()) stopProbers(gone.instances);
+    let owned: ServiceInstance[];
+    try {
+      owned = await this.opts.catalog.owned();
+    } catch (err) {
+      // The catalog cannot say what it holds (Consul down): register what runs
+      // (the catalog queues it) but remove nothing on a guess; retried later.
+      for (const want of desired.values())
+        await this.call('register', () => this.opts.catalog.register(want));
+      throw err;
+    }
+    const have = new Map(owned.map((i) => [i.id, i]));
+    let added = 0;
+    let removed = 0;
+    let updated = 0;
+    for (const inst of owned) {
+      if (desired.has(inst.id)) continue;
+      removed++;
+      await this.call('deregister', () => this.opts.catalog.deregister(inst.id));
+    }
+    for (const [id, want] of desired) {
+      const cur = have.get(id);
+      if (cur === undefined) {
+        added++;
+        await this.call('register', () => this.opts.catalog.register(want));
+      } else if (!sameRegistration(cur, want)) {
+        updated++;
+        await this.call('register', () => this.opts.catalog.register(want));
+      } else if (cur.health !== 'maintenance' && cur.health !== want.health) {
+        updated++;
+        await this.call('health', () => this.opts.catalog.setHealth(id, want.health));
+      }
+    }
+    this.counters.reconcileAdded += added;
+    this.counters.reconcileRemoved += removed;
+    this.log.info({ added, removed, updated, running: running.length }, 'discovery: reconciled');
+    return { added, removed, updated };
+  }
+
+  /** Reconcile; on failure count it and schedule a retry with doubling delay. */
+  private async reconcileOrRetry(): Promise<void> {
+    if (this.stopper.signal.aborted) return;
+    try {
+      await this.reconcileNow();
+      this.retryDelay = this.opts.reconcileRetryMs ?? 1000;
+    } catch (err) {
+      this.counters.reconcileFailures++;
+      const delay = this.retryDelay;
+      this.retryDelay = Math.min(delay * 2, this.opts.reconcileRetryMaxMs ?? 30_000);
+      this.log.warn({ err: messageOf(err), retryInMs: delay }, 'discovery: reconcile failed; retrying');
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.timer = setTimeout(() => void this.serial(() => this.reconcileOrRetry()), delay);
+      this.timer.unref();
+    }
+  }
+
+  private subscribe(): AsyncIterable<Envelope<RuntimeEvent>> {
+    return this.opts.source.events({
+      topics: ['container.*'],
+      signal: this.stopper.signal,
+      buffer: this.opts.eventBuffer ?? 10_000,
+    });
+  }
+
+  /**
+   * Applies events one at a time. A subscription that fell behind fails
+   * with Unavailable: subscribe again, then relist (reconcile) — the
+   * consumer contract of ContainerSource.
+   */
+  private async follow(first: AsyncIterable<Envelope<RuntimeEvent>>): Promise<void> {
+    let events = first;
+    let failures = 0;
+    while (!this.stopper.signal.aborted) {
+      try {
+        for await (const env of events) {
+          failures = 0;
+          await this.serial(() => this.handle(env));
+        }
+        return;
+      } catch (err) {
+        if (this.stopper.signal.aborted) return;
+        if (isUnavailable(err)) {
+          this.counters.eventOverflows++;
+          this.log.warn({ err: messageOf(err) }, 'discovery: event stream lost; relisting');
+        } else {
+          // Bounded backoff on a source that keeps failing.
+          failures++;
+          this.log.error({ err: messageOf(err) }, 'discovery: event stream failed');
+          await sleep(Math.min(100 * 2 ** failures, 10_000), undefined, {
+            signal: this.stopper.signal,
+          }).catch(() => undefined);
+          if (this.stopper.signal.aborted) return;
+        }
+        events = this.subscribe();
+        await this.serial(() => this.reconcileOrRetry());
+      }
+    }
+  }
+
+  private async handle(env: Envelope<RuntimeEvent>): Promise<void> {
+    if (!('container' in env.event)) return;
+    const ev: ContainerEvent = env.event;
+    const c = ev.container;
+    this.counters.eventsHandled++;
+    switch (env.topic) {
+      case 'container.started':
+        await this.onStarted(c);
+        break;
+      case 'container.healthy':
+        await this.setHealth(c, 'passing');
+        break;
+      case 'container.unhealthy':
+        await this.setHealth(c, 'critical');
+        break;
+      case 'container.stopping':
+        // A stop without preStop (another engine, observe mode): drain without waiting.
+        for (const id of this.byContainer.get(c.id)?.ids ?? []) {
+          await this.call('maintenance', () =>
+            this.opts.catalog.setMaintenance(id, true, 'berth: container stopping'),
+          );
+        }
+        break;
+      case 'container.died':
+      case 'container.removed':
+        await this.forget(c.id);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private async onStarted(c: ContainerDescriptor): Promise<void> {
+    const prev = this.byContainer.get(c.id);
+    const reg = this.track(c, this.plan(c), prev);
+    // A restart with new labels or ports: what the old registration had and the new one lacks goes.
+    for (const old of prev?.ids ?? []) {
+      if (!reg.ids.includes(old)) await this.call('deregister', () => this.opts.catalog.deregister(old));
+    }
+    this.byContainer.set(c.id, reg);
+    for (const t of reg.instances) {
+      const inst = { ...t.instance, health: healthOf(t) };
+      await this.call('register', () => this.opts.catalog.register(inst));
+    }
+  }
+
+  /**
+   * The tracked state of a container's registrations, keeping the probe
+   * state (and prober) of instances that were already tracked with the same
+   * check, starting probers for new checks and stopping the rest.
+   */
+  private track(c: ContainerDescriptor, regs: Registration[], prev: Registered | undefined): Registered {
+    const old = new Map((prev?.instances ?? []).map((t) => [t.instance.id, t]));
+    const instances: Tracked[] = [];
+    for (const r of regs) {
+      const t: Tracked = { instance: r.instance };
+      if (r.check !== undefined) t.check = r.check;
+      const runtime = runtimeVerdict(c.health, r.check);
+      if (runtime !== undefined) t.runtime = runtime;
+      const before = old.get(r.instance.id);
+      if (isProbed(r.check)) {
+        if (before?.prober !== undefined && JSON.stringify(before.check) === JSON.stringify(r.check)) {
+          t.prober = before.prober;
+          t.probe = before.probe ?? r.check.initialStatus ?? 'critical';
+          old.delete(r.instance.id);
+        } else {
+          t.probe = r.check.initialStatus ?? 'critical';
+          t.prober = this.startProber(c.id, r.instance.id, r.check);
+        }
+      }
+      instances.push(t);
+    }
+    stopProbers([...old.values()]);
+    return { ids: instances.map((t) => t.instance.id), instances };
+  }
+
+  private startProber(
+    containerId: string,
+    id: string,
+    check: CheckSpec & { kind: 'http' | 'https' | 'tcp' },
+  ): Prober {
+    const p = new Prober(check, (r) => void this.serial(() => this.onProbe(containerId, id, p, r)));
+    p.start();
+    return p;
+  }
+
+  private async onProbe(containerId: string, id: string, prober: Prober, r: ProbeResult): Promise<void> {
+    this.counters.probes++;
+    const t = this.byContainer.get(containerId)?.instances.find((x) => x.instance.id === id);
+    // A result from a prober that was replaced or stopped meanwhile.
+    if (t === undefined || t.prober !== prober) return;
+    const before = healthOf(t);
+    t.probe = r.status;
+    if (healthOf(t) !== before) {
+      await this.call('health', () => this.opts.catalog.setHealth(id, healthOf(t), r.output));
+    }
+  }
+
+  private async setHealth(c: ContainerDescriptor, health: 'passing' | 'critical'): Promise<void> {
+    const reg = this.byContainer.get(c.id);
+    if (reg === undefined) return;
+    for (const t of reg.instances) {
+      t.runtime = health;
+      const h = healthOf(t);
+      await this.call('health', () =>
+        this.opts.catalog.setHealth(t.instance.id, h, `berth: container ${c.health}`),
+      );
+    }
+  }
+
+  private async forget(containerId: string): Promise<void> {
+    const reg = this.byContainer.get(containerId);
+    if (reg === undefined) return;
+    this.byContainer.delete(containerId);
+    stopProbers(reg.instances);
+    for (const id of reg.ids) await this.call('deregister', () => this.opts.catalog.deregister(id));
+  }
+
+  private plan(c: ContainerDescriptor): Registration[] {
+    const regs = registrationsFor(c, this.opts.host);
+    for (const r of regs) {
+      for (const w of r.warnings) {
+        this.counters.labelWarnings++;
+        this.log.warn({ container: c.name, service: r.instance.service }, `discovery: ${w}`);
+      }
+    }
+    return regs;
+  }
+
+  /** One catalog call: counted, errors logged and swallowed (the catalog queues what it can retry). */
+  private async call(
+    kind: 'register' | 'deregister' | 'health' | 'maintenance',
+    fn: () => Promise<void>,
+  ): Promise<void> {
+    try {
+      await fn();
+      if (kind === 'register') this.counters.registered++;
+      else if (kind === 'deregister') this.counters.deregistered++;
+      else if (kind === 'health') this.counters.healthUpdates++;
+      else this.counters.maintenance++;
+    } catch (err) {
+      this.counters.catalogErrors++;
+      this.log.warn({ err: messageOf(err), op: kind }, 'discovery: catalog call failed');
+    }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+}
+
+function stopProbers(instances: Tracked[]): void {
+  for (const t of instances) t.prober?.stop();
+}
+
+function sameRegistration(a: ServiceInstance, b: ServiceInstance): boolean {
+  return (
+    a.service === b.service &&
+    a.address === b.address &&
+    a.port === b.port &&
+    a.tags.length === b.tags.length &&
+    a.tags.every((t, i) => t === b.tags[i]) &&
+    sameMap(a.meta, b.meta)
+  );
+}
+
+function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
