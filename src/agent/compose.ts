@@ -11,13 +11,17 @@ import { ImageStore } from '../../runtime/image/store.js';
 import { BridgeNetworkManager } from '../../runtime/network/bridge.js';
 import { OciSpecBuilder } from '../../runtime/oci/builder.js';
 import { OverlaySnapshotter } from '../../runtime/snapshot/overlay.js';
-import type { ImageTopic, RuntimeEvent } from '../../runtime/types.js';
+import type { ContainerDescriptor, ImageTopic, RuntimeEvent } from '../../runtime/types.js';
 import { FailedPreconditionError } from '../common/errors.js';
 import type { EventExchange } from '../common/events.js';
 import type { AgentConfig } from './config.js';
 
+export type PreStopHook = (d: ContainerDescriptor) => Promise<void>;
+
 export interface ComposedRuntime {
   manager: ContainerManager;
+  /** Sidecars add their drain steps here (discovery maintenance, HAProxy drain); run before every stop signal. */
+  preStopHooks: PreStopHook[];
   network: BridgeNetworkManager;
   /** Facts for `berth info`. */
   info(): Record<string, unknown>;
@@ -78,7 +82,9 @@ export async function composeRuntime(
     stateDir: join(cfg.runDir, 'exec'),
     logger: logger.child({ component: 'exec' }),
   });
+  const preStopHooks: PreStopHook[] = [];
   const manager = new ContainerManager({
+    preStopHooks,
     stateRoot: cfg.stateRoot,
     runDir: cfg.runDir,
     images,
@@ -94,6 +100,7 @@ export async function composeRuntime(
   });
   return {
     manager,
+    preStopHooks,
     network,
     info: () => ({
       cgroups: cgroups.version,

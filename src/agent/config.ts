@@ -140,11 +140,36 @@ export const AGENT_CONFIG: ConfigTable = [
     description: 'Fluentd Forward receivers (host[:port], failover in order); none turns shipping off',
   },
   {
+    key: 'hostIp',
+    type: 'string',
+    default: null,
+    env: 'BERTH_HOST_IP',
+    description: "address registered for published ports (default: the host's first non-loopback IPv4)",
+  },
+  {
+    key: 'registerAddress',
+    type: 'enum',
+    values: ['published', 'container'],
+    default: 'published',
+    description:
+      "published: register host IP and published ports (Registrator's default); container: the container's own address and ports",
+  },
+  {
+    key: 'haproxy',
+    type: 'enum',
+    values: ['managed', 'external', 'off'],
+    default: 'managed',
+    env: 'BERTH_HAPROXY',
+    description:
+      'managed: berth runs and supervises its own HAProxy for services labelled berth.lb.port; external: drive one given in the haproxy section; off',
+  },
+  {
     key: 'insecureRegistries',
     type: 'string[]',
     default: [],
     env: 'BERTH_INSECURE_REGISTRIES',
-    description: "registries (host[:port]) pulled over plain HTTP or unverified TLS, like Docker's insecure-registries",
+    description:
+      "registries (host[:port]) pulled over plain HTTP or unverified TLS, like Docker's insecure-registries",
   },
   {
     key: 'stopTimeout',
@@ -176,6 +201,9 @@ export interface AgentConfig {
   datacenter: string;
   fluentd: string[];
   insecureRegistries: string[];
+  hostIp?: string;
+  registerAddress: 'published' | 'container';
+  haproxy: 'managed' | 'external' | 'off';
   /** Per-sidecar sections of the config file (`metrics`, `logs`), validated by each sidecar's own table. */
   sections: Record<string, ConfigValues>;
 }

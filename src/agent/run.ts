@@ -28,7 +28,10 @@ export async function runAgent(flags: Record<string, string | undefined>): Promi
     logger.warn({ err: messageOf(err) }, 'bridge not available; bridge networking will fail until it is');
     return undefined;
   });
-  const sidecars = await startSidecars(cfg, runtime.manager, logger, { gateway });
+  const sidecars = await startSidecars(cfg, runtime.manager, logger, {
+    gateway,
+    preStopHooks: runtime.preStopHooks,
+  });
   const endpoints: Record<string, string> = { api: `unix://${cfg.socket}`, ...sidecars.endpoints };
   const api = new ApiServer({ runtime: runtime.manager, events }, logger.child({ component: 'api' }), () => ({
     endpoints,

@@ -1,16 +1,20 @@
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.js';
 import { ConsulCatalog } from '../../sidecar/discovery/consul.js';
 import { LocalCatalog } from '../../sidecar/discovery/local.js';
+import { Registrar } from '../../sidecar/discovery/registrar.js';
 import type { Catalog } from '../../sidecar/discovery/types.js';
 import { DnsServer, type ListenAddress } from '../../sidecar/dns/server.js';
+import { resolveHaproxyOptions } from '../../sidecar/haproxy/config.js';
+import { HaproxyManager } from '../../sidecar/haproxy/manager.js';
 import { createLogShipping, type LogShipping, parseLogShippingConfig } from '../../sidecar/logs/index.js';
 import { createMetricsSidecar, METRICS_CONFIG } from '../../sidecar/metrics/index.js';
 import type { MetricsServer } from '../../sidecar/metrics/server.js';
 import { validateConfig } from '../common/config.js';
 import { InvalidArgumentError, messageOf } from '../common/errors.js';
+import type { PreStopHook } from './compose.js';
 import type { AgentConfig } from './config.js';
 
 /**
@@ -87,6 +91,16 @@ function parseAddr(s: string, field: string, defPort: number): ListenAddress {
   return { address, port };
 }
 
+/** The host's first non-internal IPv4 that is not berth's own bridge gateway. */
+function primaryIpv4(gateway?: string): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.family === 'IPv4' && !a.internal && a.address !== gateway) return a.address;
+    }
+  }
+  return '127.0.0.1';
+}
+
 function consulOptions(addr: string): { host: string; port: number; secure: boolean } {
   const url = new URL(/^https?:\/\//.test(addr) ? addr : `http://${addr}`);
   const secure = url.protocol === 'https:';
@@ -103,7 +117,7 @@ export async function startSidecars(
   cfg: AgentConfig,
   source: ContainerSource,
   logger: Logger,
-  facts: { gateway?: string },
+  facts: { gateway?: string; preStopHooks: PreStopHook[] },
 ): Promise<Sidecars> {
   const nodeName = cfg.nodeName ?? hostname();
   const endpoints: Record<string, string> = {};
@@ -124,6 +138,39 @@ export async function startSidecars(
       });
   endpoints.catalog = cfg.consul ? `consul ${cfg.consul}` : 'local';
   closers.push(() => catalog.close());
+
+  const registrar = new Registrar({
+    source,
+    catalog,
+    host: { nodeName, hostIp: cfg.hostIp ?? primaryIpv4(facts.gateway), address: cfg.registerAddress },
+    log: logger.child({ component: 'registrar' }),
+  });
+  await registrar.start();
+  facts.preStopHooks.push((d) => registrar.preStop(d));
+  closers.push(() => registrar.close());
+
+  if (cfg.haproxy !== 'off') {
+    const lb = new HaproxyManager({
+      catalog,
+      options: resolveHaproxyOptions(
+        [{ stateDir: join(cfg.stateRoot, 'haproxy') }, cfg.sections.haproxy ?? {}, { mode: cfg.haproxy }],
+        { env: process.env },
+      ),
+      logger: logger.child({ component: 'haproxy' }),
+    });
+    try {
+      await lb.start();
+      endpoints.haproxy = cfg.haproxy;
+      facts.preStopHooks.push(async (d) => {
+        await lb.preStop(d);
+      });
+      // Containers outlive the agent, and so does the HAProxy in front of them.
+      closers.push(() => lb.close({ keepHaproxy: true }));
+    } catch (err) {
+      endpoints.haproxy = `not running: ${messageOf(err)}`;
+      logger.warn({ err: messageOf(err) }, 'haproxy: cannot start; the agent runs without load balancing');
+    }
+  }
 
   const names = new ContainerNameIndex(source, logger.child({ component: 'names' }));
   await names.start();

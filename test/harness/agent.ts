@@ -174,6 +174,17 @@ function sh(cmd: string, args: string[]): Promise<number> {
  */
 async function sweep(dir: string, runDir: string, bridge: string): Promise<void> {
   const { readdir, readFile, rmdir } = await import('node:fs/promises');
+  // The agent leaves its HAProxy running on purpose (it outlives the agent, like containers).
+  const haproxyPid = Number(
+    (await readFile(join(dir, 'state', 'haproxy', 'haproxy.pid'), 'utf8').catch(() => '')).trim(),
+  );
+  if (haproxyPid > 0) {
+    try {
+      process.kill(haproxyPid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
   const runcRoot = join(runDir, 'exec', 'runtime');
   const ids = await readdir(runcRoot).catch(() => [] as string[]);
   for (const id of ids) {

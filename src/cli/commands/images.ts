@@ -67,35 +67,31 @@ export function registerImageCommands(program: Command, client: () => ApiClient)
   program
     .command('pull')
     .description(
-      'pull an image from an OCI/Docker registry (plain HTTP only for registries in the agent\'s insecureRegistries)',
+      "pull an image from an OCI/Docker registry (plain HTTP only for registries in the agent's insecureRegistries)",
     )
     .argument('<ref>', 'e.g. registry.example:5000/app:v1')
     .option('--ca <file>', 'CA certificate to verify the registry')
     .option('--username <user>', 'registry user (password from BERTH_REGISTRY_PASSWORD)')
     .option('-q, --quiet', 'no progress output')
-    .action(
-      async (ref: string, o: { ca?: string; username?: string; quiet?: boolean }) => {
-        const body = {
-          ...(o.ca ? { caFile: o.ca } : {}),
-          ...(o.username
-            ? { username: o.username, password: process.env.BERTH_REGISTRY_PASSWORD ?? '' }
-            : {}),
-        };
-        const bar = !o.quiet && process.stderr.isTTY ? new ProgressBar() : undefined;
-        for await (const rec of client().stream<{
-          progress?: PullProgress;
-          image?: ImageSummary;
-          error?: { message: string };
-        }>('POST', '/v1/images/pull', { query: { ref }, body })) {
-          if (rec.progress) bar?.update(rec.progress);
-          if (rec.error) throw new Error(rec.error.message);
-          if (rec.image) {
-            bar?.done();
-            process.stdout.write(`${rec.image.refs[0] ?? ref}: ${rec.image.id}\n`);
-          }
+    .action(async (ref: string, o: { ca?: string; username?: string; quiet?: boolean }) => {
+      const body = {
+        ...(o.ca ? { caFile: o.ca } : {}),
+        ...(o.username ? { username: o.username, password: process.env.BERTH_REGISTRY_PASSWORD ?? '' } : {}),
+      };
+      const bar = !o.quiet && process.stderr.isTTY ? new ProgressBar() : undefined;
+      for await (const rec of client().stream<{
+        progress?: PullProgress;
+        image?: ImageSummary;
+        error?: { message: string };
+      }>('POST', '/v1/images/pull', { query: { ref }, body })) {
+        if (rec.progress) bar?.update(rec.progress);
+        if (rec.error) throw new Error(rec.error.message);
+        if (rec.image) {
+          bar?.done();
+          process.stdout.write(`${rec.image.refs[0] ?? ref}: ${rec.image.id}\n`);
         }
-      },
-    );
+      }
+    });
 }
 
 function shortId(id: string): string {
