@@ -10,6 +10,8 @@ import { dirExists, parseFlatKeyed, parseSingle, readOptional } from './fsread.j
 export class CgroupFiles {
   readonly missing: string[] = [];
   private anyRead = false;
+  /** Joined `<controller dir><cgroup path>/` per controller: path.join costs more than the read's bookkeeping. */
+  private readonly prefixes = new Map<string, string>();
 
   constructor(private readonly cgroupPath: string) {}
 
@@ -18,7 +20,12 @@ export class CgroupFiles {
       this.missing.push(file);
       return undefined;
     }
-    const text = await readOptional(join(dir, this.cgroupPath, file));
+    let prefix = this.prefixes.get(dir);
+    if (prefix === undefined) {
+      prefix = `${join(dir, this.cgroupPath)}/`;
+      this.prefixes.set(dir, prefix);
+    }
+    const text = await readOptional(prefix + file);
     if (text === undefined) this.missing.push(file);
     else this.anyRead = true;
     return text;

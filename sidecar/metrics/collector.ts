@@ -1,8 +1,9 @@
 import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.js';
-import { InternalError, isNotFound, messageOf } from '../../src/common/errors.js';
+import { InternalError, InvalidArgumentError, isNotFound, messageOf } from '../../src/common/errors.js';
 import type { Logger } from '../../src/common/log.js';
 import { createCollectors } from './collectors/index.js';
-import { FAMILIES, INFO_FAMILY, SELF_FAMILIES } from './families.js';
+import { checkExternalFamily, checkProviderName, type ExternalProvider } from './external.js';
+import { FAMILIES, type FamilyDef, INFO_FAMILY, SELF_FAMILIES } from './families.js';
 import { allowlistedLabels, sortedLabels } from './labels.js';
 import { createCgroupReader } from './reader.js';
 import type { CgroupReader, Collector, Emit, Roots } from './types.js';
@@ -82,6 +83,9 @@ export class MetricsCollector {
   private readonly skipped = new Map<string, { collector: string; reason: SkipReason; n: number }>();
   private scrapes = 0;
   private current: Snapshot = new Map();
+  private readonly externals = new Map<string, ExternalProvider>();
+  /** Families external providers have shown so far, with the provider that owns each. */
+  private readonly externalDefs = new Map<string, FamilyDef & { owner: string }>();
 
   constructor(private readonly opts: MetricsCollectorOptions) {
     this.collectors = createCollectors(opts.collectors);
@@ -90,6 +94,35 @@ export class MetricsCollector {
     this.concurrency = Math.max(1, opts.concurrency ?? 8);
     this.now = opts.now ?? (() => Date.now() / 1000);
     this.reader = opts.reader;
+  }
+
+  /**
+   * Adds another component's metrics to every scrape (log shipping, DNS,
+   * discovery, HAProxy): `provide` is called once per scrape and returns its
+   * families with their samples. `name` appears as the `collector` label of
+   * the self-metrics (duration, success). A provider that throws or returns
+   * an invalid family marks itself failed for that scrape; the scrape goes on.
+   * Returns a function that removes the provider.
+   */
+  registerExternal(name: string, provide: ExternalProvider): () => void {
+    checkProviderName(name);
+    if (this.externals.has(name) || this.collectors.some((c) => c.name === name) || name === 'source') {
+      throw new InvalidArgumentError(
+        `metrics external provider: ${JSON.stringify(name)} is already registered`,
+        {
+          field: 'name',
+        },
+      );
+    }
+    this.externals.set(name, provide);
+    return () => {
+      if (this.externals.get(name) === provide) this.externals.delete(name);
+    };
+  }
+
+  /** Definitions of the external families seen so far (the server registers them for rendering). */
+  externalFamilies(): readonly FamilyDef[] {
+    return [...this.externalDefs.values()];
   }
 
   /** The samples of the last `collect()`. */
@@ -116,6 +149,7 @@ export class MetricsCollector {
     const { containers, sourceOk } = await this.listContainers();
     const sinks = await this.collectContainers(containers, stats);
     for (const sink of sinks) append(sink);
+    append(this.collectExternal(stats));
 
     this.scrapes++;
     append(this.selfMetrics(stats, sourceOk, sinks.length, started));
@@ -228,19 +262,62 @@ export class MetricsCollector {
     return sink;
   }
 
+  private collectExternal(stats: ScrapeStats): Sink {
+    const sink: Sink = [];
+    for (const [name, provide] of this.externals) {
+      const t0 = performance.now();
+      try {
+        const families = provide();
+        // Checked in full before any sample is kept: half a provider's families would mislead.
+        for (const f of families) {
+          if (KNOWN_FAMILIES.has(f.name)) {
+            throw new InvalidArgumentError(
+              `metrics external family ${f.name}: the name is a built-in family`,
+              {
+                field: 'name',
+              },
+            );
+          }
+          const owner = this.externalDefs.get(f.name)?.owner;
+          if (owner !== undefined && owner !== name) {
+            throw new InvalidArgumentError(
+              `metrics external family ${f.name}: already provided by ${owner}`,
+              {
+                field: 'name',
+              },
+            );
+          }
+          checkExternalFamily(f, this.externalDefs);
+        }
+        for (const f of families) {
+          if (!this.externalDefs.has(f.name)) {
+            this.externalDefs.set(f.name, { name: f.name, type: f.type, help: f.help, owner: name });
+          }
+          for (const s of f.samples) sink.push([f.name, { labels: sortedLabels(s.labels), value: s.value }]);
+        }
+      } catch (err) {
+        this.countSkip(name, 'error');
+        stats.fail(name, err);
+      }
+      stats.durationMs.set(name, performance.now() - t0);
+    }
+    return sink;
+  }
+
   private selfMetrics(stats: ScrapeStats, sourceOk: boolean, measured: number, started: number): Sink {
     const sink: Sink = [];
     const add = (metric: string, labels: Record<string, string>, value: number) =>
       sink.push([metric, { labels, value }]);
-    for (const c of this.collectors) {
+    const names = [...this.collectors.map((c) => c.name), ...this.externals.keys()];
+    for (const n of names) {
       add(
         'berth_metrics_collector_duration_seconds',
-        { collector: c.name },
-        (stats.durationMs.get(c.name) ?? 0) / 1000,
+        { collector: n },
+        (stats.durationMs.get(n) ?? 0) / 1000,
       );
     }
-    for (const c of this.collectors) {
-      add('berth_metrics_collector_success', { collector: c.name }, stats.failed.has(c.name) ? 0 : 1);
+    for (const n of names) {
+      add('berth_metrics_collector_success', { collector: n }, stats.failed.has(n) ? 0 : 1);
     }
     add('berth_metrics_collector_success', { collector: 'source' }, sourceOk ? 1 : 0);
     const skipped = [...this.skipped.values()].sort((a, b) =>
@@ -271,14 +348,23 @@ export class MetricsCollector {
 function emitter(base: Record<string, string>, sink: Sink): Emit {
   // Most samples carry only the container's labels: they share one sorted object.
   const sortedBase = sortedLabels(base);
+  // The rest repeat a few extra label sets (8 network series per interface, 4 IO series
+  // per device): one merged object per set, so it is sorted once and rendered once.
+  const merged = new Map<string, Record<string, string>>();
   return (metric, labels, value) => {
     if (!KNOWN_FAMILIES.has(metric))
       throw new InternalError(`metrics: collector emitted unknown metric ${metric}`);
-    let merged = sortedBase;
-    for (const _ in labels) {
-      merged = sortedLabels({ ...base, ...labels });
-      break;
+    let key = '';
+    for (const k in labels) key += `${k}\0${labels[k]}\0`;
+    if (key === '') {
+      sink.push([metric, { labels: sortedBase, value }]);
+      return;
     }
-    sink.push([metric, { labels: merged, value }]);
+    let m = merged.get(key);
+    if (!m) {
+      m = sortedLabels({ ...base, ...labels });
+      merged.set(key, m);
+    }
+    sink.push([metric, { labels: m, value }]);
   };
 }

@@ -157,6 +157,13 @@ export const FAMILIES: readonly FamilyDef[] = [
   { name: 'container_spec_cpu_quota', type: 'gauge', help: 'CPU quota of the container.' },
   { name: 'container_spec_cpu_period', type: 'gauge', help: 'CPU period of the container.' },
   { name: 'container_spec_cpu_shares', type: 'gauge', help: 'CPU share of the container.' },
+  {
+    // Not a cAdvisor metric (it cannot know restarts); a gauge because the count lives in
+    // the container's descriptor and survives agent restarts, unlike a process-local counter.
+    name: 'berth_container_restarts',
+    type: 'gauge',
+    help: 'Times the runtime has restarted the container under its restart policy.',
+  },
   { name: 'machine_cpu_cores', type: 'gauge', help: 'Number of logical CPU cores.', machine: true },
   {
     name: 'machine_memory_bytes',

@@ -32,3 +32,8 @@ export function createMetricsSidecar(
   const server = new MetricsServer({ collector, logger, host: listen.host, port: listen.port });
   return { collector, server };
 }
+
+export { catalogFamilies } from './adapters/catalog.js';
+export { dnsFamilies } from './adapters/dns.js';
+export { logPipelineFamilies } from './adapters/logs.js';
+export type { ExternalFamily, ExternalProvider } from './external.js';

@@ -4,7 +4,13 @@ import { Registry } from 'prom-client';
 import { FailedPreconditionError, messageOf, UnavailableError } from '../../src/common/errors.js';
 import type { Logger } from '../../src/common/log.js';
 import type { MetricsCollector } from './collector.js';
-import { type AnyRegistry, createRegistry, type ExpositionFormat } from './registry.js';
+import { FAMILIES, INFO_FAMILY, SELF_FAMILIES } from './families.js';
+import {
+  type AnyRegistry,
+  createDefaultRegistry,
+  type ExpositionFormat,
+  renderFamilies,
+} from './registry.js';
 
 export interface MetricsServerOptions {
   collector: MetricsCollector;
@@ -27,10 +33,9 @@ export class MetricsServer {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: MetricsServerOptions) {
-    const snapshot = () => opts.collector.snapshot();
     this.registries = {
-      prometheus: createRegistry('prometheus', snapshot),
-      openmetrics: createRegistry('openmetrics', snapshot),
+      prometheus: createDefaultRegistry('prometheus'),
+      openmetrics: createDefaultRegistry('openmetrics'),
     };
   }
 
@@ -79,11 +84,27 @@ export class MetricsServer {
   }
 
   /** Collect once and render in `format` (also used by the API's stats without HTTP). */
-  render(format: ExpositionFormat): Promise<{ contentType: string; body: string }> {
+  async render(format: ExpositionFormat): Promise<{ contentType: string; body: string }> {
+    const { contentType, chunks } = await this.renderChunks(format);
+    return { contentType, body: chunks.join('') };
+  }
+
+  /**
+   * The exposition as one chunk per family. /metrics writes them one by one:
+   * joining 1,000 containers' 7 MB into one string first would double the
+   * memory a scrape needs.
+   */
+  private renderChunks(format: ExpositionFormat): Promise<{ contentType: string; chunks: string[] }> {
     const run = this.queue.then(async () => {
-      await this.opts.collector.collect();
+      const collector = this.opts.collector;
+      const snapshot = await collector.collect();
       const registry = this.registries[format];
-      return { contentType: registry.contentType, body: await registry.metrics() };
+      const defs = [...FAMILIES, INFO_FAMILY, ...SELF_FAMILIES, ...collector.externalFamilies()];
+      const sep = format === 'openmetrics' ? '\n' : '\n\n';
+      const chunks = renderFamilies(defs, snapshot, format).map((b) => b + sep);
+      // The process metrics come last, as when they shared one registry; OpenMetrics' `# EOF` with them.
+      chunks.push(await registry.metrics());
+      return { contentType: registry.contentType, chunks };
     });
     this.queue = run.catch(() => {});
     return run;
@@ -101,9 +122,12 @@ export class MetricsServer {
       res.end('method not allowed\n');
       return;
     }
-    const { contentType, body } = await this.render(negotiate(req.headers.accept));
-    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    const { contentType, chunks } = await this.renderChunks(negotiate(req.headers.accept));
+    let length = 0;
+    for (const c of chunks) length += Buffer.byteLength(c);
+    res.writeHead(200, { 'content-type': contentType, 'content-length': length });
+    if (req.method !== 'HEAD') for (const c of chunks) res.write(c);
+    res.end();
   }
 }
 

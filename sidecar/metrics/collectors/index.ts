@@ -17,7 +17,7 @@ export const COLLECTOR_FACTORIES: Readonly<Record<string, () => Collector>> = {
   pids: () => pidsCollector,
   network: () => networkCollector,
   fds: () => fdsCollector,
-  spec: () => specCollector,
+  spec: () => specCollector(),
   machine: () => machineCollector,
 };
 
