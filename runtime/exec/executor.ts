@@ -47,7 +47,8 @@ export class ConmonExecutor implements ExecutorPort {
     this.layout = new StateLayout(opts.stateDir);
     this.runc = new RuncClient(opts.runtimePath, this.layout.runtimeRoot);
     this.log = opts.logger;
-    this.pollMs = opts.pollIntervalMs ?? 1000;
+    // fs.watch on the exit dir reports exits at once; the poll only catches a lost monitor or a missed event.
+    this.pollMs = opts.pollIntervalMs ?? 5000;
   }
 
   async create(id: string, bundleDir: string, opts: { logPath: string }): Promise<{ pid: number }> {

@@ -10,6 +10,11 @@ import { DnsServer, type ListenAddress } from '../../sidecar/dns/server.js';
 import { resolveHaproxyOptions } from '../../sidecar/haproxy/config.js';
 import { HaproxyManager } from '../../sidecar/haproxy/manager.js';
 import { createLogShipping, type LogShipping, parseLogShippingConfig } from '../../sidecar/logs/index.js';
+import { catalogFamilies } from '../../sidecar/metrics/adapters/catalog.js';
+import { dnsFamilies } from '../../sidecar/metrics/adapters/dns.js';
+import { haproxyFamilies, registrarFamilies } from '../../sidecar/metrics/adapters/haproxy.js';
+import { logPipelineFamilies } from '../../sidecar/metrics/adapters/logs.js';
+import type { ExternalProvider } from '../../sidecar/metrics/external.js';
 import { createMetricsSidecar, METRICS_CONFIG } from '../../sidecar/metrics/index.js';
 import type { MetricsServer } from '../../sidecar/metrics/server.js';
 import { validateConfig } from '../common/config.js';
@@ -121,6 +126,8 @@ export async function startSidecars(
 ): Promise<Sidecars> {
   const nodeName = cfg.nodeName ?? hostname();
   const endpoints: Record<string, string> = {};
+  // Counters each sidecar keeps, exported on /metrics (read at scrape time, never awaited).
+  const providers: Array<[string, ExternalProvider]> = [];
   const closers: Array<() => Promise<void> | void> = [];
 
   const catalog: Catalog = cfg.consul
@@ -146,6 +153,8 @@ export async function startSidecars(
     log: logger.child({ component: 'registrar' }),
   });
   await registrar.start();
+  providers.push(['discovery', () => catalogFamilies(catalog.view())]);
+  providers.push(['registrar', () => registrarFamilies(registrar.counters.snapshot())]);
   facts.preStopHooks.push((d) => registrar.preStop(d));
   closers.push(() => registrar.close());
 
@@ -161,6 +170,7 @@ export async function startSidecars(
     try {
       await lb.start();
       endpoints.haproxy = cfg.haproxy;
+      providers.push(['haproxy', () => haproxyFamilies(lb.metrics.snapshot())]);
       facts.preStopHooks.push(async (d) => {
         await lb.preStop(d);
       });
@@ -196,6 +206,7 @@ export async function startSidecars(
         .map((a) => `${a.address}:${a.port}`)
         .join(', ');
       closers.push(() => dns.close());
+      providers.push(['dns', () => dnsFamilies(dns.counters.snapshot())]);
     } catch (err) {
       endpoints.dns = `not serving: ${messageOf(err)}`;
       logger.warn(
@@ -203,19 +214,6 @@ export async function startSidecars(
         'dns: cannot listen; the agent runs without its DNS server',
       );
     }
-  }
-
-  if (cfg.metricsListen) {
-    const values = validateConfig(
-      METRICS_CONFIG,
-      [cfg.sections.metrics ?? {}, { listen: cfg.metricsListen }],
-      {
-        prefix: 'metrics.',
-      },
-    );
-    const { server } = createMetricsSidecar(values, source, logger.child({ component: 'metrics' }));
-    endpoints.metrics = await startOrReport(server, logger);
-    closers.push(() => server.stop());
   }
 
   const logsCfg = parseLogShippingConfig(
@@ -236,6 +234,25 @@ export async function startSidecars(
     endpoints.logs = `forward ${logsCfg.servers.map((s) => `${s.host}:${s.port}`).join(', ')}`;
     const s = shipping;
     closers.push(() => s.stop());
+    providers.push(['logs', () => logPipelineFamilies(s.pipeline.metrics())]);
+  }
+
+  if (cfg.metricsListen) {
+    const values = validateConfig(
+      METRICS_CONFIG,
+      [cfg.sections.metrics ?? {}, { listen: cfg.metricsListen }],
+      {
+        prefix: 'metrics.',
+      },
+    );
+    const { collector, server } = createMetricsSidecar(
+      values,
+      source,
+      logger.child({ component: 'metrics' }),
+    );
+    for (const [name, provide] of providers) collector.registerExternal(name, provide);
+    endpoints.metrics = await startOrReport(server, logger);
+    closers.push(() => server.stop());
   }
 
   return {
