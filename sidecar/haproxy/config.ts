@@ -57,6 +57,13 @@ export const HAPROXY_CONFIG: ConfigTable = [
     description: 'address frontends bind to (unless a label says otherwise)',
   },
   {
+    key: 'exporterListen',
+    type: 'string',
+    default: '127.0.0.1:8405',
+    description:
+      "ip:port of HAProxy's own Prometheus exporter frontend (sessions, responses, server states for the dashboards); empty turns it off",
+  },
+  {
     key: 'quietPeriod',
     type: 'duration',
     default: '30ms',
@@ -161,6 +168,8 @@ export interface HaproxyOptions {
   pidFile: string;
   templatePath: string | undefined;
   bindAddress: string;
+  /** `ip:port` of the exporter frontend, or '' for none. */
+  exporterListen: string;
   quietPeriodMs: number;
   maxWaitMs: number;
   slotsPerBackend: number;
@@ -198,6 +207,7 @@ export function resolveHaproxyOptions(
     pidFile: `${stateDir}/haproxy.pid`,
     templatePath: str('templatePath'),
     bindAddress: str('bindAddress') ?? '0.0.0.0',
+    exporterListen: str('exporterListen') ?? '',
     quietPeriodMs: num('quietPeriod'),
     maxWaitMs: num('maxWait'),
     slotsPerBackend: num('slotsPerBackend'),

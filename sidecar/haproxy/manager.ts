@@ -229,6 +229,7 @@ export class HaproxyManager {
         timeoutServerMs: this.opts.timeoutServerMs,
         checkIntervalMs: this.opts.checkIntervalMs,
         hardStopAfterMs: this.opts.hardStopAfterMs,
+        exporterListen: this.opts.exporterListen,
       }),
     );
   }

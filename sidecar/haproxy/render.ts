@@ -44,6 +44,8 @@ export interface TemplateData {
     timeoutServerMs: number;
     checkIntervalMs: number;
     hardStopAfterMs: number;
+    /** `ip:port` of HAProxy's Prometheus exporter frontend; '' for none. */
+    exporterListen: string;
   };
 }
 
@@ -54,6 +56,7 @@ export interface RenderSettings {
   timeoutServerMs: number;
   checkIntervalMs: number;
   hardStopAfterMs: number;
+  exporterListen?: string;
 }
 
 /** The template data for a slot state (pure; services sorted by name). */
@@ -96,6 +99,7 @@ export function templateData(state: LbState, settings: RenderSettings): Template
       timeoutServerMs: settings.timeoutServerMs,
       checkIntervalMs: settings.checkIntervalMs,
       hardStopAfterMs: settings.hardStopAfterMs,
+      exporterListen: settings.exporterListen ?? '',
     },
   };
 }
@@ -122,6 +126,15 @@ export function renderDefault(data: TemplateData): string {
     '  retries 3',
     '  option redispatch 1',
   ];
+  if (s.exporterListen) {
+    out.push(
+      '',
+      'frontend berth_prometheus',
+      '  mode http',
+      `  bind ${s.exporterListen}`,
+      '  http-request use-service prometheus-exporter if { path /metrics }',
+    );
+  }
   for (const svc of data.services) {
     out.push(
       '',

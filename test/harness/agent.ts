@@ -44,7 +44,9 @@ export interface TestAgent {
  * (`bt<hex>`) and a /24 from 10.215.0.0/16, so test files never collide with
  * each other or with a berth the machine runs.
  */
-export async function startAgent(opts: { args?: string[] } = {}): Promise<TestAgent> {
+export async function startAgent(
+  opts: { args?: string[]; config?: Record<string, Record<string, unknown>> } = {},
+): Promise<TestAgent> {
   const dir = await tempDir('berth-agent-');
   const tag = randomBytes(3).toString('hex');
   const bridge = `bt${tag}`;
@@ -53,6 +55,15 @@ export async function startAgent(opts: { args?: string[] } = {}): Promise<TestAg
   const runDir = join(dir, 'run');
   const socket = join(dir, 'berth.sock');
   const env = { BERTH_SOCKET: socket };
+  // Sections of the agent's config file; the HAProxy exporter gets a free port so agents never collide.
+  const { freePort } = await import('./ports.js');
+  const { writeFile } = await import('node:fs/promises');
+  const config = {
+    ...opts.config,
+    haproxy: { exporterListen: `127.0.0.1:${await freePort()}`, ...opts.config?.haproxy },
+  };
+  const configPath = join(dir, 'agent.json');
+  await writeFile(configPath, JSON.stringify(config));
   const agentArgs = [
     BIN,
     'agent',
@@ -68,6 +79,8 @@ export async function startAgent(opts: { args?: string[] } = {}): Promise<TestAg
     subnet,
     '--log-level',
     'warn',
+    '--config',
+    configPath,
     // Free ports: tests run beside whatever the machine serves on 53 and 9338.
     '--dns-listen',
     '127.0.0.1:0',

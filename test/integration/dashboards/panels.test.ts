@@ -33,7 +33,6 @@ import {
 const execFileAsync = promisify(execFile);
 const IMAGE = 'test/busybox:dash';
 const DASHBOARDS = ['berth-discovery.json', 'berth-logs.json', 'berth-overview.json'];
-const DEFAULT_TEMPLATE = new URL('../../../sidecar/haproxy/default.cfg.hbs', import.meta.url);
 
 let agent: TestAgent | undefined;
 let prom: PrometheusHandle | undefined;
@@ -161,25 +160,10 @@ describe('dashboard panels against a real agent, containers, log receiver, DNS, 
     receiver = await ForwardReceiver.start();
     lbPort = await freePort();
     const promexPort = await freePort();
-    // berth's generated config has no exporter frontend; a user enables it with a template,
-    // as this one does: berth's own default plus the exporter.
-    const templatePath = join(dir, 'haproxy.cfg.hbs');
-    await writeFile(
-      templatePath,
-      [
-        await readFile(DEFAULT_TEMPLATE, 'utf8'),
-        '',
-        'frontend berth_prometheus',
-        '  mode http',
-        `  bind 127.0.0.1:${promexPort}`,
-        '  http-request use-service prometheus-exporter if { path /metrics }',
-        '',
-      ].join('\n'),
-    );
-    const configPath = join(dir, 'agent.json');
-    await writeFile(configPath, JSON.stringify({ haproxy: { templatePath } }));
+    // berth's HAProxy serves its Prometheus exporter (haproxy.exporterListen) for the traffic panels.
     agent = await startAgent({
-      args: ['--host-ip', '127.0.0.1', '--fluentd', `127.0.0.1:${receiver.port}`, '--config', configPath],
+      args: ['--host-ip', '127.0.0.1', '--fluentd', `127.0.0.1:${receiver.port}`],
+      config: { haproxy: { exporterListen: `127.0.0.1:${promexPort}` } },
     });
     const info = await agent.info();
     const endpoints = info.endpoints as Record<string, string>;
