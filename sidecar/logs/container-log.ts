@@ -5,7 +5,7 @@ import type { Logger } from '../../src/common/log.js';
 import { MultilineJoiner } from './multiline.js';
 import type { PositionStore } from './positions.js';
 import { type ContainerMeta, type FormatOptions, formatLine, type LogRecord } from './record.js';
-import type { LogOutput } from './shipper.js';
+import type { FlushResult, LogOutput } from './shipper.js';
 import { DiskSpool, type SpoolItem } from './spool.js';
 import { FileTailer, type TailLine } from './tailer.js';
 
@@ -25,6 +25,8 @@ export interface LogCounters {
   malformedLines: number;
   /** File replacements and truncations seen. */
   rotations: number;
+  /** Times the reader waited for the sender (receiver slower than the container; the file buffers). */
+  readerPauses: number;
 }
 
 export function emptyCounters(): LogCounters {
@@ -36,6 +38,7 @@ export function emptyCounters(): LogCounters {
     recordsSpooled: 0,
     malformedLines: 0,
     rotations: 0,
+    readerPauses: 0,
   };
 }
 
@@ -51,6 +54,11 @@ export interface ContainerLogOptions {
   retryMinMs: number;
   retryMaxMs: number;
 }
+
+/** Records read ahead of the sender, in batches, before the reader waits (the file buffers the rest). */
+const READ_AHEAD_BATCHES = 3;
+/** Batches on the wire at once; 2 hides the ack round trip behind the next send. */
+const SEND_WINDOW = 2;
 
 interface Queued extends SpoolItem {
   bytes: number;
@@ -79,7 +87,8 @@ export class ContainerLog {
   private replays: DiskSpool[] = [];
   private seq: number;
   private lastInode: number | undefined;
-  private inflight: Queued[] | undefined;
+  /** Batches sent and not yet acknowledged, plus those waiting to be re-sent, in order. */
+  private inflight: Queued[][] = [];
   /** The output answered `retry` last: new records go to disk, not memory. */
   private degraded = false;
   private asideSeq = 0;
@@ -93,6 +102,10 @@ export class ContainerLog {
   private readonly skipFile: { inode: number; fingerprint: string } | undefined;
   private watcher: FSWatcher | undefined;
   private wakeReader: (() => void) | undefined;
+  /** Set while the reader pauses for room: the sender calls it when it takes a batch and room is back. */
+  private wakeRoom: (() => void) | undefined;
+  /** Set while the reader pauses for room: a rename in the directory may be a rotation. */
+  private wakeRename: (() => void) | undefined;
 
   constructor(
     readonly container: ContainerMeta,
@@ -106,7 +119,13 @@ export class ContainerLog {
   ) {
     const pos = positions.get(path);
     this.committed = { seq: pos?.seq ?? 0 };
-    this.tailer = new FileTailer(path, { position: pos, maxJoinBytes: opts.format.maxLineBytes * 64 });
+    this.tailer = new FileTailer(path, {
+      position: pos,
+      maxJoinBytes: opts.format.maxLineBytes * 64,
+      // One poll must fit in memory with room to spare (a record costs ~2-7× its
+      // file bytes), or every poll would overflow into the spool.
+      readBytes: Math.max(64 * 1024, Math.min(256 * 1024, Math.floor(opts.memoryBufferBytes / 8))),
+    });
     // Spools left by earlier runs hold records of files that may be gone (rotated
     // away while the receiver was down). Records of the file still at the path
     // are re-read from it instead, so replay skips that file.
@@ -143,9 +162,14 @@ export class ContainerLog {
     // narrows the window in which a file could be rotated away unseen; the
     // poll interval stays as the fallback (watch is best effort).
     try {
-      const names = new Set([basename(this.path), `${basename(this.path)}.tmp`]);
-      this.watcher = watch(dirname(this.path), (_event, name) => {
-        if (name === null || names.has(String(name))) this.wakeReader?.();
+      const base = basename(this.path);
+      const names = new Set([base, `${base}.tmp`]);
+      this.watcher = watch(dirname(this.path), (event, name) => {
+        if (name !== null && !names.has(String(name))) return;
+        // A new file at the path (created, or renamed over it): hold it now.
+        if (event === 'rename' && name !== null && String(name) === base) this.tailer.pin();
+        this.wakeReader?.();
+        if (event === 'rename') this.wakeRename?.();
       });
       this.watcher.on('error', () => this.watcher?.close());
     } catch {
@@ -166,7 +190,7 @@ export class ContainerLog {
       this.memHead +
       this.spool.pending +
       this.replays.reduce((n, s) => n + s.pending, 0) +
-      (this.inflight?.length ?? 0)
+      this.inflight.reduce((n, b) => n + b.length, 0)
     );
   }
 
@@ -179,6 +203,7 @@ export class ContainerLog {
     const deadline = Date.now() + (opts.timeoutMs ?? 5000);
     if (opts.drain) {
       this.draining = true;
+      this.wakeRoom?.();
       await this.readLoopDone;
       while (this.backlog > 0 && Date.now() < deadline) await sleep(20);
     }
@@ -187,16 +212,17 @@ export class ContainerLog {
     this.watcher?.close();
     this.wake?.();
     this.wakeReader?.();
+    this.wakeRoom?.();
     if (opts.graceful) {
       await Promise.race([
         Promise.all([this.readLoopDone, this.sendLoopDone]),
         sleep(Math.max(0, deadline - Date.now())),
       ]);
     }
-    await this.tailer.close();
+    await this.tailer.closeAll();
     // A clean shutdown keeps what is only in memory on disk too: if the file is
     // rotated away before the next start, the next run replays it from there.
-    if (opts.graceful && !opts.drain) this.saveMemory(this.inflight ?? []);
+    if (opts.graceful && !opts.drain) this.saveMemory(this.inflight.flat());
     this.spool.close();
     for (const r of this.replays) r.close();
     if (opts.drain && this.backlog === 0) {
@@ -209,6 +235,10 @@ export class ContainerLog {
     while (!this.stopping) {
       let more = false;
       try {
+        if (await this.shouldPause()) {
+          await this.pause();
+          continue;
+        }
         const res = await this.tailer.poll();
         if (this.aborted) return;
         this.counters.malformedLines += res.malformed;
@@ -225,6 +255,50 @@ export class ContainerLog {
       this.flushJoiners(false);
       if (!more) await this.idle();
     }
+  }
+
+  /**
+   * A receiver that is up but slower than the container: the file itself is
+   * the buffer, so the reader waits for room in memory instead of copying
+   * records to the spool (which would cost a JSON encode, a write and a read
+   * back per record). It does not wait while the receiver is away (degraded),
+   * while draining, or once the path names another file: a replaced file is
+   * read to its end at once, so the next rotation cannot take a file away
+   * unseen.
+   */
+  private async shouldPause(): Promise<boolean> {
+    if (this.draining || this.degraded || !this.full()) return false;
+    return !(await this.tailer.replaced());
+  }
+
+  /**
+   * Memory is half full (the other half takes the next poll without
+   * overflowing), or a poll overflowed into the spool (which drains first, FIFO).
+   */
+  private full(): boolean {
+    return (
+      this.memBytes * 2 >= this.opts.memoryBufferBytes ||
+      // A few batches of read-ahead keep the sender busy; more only makes
+      // every garbage collection copy more live records.
+      this.memory.length - this.memHead >= READ_AHEAD_BATCHES * this.opts.batchRecords ||
+      this.spool.pending > 0
+    );
+  }
+
+  private pause(): Promise<void> {
+    this.counters.readerPauses++;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.opts.pollIntervalMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeRoom = done;
+      this.wakeRename = done;
+    }).finally(() => {
+      this.wakeRoom = undefined;
+      this.wakeRename = undefined;
+    });
   }
 
   private idle(): Promise<void> {
@@ -288,14 +362,24 @@ export class ContainerLog {
   }
 
   private enqueue(record: LogRecord, tl: TailLine, commit: number): void {
-    const item: SpoolItem = { seq: ++this.seq, inode: tl.inode, fingerprint: tl.fingerprint, commit, record };
     const log = record.fields.log;
     const bytes = (typeof log === 'string' ? log.length : 0) + 256;
+    // Built whole in one literal: the hot path allocates one object per record.
+    const item: Queued = {
+      seq: ++this.seq,
+      inode: tl.inode,
+      fingerprint: tl.fingerprint,
+      commit,
+      record,
+      bytes,
+      from: 'memory',
+    };
     // FIFO: once anything waits in the spool, newer records queue behind it there.
     if (this.degraded || this.spool.pending > 0 || this.memBytes + bytes > this.opts.memoryBufferBytes) {
       const droppedBefore = this.spool.dropped;
       try {
-        this.spool.append(item);
+        const { seq, inode, fingerprint } = item;
+        this.spool.append({ seq, inode, fingerprint, commit, record });
         this.counters.recordsSpooled++;
       } catch (err) {
         // Disk full or gone: drop and count rather than stall the reader.
@@ -306,7 +390,7 @@ export class ContainerLog {
       }
       this.counters.recordsDropped += this.spool.dropped - droppedBefore;
     } else {
-      this.memory.push({ ...item, bytes, from: 'memory' });
+      this.memory.push(item);
       this.memBytes += bytes;
     }
     this.wake?.();
@@ -339,6 +423,8 @@ export class ContainerLog {
       batch.push(item);
       bytes += item.bytes;
     }
+    // Room again: the reader refills while this batch is in flight.
+    if (this.wakeRoom && batch.length > 0 && !this.full()) this.wakeRoom();
     if (this.memHead > 4096 && this.memHead * 2 > this.memory.length) {
       this.memory = this.memory.slice(this.memHead);
       this.memHead = 0;
@@ -349,11 +435,31 @@ export class ContainerLog {
     return batch;
   }
 
+  /**
+   * Up to SEND_WINDOW batches are in flight (the next one is on the wire
+   * while the receiver acks the previous one); results are taken strictly in
+   * order, so positions are committed in order. A batch answered `retry`
+   * sends it and everything after it again, in order, one batch at a time
+   * until one is delivered.
+   */
   private async sendLoop(): Promise<void> {
     let delay = this.opts.retryMinMs;
+    const window: { batch: Queued[]; result: Promise<FlushResult> }[] = [];
+    let resend: Queued[][] = [];
+    const track = () => {
+      this.inflight = [...window.map((w) => w.batch), ...resend];
+    };
     while (!this.stopping) {
-      const batch = this.inflight ?? this.nextBatch();
-      if (batch.length === 0) {
+      // While retrying, probe with one batch; otherwise keep the window full.
+      const limit = this.degraded ? 1 : SEND_WINDOW;
+      while (window.length < limit) {
+        const batch = resend.shift() ?? this.nextBatch();
+        if (batch.length === 0) break;
+        window.push({ batch, result: this.output.flush(batch.map((q) => q.record)) });
+      }
+      track();
+      const head = window[0];
+      if (!head) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           setTimeout(resolve, this.opts.pollIntervalMs).unref();
@@ -361,22 +467,28 @@ export class ContainerLog {
         this.wake = undefined;
         continue;
       }
-      this.inflight = batch;
-      const result = await this.output.flush(batch.map((q) => q.record));
+      const result = await head.result;
       if (this.aborted) return;
       if (result === 'retry') {
+        // Let the rest settle: whatever they answered, they go again after the head.
+        await Promise.all(window.map((w) => w.result));
+        if (this.aborted) return;
         this.counters.batchesRetried++;
-        if (!this.degraded) this.enterDegraded(batch);
+        resend = [...window.map((w) => w.batch), ...resend];
+        window.length = 0;
+        track();
+        if (!this.degraded) this.enterDegraded(resend.flat());
         await sleep(delay * (0.5 + Math.random()));
         delay = Math.min(this.opts.retryMaxMs, delay * 2);
         continue;
       }
+      window.shift();
       delay = this.opts.retryMinMs;
       this.degraded = false;
-      if (result === 'ok') this.counters.recordsShipped += batch.length;
-      else this.counters.recordsDropped += batch.length;
-      this.inflight = undefined;
-      this.acknowledge(batch);
+      if (result === 'ok') this.counters.recordsShipped += head.batch.length;
+      else this.counters.recordsDropped += head.batch.length;
+      track();
+      this.acknowledge(head.batch);
     }
   }
 

@@ -200,12 +200,15 @@ export class LogPipeline {
     for (let attempt = 0; !signal.aborted; attempt++) {
       try {
         for await (const env of this.deps.source.events({
-          topics: ['container.started', 'container.removed'],
+          // From `created`: the reader is watching before conmon creates the
+          // file, so a first file rotated away at once is not missed.
+          topics: ['container.created', 'container.started', 'container.removed'],
           signal,
         })) {
           const ev = env.event as ContainerEvent;
-          if (env.topic === 'container.started') await this.add(ev.container);
-          else if (env.topic === 'container.removed') await this.remove(ev.container.id);
+          if (env.topic === 'container.started' || env.topic === 'container.created') {
+            await this.add(ev.container);
+          } else if (env.topic === 'container.removed') await this.remove(ev.container.id);
         }
         return;
       } catch (err) {
@@ -227,4 +230,5 @@ function addCounters(into: LogCounters, from: LogCounters): void {
   into.recordsSpooled += from.recordsSpooled;
   into.malformedLines += from.malformedLines;
   into.rotations += from.rotations;
+  into.readerPauses += from.readerPauses;
 }

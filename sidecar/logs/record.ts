@@ -77,6 +77,9 @@ const TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))
  * seconds + nanoseconds (Date keeps only milliseconds, conmon writes nanos).
  */
 export function parseTime(t: string): { sec: number; nsec: number } | undefined {
+  if (t.length === 30 && CANONICAL_RE.test(t)) {
+    return { sec: secondsOf(t.slice(0, 19)), nsec: Number(t.slice(20, 29)) };
+  }
   const m = TIME_RE.exec(t);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
@@ -90,6 +93,31 @@ export function parseTime(t: string): { sec: number; nsec: number } | undefined 
   return { sec: ms / 1000 - offset, nsec: Number(frac.padEnd(9, '0')) };
 }
 
+/** berth's own form (and conmon's, but for the zone): UTC, nine fractional digits, `Z`. */
+const CANONICAL_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/;
+/** conmon 2.1.6 writes `+00:00` when the host runs in UTC. */
+const CONMON_UTC_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}\+00:00$/;
+
+// Lines come in runs within the same second: remember the last second parsed.
+// A one-entry memo of a pure function, not shared state.
+let memoPrefix = '';
+let memoSec = 0;
+function secondsOf(prefix: string): number {
+  if (prefix !== memoPrefix) {
+    memoSec =
+      Date.UTC(
+        Number(prefix.slice(0, 4)),
+        Number(prefix.slice(5, 7)) - 1,
+        Number(prefix.slice(8, 10)),
+        Number(prefix.slice(11, 13)),
+        Number(prefix.slice(14, 16)),
+        Number(prefix.slice(17, 19)),
+      ) / 1000;
+    memoPrefix = prefix;
+  }
+  return memoSec;
+}
+
 /** Unix seconds + nanoseconds → `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`. */
 export function formatTime(sec: number, nsec: number): string {
   return `${new Date(sec * 1000).toISOString().slice(0, 19)}.${String(nsec).padStart(9, '0')}Z`;
@@ -97,6 +125,9 @@ export function formatTime(sec: number, nsec: number): string {
 
 /** Any RFC 3339 time → UTC with nanoseconds; undefined when it is not one. */
 export function normalizeTime(t: string): string | undefined {
+  // The hot path (every line conmon writes): already canonical but for the zone.
+  if (t.length === 35 && CONMON_UTC_RE.test(t)) return `${t.slice(0, 29)}Z`;
+  if (t.length === 30 && CANONICAL_RE.test(t)) return t;
   const p = parseTime(t);
   return p ? formatTime(p.sec, p.nsec) : undefined;
 }
@@ -147,6 +178,9 @@ export function compileTag(template: string, field = 'tag'): (c: ContainerMeta) 
 
 /** Parses `text` as a JSON object; undefined for anything else (arrays, scalars, invalid). */
 export function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  // Most lines are not JSON: decide on the first character without copying.
+  const c = text.charCodeAt(0);
+  if (c !== 0x7b && c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0xfeff) return undefined;
   const t = text.trim();
   if (!t.startsWith('{') || !t.endsWith('}')) return undefined;
   try {
@@ -164,7 +198,8 @@ export function parseJsonObject(text: string): Record<string, unknown> | undefin
  * a character in two.
  */
 export function splitUtf8(text: string, maxBytes: number): string[] {
-  if (Buffer.byteLength(text) <= maxBytes) return [text];
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short lines need no count.
+  if (text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes) return [text];
   const out: string[] = [];
   let cur = '';
   let curBytes = 0;
@@ -196,6 +231,27 @@ export function formatLine(
   key = '',
 ): LogRecord[] {
   const t = parseTime(line.time) ?? { sec: 0, nsec: 0 };
+  const time =
+    line.time.length === 30 && CANONICAL_RE.test(line.time) ? line.time : formatTime(t.sec, t.nsec);
+  const single = line.text.length * 3 <= opts.maxLineBytes;
+  if (single && opts.labels.length === 0 && opts.env.length === 0) {
+    const merged = opts.mergeJson ? parseJsonObject(line.text) : undefined;
+    if (!merged) {
+      // The common record, as one literal (one allocation, a stable shape);
+      // same keys in the same order as the general path below.
+      const fields: Record<string, unknown> = {
+        container_id: container.id,
+        container_name: container.name,
+        source: line.stream,
+        image: container.imageName,
+        image_tag: container.imageTag,
+        host: opts.host,
+        time,
+        log: line.text,
+      };
+      return [{ tag, sec: t.sec, nsec: t.nsec, fields }];
+    }
+  }
   const base: Record<string, unknown> = {};
   for (const k of opts.labels) {
     const v = container.labels[k];
@@ -212,7 +268,7 @@ export function formatLine(
     image: container.imageName,
     image_tag: container.imageTag,
     host: opts.host,
-    time: formatTime(t.sec, t.nsec),
+    time,
   };
   const pieces = splitUtf8(line.text, Math.max(1, opts.maxLineBytes));
   if (pieces.length === 1) {

@@ -4,6 +4,7 @@ import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import { decodeMultiStream, Encoder, ExtensionCodec } from '@msgpack/msgpack';
 import type { Logger } from '../../src/common/log.js';
+import { EntryWriter } from './entry-writer.js';
 import type { LogRecord } from './record.js';
 
 /**
@@ -66,6 +67,7 @@ export class ForwardClient implements LogOutput {
   private connecting: Promise<Connection | undefined> | undefined;
   private readonly health: { failures: number; retryAt: number }[];
   private readonly encoder: Encoder;
+  private readonly writer: EntryWriter;
   private readonly random: () => number;
   private closed = false;
 
@@ -85,6 +87,7 @@ export class ForwardClient implements LogOutput {
       decode: () => null,
     });
     this.encoder = new Encoder({ extensionCodec: codec, ignoreUndefined: true });
+    this.writer = new EntryWriter(this.encoder);
     this.random = opts.random ?? Math.random;
   }
 
@@ -124,19 +127,24 @@ export class ForwardClient implements LogOutput {
   }
 
   private encode(batch: readonly LogRecord[]): { payload: Uint8Array; chunk: string }[] {
-    const byTag = new Map<string, Uint8Array[]>();
-    for (const r of batch) {
-      const entry = this.encoder.encode([new EventTime(r.sec, r.nsec), r.fields]);
-      // encode() reuses its buffer: keep a copy.
-      const list = byTag.get(r.tag);
-      if (list) list.push(entry.slice());
-      else byTag.set(r.tag, [entry.slice()]);
+    // One container's batch has one tag almost always: group without copying then.
+    const first = batch[0]?.tag;
+    const byTag = new Map<string, LogRecord[]>();
+    if (batch.every((r) => r.tag === first)) byTag.set(first ?? '', batch as LogRecord[]);
+    else {
+      for (const r of batch) {
+        const list = byTag.get(r.tag);
+        if (list) list.push(r);
+        else byTag.set(r.tag, [r]);
+      }
     }
     const out: { payload: Uint8Array; chunk: string }[] = [];
-    for (const [tag, entries] of byTag) {
-      let body: Buffer = Buffer.concat(entries);
+    for (const [tag, records] of byTag) {
+      this.writer.reset();
+      for (const r of records) this.writer.write(r);
+      let body: Buffer = this.writer.take();
       const chunk = randomBytes(16).toString('base64');
-      const options: Record<string, unknown> = { size: entries.length };
+      const options: Record<string, unknown> = { size: records.length };
       if (this.opts.requireAck) options.chunk = chunk;
       if (this.opts.compress) {
         body = gzipSync(body);

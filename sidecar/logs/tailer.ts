@@ -81,6 +81,8 @@ export class FileTailer {
   private readonly readBytes: number;
   private readonly maxJoinBytes: number;
   private resumeFrom: TailPosition | undefined;
+  /** Files opened as soon as they appeared at the path, oldest first (see `pin`). */
+  private pins: Promise<{ fh: FileHandle; ino: number } | undefined>[] = [];
 
   constructor(
     readonly path: string,
@@ -119,10 +121,11 @@ export class FileTailer {
       // Renamed away: the old inode is final once the path names another one.
       await this.readAvailable(res, Number.POSITIVE_INFINITY);
       this.endOfFile(res);
-      await this.close();
+      const done = this.fh;
+      this.fh = undefined;
       res.rotated = true;
       this.resumeFrom = undefined;
-      if (await this.openPath(res)) await this.readAvailable(res);
+      if (await this.openPath(res, done)) await this.readAvailable(res);
       return res;
     }
     const fst = this.fh ? await this.fh.stat() : undefined;
@@ -136,17 +139,80 @@ export class FileTailer {
     return res;
   }
 
+  /**
+   * True when the path no longer names the open file (rotated or removed):
+   * the open file is then final and must be read to its end before the next
+   * rotation can take the new one away unseen. Cheap (one stat), for a reader
+   * that paused while its consumer catches up.
+   */
+  async replaced(): Promise<boolean> {
+    if (!this.fh) return true;
+    try {
+      return (await stat(this.path)).ino !== this.inode;
+    } catch {
+      return true;
+    }
+  }
+
+  /**
+   * The path may name a new file now (a rename or create in its directory,
+   * seen by inotify): open it at once and keep it for when the current file
+   * is done. conmon keeps no rotated file, so a file that is replaced again
+   * before the tailer gets to it is lost unless something holds it open; this
+   * narrows that window from "until the next poll" to the watcher's latency.
+   */
+  pin(): void {
+    if (this.pins.length >= MAX_PINS) return;
+    this.pins.push(
+      open(this.path, 'r').then(
+        async (fh) => ({ fh, ino: (await fh.stat()).ino }),
+        () => undefined,
+      ),
+    );
+  }
+
   async close(): Promise<void> {
     const fh = this.fh;
     this.fh = undefined;
     await fh?.close().catch(() => {});
   }
 
-  private async openPath(res: PollResult): Promise<boolean> {
-    let fh: FileHandle;
+  /** Closes the current file and every pinned one (the tailer is done). */
+  async closeAll(): Promise<void> {
+    await this.close();
+    const pins = this.pins;
+    this.pins = [];
+    for (const p of pins) await (await p)?.fh.close().catch(() => {});
+  }
+
+  /**
+   * The next file to read: the oldest pinned file that is not one already
+   * read (`done`: the inode just finished, still held open so its number
+   * cannot have been reused), else whatever the path names now.
+   */
+  private async nextHandle(done: number | undefined): Promise<FileHandle | undefined> {
+    for (let p = this.pins.shift(); p; p = this.pins.shift()) {
+      const pin = await p;
+      if (!pin) continue;
+      if (pin.ino === done || pin.ino === this.inode) {
+        await pin.fh.close().catch(() => {});
+        continue;
+      }
+      return pin.fh;
+    }
     try {
-      fh = await open(this.path, 'r');
+      return await open(this.path, 'r');
     } catch {
+      return undefined;
+    }
+  }
+
+  private async openPath(res: PollResult, done?: FileHandle): Promise<boolean> {
+    const doneIno = done ? this.inode : undefined;
+    const fh = await this.nextHandle(doneIno);
+    // Only now let the finished file go: while held, its inode number is not reused.
+    await done?.close().catch(() => {});
+    if (!fh) {
       res.missing = true;
       return false;
     }
@@ -197,7 +263,7 @@ export class FileTailer {
       const start = this.offset + pos;
       if (start === 0) this.fp = fingerprintOf(data.subarray(0, nl + 1));
       const end = this.offset + nl + 1;
-      this.entry(data.toString('utf8', pos, nl), start, end, res);
+      this.entry(parseEntryAt(data, pos, nl), start, end, res);
       pos = nl + 1;
     }
     this.offset += pos;
@@ -223,8 +289,7 @@ export class FileTailer {
     this.partial.clear();
   }
 
-  private entry(raw: string, start: number, end: number, res: PollResult): void {
-    const e = parseEntry(raw);
+  private entry(e: Entry | undefined, start: number, end: number, res: PollResult): void {
     if (!e) {
       res.malformed++;
       return;
@@ -250,6 +315,8 @@ export class FileTailer {
 }
 
 const HEAD_BYTES = 4096;
+/** Rotations faster than the tailer can follow beyond this are beyond saving anyway. */
+const MAX_PINS = 16;
 
 /** The inode and first-entry fingerprint of the file at `path` now, or undefined when absent. */
 export async function fileIdentity(
@@ -281,10 +348,44 @@ async function headFingerprint(fh: FileHandle): Promise<string> {
   return bytesRead === HEAD_BYTES ? fingerprintOf(buf) : '';
 }
 
+interface Entry {
+  time: string;
+  stream: 'stdout' | 'stderr';
+  partial: boolean;
+  text: string;
+}
+
+const SP = 0x20;
+const STDOUT = Buffer.from('stdout');
+const STDERR = Buffer.from('stderr');
+
+/**
+ * `parseEntry` straight from the read buffer (`buf[from, to)`, no newline):
+ * only the time and the text become strings, not the whole line first.
+ */
+function parseEntryAt(buf: Buffer, from: number, to: number): Entry | undefined {
+  const s1 = buf.indexOf(SP, from);
+  if (s1 <= from || s1 >= to) return undefined;
+  const s2 = buf.indexOf(SP, s1 + 1);
+  if (s2 < 0 || s2 >= to) return undefined;
+  let stream: 'stdout' | 'stderr';
+  if (s2 - s1 - 1 !== 6) return undefined;
+  if (buf.compare(STDOUT, 0, 6, s1 + 1, s2) === 0) stream = 'stdout';
+  else if (buf.compare(STDERR, 0, 6, s1 + 1, s2) === 0) stream = 'stderr';
+  else return undefined;
+  let s3 = buf.indexOf(SP, s2 + 1);
+  // An empty full line may come without the space after the tag.
+  if (s3 < 0 || s3 > to) s3 = to;
+  const flag = buf[s2 + 1];
+  const afterFlag = s2 + 2 === s3 ? SP : buf[s2 + 2];
+  if ((flag !== 0x46 && flag !== 0x50) || (afterFlag !== SP && afterFlag !== 0x3a)) return undefined;
+  const time = normalizeTime(buf.toString('latin1', from, s1));
+  if (time === undefined) return undefined;
+  return { time, stream, partial: flag === 0x50, text: s3 >= to ? '' : buf.toString('utf8', s3 + 1, to) };
+}
+
 /** One k8s-file entry; undefined when the line is not one. */
-export function parseEntry(
-  raw: string,
-): { time: string; stream: 'stdout' | 'stderr'; partial: boolean; text: string } | undefined {
+export function parseEntry(raw: string): Entry | undefined {
   const s1 = raw.indexOf(' ');
   if (s1 <= 0) return undefined;
   const s2 = raw.indexOf(' ', s1 + 1);
@@ -294,9 +395,11 @@ export function parseEntry(
   let s3 = raw.indexOf(' ', s2 + 1);
   // An empty full line may come without the space after the tag.
   if (s3 < 0) s3 = raw.length;
-  const flag = raw.slice(s2 + 1, s3).split(':', 1)[0];
-  if (flag !== 'F' && flag !== 'P') return undefined;
+  // The tag is `F` or `P`, optionally followed by `:`-separated extra tags.
+  const flag = raw.charCodeAt(s2 + 1);
+  const afterFlag = s2 + 2 === s3 ? 0x20 : raw.charCodeAt(s2 + 2);
+  if ((flag !== 0x46 && flag !== 0x50) || (afterFlag !== 0x20 && afterFlag !== 0x3a)) return undefined;
   const time = normalizeTime(raw.slice(0, s1));
   if (time === undefined) return undefined;
-  return { time, stream, partial: flag === 'P', text: raw.slice(s3 + 1) };
+  return { time, stream, partial: flag === 0x50, text: raw.slice(s3 + 1) };
 }

@@ -81,6 +81,7 @@ export async function composeRuntime(
     conmonPath,
     stateDir: join(cfg.runDir, 'exec'),
     logger: logger.child({ component: 'exec' }),
+    ...(cfg.logMaxSize > 0 ? { logSizeMax: cfg.logMaxSize } : {}),
   });
   const preStopHooks: PreStopHook[] = [];
   const manager = new ContainerManager({

@@ -172,6 +172,14 @@ export const AGENT_CONFIG: ConfigTable = [
       "registries (host[:port]) pulled over plain HTTP or unverified TLS, like Docker's insecure-registries",
   },
   {
+    key: 'logMaxSize',
+    type: 'bytes',
+    default: '0',
+    env: 'BERTH_LOG_MAX_SIZE',
+    description:
+      "rotate a container's log file at this size (conmon --log-size-max); 0 never. conmon keeps no old file: only the log shipper sees rotated lines",
+  },
+  {
     key: 'stopTimeout',
     type: 'duration',
     default: '10s',
@@ -204,6 +212,7 @@ export interface AgentConfig {
   hostIp?: string;
   registerAddress: 'published' | 'container';
   haproxy: 'managed' | 'external' | 'off';
+  logMaxSize: number;
   /** Per-sidecar sections of the config file (`metrics`, `logs`), validated by each sidecar's own table. */
   sections: Record<string, ConfigValues>;
 }

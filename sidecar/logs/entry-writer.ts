@@ -1,0 +1,156 @@
+import type { Encoder } from '@msgpack/msgpack';
+import type { LogRecord } from './record.js';
+
+/**
+ * Writes PackedForward entries (`[EventTime, record]` msgpack arrays, one
+ * after the other) into one growing buffer: the hot path of shipping.
+ *
+ * Records are flat maps of short strings almost always, so strings, numbers,
+ * booleans and null are written directly (Buffer.write is native UTF-8;
+ * keys, which repeat in every record, come from a cache); anything else (a
+ * merged JSON line's nested value) goes through the general encoder. The
+ * output is byte-for-byte what @msgpack/msgpack writes for the same values
+ * (checked for fix/str8/16/32 strings, multi-byte text, maps over 15 keys,
+ * numbers, booleans, null, nested values), except that a lone UTF-16
+ * surrogate becomes U+FFFD (valid UTF-8) where @msgpack writes invalid bytes.
+ */
+export class EntryWriter {
+  private buf = Buffer.allocUnsafe(1 << 20);
+  private pos = 0;
+  private readonly keys = new Map<string, Buffer>();
+
+  constructor(private readonly fallback: Encoder) {}
+
+  /** Starts a new body; the previous one must have been taken with `take()`. */
+  reset(): void {
+    this.pos = 0;
+  }
+
+  /** The bytes written since `reset()` (a copy: the buffer is reused). */
+  take(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+
+  write(r: LogRecord): void {
+    this.room(16);
+    const b = this.buf;
+    b[this.pos++] = 0x92; // fixarray(2)
+    b[this.pos++] = 0xd7; // fixext 8
+    b[this.pos++] = 0x00; // type 0: EventTime
+    b.writeUInt32BE(r.sec >>> 0, this.pos);
+    b.writeUInt32BE(r.nsec >>> 0, this.pos + 4);
+    this.pos += 8;
+    const fields = r.fields;
+    let n = 0;
+    for (const k in fields) if (fields[k] !== undefined) n++;
+    this.mapHeader(n);
+    for (const k in fields) {
+      const v = fields[k];
+      if (v === undefined) continue;
+      this.key(k);
+      this.value(v);
+    }
+  }
+
+  private key(k: string): void {
+    let enc = this.keys.get(k);
+    if (!enc) {
+      const start = this.pos;
+      this.string(k);
+      enc = Buffer.from(this.buf.subarray(start, this.pos));
+      if (this.keys.size < 1024) this.keys.set(k, enc);
+      return;
+    }
+    this.room(enc.length);
+    // Keys are a few bytes: a loop beats a native copy call.
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < enc.length; i++) b[p++] = enc[i] as number;
+    this.pos = p;
+  }
+
+  private value(v: unknown): void {
+    if (typeof v === 'string') this.string(v);
+    else if (typeof v === 'boolean') this.byte(v ? 0xc3 : 0xc2);
+    else if (v === null) this.byte(0xc0);
+    else if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v < 128) this.byte(v);
+    else {
+      const enc = this.fallback.encode(v);
+      this.room(enc.length);
+      this.buf.set(enc, this.pos);
+      this.pos += enc.length;
+    }
+  }
+
+  private byte(x: number): void {
+    this.room(1);
+    this.buf[this.pos++] = x;
+  }
+
+  private mapHeader(n: number): void {
+    this.room(5);
+    const b = this.buf;
+    if (n < 16) b[this.pos++] = 0x80 | n;
+    else if (n < 0x10000) {
+      b[this.pos++] = 0xde;
+      b.writeUInt16BE(n, this.pos);
+      this.pos += 2;
+    } else {
+      b[this.pos++] = 0xdf;
+      b.writeUInt32BE(n, this.pos);
+      this.pos += 4;
+    }
+  }
+
+  private string(s: string): void {
+    // UTF-8 needs at most 3 bytes per UTF-16 unit; the header at most 5.
+    this.room(s.length * 3 + 5);
+    if (s.length < 256 && this.ascii(s)) return;
+    const b = this.buf;
+    const len = Buffer.byteLength(s, 'utf8');
+    if (len < 32) b[this.pos++] = 0xa0 | len;
+    else if (len < 0x100) {
+      b[this.pos++] = 0xd9;
+      b[this.pos++] = len;
+    } else if (len < 0x10000) {
+      b[this.pos++] = 0xda;
+      b.writeUInt16BE(len, this.pos);
+      this.pos += 2;
+    } else {
+      b[this.pos++] = 0xdb;
+      b.writeUInt32BE(len, this.pos);
+      this.pos += 4;
+    }
+    this.pos += b.write(s, this.pos, len === s.length ? 'latin1' : 'utf8');
+  }
+
+  /**
+   * Writes a short string as fixstr/str8 if it is ASCII (the usual case) with
+   * a plain loop, which beats two native calls (byteLength, write) for the
+   * short strings records are made of; false (nothing written) otherwise.
+   */
+  private ascii(s: string): boolean {
+    const b = this.buf;
+    const n = s.length;
+    let p = this.pos + (n < 32 ? 1 : 2);
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) return false;
+      b[p++] = c;
+    }
+    if (n < 32) b[this.pos] = 0xa0 | n;
+    else {
+      b[this.pos] = 0xd9;
+      b[this.pos + 1] = n;
+    }
+    this.pos = p;
+    return true;
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+}
