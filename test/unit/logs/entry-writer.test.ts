@@ -1,0 +1,62 @@
+/**
+ * The hand-written msgpack writer on the shipping hot path must produce what
+ * the general encoder would: a receiver decodes it with any msgpack library.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decodeMulti, Encoder, ExtensionCodec } from '@msgpack/msgpack';
+import { EntryWriter } from '../../../sidecar/logs/entry-writer.js';
+
+const ext = new ExtensionCodec();
+ext.register({
+  type: 0,
+  encode: () => null,
+  decode: (d: Uint8Array) => {
+    const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    return { sec: v.getUint32(0), nsec: v.getUint32(4) };
+  },
+});
+
+function reference(sec: number, nsec: number, fields: Record<string, unknown>): Buffer {
+  const head = Buffer.from([0x92, 0xd7, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
+  head.writeUInt32BE(sec, 3);
+  head.writeUInt32BE(nsec, 7);
+  return Buffer.concat([head, Buffer.from(new Encoder().encode(fields))]);
+}
+
+const CASES: Array<Record<string, unknown>> = [
+  { log: 'hello', source: 'stdout', container_id: 'a'.repeat(64) },
+  { log: 'x'.repeat(31), k: 'y'.repeat(32) }, // fixstr boundary, str8
+  { log: 'z'.repeat(300) }, // str16
+  { log: 'w'.repeat(70_000) }, // str32
+  { log: 'grüße, 日本語, emoji 🚢' },
+  Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`key${i}`, `v${i}`])), // map16
+  { n: 42, neg: -7, big: 2 ** 40, f: 1.5, t: true, f2: false, nil: null },
+  { nested: { a: [1, 'two', { three: 3 }] }, partial: true },
+];
+
+test('EntryWriter writes byte-for-byte what @msgpack/msgpack writes', () => {
+  const w = new EntryWriter(new Encoder());
+  for (const fields of CASES) {
+    w.reset();
+    w.write({ tag: 't', sec: 1_790_000_000, nsec: 123_456_789, fields });
+    assert.deepEqual(
+      w.take(),
+      reference(1_790_000_000, 123_456_789, fields),
+      JSON.stringify(fields).slice(0, 80),
+    );
+  }
+});
+
+test('entries written back to back decode as [EventTime, record] pairs', () => {
+  const w = new EntryWriter(new Encoder());
+  w.reset();
+  for (let i = 0; i < 3; i++)
+    w.write({ tag: 't', sec: 100 + i, nsec: i, fields: { log: `line ${i}`, undef: undefined } });
+  const out = [...decodeMulti(w.take(), { extensionCodec: ext })];
+  assert.deepEqual(out, [
+    [{ sec: 100, nsec: 0 }, { log: 'line 0' }],
+    [{ sec: 101, nsec: 1 }, { log: 'line 1' }],
+    [{ sec: 102, nsec: 2 }, { log: 'line 2' }],
+  ]);
+});
