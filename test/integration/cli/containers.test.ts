@@ -50,6 +50,19 @@ describe('berth run/ps/logs/stop/rm through a real agent', () => {
     assert.equal((await ok(['ps', '-a', '-q'])).trim(), '');
   });
 
+  test('run --rm --network none: only a loopback that is up, the name is free again at once', async () => {
+    const out = await ok(['run', '--rm', '--name', 'lonely', '--network', 'none', IMAGE, 'ip', '-o', 'link']);
+    const links = out.split('\n').filter(Boolean);
+    assert.equal(links.length, 1, out);
+    assert.match(links[0] ?? '', /^1: lo: <LOOPBACK,UP/);
+    assert.equal((await ok(['ps', '-a', '-q'])).trim(), '');
+    // Removal is done as far as a user can tell: the name can be taken again right away.
+    assert.equal(
+      await ok(['run', '--rm', '--name', 'lonely', '--network', 'none', IMAGE, 'echo', 'again']),
+      'again\n',
+    );
+  });
+
   test('exit codes are reported exactly', async () => {
     const r = await agent.cli(['run', '--rm', IMAGE, 'sh', '-c', 'exit 3']);
     assert.equal(r.code, 3);
@@ -226,6 +239,62 @@ describe('berth run/ps/logs/stop/rm through a real agent', () => {
     assert.equal(t.stdout, 'out5\n');
     assert.equal(t.stderr, 'err5\n');
     await ok(['rm', 'lg']);
+  });
+
+  test("berth events streams a container's lifecycle with its health, in order", async () => {
+    const { spawn } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const bin = join(import.meta.dirname, '../../../src/bin/berth.js');
+    const ev = spawn(process.execPath, [bin, 'events', '--filter', 'container.*'], {
+      env: { ...process.env, ...agent.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    ev.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    try {
+      await sleep(1500); // the subscription is up before the container starts
+      await ok([
+        'run',
+        '--rm',
+        '--name',
+        'evt',
+        '--health-cmd',
+        'true',
+        '--health-interval',
+        '100ms',
+        IMAGE,
+        'sleep',
+        '1',
+      ]);
+      const topics = await until(
+        async () => {
+          const t = out
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { topic: string; event: { container: { name: string } } })
+            .filter((e) => e.event.container.name === 'evt')
+            .map((e) => e.topic);
+          return t.includes('container.removed') ? t : undefined;
+        },
+        { timeoutMs: 15_000, what: 'container.removed in berth events' },
+      );
+      const order = [
+        'container.created',
+        'container.started',
+        'container.healthy',
+        'container.died',
+        'container.removed',
+      ];
+      assert.deepEqual(
+        topics.filter((t) => order.includes(t)),
+        order,
+        topics.join(' '),
+      );
+    } finally {
+      ev.kill('SIGTERM');
+    }
   });
 
   test('stop sends the stop signal and reports the exit; rm removes', async () => {
