@@ -55,7 +55,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     await catalog.register(inst(b));
     registered.add(b);
   }
-  const options = resolveHaproxyOptions([{ stateDir: dir, bindAddress: '127.0.0.1', slotsPerBackend: 16 }]);
+  const options = resolveHaproxyOptions([
+    { stateDir: dir, exporterListen: '', bindAddress: '127.0.0.1', slotsPerBackend: 16 },
+  ]);
   const manager = new HaproxyManager({ catalog, options });
   const stats = options.statsSocket ?? '';
   let stopLoad = false;

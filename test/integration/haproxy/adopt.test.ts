@@ -48,7 +48,9 @@ describe('haproxy: adoption across an agent restart', { timeout: 60_000 }, () =>
     const b = backends[0];
     if (b === undefined) throw new Error('no backend');
     await catalog.register(instance(b));
-    options = resolveHaproxyOptions([{ stateDir: dir, bindAddress: '127.0.0.1', quietPeriod: '10ms' }]);
+    options = resolveHaproxyOptions([
+      { stateDir: dir, exporterListen: '', bindAddress: '127.0.0.1', quietPeriod: '10ms' },
+    ]);
     first = new HaproxyManager({ catalog, options });
     await first.start();
     haproxyPid = first.haproxyPid;

@@ -57,7 +57,9 @@ describe('haproxy: Consul as the catalog', { timeout: 90_000 }, () => {
     });
     manager = new HaproxyManager({
       catalog,
-      options: resolveHaproxyOptions([{ stateDir: dir, bindAddress: '127.0.0.1', quietPeriod: '20ms' }]),
+      options: resolveHaproxyOptions([
+        { stateDir: dir, exporterListen: '', bindAddress: '127.0.0.1', quietPeriod: '20ms' },
+      ]),
     });
     await manager.start();
   });

@@ -45,6 +45,7 @@ describe('haproxy: driving an existing HAProxy', { timeout: 60_000 }, () => {
       catalog,
       options: resolveHaproxyOptions([
         {
+          exporterListen: '',
           mode: 'external',
           stateDir: dir,
           configPath: haproxy.configPath,

@@ -63,6 +63,7 @@ describe('haproxy: failures leave the previous config serving', { timeout: 60_00
     await catalog.register(instance(first));
     const options = resolveHaproxyOptions([
       {
+        exporterListen: '',
         stateDir: dir,
         bindAddress: '127.0.0.1',
         templatePath,

@@ -40,7 +40,9 @@ describe('haproxy: drain on stop', { timeout: 60_000 }, () => {
     }
     manager = new HaproxyManager({
       catalog,
-      options: resolveHaproxyOptions([{ stateDir: dir, bindAddress: '127.0.0.1', quietPeriod: '10ms' }]),
+      options: resolveHaproxyOptions([
+        { stateDir: dir, exporterListen: '', bindAddress: '127.0.0.1', quietPeriod: '10ms' },
+      ]),
     });
     await manager.start();
   });

@@ -70,6 +70,7 @@ describe('haproxy: scaling under load', { timeout: 120_000 }, () => {
       catalog,
       options: resolveHaproxyOptions([
         {
+          exporterListen: '',
           stateDir: dir,
           bindAddress: '127.0.0.1',
           slotsPerBackend: 4,
