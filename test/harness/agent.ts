@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type ManagedProcess, startProcess } from './proc.js';
+import { killOnExit, type ManagedProcess, startProcess } from './proc.js';
 import { removeDir, tempDir } from './tmp.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -100,7 +100,18 @@ export async function startAgent(
     args: string[],
     o: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
   ): Promise<CliResult> => runCli(args, { ...env, ...o.env }, o);
+  const trackHaproxy = async () => {
+    const { readFile } = await import('node:fs/promises');
+    for (let i = 0; i < 20; i++) {
+      const pid = Number(
+        (await readFile(join(stateRoot, 'haproxy', 'haproxy.pid'), 'utf8').catch(() => '')).trim(),
+      );
+      if (pid > 0) return killOnExit(pid, 'berth-agent haproxy');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
   let proc = await launch();
+  await trackHaproxy();
   return {
     stateRoot,
     runDir,
@@ -127,6 +138,7 @@ export async function startAgent(
     },
     async restart() {
       proc = await launch();
+      await trackHaproxy();
     },
     async stop() {
       try {

@@ -57,6 +57,16 @@ function installExitHook(): void {
   });
 }
 
+/**
+ * Also SIGKILL `pid` when the test process exits: for processes a component
+ * started on purpose to outlive it (the agent's HAProxy), which the test's
+ * after-hook removes but a crashed test would leave behind.
+ */
+export function killOnExit(pid: number, name: string): void {
+  installExitHook();
+  live.set(pid, name);
+}
+
 /** Starts `cmd` and waits until `ready()` says so; on failure the process is stopped and the error carries its output. */
 export async function startProcess(opts: StartProcessOptions): Promise<ManagedProcess> {
   installExitHook();
