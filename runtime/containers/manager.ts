@@ -93,6 +93,17 @@ export class ContainerManager implements Runtime {
   private readonly watching = new Set<string>();
   /** Attached log followers per container; --rm removal waits for them to drain. */
   private readonly holds = new Map<string, number>();
+  private readonly unheldWaiters = new Map<string, Array<() => void>>();
+  /**
+   * Containers whose OCI runtime and network state were already released after
+   * their exit; a later remove skips those steps (each costs a child process).
+   */
+  private readonly released = new Set<string>();
+  /**
+   * --rm containers that are gone for every reader (list, name, id) while their
+   * host state (runtime, netns, mount, files) is still being freed, by id.
+   */
+  private readonly cleaning = new Map<string, Promise<void>>();
   private closed = false;
 
   constructor(private readonly d: ContainerManagerDeps) {
@@ -166,14 +177,27 @@ export class ContainerManager implements Runtime {
       yield* it;
     } finally {
       const n = (this.holds.get(id) ?? 1) - 1;
-      if (n <= 0) this.holds.delete(id);
-      else this.holds.set(id, n);
+      if (n <= 0) {
+        this.holds.delete(id);
+        for (const wake of this.unheldWaiters.get(id) ?? []) wake();
+        this.unheldWaiters.delete(id);
+      } else this.holds.set(id, n);
     }
   }
 
-  private async whenUnheld(id: string, maxMs: number): Promise<void> {
-    const until = Date.now() + maxMs;
-    while (this.holds.has(id) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  /** Resolves when no attached reader follows the container's log any more, or after `maxMs`. */
+  private whenUnheld(id: string, maxMs: number): Promise<void> {
+    if (!this.holds.has(id)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, maxMs);
+      timer.unref();
+      const list = this.unheldWaiters.get(id) ?? [];
+      list.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.unheldWaiters.set(id, list);
+    });
   }
 
   // ---- lifecycle --------------------------------------------------------------
@@ -247,22 +271,30 @@ export class ContainerManager implements Runtime {
   private async startLocked(rec: ContainerRecord): Promise<void> {
     const cfg = rec.config;
     const hostname = cfg.hostname ?? rec.id.slice(0, 12);
-    await mkdir(rec.bundleDir, { recursive: true, mode: 0o700 });
-    // Left-over OCI state from an earlier run would make create fail (a first start has none).
-    if (rec.startedAt !== undefined) await this.d.executor.delete(rec.id).catch(() => undefined);
+    // Left-over OCI state from an earlier run would make create fail (a first start has none,
+    // and neither has a container whose exit already released it).
+    if (rec.startedAt !== undefined && !this.released.has(rec.id))
+      await this.d.executor.delete(rec.id).catch(() => undefined);
+    this.released.delete(rec.id);
     let attached = false;
     try {
       if (!rec.rootfs)
         rec.rootfs = (
           await this.d.snapshots.prepare(rec.id, (await this.d.images.resolve(rec.image.id)).layerDirs)
         ).rootfs;
-      const net = await this.d.network.attach(rec.id, {
+      const bundle = mkdir(rec.bundleDir, { recursive: true, mode: 0o700 });
+      const attaching = this.d.network.attach(rec.id, {
         mode: cfg.network,
         hostname,
         ports: cfg.ports,
         ...(cfg.extraHosts ? { extraHosts: cfg.extraHosts } : {}),
       });
+      // Settle both before deciding, so a failed mkdir never leaves an attachment unrecorded.
+      const [attachedNet, bundleMade] = await Promise.allSettled([attaching, bundle]);
+      if (attachedNet.status === 'rejected') throw attachedNet.reason;
       attached = true;
+      if (bundleMade.status === 'rejected') throw bundleMade.reason;
+      const net = attachedNet.value;
       rec.network = net;
       rec.ports = net.ports;
       const spec = await this.d.spec.build(cfg, {
@@ -362,16 +394,13 @@ export class ContainerManager implements Runtime {
       if (!this.records.has(rec.id)) return;
       rec.state = 'removing';
       this.stopHealth(rec.id);
-      await this.d.executor
-        .delete(rec.id)
-        .catch((err) => this.d.logger.warn({ err, id: rec.id }, 'executor delete failed'));
-      await this.d.network
-        .detach(rec.id)
-        .catch((err) => this.d.logger.warn({ err, id: rec.id }, 'network detach failed'));
+      // Skipped when the exit already freed them (a runc delete and a detach cost a child process each).
+      await this.releaseHostState(rec);
       await this.d.snapshots.remove(rec.id);
       await this.d.spec.release?.(rec.id).catch(() => undefined);
       await this.store.delete(rec.id);
       this.records.delete(rec.id);
+      this.released.delete(rec.id);
       this.publish('container.removed', rec);
     });
   }
@@ -429,7 +458,9 @@ export class ContainerManager implements Runtime {
     return this.d.imageOps.importRootfs(tar, ref);
   }
 
-  removeImage(ref: string, opts: { force?: boolean } = {}): Promise<string[]> {
+  async removeImage(ref: string, opts: { force?: boolean } = {}): Promise<string[]> {
+    // A --rm container that just went away may still have its rootfs mounted over the image's layers.
+    await Promise.all(this.cleaning.values());
     return this.d.imageOps.remove(ref, {
       ...opts,
       inUse: (imageId) => [...this.records.values()].some((r) => r.image.id === imageId),
@@ -477,6 +508,13 @@ export class ContainerManager implements Runtime {
         }
       }
     }
+    // --rm containers whose removal an earlier agent did not finish.
+    for (const rec of [...this.records.values()]) {
+      if (rec.state === 'exited' && rec.config.autoRemove) {
+        this.forget(rec);
+        this.cleanInBackground(rec);
+      }
+    }
     await this.d.network.restore(live);
     // Every container that still exists keeps its snapshot (exited ones may start again).
     await this.d.snapshots.restore?.([...this.records.keys()]);
@@ -497,6 +535,10 @@ export class ContainerManager implements Runtime {
     this.closed = true;
     for (const id of [...this.health.keys()]) this.stopHealth(id);
     for (const id of [...this.restartTimers.keys()]) this.clearRestartTimer(id);
+    // Let --rm cleanups in flight finish (bounded): what they leave, restore frees on the next start.
+    const pending = [...this.cleaning.values()];
+    if (pending.length > 0)
+      await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
 
   // ---- internals ------------------------------------------------------------------
@@ -529,32 +571,25 @@ export class ContainerManager implements Runtime {
     rec.signal = exit.signal;
     rec.finishedAt = exit.finishedAt;
     if (rec.health !== 'none') rec.health = 'unhealthy';
-    await this.d.executor
-      .delete(rec.id)
-      .catch((err) => this.d.logger.warn({ err, id: rec.id }, 'executor delete failed'));
-    await this.d.network
-      .detach(rec.id)
-      .catch((err) => this.d.logger.warn({ err, id: rec.id }, 'network detach failed'));
-    rec.network = undefined;
-    await this.store.save(rec);
     if (publish) {
       this.publish('container.died', rec, {
         exitCode: exit.exitCode,
         ...(exit.signal ? { signal: exit.signal } : {}),
       });
     }
-    const waiters = this.exitWaiters.get(rec.id) ?? [];
-    this.exitWaiters.delete(rec.id);
-    const result = this.lastExit(rec);
-    for (const w of waiters) w(result);
-
     if (rec.config.autoRemove) {
-      // --rm: removed once attached readers have the last lines (bounded wait).
-      void this.whenUnheld(rec.id, 5000).then(() =>
-        this.remove(rec.id, { force: true }).catch(() => undefined),
-      );
+      // --rm: gone for every reader before `wait` answers, so `run --rm` returns at once and a `ps -a`
+      // right after does not show it; the host state is freed in the background.
+      this.forget(rec);
+      this.wake(rec);
+      this.cleanInBackground(rec);
       return;
     }
+    // Waiters learn the exit now; a start or remove that follows queues behind this lock anyway.
+    this.wake(rec);
+    await this.releaseHostState(rec);
+    rec.network = undefined;
+    await this.store.save(rec);
     const started = rec.startedAt ? Date.parse(rec.startedAt) : 0;
     const ranLong = Date.parse(exit.finishedAt) - started > (this.d.backoff ?? DEFAULT_BACKOFF).resetAfterMs;
     if (ranLong) rec.restartCount = 0;
@@ -567,6 +602,73 @@ export class ContainerManager implements Runtime {
     ) {
       this.scheduleRestart(rec, backoffDelay(rec.restartCount, this.d.backoff ?? DEFAULT_BACKOFF));
     }
+  }
+
+  /** Resolves everyone waiting for this container's exit. */
+  private wake(rec: ContainerRecord): void {
+    const waiters = this.exitWaiters.get(rec.id) ?? [];
+    this.exitWaiters.delete(rec.id);
+    const result = this.lastExit(rec);
+    for (const w of waiters) w(result);
+  }
+
+  /** Frees the OCI runtime's and the network's state of an exited container; remembers success. */
+  private async releaseHostState(rec: ContainerRecord): Promise<void> {
+    if (this.released.has(rec.id)) return;
+    // Independent: the runtime's state dir and cgroups, and the container's netns and files.
+    const [executorOk, networkOk] = await Promise.all([
+      this.d.executor.delete(rec.id).then(
+        () => true,
+        (err) => {
+          this.d.logger.warn({ err, id: rec.id }, 'executor delete failed');
+          return false;
+        },
+      ),
+      this.d.network.detach(rec.id).then(
+        () => true,
+        (err) => {
+          this.d.logger.warn({ err, id: rec.id }, 'network detach failed');
+          return false;
+        },
+      ),
+    ]);
+    if (executorOk && networkOk) this.released.add(rec.id);
+  }
+
+  /** Takes a container out of every read path (list, find by name or id) and announces its removal. */
+  private forget(rec: ContainerRecord): void {
+    rec.state = 'removing';
+    this.stopHealth(rec.id);
+    this.clearRestartTimer(rec.id);
+    this.records.delete(rec.id);
+    this.publish('container.removed', rec);
+  }
+
+  /**
+   * Frees what a forgotten --rm container held on the host. The record file
+   * goes last: an agent that dies meanwhile finds it on restart and removes
+   * the container again (restore), so nothing leaks.
+   */
+  private cleanInBackground(rec: ContainerRecord): void {
+    const done = (async () => {
+      // Attached readers get the last lines from the log file, which lives beside the record. Then
+      // one turn of the loop, so the reply they are part of goes out before the first spawn below
+      // (a fork of the agent blocks its event loop for milliseconds).
+      await this.whenUnheld(rec.id, 5000);
+      await new Promise((r) => setImmediate(r));
+      await this.releaseHostState(rec);
+      await this.d.snapshots
+        .remove(rec.id)
+        .catch((err) => this.d.logger.warn({ err, id: rec.id }, 'snapshot remove failed'));
+      await this.d.spec.release?.(rec.id).catch(() => undefined);
+      await this.store.delete(rec.id);
+    })()
+      .catch((err) => this.d.logger.warn({ err, id: rec.id }, 'cleanup of a removed container failed'))
+      .finally(() => {
+        this.released.delete(rec.id);
+        this.cleaning.delete(rec.id);
+      });
+    this.cleaning.set(rec.id, done);
   }
 
   private scheduleRestart(rec: ContainerRecord, delayMs: number): void {

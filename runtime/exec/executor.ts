@@ -71,8 +71,10 @@ export class ConmonExecutor implements ExecutorPort {
       throw new AlreadyExistsError(`container ${id}: already exists in the OCI runtime`);
     }
     // Leftovers of an earlier container with the same id would be read as this one's exit.
-    await rm(L.containerDir(id), { recursive: true, force: true });
-    await rm(L.exitFile(id), { force: true });
+    await Promise.all([
+      rm(L.containerDir(id), { recursive: true, force: true }),
+      rm(L.exitFile(id), { force: true }),
+    ]);
     await mkdir(L.containerDir(id), { recursive: true });
     const meta: ContainerMeta = { bundleDir, logPath: opts.logPath, createdAt: new Date().toISOString() };
     await writeMeta(L, id, meta);
@@ -231,9 +233,11 @@ export class ConmonExecutor implements ExecutorPort {
     // wait for it so it does not reappear after the cleanup below.
     const conmonPid = await readPid(this.layout.conmonPidFile(id));
     if (conmonPid !== undefined) await this.reapConmon(conmonPid, id);
-    await rm(this.layout.containerDir(id), { recursive: true, force: true });
-    await rm(this.layout.exitFile(id), { force: true });
-    await rm(join(this.layout.socketDir, id), { recursive: true, force: true });
+    await Promise.all([
+      rm(this.layout.containerDir(id), { recursive: true, force: true }),
+      rm(this.layout.exitFile(id), { force: true }),
+      rm(join(this.layout.socketDir, id), { recursive: true, force: true }),
+    ]);
   }
 
   private async reapConmon(pid: number, id: string): Promise<void> {

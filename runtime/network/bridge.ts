@@ -297,13 +297,13 @@ export class BridgeNetworkManager implements NetworkPort {
     ports: PortMapping[],
     extraHosts: Array<[string, string]>,
   ): Promise<NetworkAttachment> {
-    const netns = this.netnsName(id);
-    await this.writeRecord({ id, mode: 'none', bridge: this.bridge, netns, ports: [] });
-    await this.ip.run(['netns', 'add', netns]);
-    await this.ip.run(['-n', netns, 'link', 'set', 'lo', 'up']);
+    // No named netns: the spec asks the OCI runtime for a fresh network namespace, and runc brings its
+    // loopback up itself. A named one would cost two `ip` runs here and one at detach, and the
+    // container would never join it.
+    await this.writeRecord({ id, mode: 'none', bridge: this.bridge, ports: [] });
     if (ports.some(isPublished)) this.log.warn({ id }, 'network: published ports are ignored in mode none');
     const files = await this.writeFiles(id, hostname, undefined, extraHosts);
-    return { netnsPath: path.join(NETNS_DIR, netns), addresses: {}, ...files, ports: [] };
+    return { addresses: {}, ...files, ports: [] };
   }
 
   private async attachBridge(
@@ -549,16 +549,21 @@ export class BridgeNetworkManager implements NetworkPort {
   /** Undoes whatever part of an attachment exists; safe to repeat. */
   private async teardown(id: string): Promise<void> {
     const rec = await this.readRecord(id);
-    const tag = `berth:${rec?.bridge ?? this.bridge}:${short(id)}`;
-    for (const { table, chain } of CHAIN_TABLES)
-      await this.ipt.deleteRulesByComment(table, chain, (c) => c === tag);
+    // Only bridge attachments make rules, veths and addresses; `none` and `host` records skip those
+    // lookups (three iptables and one ip run, most of a detach). Without a record, sweep everything.
+    const bridged = rec === undefined || rec.mode === 'bridge';
+    if (bridged) {
+      const tag = `berth:${rec?.bridge ?? this.bridge}:${short(id)}`;
+      for (const { table, chain } of CHAIN_TABLES)
+        await this.ipt.deleteRulesByComment(table, chain, (c) => c === tag);
+    }
     if (rec?.netns) await this.ip.runDelete(['netns', 'del', rec.netns]);
     // Deleting the netns destroys the pair too; this catches a veth that never made it into the netns.
     if (rec?.veth || rec === undefined) {
       const veth = rec?.veth ?? this.vethName(id);
       if (await this.ip.linkExists(veth)) await this.ip.runDelete(['link', 'del', 'dev', veth]);
     }
-    await this.ipam.release(id);
+    if (bridged) await this.ipam.release(id);
     await rm(this.containerDir(id), { recursive: true, force: true });
     if (rec) this.log.info({ id, mode: rec.mode }, 'network: detached');
   }
@@ -576,19 +581,32 @@ export class BridgeNetworkManager implements NetworkPort {
     const dir = this.containerDir(id);
     const hostsPath = path.join(dir, 'hosts');
     const resolvConfPath = path.join(dir, 'resolv.conf');
-    await writeFileAtomic(hostsPath, renderHosts({ hostname, ...(address ? { address } : {}), extraHosts }));
     const host = parseResolvConf(await readOr(this.hostResolvConf, ''));
     // Mode none has no route to any resolver; keep the host's search/options so the file is still meaningful.
     const nameservers = address ? this.dnsServers : [];
-    await writeFileAtomic(resolvConfPath, renderResolvConf({ ...host, nameservers }));
-    await writeFileAtomic(path.join(dir, 'hostname'), `${hostname}\n`);
+    // Derived files, written again on every start: atomic (a container never sees a torn one) but
+    // not fsynced, which would put three disk flushes on every container start.
+    await Promise.all([
+      writeFileAtomic(
+        hostsPath,
+        renderHosts({ hostname, ...(address ? { address } : {}), extraHosts }),
+        0o644,
+        { sync: false },
+      ),
+      writeFileAtomic(resolvConfPath, renderResolvConf({ ...host, nameservers }), 0o644, { sync: false }),
+      writeFileAtomic(path.join(dir, 'hostname'), `${hostname}\n`, 0o644, { sync: false }),
+    ]);
     return { hostsPath, resolvConfPath };
   }
 
   private async writeRecord(rec: AttachmentRecord): Promise<void> {
     const dir = this.containerDir(rec.id);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(path.join(dir, 'network.json'), `${JSON.stringify(rec, null, 2)}\n`, 0o600);
+    // Only a bridge record guards host state (netns, veth, address, rules) that a crash could leak;
+    // a lost `none`/`host` record is harmless (a detach without one sweeps anyway), so no disk flush.
+    await writeFileAtomic(path.join(dir, 'network.json'), `${JSON.stringify(rec, null, 2)}\n`, 0o600, {
+      sync: rec.mode === 'bridge',
+    });
   }
 
   private async readRecord(id: string): Promise<AttachmentRecord | undefined> {
@@ -636,8 +654,18 @@ export class BridgeNetworkManager implements NetworkPort {
   }
 
   private async checkShortIdFree(id: string): Promise<void> {
-    for (const rec of await this.listRecords()) {
-      if (rec.id !== id && short(rec.id) === short(id))
+    // Only directories sharing the 12-character prefix can clash: read those records, not every one.
+    let names: string[];
+    try {
+      names = await readdir(this.stateDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const name of names) {
+      if (name === id || !name.startsWith(short(id)) || !ID_RE.test(name)) continue;
+      const rec = await this.readRecord(name).catch(() => undefined);
+      if (rec && rec.id !== id && short(rec.id) === short(id))
         throw new FailedPreconditionError(
           `network: container ${id} shares its first 12 characters with attached container ${rec.id}; netns and veth names would clash`,
         );

@@ -6,12 +6,18 @@ import path from 'node:path';
  * Replaces `file` with `data` so that a crash leaves either the old or the new
  * content, never a torn file: temp file in the same directory, fsync, rename.
  */
-export async function writeFileAtomic(file: string, data: string, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string,
+  mode = 0o644,
+  opts: { sync?: boolean } = {},
+): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    // Without sync a crash may leave an empty file behind the rename; fine for files rebuilt on every use.
+    if (opts.sync !== false) await fh.sync();
   } finally {
     await fh.close();
   }

@@ -4,55 +4,11 @@ import type { ContainerDescriptor } from '../../../runtime/types.js';
 import { InvalidArgumentError } from '../../common/errors.js';
 import type { ApiClient } from '../client.js';
 import { ago, table } from '../format.js';
-import { buildCreateRequest, type RunFlags } from '../run-request.js';
+import { addRunFlags, type ParsedRunFlags } from '../run-flags.js';
+import { buildCreateRequest } from '../run-request.js';
+import { runContainer, writeLine } from './run.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-function writeLine(l: LogLine, timestamps: boolean): void {
-  const out = l.stream === 'stderr' ? process.stderr : process.stdout;
-  out.write(timestamps ? `${l.time} ${l.line}\n` : `${l.line}\n`);
-}
-
-function addRunFlags(cmd: Command): Command {
-  return cmd
-    .option('-d, --detach', 'run in the background and print the container id')
-    .option('--rm', 'remove the container when it exits')
-    .option('--name <name>', 'container name')
-    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect)
-    .option('-p, --publish <[ip:]hostPort:containerPort[/proto]>', 'publish a port (repeatable)', collect)
-    .option('-v, --volume <src:dst[:ro]>', 'bind mount a host path or a named volume (repeatable)', collect)
-    .option('--tmpfs <path[:options]>', 'mount a tmpfs (repeatable)', collect)
-    .option('--read-only', 'mount the root filesystem read-only')
-    .option('--cap-add <CAP>', 'add a Linux capability (repeatable; ALL for all)', collect)
-    .option('--cap-drop <CAP>', 'drop a Linux capability (repeatable; ALL for all)', collect)
-    .option(
-      '--security-opt <opt>',
-      'no-new-privileges[:false], seccomp=unconfined|FILE (repeatable)',
-      collect,
-    )
-    .option('--privileged', 'give the container all capabilities and devices, no seccomp')
-    .option('-m, --memory <size>', 'memory limit, e.g. 64m')
-    .option('--memory-swap <size>', 'memory plus swap limit; -1 for unlimited swap')
-    .option('--cpus <n>', 'CPU quota in cores, e.g. 0.5')
-    .option('--cpuset-cpus <list>', 'CPUs the container may use, e.g. 0-1')
-    .option('--pids-limit <n>', 'maximum number of processes')
-    .option('--ulimit <name=soft[:hard]>', 'resource limit, e.g. nofile=1024:2048 (repeatable)', collect)
-    .option('--restart <policy>', 'no, on-failure[:N], always or unless-stopped', 'no')
-    .option('--health-cmd <cmd>', 'command run in the container to check health')
-    .option('--health-interval <duration>', 'time between health checks (e.g. 30s)')
-    .option('--health-timeout <duration>', 'time a check may take')
-    .option('--health-retries <n>', 'consecutive failures to report unhealthy')
-    .option('--health-start-period <duration>', 'start-up time during which failures do not count')
-    .option('--no-healthcheck', "disable the image's health check")
-    .option('--network <mode>', 'none, host or bridge', 'bridge')
-    .option('-l, --label <KEY=VALUE>', 'set a label (repeatable)', collect)
-    .option('-u, --user <user[:group]>', 'user name or uid to run as')
-    .option('-w, --workdir <dir>', 'working directory inside the container')
-    .option('--hostname <name>', 'container host name')
-    .option('--entrypoint <cmd>', "override the image's entrypoint")
-    .option('--stop-signal <signal>', 'signal sent by stop (default SIGTERM or the image’s)')
-    .option('--stop-timeout <seconds>', 'seconds stop waits before SIGKILL');
-}
 
 export function registerContainerCommands(program: Command, client: () => ApiClient): void {
   addRunFlags(
@@ -62,21 +18,9 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
       .argument('<image>', 'image reference, e.g. busybox:latest')
       .argument('[command...]', 'command and arguments (replaces the image CMD)')
       .passThroughOptions(),
-  ).action(async (image: string, args: string[], flags: RunFlags & { healthcheck?: boolean }) => {
-    const f = { ...flags, noHealthcheck: flags.healthcheck === false };
-    const body = buildCreateRequest(image, args, f);
-    let exit: WaitResult | undefined;
-    for await (const rec of client().stream<Record<string, unknown>>('POST', '/v1/containers/run', {
-      query: { detach: f.detach, rm: f.rm },
-      body,
-    })) {
-      if (rec.created && f.detach) process.stdout.write(`${(rec.created as { id: string }).id}\n`);
-      else if (rec.line !== undefined) writeLine(rec as unknown as LogLine, false);
-      else if (rec.exit) exit = rec.exit as WaitResult;
-      else if (rec.error) throw new Error((rec.error as { message: string }).message);
-    }
-    if (exit) process.exitCode = exit.exitCode;
-  });
+  ).action((image: string, args: string[], flags: ParsedRunFlags) =>
+    runContainer(client(), image, args, flags),
+  );
 
   addRunFlags(
     program
@@ -85,7 +29,7 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
       .argument('<image>')
       .argument('[command...]')
       .passThroughOptions(),
-  ).action(async (image: string, args: string[], flags: RunFlags & { healthcheck?: boolean }) => {
+  ).action(async (image: string, args: string[], flags: ParsedRunFlags) => {
     const d = await client().json<ContainerDescriptor>('POST', '/v1/containers', {
       body: buildCreateRequest(image, args, { ...flags, noHealthcheck: flags.healthcheck === false }),
     });

@@ -1,0 +1,80 @@
+import { Command } from 'commander';
+import type { ConfigTable } from '../common/config.js';
+import { VERSION } from '../version.js';
+import type { ApiClient } from './client.js';
+import { registerContainerCommands } from './commands/containers.js';
+import { registerImageCommands } from './commands/images.js';
+
+/**
+ * The full `berth` command tree (commander). `agentConfig` is the agent's
+ * config table, one flag per row; main passes it only when `agent` (or its
+ * help) runs, so other verbs do not load the agent's modules.
+ */
+export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Command {
+  const program = new Command('berth')
+    .description('berth: a per-host container agent (runtime, metrics, logs, discovery, DNS, HAProxy)')
+    .version(VERSION, '-v, --version', 'print the berth version')
+    .enablePositionalOptions()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(`berth: ${str.replace(/^error: /, '')}`) });
+
+  program
+    .command('version')
+    .description('print the berth version, Node.js version and platform')
+    .option('--json', 'print as JSON')
+    .action((opts: { json?: boolean }) => {
+      const info = { berth: VERSION, node: process.version, platform: `${process.platform}/${process.arch}` };
+      process.stdout.write(
+        opts.json
+          ? `${JSON.stringify(info)}\n`
+          : `berth ${info.berth} (node ${info.node}, ${info.platform})\n`,
+      );
+    });
+
+  const agent = program
+    .command('agent')
+    .description(
+      'run the berth agent in the foreground (the daemon every other verb talks to); containers outlive it',
+    )
+    .option('--config <file>', 'agent config file (JSON with the keys below in camelCase)');
+  // One flag per config row, so --help, the config file and the docs agree.
+  for (const row of agentConfig ?? []) {
+    const flag = row.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const extra = [
+      row.values ? `one of ${row.values.join(', ')}` : '',
+      row.default !== null && row.default !== undefined ? `default ${String(row.default)}` : '',
+      row.env ? `env ${row.env}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+    agent.option(`--${flag} <value>`, `${row.description}${extra ? ` (${extra})` : ''}`);
+  }
+  agent.action(async (opts: Record<string, string | undefined>) => {
+    const { runAgent } = await import('../agent/run.js');
+    await runAgent(opts);
+  });
+
+  program
+    .command('info')
+    .description("print the agent's version and where its endpoints listen")
+    .action(async () => {
+      const info = await client().json<Record<string, unknown>>('GET', '/v1/info');
+      process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+    });
+
+  program
+    .command('events')
+    .description('stream runtime events as JSON lines (container.*, image.*)')
+    .option('--filter <topic>', 'only these topics, e.g. container.died or container.* (repeatable)', collect)
+    .action(async (o: { filter?: string[] }) => {
+      for await (const env of client().stream('GET', '/v1/events', { query: { topic: o.filter } })) {
+        process.stdout.write(`${JSON.stringify(env)}\n`);
+      }
+    });
+
+  registerContainerCommands(program, client);
+  registerImageCommands(program, client);
+  return program;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
