@@ -1,5 +1,6 @@
 import { CgroupFiles, limitValue, ns } from './base-reader.js';
 import type { CgroupLayout } from './detect.js';
+import type { OpenFiles } from './open-files.js';
 import type {
   BlkioDeviceStats,
   CgroupReader,
@@ -9,6 +10,8 @@ import type {
   SpecStats,
   StatResult,
 } from './types.js';
+
+const DEVICE = /^\d+:\d+$/;
 
 /** USER_HZ: cpuacct.stat counts in clock ticks, 100 per second on every Linux ABI. */
 const CLOCK_TICKS = 100;
@@ -21,19 +24,22 @@ const CLOCK_TICKS = 100;
 export class CgroupV1Reader implements CgroupReader {
   readonly version = 'v1' as const;
 
-  constructor(private readonly layout: CgroupLayout) {}
+  constructor(
+    private readonly layout: CgroupLayout,
+    private readonly files?: OpenFiles,
+  ) {}
 
   private dir(controller: string): string | undefined {
     return this.layout.controllers.get(controller);
   }
 
   async cpu(cgroupPath: string): Promise<StatResult<CpuStats>> {
-    const f = new CgroupFiles(cgroupPath);
+    const f = new CgroupFiles(cgroupPath, this.files);
     const cpuacct = this.dir('cpuacct');
     const cpu = this.dir('cpu');
-    const usage = await f.number(cpuacct, 'cpuacct.usage');
-    const acct = await f.keyed(cpuacct, 'cpuacct.stat');
-    const st = await f.keyed(cpu, 'cpu.stat');
+    const usage = f.number(cpuacct, 'cpuacct.usage');
+    const acct = f.keyed(cpuacct, 'cpuacct.stat');
+    const st = f.keyed(cpu, 'cpu.stat');
     const user = acct?.get('user');
     const system = acct?.get('system');
     return f.finish(
@@ -50,13 +56,13 @@ export class CgroupV1Reader implements CgroupReader {
   }
 
   async memory(cgroupPath: string): Promise<StatResult<MemoryStats>> {
-    const f = new CgroupFiles(cgroupPath);
+    const f = new CgroupFiles(cgroupPath, this.files);
     const mem = this.dir('memory');
-    const usage = await f.number(mem, 'memory.usage_in_bytes');
-    const maxUsage = await f.number(mem, 'memory.max_usage_in_bytes');
-    const failcnt = await f.number(mem, 'memory.failcnt');
-    const stat = await f.keyed(mem, 'memory.stat');
-    const oom = await f.keyed(mem, 'memory.oom_control');
+    const usage = f.number(mem, 'memory.usage_in_bytes');
+    const maxUsage = f.number(mem, 'memory.max_usage_in_bytes');
+    const failcnt = f.number(mem, 'memory.failcnt');
+    const stat = f.keyed(mem, 'memory.stat');
+    const oom = f.keyed(mem, 'memory.oom_control');
     // With use_hierarchy (the default since 5.x) the total_* keys include children, as cAdvisor reads them.
     const pick = (key: string): number | undefined => stat?.get(`total_${key}`) ?? stat?.get(key);
     const inactiveFile = pick('inactive_file');
@@ -77,10 +83,10 @@ export class CgroupV1Reader implements CgroupReader {
   }
 
   async blkio(cgroupPath: string): Promise<StatResult<BlkioDeviceStats[]>> {
-    const f = new CgroupFiles(cgroupPath);
+    const f = new CgroupFiles(cgroupPath, this.files);
     const blkio = this.dir('blkio');
-    const bytes = await f.text(blkio, 'blkio.throttle.io_service_bytes');
-    const ops = await f.text(blkio, 'blkio.throttle.io_serviced');
+    const bytes = f.text(blkio, 'blkio.throttle.io_service_bytes');
+    const ops = f.text(blkio, 'blkio.throttle.io_serviced');
     const devices = new Map<string, BlkioDeviceStats>();
     const get = (device: string): BlkioDeviceStats => {
       let d = devices.get(device);
@@ -90,15 +96,28 @@ export class CgroupV1Reader implements CgroupReader {
       }
       return d;
     };
-    // Lines: `8:0 Read 4096` … `8:0 Total 8192`, and a final `Total 8192`.
+    // Lines: `8:0 Read 4096` … `8:0 Total 8192`, and a final `Total 8192` (the kernel's
+    // "%s %s %llu" format: single spaces). Only Read and Write lines are used.
     const parse = (text: string | undefined, read: 'readBytes' | 'reads', write: 'writeBytes' | 'writes') => {
-      for (const line of (text ?? '').split('\n')) {
-        const [device, op, value] = line.trim().split(/\s+/);
-        if (!device || !/^\d+:\d+$/.test(device) || value === undefined) continue;
-        const v = Number(value);
-        if (!Number.isFinite(v)) continue;
-        if (op === 'Read') get(device)[read] += v;
-        else if (op === 'Write') get(device)[write] += v;
+      if (text === undefined) return;
+      const len = text.length;
+      for (let start = 0; start < len; ) {
+        let end = text.indexOf('\n', start);
+        if (end < 0) end = len;
+        const s1 = text.indexOf(' ', start);
+        const s2 = s1 < 0 || s1 >= end ? -1 : text.indexOf(' ', s1 + 1);
+        if (s2 > 0 && s2 < end) {
+          const op = text.slice(s1 + 1, s2);
+          if (op === 'Read' || op === 'Write') {
+            const device = text.slice(start, s1);
+            const v = Number(text.slice(s2 + 1, end));
+            if (DEVICE.test(device) && Number.isFinite(v)) {
+              if (op === 'Read') get(device)[read] += v;
+              else get(device)[write] += v;
+            }
+          }
+        }
+        start = end + 1;
       }
     };
     parse(bytes, 'readBytes', 'writeBytes');
@@ -107,21 +126,22 @@ export class CgroupV1Reader implements CgroupReader {
   }
 
   async pids(cgroupPath: string): Promise<StatResult<PidsStats>> {
-    const f = new CgroupFiles(cgroupPath);
+    const f = new CgroupFiles(cgroupPath, this.files);
     const pids = this.dir('pids');
-    const current = await f.number(pids, 'pids.current');
-    const max = await f.number(pids, 'pids.max');
+    const current = f.number(pids, 'pids.current');
+    const max = f.number(pids, 'pids.max');
     return f.finish({ current, max: limitValue(max) }, [pids]);
   }
 
   async spec(cgroupPath: string): Promise<StatResult<SpecStats>> {
+    // Read once per 30 s (the spec collector caches it): not worth a kept fd.
     const f = new CgroupFiles(cgroupPath);
     const mem = this.dir('memory');
     const cpu = this.dir('cpu');
-    const limit = await f.number(mem, 'memory.limit_in_bytes');
-    const quota = await f.number(cpu, 'cpu.cfs_quota_us');
-    const period = await f.number(cpu, 'cpu.cfs_period_us');
-    const shares = await f.number(cpu, 'cpu.shares');
+    const limit = f.number(mem, 'memory.limit_in_bytes');
+    const quota = f.number(cpu, 'cpu.cfs_quota_us');
+    const period = f.number(cpu, 'cpu.cfs_period_us');
+    const shares = f.number(cpu, 'cpu.shares');
     return f.finish(
       {
         memoryLimit: limitValue(limit),
@@ -137,9 +157,9 @@ export class CgroupV1Reader implements CgroupReader {
   async procs(cgroupPath: string): Promise<number[]> {
     // Every controller lists the same processes; pids is the natural one when mounted.
     const dirs = ['pids', 'cpu', 'memory', 'cpuacct'].map((c) => this.dir(c));
-    const f = new CgroupFiles(cgroupPath);
+    const f = new CgroupFiles(cgroupPath, this.files);
     for (const dir of dirs) {
-      const text = await f.text(dir, 'cgroup.procs');
+      const text = f.text(dir, 'cgroup.procs');
       if (text !== undefined) return parsePids(text);
     }
     await f.finish([], dirs); // throws NotFoundError when the cgroup is gone everywhere

@@ -1,6 +1,7 @@
 import { CgroupFiles, limitValue, us } from './base-reader.js';
 import { parsePids, workingSet } from './cgroup-v1.js';
 import type { CgroupLayout } from './detect.js';
+import type { OpenFiles } from './open-files.js';
 import type {
   BlkioDeviceStats,
   CgroupReader,
@@ -19,13 +20,16 @@ export class CgroupV2Reader implements CgroupReader {
   readonly version = 'v2' as const;
   private readonly root: string | undefined;
 
-  constructor(layout: CgroupLayout) {
+  constructor(
+    layout: CgroupLayout,
+    private readonly files?: OpenFiles,
+  ) {
     this.root = layout.unified;
   }
 
   async cpu(cgroupPath: string): Promise<StatResult<CpuStats>> {
-    const f = new CgroupFiles(cgroupPath);
-    const st = await f.keyed(this.root, 'cpu.stat');
+    const f = new CgroupFiles(cgroupPath, this.files);
+    const st = f.keyed(this.root, 'cpu.stat');
     return f.finish(
       {
         usageSeconds: us(st?.get('usage_usec')),
@@ -41,11 +45,11 @@ export class CgroupV2Reader implements CgroupReader {
   }
 
   async memory(cgroupPath: string): Promise<StatResult<MemoryStats>> {
-    const f = new CgroupFiles(cgroupPath);
-    const usage = await f.number(this.root, 'memory.current');
-    const stat = await f.keyed(this.root, 'memory.stat');
-    const swap = await f.number(this.root, 'memory.swap.current');
-    const events = await f.keyed(this.root, 'memory.events');
+    const f = new CgroupFiles(cgroupPath, this.files);
+    const usage = f.number(this.root, 'memory.current');
+    const stat = f.keyed(this.root, 'memory.stat');
+    const swap = f.number(this.root, 'memory.swap.current');
+    const events = f.keyed(this.root, 'memory.events');
     return f.finish(
       {
         usage,
@@ -63,8 +67,8 @@ export class CgroupV2Reader implements CgroupReader {
   }
 
   async blkio(cgroupPath: string): Promise<StatResult<BlkioDeviceStats[]>> {
-    const f = new CgroupFiles(cgroupPath);
-    const text = await f.text(this.root, 'io.stat');
+    const f = new CgroupFiles(cgroupPath, this.files);
+    const text = f.text(this.root, 'io.stat');
     const out: BlkioDeviceStats[] = [];
     // `8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0`
     for (const line of (text ?? '').split('\n')) {
@@ -87,17 +91,18 @@ export class CgroupV2Reader implements CgroupReader {
   }
 
   async pids(cgroupPath: string): Promise<StatResult<PidsStats>> {
-    const f = new CgroupFiles(cgroupPath);
-    const current = await f.number(this.root, 'pids.current');
-    const max = await f.number(this.root, 'pids.max');
+    const f = new CgroupFiles(cgroupPath, this.files);
+    const current = f.number(this.root, 'pids.current');
+    const max = f.number(this.root, 'pids.max');
     return f.finish({ current, max: limitValue(max) }, [this.root]);
   }
 
   async spec(cgroupPath: string): Promise<StatResult<SpecStats>> {
+    // Read once per 30 s (the spec collector caches it): not worth a kept fd.
     const f = new CgroupFiles(cgroupPath);
-    const limit = await f.number(this.root, 'memory.max');
-    const cpuMax = await f.text(this.root, 'cpu.max');
-    const weight = await f.number(this.root, 'cpu.weight');
+    const limit = f.number(this.root, 'memory.max');
+    const cpuMax = f.text(this.root, 'cpu.max');
+    const weight = f.number(this.root, 'cpu.weight');
     // cpu.max: `$MAX $PERIOD`, `max 100000` when unlimited.
     const [quota, period] = (cpuMax ?? '').trim().split(/\s+/);
     const q = quota === undefined || quota === 'max' || quota === '' ? undefined : Number(quota);
@@ -114,8 +119,8 @@ export class CgroupV2Reader implements CgroupReader {
   }
 
   async procs(cgroupPath: string): Promise<number[]> {
-    const f = new CgroupFiles(cgroupPath);
-    const text = await f.text(this.root, 'cgroup.procs');
+    const f = new CgroupFiles(cgroupPath, this.files);
+    const text = f.text(this.root, 'cgroup.procs');
     await f.finish([], [this.root]);
     return text === undefined ? [] : parsePids(text);
   }

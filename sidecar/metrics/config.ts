@@ -37,6 +37,13 @@ export const METRICS_CONFIG: ConfigTable = [
       'proc:sys:cgroup roots every read goes through; in a DaemonSet point them at the host mounts, e.g. /host/proc:/host/sys:/host/sys/fs/cgroup.',
   },
   {
+    key: 'gzip',
+    type: 'bool',
+    default: false,
+    description:
+      'gzip /metrics when the scraper accepts it (Prometheus does): ~20x fewer bytes for a remote Prometheus, ~15 ms more CPU per 1,000 containers.',
+  },
+  {
     key: 'collectors',
     type: 'string[]',
     default: COLLECTOR_NAMES,

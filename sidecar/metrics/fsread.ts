@@ -21,6 +21,11 @@ export function isMissing(err: unknown): boolean {
 
 /** File contents, or undefined when the file does not exist. */
 export async function readOptional(path: string): Promise<string | undefined> {
+  return readOptionalSync(path);
+}
+
+/** readOptional without the promise: the cgroup readers call it ~13,000 times a scrape at 1,000 containers. */
+export function readOptionalSync(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
@@ -48,14 +53,23 @@ export async function listOptional(path: string): Promise<string[] | undefined> 
   }
 }
 
-/** `key value` lines (memory.stat, cpu.stat, cpuacct.stat, memory.events) into a map. */
+/**
+ * `key value` lines (memory.stat, cpu.stat, cpuacct.stat, memory.events) into a map.
+ * Scans with indexOf rather than splitting: ~13,000 files a scrape at 1,000 containers.
+ */
 export function parseFlatKeyed(text: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const sp = line.indexOf(' ');
-    if (sp <= 0) continue;
-    const v = Number(line.slice(sp + 1).trim());
-    if (Number.isFinite(v)) out.set(line.slice(0, sp), v);
+  const len = text.length;
+  for (let start = 0; start < len; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = len;
+    const sp = text.indexOf(' ', start);
+    if (sp > start && sp < end) {
+      // Number() ignores surrounding whitespace, as trim() did.
+      const v = Number(text.slice(sp + 1, end));
+      if (Number.isFinite(v)) out.set(text.slice(start, sp), v);
+    }
+    start = end + 1;
   }
   return out;
 }

@@ -29,7 +29,13 @@ export function createMetricsSidecar(
     labelsOnAllSeries: cfg.labelsOnAllSeries === true,
     collectors: cfg.collectors as string[] | undefined,
   });
-  const server = new MetricsServer({ collector, logger, host: listen.host, port: listen.port });
+  const server = new MetricsServer({
+    collector,
+    logger,
+    host: listen.host,
+    port: listen.port,
+    gzip: cfg.gzip === true,
+  });
   return { collector, server };
 }
 

@@ -1,16 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { Registry } from 'prom-client';
 import { FailedPreconditionError, messageOf, UnavailableError } from '../../src/common/errors.js';
 import type { Logger } from '../../src/common/log.js';
-import type { MetricsCollector } from './collector.js';
-import { FAMILIES, INFO_FAMILY, SELF_FAMILIES } from './families.js';
-import {
-  type AnyRegistry,
-  createDefaultRegistry,
-  type ExpositionFormat,
-  renderFamilies,
-} from './registry.js';
+import { BodyBuffer } from './body.js';
+import type { MetricsCollector, Snapshot } from './collector.js';
+import { FAMILIES, type FamilyDef, INFO_FAMILY, SELF_FAMILIES } from './families.js';
+import { type AnyRegistry, createDefaultRegistry, type ExpositionFormat, writeFamilies } from './registry.js';
 
 export interface MetricsServerOptions {
   collector: MetricsCollector;
@@ -19,6 +18,13 @@ export interface MetricsServerOptions {
   host?: string;
   /** 0 picks a free port (tests). */
   port: number;
+  /**
+   * gzip the body when the client accepts it (Prometheus does). Default
+   * false: on loopback it costs more (CPU here, gunzip in the scraper) than
+   * it saves; for a Prometheus across a network it cuts ~7.6 MB to ~0.4 MB
+   * per 1,000 containers.
+   */
+  gzip?: boolean;
 }
 
 /**
@@ -31,6 +37,8 @@ export class MetricsServer {
   private readonly registries: Record<ExpositionFormat, AnyRegistry>;
   private server: Server | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Chunk buffers the socket has finished sending, reused by the next ones (see stream()). */
+  private readonly chunks: BodyBuffer[] = [];
 
   constructor(private readonly opts: MetricsServerOptions) {
     this.registries = {
@@ -81,33 +89,73 @@ export class MetricsServer {
     if (!server) return;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Its kept-open cgroup files would otherwise stay open until a next scrape that never comes.
+    this.opts.collector.release();
   }
 
   /** Collect once and render in `format` (also used by the API's stats without HTTP). */
   async render(format: ExpositionFormat): Promise<{ contentType: string; body: string }> {
-    const { contentType, chunks } = await this.renderChunks(format);
-    return { contentType, body: chunks.join('') };
+    const { contentType, snapshot, defs, processMetrics } = await this.collectOnce(format);
+    const body = new BodyBuffer();
+    writeFamilies(defs, snapshot, format, separator(format), body);
+    body.text(processMetrics);
+    return { contentType, body: body.bytes().toString('utf8') };
   }
 
   /**
-   * The exposition as one chunk per family. /metrics writes them one by one:
-   * joining 1,000 containers' 7 MB into one string first would double the
-   * memory a scrape needs.
+   * One collection and the process metrics, serialised with other scrapes.
+   * Rendering happens outside the queue: a slow client never holds up the next scrape.
    */
-  private renderChunks(format: ExpositionFormat): Promise<{ contentType: string; chunks: string[] }> {
+  private collectOnce(format: ExpositionFormat): Promise<Scrape> {
     const run = this.queue.then(async () => {
       const collector = this.opts.collector;
       const snapshot = await collector.collect();
       const registry = this.registries[format];
-      const defs = [...FAMILIES, INFO_FAMILY, ...SELF_FAMILIES, ...collector.externalFamilies()];
-      const sep = format === 'openmetrics' ? '\n' : '\n\n';
-      const chunks = renderFamilies(defs, snapshot, format).map((b) => b + sep);
-      // The process metrics come last, as when they shared one registry; OpenMetrics' `# EOF` with them.
-      chunks.push(await registry.metrics());
-      return { contentType: registry.contentType, chunks };
+      return {
+        contentType: registry.contentType,
+        snapshot,
+        defs: [...FAMILIES, INFO_FAMILY, ...SELF_FAMILIES, ...collector.externalFamilies()],
+        // The process metrics come last, as when they shared one registry; OpenMetrics' `# EOF` with them.
+        processMetrics: await registry.metrics(),
+      };
     });
     this.queue = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * Streams the exposition family by family in chunks of ~CHUNK_BYTES
+   * (chunked transfer encoding), waiting for the socket to drain between
+   * them: a 1,000-container scrape is ~7.6 MB, and this way it never exists
+   * in memory whole, only what the socket has not taken yet.
+   */
+  private async stream(out: Writable, format: ExpositionFormat, scrape: Scrape): Promise<void> {
+    const { snapshot, defs, processMetrics } = scrape;
+    const sep = separator(format);
+    let body = this.takeChunk();
+    for (const def of defs) {
+      writeFamilies([def], snapshot, format, sep, body);
+      if (body.length < CHUNK_BYTES) continue;
+      // The stream holds the bytes until it has sent them: the buffer returns to the pool then.
+      const sent = body;
+      const full = out.write(sent.bytes(), () => this.returnChunk(sent));
+      body = this.takeChunk();
+      if (!full && !(await drained(out))) return;
+    }
+    body.text(processMetrics);
+    const last = body;
+    out.end(last.bytes(), () => this.returnChunk(last));
+  }
+
+  private takeChunk(): BodyBuffer {
+    const b = this.chunks.pop() ?? new BodyBuffer(CHUNK_BYTES + CHUNK_BYTES / 4);
+    b.reset();
+    return b;
+  }
+
+  private returnChunk(b: BodyBuffer): void {
+    // A few suffice (the socket drains between chunks); one that grew past a chunk is let go.
+    if (this.chunks.length < MAX_POOLED_CHUNKS && b.capacity <= CHUNK_BYTES * 2) this.chunks.push(b);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -122,12 +170,30 @@ export class MetricsServer {
       res.end('method not allowed\n');
       return;
     }
-    const { contentType, chunks } = await this.renderChunks(negotiate(req.headers.accept));
-    let length = 0;
-    for (const c of chunks) length += Buffer.byteLength(c);
-    res.writeHead(200, { 'content-type': contentType, 'content-length': length });
-    if (req.method !== 'HEAD') for (const c of chunks) res.write(c);
-    res.end();
+    const format = negotiate(req.headers.accept);
+    const gzip = this.opts.gzip === true && acceptsGzip(req.headers['accept-encoding']);
+    const scrape = await this.collectOnce(format);
+    res.writeHead(200, {
+      'content-type': scrape.contentType,
+      vary: 'Accept-Encoding',
+      ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    if (!gzip) {
+      await this.stream(res, format, scrape);
+      return;
+    }
+    // Level 1: the exposition is repetitive enough that it already shrinks ~20× (7.6 MB → 0.36 MB
+    // at 1,000 containers) for ~14 ms of CPU, and zlib runs on the threadpool, beside the rendering.
+    const gz = createGzip({ level: 1 });
+    const sent = pipeline(gz, res).catch((err: unknown) => {
+      this.opts.logger.debug({ err: messageOf(err) }, 'metrics: response aborted');
+    });
+    await this.stream(gz, format, scrape);
+    await sent;
   }
 }
 
@@ -144,6 +210,48 @@ export function negotiate(accept: string | undefined): ExpositionFormat {
     if (q === undefined || Number(q.slice(2)) > 0) return 'openmetrics';
   }
   return 'prometheus';
+}
+
+/** One collection, ready to render. */
+interface Scrape {
+  contentType: string;
+  snapshot: Snapshot;
+  defs: FamilyDef[];
+  processMetrics: string;
+}
+
+/** Written to the socket whenever this much has been rendered. */
+const CHUNK_BYTES = 128 * 1024;
+const MAX_POOLED_CHUNKS = 4;
+
+const separator = (format: ExpositionFormat) => (format === 'openmetrics' ? '\n' : '\n\n');
+
+/** True once the stream can take more, false when it was closed first (the client went away). */
+function drained(out: Writable): Promise<boolean> {
+  if (out.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => () => {
+      out.off('drain', onDrain);
+      out.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = done(true);
+    const onClose = done(false);
+    out.on('drain', onDrain);
+    out.on('close', onClose);
+  });
+}
+
+/** `gzip` listed in Accept-Encoding with a non-zero q (`*` is not taken as gzip). */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  for (const part of (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',')) {
+    const [coding, ...params] = part.trim().split(';');
+    const c = coding?.trim().toLowerCase();
+    if (c !== 'gzip' && c !== 'x-gzip') continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  }
+  return false;
 }
 
 export const CONTENT_TYPES = {

@@ -5,28 +5,27 @@
  *    one copy of its `shop-web-1` container per container: cpu,cpuacct,
  *    memory, blkio and pids cgroups, /proc/<pid>/net/dev and fd) with N
  *    containers (default 1,000), served by MetricsCollector + MetricsServer
- *    in this process. Times full HTTP GET /metrics scrapes, the process CPU
- *    per scrape (process.cpuUsage around each one; it includes the client
- *    reading the body, so it overstates the server's share slightly) and RSS.
+ *    in a child process running the compiled dist/ code under plain node
+ *    (built first with tsconfig.build.json), as the product runs. Times full
+ *    HTTP GET /metrics scrapes, the server's CPU per scrape (its
+ *    /proc/<pid>/stat around each one) and its RSS.
  * 2. Idle: a real agent with 50 live `sleep` containers: its CPU from
  *    /proc/<pid>/stat over 20 s unscraped, then over 30 s scraped every 10 s
  *    as Prometheus scrapes (its Accept header), with each scrape's own CPU.
  *
  * `npm run bench -- metrics [containers] [--skip-live]`
  */
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ContainerDescriptor } from '../../runtime/types.js';
-import { MetricsCollector } from '../../sidecar/metrics/collector.js';
-import { MetricsServer } from '../../sidecar/metrics/server.js';
-import { silentLogger } from '../../src/common/log.js';
 import { startAgent, type TestAgent } from '../harness/agent.js';
 import { buildBusyboxImage } from '../harness/images.js';
 import { type ManagedProcess, startProcess } from '../harness/proc.js';
-import { descriptor, FIXTURES, StaticSource, WEB_ID } from '../unit/metrics/fixture-source.js';
+import { descriptor, FIXTURES, WEB_ID } from '../unit/metrics/fixture-source.js';
 import { median, quantile, round } from './_stats.js';
 
 export const description =
@@ -93,21 +92,48 @@ const fixtureId = (i: number) => i.toString(16).padStart(8, '0').repeat(8);
 /**
  * The agent's side, in a process of its own so its CPU and RSS are measured
  * apart from the client: MetricsCollector + MetricsServer over the fixture,
- * writing its port to DIR/port. `tsx test/bench/metrics.ts --serve-fixture DIR N`.
+ * writing its port to DIR/port. It runs the compiled dist/ code under plain
+ * node, as the product runs: under tsx the loader alone adds ~36 MB of RSS
+ * and compiles on the fly. The containers come from DIR/containers.json.
  */
-async function serveFixture(dir: string, n: number): Promise<void> {
-  const collector = new MetricsCollector({
-    source: new StaticSource(fixtureContainers(n)),
-    roots: { proc: `${dir}/proc`, sys: `${dir}/sys`, cgroup: `${dir}/sys/fs/cgroup` },
-    logger: silentLogger(),
-    labelsAllowlist: ['com.docker.compose.service'],
-  });
-  const server = new MetricsServer({ collector, logger: silentLogger(), host: '127.0.0.1', port: 0 });
-  const { port } = await server.start();
-  writeFileSync(`${dir}/port`, String(port));
-  process.once('SIGTERM', () => {
-    void server.stop().then(() => process.exit(0));
-  });
+const SERVE_FIXTURE = `
+import { readFileSync, writeFileSync } from 'node:fs';
+const [dist, dir] = process.argv.slice(1);
+const { MetricsCollector } = await import(dist + '/sidecar/metrics/collector.js');
+const { MetricsServer } = await import(dist + '/sidecar/metrics/server.js');
+const { silentLogger } = await import(dist + '/src/common/log.js');
+const containers = JSON.parse(readFileSync(dir + '/containers.json', 'utf8'));
+const collector = new MetricsCollector({
+  source: { list: async () => containers },
+  roots: { proc: dir + '/proc', sys: dir + '/sys', cgroup: dir + '/sys/fs/cgroup' },
+  logger: silentLogger(),
+  labelsAllowlist: ['com.docker.compose.service'],
+});
+const server = new MetricsServer({ collector, logger: silentLogger(), host: '127.0.0.1', port: 0 });
+const { port } = await server.start();
+writeFileSync(dir + '/port', String(port));
+process.once('SIGTERM', () => void server.stop().then(() => process.exit(0)));
+`;
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Compiles the product into dist/ (incremental, a few seconds) so the server runs what ships. */
+function buildDist(): string {
+  const r = spawnSync(
+    process.execPath,
+    [`${ROOT}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json'],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+    },
+  );
+  const dist = `${ROOT}dist`;
+  if (r.status !== 0) {
+    // Errors elsewhere in the tree still emit; only a missing build is fatal.
+    note(`bench: tsc -p tsconfig.build.json exited ${r.status}:\n${(r.stdout + r.stderr).slice(0, 2000)}`);
+    if (!existsSync(`${dist}/sidecar/metrics/collector.js`)) throw new Error('bench: dist/ was not built');
+  }
+  return dist;
 }
 
 async function scaleBench(n: number, scrapes: number): Promise<Record<string, unknown>> {
@@ -117,18 +143,19 @@ async function scaleBench(n: number, scrapes: number): Promise<Record<string, un
   try {
     const t0 = performance.now();
     buildFixture(dir, n);
+    writeFileSync(`${dir}/containers.json`, JSON.stringify(fixtureContainers(n)));
     note(`fixture: ${n} containers in ${Math.round(performance.now() - t0)} ms at ${dir}`);
+    const dist = buildDist();
     server = await startProcess({
       name: 'metrics-fixture-server',
       cmd: process.execPath,
       args: [
         ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
-        '--import',
-        'tsx',
-        fileURLToPath(import.meta.url),
-        '--serve-fixture',
+        '--input-type=module',
+        '-e',
+        SERVE_FIXTURE,
+        dist,
         dir,
-        String(n),
       ],
       ready: async () => existsSync(`${dir}/port`),
       readyTimeoutMs: 30_000,
@@ -276,9 +303,4 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   note(`scale: ${JSON.stringify(result)}`);
   if (!args.includes('--skip-live')) Object.assign(result, await idleBench(50, 30, 20));
   return result;
-}
-
-const serveAt = process.argv.indexOf('--serve-fixture');
-if (serveAt >= 0 && process.argv[1] === fileURLToPath(import.meta.url)) {
-  await serveFixture(String(process.argv[serveAt + 1]), Number(process.argv[serveAt + 2]));
 }

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { NotFoundError } from '../../../src/common/errors.js';
 import { listOptional } from '../fsread.js';
 import type { Collector } from '../types.js';
@@ -15,7 +14,7 @@ export const fdsCollector: Collector = {
     emit('container_processes', {}, procs.length);
     const pid = t.container.pid;
     if (pid === undefined) return;
-    const entries = await listOptional(join(t.roots.proc, String(pid), 'fd'));
+    const entries = await listOptional(`${t.roots.proc}/${pid}/fd`);
     if (entries === undefined) throw new NotFoundError(`process ${pid} of ${t.container.name} is gone`);
     emit('container_file_descriptors', {}, entries.length);
   },

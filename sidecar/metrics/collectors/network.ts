@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { NotFoundError } from '../../../src/common/errors.js';
 import { readOptional } from '../fsread.js';
 import type { Collector } from '../types.js';
@@ -50,7 +49,7 @@ export const networkCollector: Collector = {
   async update(t, emit) {
     const pid = t.container.pid;
     if (pid === undefined) return;
-    const file = join(t.roots.proc, String(pid), 'net/dev');
+    const file = `${t.roots.proc}/${pid}/net/dev`;
     const text = await readOptional(file);
     if (text === undefined) throw new NotFoundError(`process ${pid} of ${t.container.name} is gone`);
     for (const iface of parseNetDev(text)) {
