@@ -48,7 +48,7 @@ export class ConmonExecutor implements ExecutorPort {
     this.runc = new RuncClient(opts.runtimePath, this.layout.runtimeRoot);
     this.log = opts.logger;
     // fs.watch on the exit dir reports exits at once; the poll only catches a lost monitor or a missed event.
-    this.pollMs = opts.pollIntervalMs ?? 5000;
+    this.pollMs = opts.pollIntervalMs ?? 30_000;
   }
 
   async create(id: string, bundleDir: string, opts: { logPath: string }): Promise<{ pid: number }> {

@@ -45,7 +45,12 @@ export interface TestAgent {
  * each other or with a berth the machine runs.
  */
 export async function startAgent(
-  opts: { args?: string[]; config?: Record<string, Record<string, unknown>> } = {},
+  opts: {
+    args?: string[];
+    config?: Record<string, Record<string, unknown>>;
+    /** Options for the agent's node process (e.g. --cpu-prof when profiling a bench). */
+    nodeArgs?: string[];
+  } = {},
 ): Promise<TestAgent> {
   const dir = await tempDir('berth-agent-');
   const tag = randomBytes(3).toString('hex');
@@ -65,6 +70,7 @@ export async function startAgent(
   const configPath = join(dir, 'agent.json');
   await writeFile(configPath, JSON.stringify(config));
   const agentArgs = [
+    ...(opts.nodeArgs ?? []),
     BIN,
     'agent',
     '--state-root',
