@@ -27,7 +27,9 @@ export function createDefaultRegistry(format: ExpositionFormat): AnyRegistry {
   } else {
     registry = new Registry<PrometheusContentType>();
   }
-  collectDefaultMetrics({ register: registry, prefix: 'berth_' });
+  // prom-client samples event-loop lag with a timer at this resolution; its
+  // default (10 ms) wakes an idle agent 100 times a second for one gauge.
+  collectDefaultMetrics({ register: registry, prefix: 'berth_', eventLoopMonitoringPrecision: 500 });
   return registry;
 }
 
