@@ -198,6 +198,43 @@ function sh(cmd: string, args: string[]): Promise<number> {
   });
 }
 
+function iptablesRules(table: string): Promise<string> {
+  return new Promise<string>((r) => {
+    const c = spawn('iptables', ['-t', table, '-S'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    c.once('close', () => r(out));
+    c.once('error', () => r(''));
+  });
+}
+
+/**
+ * berth's chains and the jumps into them are shared by every bridge on the
+ * host; once no bridge's rules are left (no other agent or test is running),
+ * remove them too, so a test run leaves iptables as it found it.
+ */
+async function dropSharedChainsIfUnused(): Promise<void> {
+  const nat = await iptablesRules('nat');
+  const filter = await iptablesRules('filter');
+  if (/berth:/.test(nat) || /berth:/.test(filter)) return;
+  for (const [table, rules] of [
+    ['nat', nat],
+    ['filter', filter],
+  ] as const) {
+    for (const line of rules.split('\n')) {
+      if (!line.startsWith('-A ') || !/-j BERTH-/.test(line) || /^-A BERTH-/.test(line)) continue;
+      const args = (line.slice(3).match(/"[^"]*"|\S+/g) ?? []).map((a) => a.replace(/^"|"$/g, ''));
+      await sh('iptables', ['-t', table, '-D', ...args]);
+    }
+    for (const chain of rules.matchAll(/^-N (BERTH-\S+)$/gm)) {
+      await sh('iptables', ['-t', table, '-F', chain[1] ?? '']);
+      await sh('iptables', ['-t', table, '-X', chain[1] ?? '']);
+    }
+  }
+}
+
 /**
  * Removes whatever the agent left on the host (also after a failed test or a
  * kill -9): containers in its runc root, their netns, veths and cgroups, the
@@ -251,6 +288,7 @@ async function sweep(dir: string, runDir: string, bridge: string): Promise<void>
     }
   }
   await sh('ip', ['link', 'del', bridge]);
+  await dropSharedChainsIfUnused();
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
     .split('\n')
     .map((l) => l.split(' ')[4] ?? '')
