@@ -305,9 +305,10 @@ export class HaproxyManager {
         this.metrics.reloads++;
         this.logger.info({ reasons: plan.reasons }, 'haproxy reloaded');
       } catch (err) {
-        this.metrics.reloadFailures++;
+        // Counted last: whoever watches the counter sees the backup restored and the failure recorded.
         if (fileChanged) await restoreBackup(this.opts.configPath);
         this.fail('reload', err);
+        this.metrics.reloadFailures++;
         return;
       }
     }
