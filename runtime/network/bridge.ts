@@ -38,39 +38,31 @@ const NETNS_PREFIX = 'berth-';
 const VETH_PREFIX = 'vb';
 const MAX_PORT_PICKS = 50;
 
+/** Traffic to a local address (from outside and from the host itself) goes through the port DNAT chain. */
+const LOCAL_TO_DNAT = [
+  '-m',
+  'addrtype',
+  '--dst-type',
+  'LOCAL',
+  '-m',
+  'comment',
+  '--comment',
+  JUMP_COMMENT,
+  '-j',
+  CHAINS.dnat,
+];
+
 /** The jumps from the builtin chains into berth's chains, each added once. */
 const JUMPS: Array<{ table: 'nat' | 'filter'; chain: string; spec: string[] }> = [
   {
     table: 'nat',
     chain: 'PREROUTING',
-    spec: [
-      '-m',
-      'addrtype',
-      '--dst-type',
-      'LOCAL',
-      '-m',
-      'comment',
-      '--comment',
-      JUMP_COMMENT,
-      '-j',
-      CHAINS.dnat,
-    ],
+    spec: LOCAL_TO_DNAT,
   },
   {
     table: 'nat',
     chain: 'OUTPUT',
-    spec: [
-      '-m',
-      'addrtype',
-      '--dst-type',
-      'LOCAL',
-      '-m',
-      'comment',
-      '--comment',
-      JUMP_COMMENT,
-      '-j',
-      CHAINS.dnat,
-    ],
+    spec: LOCAL_TO_DNAT,
   },
   {
     table: 'nat',

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { tokenize } from '../../runtime/network/iptables.js';
 import { killOnExit, type ManagedProcess, startProcess } from './proc.js';
 import { removeDir, tempDir } from './tmp.js';
 
@@ -210,6 +211,11 @@ function iptablesRules(table: string): Promise<string> {
   });
 }
 
+/** Deletes the rule an `iptables -S` line (`-A CHAIN …`) shows, split as the network manager splits it. */
+function deleteRule(table: string, line: string): Promise<number> {
+  return sh('iptables', ['-t', table, '-D', ...tokenize(line).slice(1)]);
+}
+
 /**
  * berth's chains and the jumps into them are shared by every bridge on the
  * host; once no bridge's rules are left (no other agent or test is running),
@@ -225,8 +231,7 @@ async function dropSharedChainsIfUnused(): Promise<void> {
   ] as const) {
     for (const line of rules.split('\n')) {
       if (!line.startsWith('-A ') || !/-j BERTH-/.test(line) || /^-A BERTH-/.test(line)) continue;
-      const args = (line.slice(3).match(/"[^"]*"|\S+/g) ?? []).map((a) => a.replace(/^"|"$/g, ''));
-      await sh('iptables', ['-t', table, '-D', ...args]);
+      await deleteRule(table, line);
     }
     for (const chain of rules.matchAll(/^-N (BERTH-\S+)$/gm)) {
       await sh('iptables', ['-t', table, '-F', chain[1] ?? '']);
@@ -271,20 +276,10 @@ async function sweep(dir: string, runDir: string, bridge: string): Promise<void>
     }
   }
   for (const table of ['nat', 'filter']) {
-    const rules = await new Promise<string>((r) => {
-      const c = spawn('iptables', ['-t', table, '-S'], { stdio: ['ignore', 'pipe', 'ignore'] });
-      let out = '';
-      c.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-      });
-      c.once('close', () => r(out));
-      c.once('error', () => r(''));
-    });
+    const rules = await iptablesRules(table);
     for (const line of rules.split('\n')) {
       if (!line.startsWith('-A ') || !line.includes(`berth:${bridge}`)) continue;
-      // iptables -S quotes comments; split respecting the quotes.
-      const args = (line.slice(3).match(/"[^"]*"|\S+/g) ?? []).map((a) => a.replace(/^"|"$/g, ''));
-      await sh('iptables', ['-t', table, '-D', ...args]);
+      await deleteRule(table, line);
     }
   }
   await sh('ip', ['link', 'del', bridge]);
