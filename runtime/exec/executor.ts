@@ -1,4 +1,4 @@
-import { type FSWatcher, watch } from 'node:fs';
+import { existsSync, type FSWatcher, readFileSync, watch } from 'node:fs';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import {
@@ -42,6 +42,10 @@ export class ConmonExecutor implements ExecutorPort {
   private readonly runc: RuncClient;
   private readonly log: Logger;
   private readonly pollMs: number;
+  /** Pending waits by container id (see addWaiter). */
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private watcher: FSWatcher | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ConmonExecutorOptions) {
     this.layout = new StateLayout(opts.stateDir);
@@ -160,16 +164,30 @@ export class ConmonExecutor implements ExecutorPort {
       throw new NotFoundError(`container ${id}: not created by this executor`);
     }
     return new Promise<ExitInfo>((resolve) => {
-      let watcher: FSWatcher | undefined;
-      let timer: NodeJS.Timeout | undefined;
       let checking = false;
       let again = false;
       let settled = false;
+      /** The conmon last seen alive (see poll below). */
+      let monitor: { pid: number; start: string } | undefined;
+      const exitFile = this.layout.exitFile(id);
+      const pidFile = this.layout.conmonPidFile(id);
+      const waiter: Waiter = {
+        check: () => void check(),
+        // The poll's common case (no exit file, the same conmon still running) costs two
+        // small synchronous reads; only a change runs the full check.
+        poll: () => {
+          if (monitor !== undefined && processStart(monitor.pid) === monitor.start && !existsSync(exitFile)) {
+            return;
+          }
+          void check().then(() => {
+            if (!settled) monitor = liveMonitor(pidFile);
+          });
+        },
+      };
       const settle = (info: ExitInfo): void => {
         if (settled) return;
         settled = true;
-        watcher?.close();
-        clearInterval(timer);
+        this.removeWaiter(id, waiter);
         resolve(info);
       };
       const check = async (): Promise<void> => {
@@ -192,20 +210,56 @@ export class ConmonExecutor implements ExecutorPort {
           checking = false;
         }
       };
-      try {
-        watcher = watch(this.layout.exitDir, (_event, name) => {
-          if (name === null || name === id) void check();
-        });
-        watcher.on('error', () => {
-          // The poll below still catches the exit.
-        });
-      } catch (err) {
-        this.log.debug({ err, id }, 'fs.watch on exit dir failed; polling only');
-      }
-      timer = setInterval(() => void check(), this.pollMs);
+      this.addWaiter(id, waiter);
       // The exit may have landed between the first read and the watch.
       void check();
     });
+  }
+
+  /**
+   * Every wait shares one fs.watch on the exit dir (events are dispatched by
+   * file name, which is the container id) and one poll timer: with hundreds
+   * of containers, a watcher and a timer each cost an idle agent more than
+   * the work they do.
+   */
+  private addWaiter(id: string, w: Waiter): void {
+    let set = this.waiters.get(id);
+    if (set === undefined) {
+      set = new Set();
+      this.waiters.set(id, set);
+    }
+    set.add(w);
+    if (this.watcher === undefined) {
+      try {
+        const watcher = watch(this.layout.exitDir, (_event, name) => {
+          if (name === null) for (const ws of this.waiters.values()) for (const x of ws) x.check();
+          else for (const x of this.waiters.get(name) ?? []) x.check();
+        });
+        watcher.on('error', (err) => {
+          // The poll still catches exits; the next wait tries to watch again.
+          this.log.debug({ err }, 'fs.watch on exit dir failed; polling only');
+          if (this.watcher === watcher) this.watcher = undefined;
+          watcher.close();
+        });
+        this.watcher = watcher;
+      } catch (err) {
+        this.log.debug({ err, id }, 'fs.watch on exit dir failed; polling only');
+      }
+    }
+    this.pollTimer ??= setInterval(() => {
+      for (const ws of this.waiters.values()) for (const x of ws) x.poll();
+    }, this.pollMs);
+  }
+
+  private removeWaiter(id: string, w: Waiter): void {
+    const set = this.waiters.get(id);
+    set?.delete(w);
+    if (set?.size === 0) this.waiters.delete(id);
+    if (this.waiters.size > 0) return;
+    this.watcher?.close();
+    this.watcher = undefined;
+    clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
   }
 
   /**
@@ -320,6 +374,38 @@ async function readPid(path: string): Promise<number | undefined> {
   try {
     const n = Number((await readFile(path, 'utf8')).trim());
     return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One pending wait: `check` reads the exit state now, `poll` is the cheap periodic look. */
+interface Waiter {
+  check(): void;
+  poll(): void;
+}
+
+/**
+ * The start time (in clock ticks since boot, field 22 of /proc/<pid>/stat) of a
+ * live process: with the pid it names one process for good (pids are reused,
+ * start times are not). Undefined when it is gone or a zombie.
+ */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' ? undefined : fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The conmon named by the pid file, right after a full check found it alive. */
+function liveMonitor(pidFile: string): { pid: number; start: string } | undefined {
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    const start = Number.isInteger(pid) && pid > 0 ? processStart(pid) : undefined;
+    return start === undefined ? undefined : { pid, start };
   } catch {
     return undefined;
   }

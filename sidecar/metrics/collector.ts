@@ -113,7 +113,6 @@ export class MetricsCollector {
   private scrapes = 0;
   /** Formatted label sets by container id (see containerLabels). */
   private readonly labelSets = new Map<string, ContainerLabels>();
-  private current: Snapshot = new Map();
   private readonly externals = new Map<string, ExternalProvider>();
   /** Families external providers have shown so far, with the provider that owns each. */
   private readonly externalDefs = new Map<string, FamilyDef & { owner: string }>();
@@ -162,11 +161,6 @@ export class MetricsCollector {
     return [...this.externalDefs.values()];
   }
 
-  /** The samples of the last `collect()`. */
-  snapshot(): Snapshot {
-    return this.current;
-  }
-
   async collect(): Promise<Snapshot> {
     const started = performance.now();
     const stats = new ScrapeStats(this.opts.logger);
@@ -196,7 +190,6 @@ export class MetricsCollector {
 
     this.scrapes++;
     append(this.selfMetrics(stats, sourceOk, sinks.length, started));
-    this.current = out;
     return out;
   }
 

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConmonExecutor } from '../../../runtime/exec/executor.js';
 import { K8sLogReader } from '../../../runtime/exec/logfile.js';
+import { StateLayout } from '../../../runtime/exec/state.js';
 import type { LogLine } from '../../../runtime/runtime.js';
 import { isFailedPrecondition, isInvalidArgument, isNotFound } from '../../../src/common/errors.js';
 import { silentLogger } from '../../../src/common/log.js';
@@ -190,6 +191,32 @@ describe('ConmonExecutor with runc', () => {
     const exit = await waiting;
     assert.equal(exit.exitCode, 143);
     assert.equal(exit.signal, 'SIGTERM');
+  });
+
+  test('waits on several containers at once (one shared watch) each get their own exit', async () => {
+    const cs = await Promise.all(
+      [3, 4, 5].map((code) => run({ args: ['sh', '-c', `sleep 0.3; exit ${code}`] })),
+    );
+    // Two waits on the same container as well.
+    const first = cs[0];
+    assert.ok(first);
+    const exits = await Promise.all([...cs.map((c) => executor.wait(c.id)), executor.wait(first.id)]);
+    assert.deepEqual(
+      exits.map((e) => e.exitCode),
+      [3, 4, 5, 3],
+    );
+  });
+
+  test('a monitor killed with its container is noticed by the poll: exit 255', async () => {
+    const c = await run({ args: ['sleep', '300'] });
+    const waiting = executor.wait(c.id);
+    const conmon = Number((await readFile(new StateLayout(stateDir).conmonPidFile(c.id), 'utf8')).trim());
+    assert.ok(conmon > 0, 'conmon pid file');
+    process.kill(conmon, 'SIGKILL');
+    process.kill(c.pid, 'SIGKILL');
+    // No exit file will ever be written: only the poll (200 ms here) can end the wait.
+    const exit = await waiting;
+    assert.equal(exit.exitCode, 255);
   });
 
   test('kill by number in a pid namespace (init ignores TERM, not KILL)', async () => {
