@@ -1,11 +1,12 @@
-import { existsSync, type FSWatcher, readFileSync, watch } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { existsSync, type FSWatcher, constants as fsConstants, readFileSync, watch } from 'node:fs';
+import { type FileHandle, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import {
   AlreadyExistsError,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  UnavailableError,
 } from '../../src/common/errors.js';
 import type { Logger } from '../../src/common/log.js';
 import type { ExecutorPort, ExitInfo } from '../containers/ports.js';
@@ -146,7 +147,51 @@ export class ConmonExecutor implements ExecutorPort {
 
   async start(id: string): Promise<void> {
     checkId(id);
+    if (this.opts.runtimeName === 'runc' && (await this.startThroughFifo(id))) return;
     await this.runc.must(id, ['start', id]);
+  }
+
+  /**
+   * Does what `runc start` does, without a runc process (10-20 ms of every
+   * container start). After `runc create`, runc init waits to open
+   * <root>/<id>/exec.fifo for writing; once a reader opens it, init writes one
+   * byte and execs the container's process. `runc start` is that reader: it
+   * reads the byte and removes the fifo, which is what makes `runc state` say
+   * running (runc 1.0 through 1.2, libcontainer's exec()). Opened non-blocking,
+   * so a dead init never hangs a thread. False (nothing done) when there is no
+   * fifo to open: `runc start` then runs and reports whatever is wrong.
+   */
+  private async startThroughFifo(id: string): Promise<boolean> {
+    const fifo = join(this.layout.runtimeRoot, id, 'exec.fifo');
+    let fh: FileHandle;
+    try {
+      if (!(await stat(fifo)).isFIFO()) return false;
+      fh = await open(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    } catch {
+      return false;
+    }
+    try {
+      const buf = Buffer.alloc(16);
+      const deadline = Date.now() + 10_000;
+      // 0 bytes: init has not opened its end yet; EAGAIN: it has, and not written yet.
+      for (;;) {
+        let n = 0;
+        try {
+          n = (await fh.read(buf, 0, buf.length, null)).bytesRead;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        }
+        if (n > 0) break;
+        if (Date.now() > deadline) {
+          throw new UnavailableError(`container ${id}: runc init did not signal through exec.fifo in 10 s`);
+        }
+        await sleep(1);
+      }
+    } finally {
+      await fh.close();
+    }
+    await rm(fifo, { force: true });
+    return true;
   }
 
   async kill(id: string, signal: string): Promise<void> {

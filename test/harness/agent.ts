@@ -8,6 +8,8 @@ import { removeDir, tempDir } from './tmp.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'src/bin/berth.js');
+/** The `berth` command as installed (package.json "bin"): a sh launcher in front of BIN. */
+const COMMAND = join(ROOT, 'src/bin/berth');
 
 export interface CliResult {
   code: number;
@@ -70,7 +72,11 @@ export async function startAgent(
   };
   const configPath = join(dir, 'agent.json');
   await writeFile(configPath, JSON.stringify(config));
+  // BERTH_AGENT_NODE_ARGS adds node options to every agent a test or benchmark starts
+  // (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a benchmark's agent).
+  const envNodeArgs = (process.env.BERTH_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const agentArgs = [
+    ...envNodeArgs,
     ...(opts.nodeArgs ?? []),
     BIN,
     'agent',
@@ -169,7 +175,7 @@ export function runCli(
   opts: { input?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(COMMAND, args, {
       env: { ...process.env, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,6 +183,20 @@ describe('ConmonExecutor with runc', () => {
     const exit = await executor.wait(c.id);
     assert.equal(exit.exitCode, 3);
     assert.equal(exit.signal, undefined);
+  });
+
+  test('start leaves the container running as runc itself reports it (exec.fifo gone)', async () => {
+    const c = await run({ args: ['sleep', '300'] });
+    const layout = new StateLayout(stateDir);
+    assert.equal(existsSync(join(layout.runtimeRoot, c.id, 'exec.fifo')), false);
+    const state = JSON.parse(
+      execFileSync(RUNC, ['--root', layout.runtimeRoot, 'state', c.id], { encoding: 'utf8' }),
+    ) as { status: string; pid: number };
+    assert.equal(state.status, 'running');
+    assert.equal(state.pid, c.pid);
+    assert.equal(readFileSync(`/proc/${c.pid}/cmdline`, 'utf8'), 'sleep\u0000300\u0000');
+    await executor.kill(c.id, 'KILL');
+    assert.equal((await executor.wait(c.id)).exitCode, 137);
   });
 
   test('kill TERM ends a sleeping container and the signal is reported', async () => {
