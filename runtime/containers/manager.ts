@@ -212,8 +212,10 @@ export class ContainerManager implements Runtime {
     if (typeof req.image !== 'string' || req.image.trim() === '') {
       throw new InvalidArgumentError('image: an image reference is required', { field: 'image' });
     }
+    const phases = new Phases();
     const image = await this.d.images.resolve(req.image);
     const config = await this.d.spec.validate(request, image);
+    phases.mark('validate');
     const name = config.name ?? generateName((n) => this.byName(n) !== undefined);
     if (!isValidName(name)) {
       throw new InvalidArgumentError(
@@ -246,7 +248,9 @@ export class ContainerManager implements Runtime {
     try {
       const snap = await this.d.snapshots.prepare(id, image.layerDirs);
       rec.rootfs = snap.rootfs;
+      phases.mark('snapshot');
       await this.store.save(rec);
+      phases.mark('record');
     } catch (err) {
       this.records.delete(id);
       await this.d.snapshots.remove(id).catch(() => undefined);
@@ -254,6 +258,8 @@ export class ContainerManager implements Runtime {
       throw err;
     }
     this.publish('container.created', rec);
+    // Where a slow create spends its time, for whoever turns debug logging on.
+    this.d.logger.debug({ id, ms: phases.done() }, 'create phases');
     return this.describe(rec);
   }
 
@@ -277,6 +283,7 @@ export class ContainerManager implements Runtime {
       await this.d.executor.delete(rec.id).catch(() => undefined);
     this.released.delete(rec.id);
     let attached = false;
+    const phases = new Phases();
     try {
       if (!rec.rootfs)
         rec.rootfs = (
@@ -295,6 +302,7 @@ export class ContainerManager implements Runtime {
       attached = true;
       if (bundleMade.status === 'rejected') throw bundleMade.reason;
       const net = attachedNet.value;
+      phases.mark('network');
       rec.network = net;
       rec.ports = net.ports;
       const spec = await this.d.spec.build(cfg, {
@@ -308,8 +316,11 @@ export class ContainerManager implements Runtime {
         ...(net.resolvConfPath ? { resolvConfPath: net.resolvConfPath } : {}),
       });
       await writeFile(join(rec.bundleDir, 'config.json'), JSON.stringify(spec));
+      phases.mark('spec');
       const { pid } = await this.d.executor.create(rec.id, rec.bundleDir, { logPath: rec.logPath });
+      phases.mark('runtime_create');
       await this.d.executor.start(rec.id);
+      phases.mark('runtime_start');
       rec.pid = pid;
       rec.state = 'running';
       rec.startedAt = new Date().toISOString();
@@ -330,6 +341,7 @@ export class ContainerManager implements Runtime {
     this.publish('container.started', rec);
     this.watchExit(rec);
     this.startHealth(rec);
+    this.d.logger.debug({ id: rec.id, ms: phases.done() }, 'start phases');
   }
 
   async stop(idOrName: string, opts: { timeoutMs?: number } = {}): Promise<WaitResult> {
@@ -563,6 +575,7 @@ export class ContainerManager implements Runtime {
 
   private async afterExit(rec: ContainerRecord, exit: ExitInfo, publish: boolean): Promise<void> {
     if (!this.records.has(rec.id)) return;
+    this.d.logger.debug({ id: rec.id, exitCode: exit.exitCode, finishedAt: exit.finishedAt }, 'container exited');
     this.stopHealth(rec.id);
     rec.state = 'exited';
     rec.pid = undefined;
@@ -828,5 +841,21 @@ export class ContainerManager implements Runtime {
       restartCount: rec.restartCount,
       source: 'berth',
     };
+  }
+}
+
+/** Milliseconds spent in each named phase of an operation, for debug logs. */
+class Phases {
+  private last = performance.now();
+  private readonly ms: Record<string, number> = {};
+
+  mark(name: string): void {
+    const now = performance.now();
+    this.ms[name] = Math.round((now - this.last) * 10) / 10;
+    this.last = now;
+  }
+
+  done(): Record<string, number> {
+    return this.ms;
   }
 }

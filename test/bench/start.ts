@@ -3,10 +3,12 @@
  * times each through berth (`berth run --rm` against a warm agent, CLI
  * process included, as a user types it), bare `runc run` on a prepared
  * bundle, and `podman --runtime runc run --rm` on its own throw-away storage.
- * Runs are interleaved so machine noise hits all three alike.
+ * Runs are interleaved so machine noise hits all three alike. A fourth
+ * reference, bare `runc run` with the very OCI spec berth writes (seccomp,
+ * capabilities, masked paths), shows how much of berth's time is runc's own.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startAgent } from '../harness/agent.js';
@@ -99,9 +101,25 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     await writeFile(join(bundle, 'config.json'), JSON.stringify(runcBundleConfig(join(bundle, 'rootfs'))));
     const runcRoot = join(dir, 'runc');
     await mkdir(runcRoot, { recursive: true });
+    // A second bare-runc reference: the OCI spec berth itself writes for this container (Docker's
+    // default seccomp profile, capabilities, masked paths, /etc files), so the figures show what is
+    // runc's own work and what is berth's. Taken from a probe container that stays up meanwhile.
+    const probe = await agent.cli(['run', '-d', '--network', 'none', 'bench/busybox:1', 'sleep', '600']);
+    if (probe.code !== 0) throw new Error(`berth run -d: ${probe.stderr}`);
+    const probeId = probe.stdout.trim();
+    const berthSpec = JSON.parse(
+      await readFile(join(agent.runDir, 'containers', probeId, 'config.json'), 'utf8'),
+    ) as { root: unknown; process: Record<string, unknown>; linux: Record<string, unknown> };
+    berthSpec.root = { path: join(bundle, 'rootfs'), readonly: false };
+    berthSpec.process.args = ['echo', 'hi'];
+    berthSpec.linux.cgroupsPath = '/berth-bench/runc-spec';
+    const specBundle = join(dir, 'bundle-berth-spec');
+    await mkdir(specBundle, { recursive: true });
+    await writeFile(join(specBundle, 'config.json'), JSON.stringify(berthSpec));
 
     const berth: number[] = [];
     const runc: number[] = [];
+    const runcSpec: number[] = [];
     const podman: number[] = [];
     // One warm-up each: page cache, image unpack, podman's storage init.
     const once = async (i: number, record: boolean) => {
@@ -111,6 +129,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
           throw new Error(`berth run: ${r.code} ${r.stdout} ${r.stderr}`);
       });
       const rc = await timeMs(() => sh('runc', ['--root', runcRoot, 'run', '-b', bundle, `bench-${i}`]));
+      const rs = await timeMs(() =>
+        sh('runc', ['--root', runcRoot, 'run', '-b', specBundle, `bench-spec-${i}`]),
+      );
       const p = await timeMs(() =>
         sh('podman', [
           ...podmanArgs,
@@ -127,6 +148,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       if (record) {
         berth.push(b);
         runc.push(rc);
+        runcSpec.push(rs);
         podman.push(p);
       }
     };
@@ -136,6 +158,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const berthMs = median(berth);
     const runcMs = median(runc);
     const podmanMs = median(podman);
+    const runcSpecMs = median(runcSpec);
+    await agent.cli(['rm', '-f', probeId]);
     return {
       runs: berth.length,
       berth_ms: round(berthMs, 1),
@@ -143,6 +167,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       podman_ms: round(podmanMs, 1),
       ratio_vs_runc: round(berthMs / runcMs, 2),
       ratio_vs_podman: round(berthMs / podmanMs, 2),
+      // Bare runc running berth's own spec for the container: berth_ms minus this is berth's share.
+      runc_berth_spec_ms: round(runcSpecMs, 1),
+      ratio_vs_runc_berth_spec: round(berthMs / runcSpecMs, 2),
     };
   } finally {
     await execFileAsync('podman', [...podmanArgs, 'rmi', '-af']).catch(() => undefined);
