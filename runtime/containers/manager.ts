@@ -575,7 +575,10 @@ export class ContainerManager implements Runtime {
 
   private async afterExit(rec: ContainerRecord, exit: ExitInfo, publish: boolean): Promise<void> {
     if (!this.records.has(rec.id)) return;
-    this.d.logger.debug({ id: rec.id, exitCode: exit.exitCode, finishedAt: exit.finishedAt }, 'container exited');
+    this.d.logger.debug(
+      { id: rec.id, exitCode: exit.exitCode, finishedAt: exit.finishedAt },
+      'container exited',
+    );
     this.stopHealth(rec.id);
     rec.state = 'exited';
     rec.pid = undefined;
