@@ -1,10 +1,39 @@
+import { readdirSync, statfsSync, statSync } from 'node:fs';
 import { NotFoundError } from '../../../src/common/errors.js';
-import { listOptional } from '../fsread.js';
+import { isMissing, listOptional } from '../fsread.js';
 import type { Collector } from '../types.js';
+
+/** statfs magic of procfs (linux/magic.h). */
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/**
+ * Whether `stat(<proc>/<pid>/fd).size` is the number of open descriptors:
+ * procfs does that since Linux 6.2 (0 before), which spares listing the
+ * directory (a dentry per descriptor). Decided once per proc root: it must be
+ * procfs (a fixture tree's directory size is its block size), and /proc/self/fd
+ * must report a size that matches its listing. Anything unexpected → list.
+ */
+const countable = new Map<string, boolean>();
+export function fdCountFromSize(proc: string): boolean {
+  let yes = countable.get(proc);
+  if (yes === undefined) {
+    try {
+      // self: the agent always has fds open, so a kernel that counts reports > 0.
+      const listed = readdirSync(`${proc}/self/fd`).length;
+      const size = statSync(`${proc}/self/fd`).size;
+      // readdir's own descriptor is open while it lists and closed before stat: allow one.
+      yes = statfsSync(proc).type === PROC_SUPER_MAGIC && size > 0 && Math.abs(size - listed) <= 1;
+    } catch {
+      yes = false;
+    }
+    countable.set(proc, yes);
+  }
+  return yes;
+}
 
 /**
  * Processes from cgroup.procs, open descriptors of the init process (the one
- * berth knows; counting every process's fds would cost a readdir per process).
+ * berth knows; counting every process's fds would cost a look per process).
  */
 export const fdsCollector: Collector = {
   name: 'fds',
@@ -14,8 +43,18 @@ export const fdsCollector: Collector = {
     emit('container_processes', {}, procs.length);
     const pid = t.container.pid;
     if (pid === undefined) return;
-    const entries = await listOptional(`${t.roots.proc}/${pid}/fd`);
-    if (entries === undefined) throw new NotFoundError(`process ${pid} of ${t.container.name} is gone`);
-    emit('container_file_descriptors', {}, entries.length);
+    const dir = `${t.roots.proc}/${pid}/fd`;
+    let count: number | undefined;
+    if (fdCountFromSize(t.roots.proc)) {
+      try {
+        count = statSync(dir).size;
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+      }
+    } else {
+      count = (await listOptional(dir))?.length;
+    }
+    if (count === undefined) throw new NotFoundError(`process ${pid} of ${t.container.name} is gone`);
+    emit('container_file_descriptors', {}, count);
   },
 };
