@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../src/common/atomic-file.js';
 import type { ContainerState, HealthStatus, PortMapping } from '../types.js';
 import type { HealthLogEntry } from './health.js';
 import type { ManagedConfig, NetworkAttachment } from './ports.js';
@@ -91,15 +92,7 @@ export class RecordStore {
   async save(rec: ContainerRecord): Promise<void> {
     const d = this.pathOf(rec.id);
     await mkdir(d, { recursive: true, mode: 0o700 });
-    const tmp = join(d, `.container.json.${process.pid}.tmp`);
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(JSON.stringify(rec, null, 1));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, join(d, 'container.json'));
+    await writeFileAtomic(join(d, 'container.json'), JSON.stringify(rec, null, 1), { mode: 0o600 });
   }
 
   async loadAll(): Promise<ContainerRecord[]> {

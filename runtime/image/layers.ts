@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import { fsyncDir, writeFileAtomic } from '../../src/common/atomic-file.js';
 import { InvalidArgumentError } from '../../src/common/errors.js';
 import type { Logger } from '../../src/common/log.js';
 import { decompress } from './decompress.js';
 import { digestHex, HashingStream } from './digest.js';
 import { extractLayer } from './extract.js';
-import { fsyncDir, isErrno, tmpName, writeFileAtomic } from './fsutil.js';
+import { isErrno, tmpName } from './fsutil.js';
 import type { LayerRef } from './types.js';
 
 const run = promisify(execFile);

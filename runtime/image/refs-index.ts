@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../../src/common/atomic-file.js';
 import { InternalError } from '../../src/common/errors.js';
-import { isErrno, writeFileAtomic } from './fsutil.js';
+import { isErrno } from './fsutil.js';
 import type { ImageRecord } from './types.js';
 
 interface IndexFile {

@@ -1,32 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { writeFileAtomic as writeAtomic } from '../../src/common/atomic-file.js';
 
 /**
  * Replaces `file` with `data` so that a crash leaves either the old or the new
- * content, never a torn file: temp file in the same directory, fsync, rename.
+ * content, never a torn file (see src/common/atomic-file.ts). Keeps this
+ * module's positional mode; `sync: false` is for files rebuilt on every use.
  */
-export async function writeFileAtomic(
+export function writeFileAtomic(
   file: string,
   data: string,
   mode = 0o644,
   opts: { sync?: boolean } = {},
 ): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'w', mode);
-  try {
-    await fh.writeFile(data);
-    // Without sync a crash may leave an empty file behind the rename; fine for files rebuilt on every use.
-    if (opts.sync !== false) await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  return writeAtomic(file, data, { mode, sync: opts.sync !== false });
 }
 
 /** Serialises async sections in one process (IPAM and host-state changes). */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../src/common/atomic-file.js';
 import { FailedPreconditionError, InternalError, messageOf, NotFoundError } from '../../src/common/errors.js';
 import type { SubscribeOptions } from '../../src/common/events.js';
-import { writeFileAtomic } from './atomic-file.js';
 import type { Catalog, CatalogView, ServiceInstance } from './types.js';
 import { copyInstance, validateCheckHealth, validateInstance } from './validate.js';
 import { ViewFeed } from './view-feed.js';
@@ -139,7 +139,7 @@ export class LocalCatalog implements Catalog {
     // the entries when it runs, so a burst of changes costs few writes.
     const run = this.persistChain.then(() => {
       const data: FileFormat = { version: 1, entries: [...this.entries.values()] };
-      return writeFileAtomic(path, `${JSON.stringify(data, null, 2)}\n`);
+      return writeFileAtomic(path, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600, mkdir: true });
     });
     this.persistChain = run.catch(() => undefined);
     try {

@@ -1,15 +1,7 @@
 import { constants } from 'node:fs';
-import { copyFile, open, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-
-async function fsyncPath(path: string, flags = 'r'): Promise<void> {
-  const fh = await open(path, flags);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+import { fsyncDir, fsyncPath } from '../../src/common/atomic-file.js';
 
 /**
  * Makes a validated candidate file the live config: fsync the candidate,
@@ -30,7 +22,7 @@ export async function installConfig(candidate: string, livePath: string): Promis
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   await rename(candidate, livePath);
-  await fsyncPath(dirname(livePath));
+  await fsyncDir(dirname(livePath));
 }
 
 /** Puts `<live>.bak` back (after HAProxy refused to load what was installed). False when there is no backup. */
@@ -45,7 +37,7 @@ export async function restoreBackup(livePath: string): Promise<boolean> {
   }
   await fsyncPath(tmp);
   await rename(tmp, livePath);
-  await fsyncPath(dirname(livePath));
+  await fsyncDir(dirname(livePath));
   return true;
 }
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
+import { parseHostPort } from '../../src/common/address.js';
 import { type ConfigTable, type ConfigValues, validateConfig } from '../../src/common/config.js';
-import { InvalidArgumentError } from '../../src/common/errors.js';
 import type { ForwardServer } from './shipper.js';
 
 /** Options of log shipping (`logs.*` in the agent config); README's table is generated from it. */
@@ -207,13 +207,5 @@ export function parseLogShippingConfig(
 
 /** `host:port` or `[v6]:port` → a server; the port defaults to 24224. */
 export function parseServer(s: string, field = 'logs.servers'): ForwardServer {
-  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(s.trim());
-  const host = m?.[1] ?? m?.[2];
-  const port = m?.[3] === undefined ? 24224 : Number(m[3]);
-  if (!m || !host || port < 1 || port > 65535) {
-    throw new InvalidArgumentError(`${field}: ${JSON.stringify(s)} is not host:port (e.g. fluentd:24224)`, {
-      field,
-    });
-  }
-  return { host, port };
+  return parseHostPort(s, { field, defaultPort: 24224, example: 'fluentd:24224' });
 }

@@ -1,5 +1,6 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../../src/common/atomic-file.js';
 import { InternalError } from '../../src/common/errors.js';
 
 /**
@@ -129,14 +130,6 @@ export class FilePositionStore implements PositionStore {
   }
 
   private async write(text: string): Promise<void> {
-    const tmp = `${this.file}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.file);
+    await writeFileAtomic(this.file, text, { mode: 0o600 });
   }
 }

@@ -1,3 +1,4 @@
+import { type HostPort, parseHostPort } from '../../src/common/address.js';
 import type { ConfigTable } from '../../src/common/config.js';
 import { InvalidArgumentError } from '../../src/common/errors.js';
 import { COLLECTOR_NAMES } from './collectors/index.js';
@@ -51,19 +52,9 @@ export const METRICS_CONFIG: ConfigTable = [
   },
 ];
 
-/** `host:port` or `[v6]:port`. */
-export function parseListen(value: string, field = 'metrics.listen'): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value.trim());
-  const port = Number(m?.[3]);
-  if (!m || !Number.isInteger(port) || port > 65535) {
-    throw new InvalidArgumentError(
-      `${field}: ${JSON.stringify(value)} is not host:port (e.g. 127.0.0.1:9338)`,
-      {
-        field,
-      },
-    );
-  }
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+/** `host:port` or `[v6]:port`; an empty host (`:9338`) listens on every IPv4 address. */
+export function parseListen(value: string, field = 'metrics.listen'): HostPort {
+  return parseHostPort(value, { field, defaultHost: '0.0.0.0', minPort: 0, example: '127.0.0.1:9338' });
 }
 
 /** `proc:sys:cgroup` → Roots; each must be an absolute path. */

@@ -17,8 +17,9 @@ import { logPipelineFamilies } from '../../sidecar/metrics/adapters/logs.js';
 import type { ExternalProvider } from '../../sidecar/metrics/external.js';
 import { createMetricsSidecar, METRICS_CONFIG } from '../../sidecar/metrics/index.js';
 import type { MetricsServer } from '../../sidecar/metrics/server.js';
+import { parseHostPort } from '../common/address.js';
 import { validateConfig } from '../common/config.js';
-import { InvalidArgumentError, messageOf } from '../common/errors.js';
+import { messageOf } from '../common/errors.js';
 import type { PreStopHook } from './compose.js';
 import type { AgentConfig } from './config.js';
 
@@ -87,13 +88,14 @@ export interface Sidecars {
 }
 
 function parseAddr(s: string, field: string, defPort: number): ListenAddress {
-  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(s.trim());
-  const address = m?.[1] ?? m?.[2];
-  const port = m?.[3] === undefined ? defPort : Number(m[3]);
-  if (!address || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidArgumentError(`${field}: "${s}" must be ip[:port]`, { field });
-  }
-  return { address, port };
+  const { host, port } = parseHostPort(s, {
+    field,
+    defaultPort: defPort,
+    minPort: 0,
+    form: 'ip[:port]',
+    example: `127.0.0.1:${defPort}`,
+  });
+  return { address: host, port };
 }
 
 /** The host's first non-internal IPv4 that is not berth's own bridge gateway. */
