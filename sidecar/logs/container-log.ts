@@ -4,7 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../src/common/log.js';
 import { MultilineJoiner } from './multiline.js';
 import type { PositionStore } from './positions.js';
-import { type ContainerMeta, type FormatOptions, formatLine, type LogRecord } from './record.js';
+import {
+  type ContainerMeta,
+  type FormatOptions,
+  formatLine,
+  type LogRecord,
+  SharedFields,
+} from './record.js';
 import type { FlushResult, LogOutput } from './shipper.js';
 import { DiskSpool, type SpoolItem } from './spool.js';
 import { FileTailer, type TailLine } from './tailer.js';
@@ -107,6 +113,9 @@ export class ContainerLog {
   /** Set while the reader pauses for room: a rename in the directory may be a rotation. */
   private wakeRename: (() => void) | undefined;
 
+  /** This container's unchanging record fields, encoded once by the writer. */
+  private readonly shared: SharedFields;
+
   constructor(
     readonly container: ContainerMeta,
     readonly path: string,
@@ -118,6 +127,7 @@ export class ContainerLog {
     private readonly logger?: Logger,
   ) {
     const pos = positions.get(path);
+    this.shared = new SharedFields(container, opts.format.host);
     this.committed = { seq: pos?.seq ?? 0 };
     this.tailer = new FileTailer(path, {
       position: pos,
@@ -350,12 +360,14 @@ export class ContainerLog {
   }
 
   private emit(tl: TailLine): void {
+    // The key (the line's place in its file) only matters for a line split in parts: made on demand.
     const records = formatLine(
       tl.line,
       this.container,
       this.opts.tag,
       this.opts.format,
-      `${tl.inode}:${tl.start}`,
+      () => `${tl.inode}:${tl.start}`,
+      this.shared,
     );
     const commit = this.safeOffset(tl.end, tl.inode);
     for (const record of records) this.enqueue(record, tl, commit);

@@ -14,10 +14,20 @@ import type { LogRecord } from './record.js';
  * numbers, booleans, null, nested values), except that a lone UTF-16
  * surrogate becomes U+FFFD (valid UTF-8) where @msgpack writes invalid bytes.
  */
+/**
+ * Keys whose values repeat record after record (the container's identity and
+ * the host): their encoded values are kept and copied, not encoded again.
+ */
+const STABLE_KEYS = new Set(['container_id', 'container_name', 'source', 'image', 'image_tag', 'host']);
+
+/** Bound on cached values (a value per container and key; cleared when full). */
+const MAX_STABLE_VALUES = 4096;
+
 export class EntryWriter {
   private buf = Buffer.allocUnsafe(1 << 20);
   private pos = 0;
   private readonly keys = new Map<string, Buffer>();
+  private readonly stableValues = new Map<string, Buffer>();
 
   constructor(private readonly fallback: Encoder) {}
 
@@ -41,6 +51,32 @@ export class EntryWriter {
     b.writeUInt32BE(r.nsec >>> 0, this.pos + 4);
     this.pos += 8;
     const fields = r.fields;
+    if (r.shared) {
+      // The common record: the container's fixed fields as one cached copy, then the three that vary.
+      const shared = r.shared;
+      let enc = shared.encoded;
+      if (enc === undefined) {
+        const start = this.pos;
+        for (const [k, v] of shared.pairs) {
+          this.key(k);
+          this.string(v);
+        }
+        enc = Buffer.from(this.buf.subarray(start, this.pos));
+        shared.encoded = enc;
+        this.pos = start;
+      }
+      this.mapHeader(shared.pairs.length + 3);
+      this.room(enc.length);
+      this.buf.set(enc, this.pos);
+      this.pos += enc.length;
+      this.key('source');
+      this.stableString(fields.source as string);
+      this.key('time');
+      this.string(fields.time as string);
+      this.key('log');
+      this.string(fields.log as string);
+      return;
+    }
     let n = 0;
     for (const k in fields) if (fields[k] !== undefined) n++;
     this.mapHeader(n);
@@ -48,8 +84,23 @@ export class EntryWriter {
       const v = fields[k];
       if (v === undefined) continue;
       this.key(k);
-      this.value(v);
+      if (typeof v === 'string' && STABLE_KEYS.has(k)) this.stableString(v);
+      else this.value(v);
     }
+  }
+
+  private stableString(v: string): void {
+    const enc = this.stableValues.get(v);
+    if (enc === undefined) {
+      const start = this.pos;
+      this.string(v);
+      if (this.stableValues.size >= MAX_STABLE_VALUES) this.stableValues.clear();
+      this.stableValues.set(v, Buffer.from(this.buf.subarray(start, this.pos)));
+      return;
+    }
+    this.room(enc.length);
+    this.buf.set(enc, this.pos);
+    this.pos += enc.length;
   }
 
   private key(k: string): void {

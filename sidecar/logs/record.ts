@@ -52,6 +52,37 @@ export interface LogRecord {
   sec: number;
   nsec: number;
   fields: Record<string, unknown>;
+  /**
+   * Set on the common record only (see formatLine): `fields` is then exactly
+   * `shared.pairs` plus `source`, `time` and `log`, so a writer may copy the
+   * shared part's encoding instead of encoding it again. Never spooled.
+   */
+  shared?: SharedFields;
+}
+
+/**
+ * The fields every common record of one container carries unchanged
+ * (container_id, container_name, image, image_tag, host), made once per
+ * container. `encoded` is a writer's cache of their wire form.
+ */
+export class SharedFields {
+  readonly pairs: readonly (readonly [string, string])[];
+  encoded: Uint8Array | undefined;
+
+  constructor(container: ContainerMeta, host: string) {
+    this.pairs = [
+      ['container_id', container.id],
+      ['container_name', container.name],
+      ['image', container.imageName],
+      ['image_tag', container.imageTag],
+      ['host', host],
+    ];
+  }
+
+  /** Left out of JSON (the spool): `fields` holds the same values. */
+  toJSON(): undefined {
+    return undefined;
+  }
 }
 
 /** Keys berth sets; on a clash with merged JSON or labels/env, berth's value wins. */
@@ -77,9 +108,7 @@ const TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))
  * seconds + nanoseconds (Date keeps only milliseconds, conmon writes nanos).
  */
 export function parseTime(t: string): { sec: number; nsec: number } | undefined {
-  if (t.length === 30 && CANONICAL_RE.test(t)) {
-    return { sec: secondsOf(t.slice(0, 19)), nsec: Number(t.slice(20, 29)) };
-  }
+  if (isCanonical(t)) return parseCanonical(t);
   const m = TIME_RE.exec(t);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
@@ -93,10 +122,31 @@ export function parseTime(t: string): { sec: number; nsec: number } | undefined 
   return { sec: ms / 1000 - offset, nsec: Number(frac.padEnd(9, '0')) };
 }
 
-/** berth's own form (and conmon's, but for the zone): UTC, nine fractional digits, `Z`. */
-const CANONICAL_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/;
-/** conmon 2.1.6 writes `+00:00` when the host runs in UTC. */
-const CONMON_UTC_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}\+00:00$/;
+/**
+ * berth's own form (and conmon's, but for the zone): UTC, nine fractional
+ * digits, `Z`, i.e. /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/ tested
+ * character by character: this runs for every line shipped, and a regex test
+ * cost more than the rest of the time handling.
+ */
+export function isCanonical(t: string): boolean {
+  if (t.length !== 30 || t.charCodeAt(29) !== 0x5a /* Z */) return false;
+  for (let i = 0; i < 29; i++) {
+    const c = t.charCodeAt(i);
+    const sep = CANONICAL_SEPARATORS[i];
+    if (sep !== 0 ? c !== sep : c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** Per position of the canonical form: the separator expected there, or 0 for a digit. */
+const CANONICAL_SEPARATORS = Array.from('0000-00-00T00:00:00.000000000', (ch) =>
+  ch === '0' ? 0 : ch.charCodeAt(0),
+);
+
+/** Seconds and nanoseconds of a time that passed isCanonical. */
+function parseCanonical(t: string): { sec: number; nsec: number } {
+  return { sec: secondsOf(t.slice(0, 19)), nsec: Number(t.slice(20, 29)) };
+}
 
 // Lines come in runs within the same second: remember the last second parsed.
 // A one-entry memo of a pure function, not shared state.
@@ -126,8 +176,12 @@ export function formatTime(sec: number, nsec: number): string {
 /** Any RFC 3339 time → UTC with nanoseconds; undefined when it is not one. */
 export function normalizeTime(t: string): string | undefined {
   // The hot path (every line conmon writes): already canonical but for the zone.
-  if (t.length === 35 && CONMON_UTC_RE.test(t)) return `${t.slice(0, 29)}Z`;
-  if (t.length === 30 && CANONICAL_RE.test(t)) return t;
+  // conmon 2.1.6 writes `+00:00` when the host runs in UTC.
+  if (t.length === 35 && t.endsWith('+00:00')) {
+    const z = `${t.slice(0, 29)}Z`;
+    if (isCanonical(z)) return z;
+  }
+  if (isCanonical(t)) return t;
   const p = parseTime(t);
   return p ? formatTime(p.sec, p.nsec) : undefined;
 }
@@ -228,11 +282,12 @@ export function formatLine(
   container: ContainerMeta,
   tag: string,
   opts: FormatOptions,
-  key = '',
+  key: string | (() => string) = '',
+  shared?: SharedFields,
 ): LogRecord[] {
-  const t = parseTime(line.time) ?? { sec: 0, nsec: 0 };
-  const time =
-    line.time.length === 30 && CANONICAL_RE.test(line.time) ? line.time : formatTime(t.sec, t.nsec);
+  const canonical = isCanonical(line.time);
+  const t = (canonical ? parseCanonical(line.time) : parseTime(line.time)) ?? { sec: 0, nsec: 0 };
+  const time = canonical ? line.time : formatTime(t.sec, t.nsec);
   const single = line.text.length * 3 <= opts.maxLineBytes;
   if (single && opts.labels.length === 0 && opts.env.length === 0) {
     const merged = opts.mergeJson ? parseJsonObject(line.text) : undefined;
@@ -249,7 +304,9 @@ export function formatLine(
         time,
         log: line.text,
       };
-      return [{ tag, sec: t.sec, nsec: t.nsec, fields }];
+      return shared
+        ? [{ tag, sec: t.sec, nsec: t.nsec, fields, shared }]
+        : [{ tag, sec: t.sec, nsec: t.nsec, fields }];
     }
   }
   const base: Record<string, unknown> = {};
@@ -277,7 +334,7 @@ export function formatLine(
     return [{ tag, sec: t.sec, nsec: t.nsec, fields: { ...base, ...merged, ...meta, log: line.text } }];
   }
   const partialId = createHash('sha256')
-    .update(`${container.id}\0${key}\0${line.time}\0${line.stream}`)
+    .update(`${container.id}\0${typeof key === 'string' ? key : key()}\0${line.time}\0${line.stream}`)
     .digest('hex')
     .slice(0, 32);
   return pieces.map((piece, i) => ({

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeMulti, Encoder, ExtensionCodec } from '@msgpack/msgpack';
 import { EntryWriter } from '../../../sidecar/logs/entry-writer.js';
+import { formatLine, SharedFields } from '../../../sidecar/logs/record.js';
 
 const ext = new ExtensionCodec();
 ext.register({
@@ -59,4 +60,41 @@ test('entries written back to back decode as [EventTime, record] pairs', () => {
     [{ sec: 101, nsec: 1 }, { log: 'line 1' }],
     [{ sec: 102, nsec: 2 }, { log: 'line 2' }],
   ]);
+});
+
+test("the common record's shared fields, copied from a cache, decode to the same record, record after record", () => {
+  const container = {
+    id: 'c'.repeat(64),
+    name: 'web-1',
+    image: 'registry.local/app:1.4',
+    imageName: 'registry.local/app',
+    imageTag: '1.4',
+    labels: {},
+    env: {},
+  };
+  const opts = { host: 'node1.example.com', labels: [], env: [], mergeJson: true, maxLineBytes: 16384 };
+  const shared = new SharedFields(container, opts.host);
+  const w = new EntryWriter(new Encoder());
+  const lines = ['first', 'grüße 🚢', 'x'.repeat(300)];
+  for (const [i, text] of lines.entries()) {
+    const line = { time: `2026-11-27T18:50:0${i}.123456789Z`, stream: 'stderr' as const, text };
+    const [plain] = formatLine(line, container, 't', opts);
+    const [fast] = formatLine(line, container, 't', opts, '', shared);
+    assert.ok(plain && fast && fast.shared === shared && plain.shared === undefined);
+    w.reset();
+    w.write(fast);
+    const [decoded] = [...decodeMulti(w.take(), { extensionCodec: ext })] as [[unknown, unknown]];
+    assert.deepEqual(decoded[1], plain.fields);
+    assert.deepEqual(decoded[0], { sec: plain.sec, nsec: plain.nsec });
+  }
+  // Not spooled: the JSON of a record holds its fields once.
+  const [rec] = formatLine(
+    { time: '2026-11-27T18:50:00.000000000Z', stream: 'stdout', text: 'a' },
+    container,
+    't',
+    opts,
+    '',
+    shared,
+  );
+  assert.equal(JSON.parse(JSON.stringify(rec)).shared, undefined);
 });

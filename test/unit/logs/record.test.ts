@@ -37,6 +37,16 @@ describe('time', () => {
     assert.equal(normalizeTime('yesterday'), undefined);
     assert.deepEqual(parseTime('1970-01-01T00:00:01.000000002Z'), { sec: 1, nsec: 2 });
   });
+
+  test("conmon's forms: +00:00 becomes Z, canonical passes, anything off is parsed or refused", () => {
+    assert.equal(normalizeTime('2026-11-27T18:50:13.183691507+00:00'), '2026-11-27T18:50:13.183691507Z');
+    assert.equal(normalizeTime('2026-11-27T18:50:13.183691507Z'), '2026-11-27T18:50:13.183691507Z');
+    // Same length as the canonical form, but not it: the general parser decides.
+    assert.equal(normalizeTime('2026-11-27T18:50:13.18369150xZ'), undefined);
+    assert.equal(normalizeTime('2026-11-27 18:50:13.183691507Z'), undefined);
+    assert.equal(normalizeTime('2026-11-27T18:50:13.183691507+00:01'), '2026-11-27T18:49:13.183691507Z');
+    assert.equal(normalizeTime('2026-11-27T18:50:13.1836915x7+00:00'), undefined);
+  });
 });
 
 describe('formatLine', () => {
