@@ -42,15 +42,19 @@ test('the TCP API needs a token', async () => {
 });
 
 test('sidecar sections of the config file are checked by their own tables', async () => {
-  const { mkdtempSync } = await import('node:fs');
+  const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const dir = mkdtempSync(join(tmpdir(), 'berth-cfg-'));
-  const file = join(dir, 'agent.json');
-  writeFileSync(file, JSON.stringify({ bridge: 'br9', metrics: { listen: '127.0.0.1:9' } }));
-  const cfg = await loadAgentConfig({ config: file }, {});
-  assert.equal(cfg.bridge, 'br9');
-  assert.deepEqual(cfg.sections.metrics, { listen: '127.0.0.1:9' });
-  writeFileSync(file, JSON.stringify({ metrics: 'yes' }));
-  await assert.rejects(loadAgentConfig({ config: file }, {}), /metrics: must be an object/);
+  try {
+    const file = join(dir, 'agent.json');
+    writeFileSync(file, JSON.stringify({ bridge: 'br9', metrics: { listen: '127.0.0.1:9' } }));
+    const cfg = await loadAgentConfig({ config: file }, {});
+    assert.equal(cfg.bridge, 'br9');
+    assert.deepEqual(cfg.sections.metrics, { listen: '127.0.0.1:9' });
+    writeFileSync(file, JSON.stringify({ metrics: 'yes' }));
+    await assert.rejects(loadAgentConfig({ config: file }, {}), /metrics: must be an object/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
