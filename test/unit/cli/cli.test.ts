@@ -155,3 +155,47 @@ describe('run flags → create request', () => {
     assert.equal(nameFlagInMessage('no such container: x'), 'no such container: x');
   });
 });
+
+describe('the berth command (src/bin/berth, the package bin)', () => {
+  const command = fileURLToPath(new URL('../../../src/bin/berth', import.meta.url));
+  // Node warns on stderr when it cannot load this file: the warning shows who kept the variable.
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/extra-ca.pem', BERTH_FROM_SOURCE: '0' };
+  const run = async (cmd: string, args: string[]) => {
+    try {
+      const r = await promisify(execFile)(cmd, args, { env });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  it('runs the CLI without NODE_EXTRA_CA_CERTS (the CLI never speaks TLS; node would parse the bundle at every start)', async () => {
+    const r = await run(command, ['--version']);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout.trim(), pkg.version);
+    assert.doesNotMatch(r.stderr, /extra certs/);
+  });
+
+  it('keeps NODE_EXTRA_CA_CERTS for the agent, which pulls from registries', async () => {
+    const r = await run(command, ['agent', '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /--state-root/);
+    assert.match(r.stderr, /Ignoring extra certs from `\/nonexistent\/extra-ca.pem`/);
+  });
+
+  it('works through a symlink, as npm link and npm install -g put it on the PATH', async () => {
+    const { mkdtempSync, rmSync, symlinkSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'berth-bin-'));
+    try {
+      symlinkSync(command, join(dir, 'berth'));
+      const r = await run(join(dir, 'berth'), ['--version']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), pkg.version);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
