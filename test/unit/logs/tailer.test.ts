@@ -137,10 +137,13 @@ describe('FileTailer', () => {
 
   test('malformed lines are counted and skipped', async () => {
     const p = join(dir, 'bad.log');
-    await writeFile(p, `garbage\n${entry('ok')}`);
+    const t0 = '2026-11-27T18:50:13.183691507+00:00';
+    // Streams that are almost stdout/stderr, an unknown tag: all refused, one by one.
+    const bad = [`${t0} stdouu F x`, `${t0} stdxrr F x`, `${t0} stdin F x`, `${t0} stderr X x`];
+    await writeFile(p, `garbage\n${bad.join('\n')}\n${entry('ok')}`);
     const t = new FileTailer(p);
     const r = await t.poll();
-    assert.equal(r.malformed, 1);
+    assert.equal(r.malformed, 1 + bad.length);
     assert.deepEqual(
       r.lines.map((l) => l.line.text),
       ['ok'],
