@@ -31,6 +31,9 @@ const CASES: Array<Record<string, unknown>> = [
   { log: 'z'.repeat(300) }, // str16
   { log: 'w'.repeat(70_000) }, // str32
   { log: 'grüße, 日本語, emoji 🚢' },
+  // Multi-byte text whose UTF-8 length needs a larger header than its character count suggests.
+  { a: 'é'.repeat(20), b: 'é'.repeat(100), c: 'é'.repeat(200), d: '日'.repeat(30_000) },
+  { log: `${'x'.repeat(31)}é`, k: `${'y'.repeat(254)}é` },
   Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`key${i}`, `v${i}`])), // map16
   { n: 42, neg: -7, big: 2 ** 40, f: 1.5, t: true, f2: false, nil: null },
   { nested: { a: [1, 'two', { three: 3 }] }, partial: true },
