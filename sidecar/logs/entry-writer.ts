@@ -49,6 +49,11 @@ export class EntryWriter {
     return Buffer.from(this.buf.subarray(0, this.pos));
   }
 
+  /** The bytes written since `reset()`, in place: valid until the next `reset()`. */
+  view(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
   write(r: LogRecord): void {
     this.room(16);
     const b = this.buf;
@@ -213,4 +218,48 @@ export class EntryWriter {
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
   }
+}
+
+/**
+ * A Forward message `[tag, entries, options]` as @msgpack/msgpack encodes it
+ * (fixarray, str, bin8/16/32, then `options` already encoded), with a single
+ * copy of the entries: the general encoder copied them twice per batch.
+ */
+export function forwardMessage(tag: string, entries: Uint8Array, options: Uint8Array): Buffer {
+  const tagLen = Buffer.byteLength(tag, 'utf8');
+  const n = entries.length;
+  const binHead = n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+  const out = Buffer.allocUnsafe(1 + headerSize(tagLen) + tagLen + binHead + n + options.length);
+  let p = 0;
+  out[p++] = 0x93; // fixarray(3)
+  if (tagLen < 32) out[p++] = 0xa0 | tagLen;
+  else if (tagLen < 0x100) {
+    out[p++] = 0xd9;
+    out[p++] = tagLen;
+  } else if (tagLen < 0x10000) {
+    out[p++] = 0xda;
+    out.writeUInt16BE(tagLen, p);
+    p += 2;
+  } else {
+    out[p++] = 0xdb;
+    out.writeUInt32BE(tagLen, p);
+    p += 4;
+  }
+  p += out.write(tag, p, 'utf8');
+  if (n < 0x100) {
+    out[p++] = 0xc4;
+    out[p++] = n;
+  } else if (n < 0x10000) {
+    out[p++] = 0xc5;
+    out.writeUInt16BE(n, p);
+    p += 2;
+  } else {
+    out[p++] = 0xc6;
+    out.writeUInt32BE(n, p);
+    p += 4;
+  }
+  out.set(entries, p);
+  p += n;
+  out.set(options, p);
+  return out;
 }

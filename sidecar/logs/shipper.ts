@@ -4,7 +4,7 @@ import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import { decodeMultiStream, Encoder, ExtensionCodec } from '@msgpack/msgpack';
 import type { Logger } from '../../src/common/log.js';
-import { EntryWriter } from './entry-writer.js';
+import { EntryWriter, forwardMessage } from './entry-writer.js';
 import type { LogRecord } from './record.js';
 
 /**
@@ -142,7 +142,8 @@ export class ForwardClient implements LogOutput {
     for (const [tag, records] of byTag) {
       this.writer.reset();
       for (const r of records) this.writer.write(r);
-      let body: Buffer = this.writer.take();
+      // In place: forwardMessage (or gzip) copies it out before the writer is reset again.
+      let body: Buffer = this.writer.view();
       const chunk = randomBytes(16).toString('base64');
       const options: Record<string, unknown> = { size: records.length };
       if (this.opts.requireAck) options.chunk = chunk;
@@ -150,7 +151,7 @@ export class ForwardClient implements LogOutput {
         body = gzipSync(body);
         options.compressed = 'gzip';
       }
-      out.push({ payload: this.encoder.encode([tag, body, options]).slice(), chunk });
+      out.push({ payload: forwardMessage(tag, body, this.encoder.encode(options)), chunk });
     }
     return out;
   }

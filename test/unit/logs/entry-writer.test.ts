@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeMulti, Encoder, ExtensionCodec } from '@msgpack/msgpack';
-import { EntryWriter } from '../../../sidecar/logs/entry-writer.js';
+import { EntryWriter, forwardMessage } from '../../../sidecar/logs/entry-writer.js';
 import { formatLine, SharedFields } from '../../../sidecar/logs/record.js';
 
 const ext = new ExtensionCodec();
@@ -100,4 +100,19 @@ test("the common record's shared fields, copied from a cache, decode to the same
     shared,
   );
   assert.equal(JSON.parse(JSON.stringify(rec)).shared, undefined);
+});
+
+test('forwardMessage writes [tag, entries, options] byte-for-byte as @msgpack/msgpack does', () => {
+  const enc = new Encoder();
+  const options = enc.encode({ size: 3, chunk: 'abc' }).slice();
+  for (const tag of ['t', 'berth.web-1', 'x'.repeat(40), 'y'.repeat(300), 'tag-ü-日本']) {
+    for (const n of [1, 255, 256, 65_535, 65_536, 200_000]) {
+      const entries = Buffer.alloc(n, 7);
+      const expected = Buffer.from(enc.encode([tag, entries, { size: 3, chunk: 'abc' }]));
+      assert.ok(
+        forwardMessage(tag, entries, options).equals(expected),
+        `tag ${tag.length} chars, ${n} bytes`,
+      );
+    }
+  }
 });
