@@ -31,6 +31,13 @@ export interface LogLine {
   time: string;
   stream: 'stdout' | 'stderr';
   text: string;
+  /**
+   * `time` as unix seconds and nanoseconds, when whoever made the line parsed
+   * it already (the tailer does, from the file's bytes); `time` is then in
+   * the canonical form above.
+   */
+  sec?: number | undefined;
+  nsec?: number | undefined;
 }
 
 export interface FormatOptions {
@@ -285,9 +292,16 @@ export function formatLine(
   key: string | (() => string) = '',
   shared?: SharedFields,
 ): LogRecord[] {
-  const canonical = isCanonical(line.time);
-  const t = (canonical ? parseCanonical(line.time) : parseTime(line.time)) ?? { sec: 0, nsec: 0 };
-  const time = canonical ? line.time : formatTime(t.sec, t.nsec);
+  let t: { sec: number; nsec: number };
+  let time: string;
+  if (line.sec !== undefined && line.nsec !== undefined) {
+    t = { sec: line.sec, nsec: line.nsec };
+    time = line.time;
+  } else {
+    const canonical = isCanonical(line.time);
+    t = (canonical ? parseCanonical(line.time) : parseTime(line.time)) ?? { sec: 0, nsec: 0 };
+    time = canonical ? line.time : formatTime(t.sec, t.nsec);
+  }
   const single = line.text.length * 3 <= opts.maxLineBytes;
   if (single && opts.labels.length === 0 && opts.env.length === 0) {
     const merged = opts.mergeJson ? parseJsonObject(line.text) : undefined;

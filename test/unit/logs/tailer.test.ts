@@ -3,6 +3,7 @@ import { appendFile, rename, truncate, unlink, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MultilineJoiner } from '../../../sidecar/logs/multiline.js';
+import { normalizeTime, parseTime } from '../../../sidecar/logs/record.js';
 import { DiskSpool } from '../../../sidecar/logs/spool.js';
 import { FileTailer, type TailLine } from '../../../sidecar/logs/tailer.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
@@ -133,6 +134,35 @@ describe('FileTailer', () => {
       ['new'],
     );
     await t3.close();
+  });
+
+  test("conmon's times are read from the bytes exactly as the general parser reads them", async () => {
+    const p = join(dir, 'times.log');
+    const times = [
+      '2026-11-27T18:50:13.183691507+00:00',
+      '2026-11-27T18:50:13.999999999+00:00',
+      '2026-11-27T18:50:14.000000001Z',
+      '2026-12-31T23:59:59.000000000Z',
+      '2027-01-01T00:00:00.123456789+00:00',
+      '2026-11-27T18:50:13.5+01:00', // not conmon's form: the general way
+      '2024-02-29T12:00:00.000000000Z',
+    ];
+    await writeFile(p, times.map((t, i) => `${t} stdout F line${i}\n`).join(''));
+    const t = new FileTailer(p);
+    const r = await t.poll();
+    assert.equal(r.malformed, 0);
+    assert.equal(r.lines.length, times.length);
+    for (const [i, raw] of times.entries()) {
+      const line = r.lines[i]?.line;
+      const want = normalizeTime(raw);
+      assert.equal(line?.time, want, raw);
+      const parsed = parseTime(want ?? '');
+      if (line?.sec !== undefined) assert.deepEqual({ sec: line.sec, nsec: line.nsec }, parsed, raw);
+    }
+    // The fast path took conmon's two forms.
+    assert.equal(r.lines[0]?.line.sec, parseTime('2026-11-27T18:50:13Z')?.sec);
+    assert.equal(r.lines[2]?.line.nsec, 1);
+    await t.close();
   });
 
   test('malformed lines are counted and skipped', async () => {
