@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../src/common/atomic-file.js';
 import { FailedPreconditionError, InternalError } from '../../src/common/errors.js';
 import type { CgroupInfo } from '../cgroups/detect.js';
 import type { ManagedConfig, ResolvedImage, SpecFacts, SpecPort } from '../containers/ports.js';
@@ -111,8 +112,8 @@ export class OciSpecBuilder implements SpecPort {
       const dir = join(this.opts.stateDir, facts.id);
       await mkdir(dir, { recursive: true, mode: 0o755 });
       hostnamePath = join(dir, 'hostname');
-      await writeFile(`${hostnamePath}.tmp`, `${facts.hostname}\n`);
-      await rename(`${hostnamePath}.tmp`, hostnamePath);
+      // Rewritten at every start: no fsync.
+      await writeFileAtomic(hostnamePath, `${facts.hostname}\n`, { sync: false });
     }
     const grantable = new Set(this.hostCaps);
     const missing = (raw.requestedCaps ?? []).filter((c) => !grantable.has(c));

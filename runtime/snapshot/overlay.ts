@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { writeFileAtomic } from '../../src/common/atomic-file.js';
 import { FailedPreconditionError, InternalError, InvalidArgumentError } from '../../src/common/errors.js';
 import type { SnapshotPort } from '../containers/ports.js';
 import { mountPoints } from './mountinfo.js';
@@ -83,8 +84,8 @@ export class OverlaySnapshotter implements SnapshotPort {
       if (await this.isMounted(rootfs)) return { rootfs };
       await this.mountOverlay(base, layerDirs);
       const meta: SnapshotMeta = { layerDirs };
-      await writeFile(join(base, 'snapshot.json.tmp'), JSON.stringify(meta));
-      await rename(join(base, 'snapshot.json.tmp'), join(base, 'snapshot.json'));
+      // Rebuilt from the layers if lost: no fsync on the start path.
+      await writeFileAtomic(join(base, 'snapshot.json'), JSON.stringify(meta), { sync: false });
       return { rootfs };
     });
   }
