@@ -10,9 +10,39 @@ const STABLE_KEYS = new Set(['container_id', 'container_name', 'source', 'image'
 /** Strings shorter than this (fixstr, when ASCII) are copied by a JS loop; longer ones natively. */
 const SHORT = 32;
 
-/** Bytes of a msgpack str header for a string of `len` bytes (fixstr, str8, str16, str32). */
-function headerSize(len: number): number {
-  return len < 32 ? 1 : len < 0x100 ? 2 : len < 0x10000 ? 3 : 5;
+/** The type bytes of a msgpack length header: fix form (with its bound), 8-, 16- and 32-bit forms. */
+interface HeaderCodes {
+  fix?: number;
+  fixMax: number;
+  c8?: number;
+  c16: number;
+  c32: number;
+}
+const STR: HeaderCodes = { fix: 0xa0, fixMax: 32, c8: 0xd9, c16: 0xda, c32: 0xdb };
+const BIN: HeaderCodes = { fixMax: 0, c8: 0xc4, c16: 0xc5, c32: 0xc6 };
+const MAP: HeaderCodes = { fix: 0x80, fixMax: 16, c16: 0xde, c32: 0xdf };
+
+/** Bytes of the smallest header for `len` (what @msgpack/msgpack picks). */
+function headerSize(len: number, codes: HeaderCodes): number {
+  if (codes.fix !== undefined && len < codes.fixMax) return 1;
+  if (codes.c8 !== undefined && len < 0x100) return 2;
+  return len < 0x10000 ? 3 : 5;
+}
+
+/** Writes that header at `p` in `size` bytes (see headerSize); returns the offset after it. */
+function writeHeader(b: Buffer, p: number, len: number, size: number, codes: HeaderCodes): number {
+  if (size === 1) b[p] = (codes.fix ?? 0) | len;
+  else if (size === 2) {
+    b[p] = codes.c8 ?? 0;
+    b[p + 1] = len;
+  } else if (size === 3) {
+    b[p] = codes.c16;
+    b.writeUInt16BE(len, p + 1);
+  } else {
+    b[p] = codes.c32;
+    b.writeUInt32BE(len, p + 1);
+  }
+  return p + size;
 }
 
 /** Bound on cached values (a value per container and key; cleared when full). */
@@ -153,17 +183,7 @@ export class EntryWriter {
 
   private mapHeader(n: number): void {
     this.room(5);
-    const b = this.buf;
-    if (n < 16) b[this.pos++] = 0x80 | n;
-    else if (n < 0x10000) {
-      b[this.pos++] = 0xde;
-      b.writeUInt16BE(n, this.pos);
-      this.pos += 2;
-    } else {
-      b[this.pos++] = 0xdf;
-      b.writeUInt32BE(n, this.pos);
-      this.pos += 4;
-    }
+    this.pos = writeHeader(this.buf, this.pos, n, headerSize(n, MAP), MAP);
   }
 
   private string(s: string): void {
@@ -175,21 +195,11 @@ export class EntryWriter {
     // length needs another header size (non-ASCII text), the bytes move over.
     const b = this.buf;
     const start = this.pos;
-    const guess = headerSize(s.length);
+    const guess = headerSize(s.length, STR);
     const len = b.write(s, start + guess, 'utf8');
-    const size = headerSize(len);
+    const size = headerSize(len, STR);
     if (size !== guess) b.copyWithin(start + size, start + guess, start + guess + len);
-    if (size === 1) b[start] = 0xa0 | len;
-    else if (size === 2) {
-      b[start] = 0xd9;
-      b[start + 1] = len;
-    } else if (size === 3) {
-      b[start] = 0xda;
-      b.writeUInt16BE(len, start + 1);
-    } else {
-      b[start] = 0xdb;
-      b.writeUInt32BE(len, start + 1);
-    }
+    writeHeader(b, start, len, size, STR);
     this.pos = start + size + len;
   }
 
@@ -228,36 +238,13 @@ export class EntryWriter {
 export function forwardMessage(tag: string, entries: Uint8Array, options: Uint8Array): Buffer {
   const tagLen = Buffer.byteLength(tag, 'utf8');
   const n = entries.length;
-  const binHead = n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-  const out = Buffer.allocUnsafe(1 + headerSize(tagLen) + tagLen + binHead + n + options.length);
-  let p = 0;
-  out[p++] = 0x93; // fixarray(3)
-  if (tagLen < 32) out[p++] = 0xa0 | tagLen;
-  else if (tagLen < 0x100) {
-    out[p++] = 0xd9;
-    out[p++] = tagLen;
-  } else if (tagLen < 0x10000) {
-    out[p++] = 0xda;
-    out.writeUInt16BE(tagLen, p);
-    p += 2;
-  } else {
-    out[p++] = 0xdb;
-    out.writeUInt32BE(tagLen, p);
-    p += 4;
-  }
+  const tagHead = headerSize(tagLen, STR);
+  const binHead = headerSize(n, BIN);
+  const out = Buffer.allocUnsafe(1 + tagHead + tagLen + binHead + n + options.length);
+  out[0] = 0x93; // fixarray(3)
+  let p = writeHeader(out, 1, tagLen, tagHead, STR);
   p += out.write(tag, p, 'utf8');
-  if (n < 0x100) {
-    out[p++] = 0xc4;
-    out[p++] = n;
-  } else if (n < 0x10000) {
-    out[p++] = 0xc5;
-    out.writeUInt16BE(n, p);
-    p += 2;
-  } else {
-    out[p++] = 0xc6;
-    out.writeUInt32BE(n, p);
-    p += 4;
-  }
+  p = writeHeader(out, p, n, binHead, BIN);
   out.set(entries, p);
   p += n;
   out.set(options, p);
