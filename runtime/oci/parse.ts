@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { constants } from 'node:os';
+import { goDurationMs } from '../../src/common/duration.js';
 import { InvalidArgumentError } from '../../src/common/errors.js';
 import type { PortMapping } from '../types.js';
 
@@ -36,30 +37,12 @@ export function parseInteger(v: unknown, field: string, min: number, max = Numbe
   return n;
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
 /** Go durations (`30s`, `1m30s`, `500ms`) as Docker takes them; a bare number is milliseconds. */
 export function parseDurationMs(v: unknown, field: string): number {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v);
-  if (typeof v === 'string' && v.trim() !== '') {
-    const s = v.trim();
-    if (s === '0') return 0;
-    const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-    let total = 0;
-    let end = 0;
-    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-      total += Number(m[1]) * (DURATION_UNITS[m[2] ?? ''] ?? Number.NaN);
-      end = re.lastIndex;
-    }
-    if (end === s.length && Number.isFinite(total)) return Math.round(total);
+  if (typeof v === 'string') {
+    const ms = goDurationMs(v);
+    if (ms !== undefined) return Math.round(ms);
   }
   throw bad(field, `${JSON.stringify(v)} is not a duration (e.g. 30s, 1m30s, 500ms)`);
 }

@@ -3,6 +3,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Consul from 'consul';
+import { goDurationMs } from '../../src/common/duration.js';
 import {
   FailedPreconditionError,
   InvalidArgumentError,
@@ -487,7 +488,7 @@ export class ConsulCatalog implements Catalog {
   }
 
   private blockingTimeout(): number {
-    return parseDurationMs(this.wait) * 1.2 + 5000;
+    return (goDurationMs(this.wait) ?? 30_000) * 1.2 + 5000;
   }
 
   /**
@@ -621,11 +622,4 @@ function isRejection(err: unknown): boolean {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function parseDurationMs(d: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(d);
-  if (m === null) return 30_000;
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
 }

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { goDurationMs } from '../../src/common/duration.js';
 import { messageOf } from '../../src/common/errors.js';
 import type { CheckSpec, CheckStatus } from './registrator.js';
 
@@ -17,34 +18,10 @@ export function isProbed(check: CheckSpec | undefined): check is ProbedCheck {
 /** Consul's default check timeout. */
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-const UNITS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-/** A Go duration (`10s`, `1m30s`, `500ms`, `1.5s`) in ms; undefined when it is not one. */
-export function parseDuration(s: string): number | undefined {
-  const text = s.trim();
-  if (text === '' || text === '0') return text === '0' ? 0 : undefined;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let at = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    total += Number(m[1]) * (UNITS[m[2] ?? ''] ?? Number.NaN);
-    at = re.lastIndex;
-  }
-  return at === text.length && Number.isFinite(total) ? total : undefined;
-}
-
 /** Interval and timeout of a check in ms: Consul's defaults, the timeout never longer than the interval. */
 export function probeTiming(check: ProbedCheck): { intervalMs: number; timeoutMs: number } {
-  const intervalMs = Math.max(100, parseDuration(check.interval) ?? 10_000);
-  const t = check.timeout !== undefined ? parseDuration(check.timeout) : undefined;
+  const intervalMs = Math.max(100, goDurationMs(check.interval) ?? 10_000);
+  const t = check.timeout !== undefined ? goDurationMs(check.timeout) : undefined;
   return { intervalMs, timeoutMs: Math.min(t ?? DEFAULT_TIMEOUT_MS, intervalMs) };
 }
 

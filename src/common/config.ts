@@ -1,3 +1,4 @@
+import { goDurationMs } from './duration.js';
 import { InvalidArgumentError } from './errors.js';
 
 /**
@@ -27,7 +28,6 @@ export type ConfigTable = readonly ConfigRow[];
 
 export type ConfigValues = Record<string, unknown>;
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const BYTE_UNITS: Record<string, number> = {
   '': 1,
   b: 1,
@@ -51,18 +51,11 @@ export function parseDuration(input: string | number, field = 'duration'): numbe
   }
   const s = input.trim();
   if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(s); m; m = re.exec(s)) {
-    if (m.index !== consumed) break;
-    total += Number(m[1]) * (DURATION_UNITS[m[2] ?? ''] ?? Number.NaN);
-    consumed = m.index + m[0].length;
-  }
-  if (consumed !== s.length || s.length === 0 || !Number.isFinite(total)) {
+  const ms = goDurationMs(s);
+  if (ms === undefined) {
     throw bad(field, `must be a duration like 500ms, 10s, 2m or 1h, got ${JSON.stringify(input)}`);
   }
-  return total;
+  return ms;
 }
 
 /** Parse `1024`, `64k`, `512m`, `2g` (binary units) into bytes. */

@@ -1,19 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseDuration, probeTiming } from '../../../sidecar/discovery/probe.js';
+import { probeTiming } from '../../../sidecar/discovery/probe.js';
 
 describe('check timing (Go durations, as Registrator and Consul take them)', () => {
-  test('parses Go durations', () => {
-    assert.equal(parseDuration('10s'), 10_000);
-    assert.equal(parseDuration('1m30s'), 90_000);
-    assert.equal(parseDuration('500ms'), 500);
-    assert.equal(parseDuration('1.5s'), 1500);
-    assert.equal(parseDuration('1h'), 3_600_000);
-    assert.equal(parseDuration('0'), 0);
-    for (const bad of ['', '10', 's', '10x', '1m banana', '-1s'])
-      assert.equal(parseDuration(bad), undefined, bad);
-  });
-
   test('defaults: 10s interval, 10s timeout never longer than the interval, at least 100 ms between runs', () => {
     assert.deepEqual(probeTiming({ kind: 'tcp', address: '127.0.0.1:1', interval: '10s' }), {
       intervalMs: 10_000,
