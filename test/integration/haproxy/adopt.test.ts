@@ -7,7 +7,7 @@ import { HaproxyManager } from '../../../sidecar/haproxy/manager.js';
 import { freePort } from '../../harness/ports.js';
 import { pollUntil } from '../../harness/proc.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
-import { type Backend, httpGet, startBackend } from './helpers.js';
+import { type Backend, httpGet, lbInstance, startBackend } from './helpers.js';
 
 const alive = (pid: number): boolean => {
   try {
@@ -29,16 +29,7 @@ describe('haproxy: adoption across an agent restart', { timeout: 60_000 }, () =>
   const backends: Backend[] = [];
   let port = 0;
 
-  const instance = (b: Backend): ServiceInstance => ({
-    id: `test:${b.name}:80`,
-    service: 'web',
-    tags: [],
-    meta: { 'berth-lb-port': String(port) },
-    address: b.address,
-    port: b.port,
-    node: 'test',
-    health: 'passing',
-  });
+  const instance = (b: Backend): ServiceInstance => lbInstance(b, port);
 
   before(async () => {
     dir = await tempDir('haproxy-adopt');

@@ -8,7 +8,7 @@ import { type ConsulHandle, startConsul } from '../../harness/consul.js';
 import { freePort } from '../../harness/ports.js';
 import { pollUntil } from '../../harness/proc.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
-import { type Backend, httpGet, startBackend } from './helpers.js';
+import { type Backend, httpGet, lbInstance, startBackend } from './helpers.js';
 
 /**
  * With Consul as the catalog the LB config travels in service meta
@@ -22,17 +22,13 @@ describe('haproxy: Consul as the catalog', { timeout: 90_000 }, () => {
   const backends: Backend[] = [];
   let port = 0;
 
-  const instance = (b: Backend, health: ServiceInstance['health'] = 'passing'): ServiceInstance => ({
-    id: `lb-${b.name}`,
-    service: 'web',
-    tags: [],
-    meta: { 'berth-lb-port': String(port) },
-    address: b.address,
-    port: b.port,
-    node: consul?.nodeName ?? '',
-    health,
-    containerId: `container-${b.name}`,
-  });
+  const instance = (b: Backend, health: ServiceInstance['health'] = 'passing'): ServiceInstance =>
+    lbInstance(b, port, {
+      id: `lb-${b.name}`,
+      node: consul?.nodeName ?? '',
+      health,
+      containerId: `container-${b.name}`,
+    });
 
   const seen = async (n: number): Promise<string[]> => {
     const out = new Set<string>();

@@ -8,7 +8,7 @@ import { HaproxyManager } from '../../../sidecar/haproxy/manager.js';
 import { type HaproxyHandle, startHaproxy } from '../../harness/haproxy.js';
 import { freePort } from '../../harness/ports.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
-import { type Backend, httpGet, startBackend } from './helpers.js';
+import { type Backend, httpGet, lbInstance, startBackend } from './helpers.js';
 
 /** External mode: berth drives a HAProxy it did not start, through its master socket and config path only. */
 describe('haproxy: driving an existing HAProxy', { timeout: 60_000 }, () => {
@@ -19,16 +19,7 @@ describe('haproxy: driving an existing HAProxy', { timeout: 60_000 }, () => {
   const backends: Backend[] = [];
   let port = 0;
 
-  const instance = (b: Backend): ServiceInstance => ({
-    id: `test:${b.name}:80`,
-    service: 'api',
-    tags: [],
-    meta: { 'berth-lb-port': String(port) },
-    address: b.address,
-    port: b.port,
-    node: 'test',
-    health: 'passing',
-  });
+  const instance = (b: Backend): ServiceInstance => lbInstance(b, port, { service: 'api' });
 
   before(async () => {
     haproxy = await startHaproxy(

@@ -8,7 +8,7 @@ import { HaproxyManager } from '../../../sidecar/haproxy/manager.js';
 import { freePort } from '../../harness/ports.js';
 import { pollUntil } from '../../harness/proc.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
-import { type Backend, httpGet, startBackend } from './helpers.js';
+import { type Backend, httpGet, lbInstance, startBackend } from './helpers.js';
 
 const SHIPPED_TEMPLATE = new URL('../../../sidecar/haproxy/default.cfg.hbs', import.meta.url);
 
@@ -27,17 +27,8 @@ describe('haproxy: failures leave the previous config serving', { timeout: 60_00
   let templatePath = '';
   let configPath = '';
 
-  const instance = (b: Backend, meta: Record<string, string> = {}): ServiceInstance => ({
-    id: `test:${b.name}:80`,
-    service: 'web',
-    tags: [],
-    meta: { 'berth-lb-port': String(port), ...meta },
-    address: b.address,
-    port: b.port,
-    node: 'test',
-    health: 'passing',
-    containerId: `container-${b.name}`,
-  });
+  const instance = (b: Backend, meta: Record<string, string> = {}): ServiceInstance =>
+    lbInstance(b, port, { meta, containerId: `container-${b.name}` });
 
   /** Every one of `n` requests answers 200 from one of the `names`. */
   async function assertServing(n = 10): Promise<Set<string>> {

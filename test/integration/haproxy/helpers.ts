@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
+import type { ServiceInstance } from '../../../sidecar/discovery/types.js';
 import { freePort } from '../../harness/ports.js';
 
 /** A loopback HTTP server standing in for one container instance: answers 200 with its name. */
@@ -103,4 +104,27 @@ export function runWrk(
       else resolve(parseWrk(stdout));
     });
   });
+}
+
+/**
+ * The catalog entry of backend `b` behind HAProxy's port `lbPort`: service
+ * `web` on node `test`, passing, unless `extra` says otherwise (its `meta`
+ * is added to the port label).
+ */
+export function lbInstance(
+  b: Backend,
+  lbPort: number,
+  extra: Partial<ServiceInstance> = {},
+): ServiceInstance {
+  return {
+    id: `test:${b.name}:80`,
+    service: 'web',
+    tags: [],
+    address: b.address,
+    port: b.port,
+    node: 'test',
+    health: 'passing',
+    ...extra,
+    meta: { 'berth-lb-port': String(lbPort), ...extra.meta },
+  };
 }
