@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseHostPort } from '../../src/common/address.js';
 import { type ConfigTable, type ConfigValues, validateConfig } from '../../src/common/config.js';
+import type { LogPipelineOptions } from './pipeline.js';
 import type { ForwardServer } from './shipper.js';
 
 /** Options of log shipping (`logs.*` in the agent config); README's table is generated from it. */
@@ -128,7 +129,8 @@ export const LOG_SHIPPING_CONFIG: ConfigTable = [
   },
 ];
 
-export interface LogShippingConfig {
+/** Validated `logs.*`: the output's settings and where state lives, plus the pipeline's own options. */
+export interface LogShippingConfig extends LogPipelineOptions {
   enabled: boolean;
   servers: ForwardServer[];
   tls: boolean;
@@ -141,23 +143,7 @@ export interface LogShippingConfig {
   compress: boolean;
   backoffMinMs: number;
   backoffMaxMs: number;
-  retryMinMs: number;
-  retryMaxMs: number;
-  tag: string;
-  host: string;
-  labels: string[];
-  env: string[];
-  mergeJson: boolean;
-  multilineStart?: string;
-  multilineTimeoutMs: number;
-  multilineMaxLines: number;
-  maxLineBytes: number;
-  batchRecords: number;
-  batchBytes: number;
-  pollIntervalMs: number;
-  memoryBufferBytes: number;
   spoolDir?: string;
-  spoolMaxBytes: number;
   positionsFile?: string;
 }
 
