@@ -415,10 +415,15 @@ function checkId(id: string): void {
   }
 }
 
+/** A pid file's content as a pid, or undefined when it is not one. */
+function parsePid(text: string): number | undefined {
+  const n = Number(text.trim());
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
 async function readPid(path: string): Promise<number | undefined> {
   try {
-    const n = Number((await readFile(path, 'utf8')).trim());
-    return Number.isInteger(n) && n > 0 ? n : undefined;
+    return parsePid(await readFile(path, 'utf8'));
   } catch {
     return undefined;
   }
@@ -448,9 +453,9 @@ function processStart(pid: number): string | undefined {
 /** The conmon named by the pid file, right after a full check found it alive. */
 function liveMonitor(pidFile: string): { pid: number; start: string } | undefined {
   try {
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    const start = Number.isInteger(pid) && pid > 0 ? processStart(pid) : undefined;
-    return start === undefined ? undefined : { pid, start };
+    const pid = parsePid(readFileSync(pidFile, 'utf8'));
+    const start = pid === undefined ? undefined : processStart(pid);
+    return pid === undefined || start === undefined ? undefined : { pid, start };
   } catch {
     return undefined;
   }
@@ -460,9 +465,8 @@ function liveMonitor(pidFile: string): { pid: number; start: string } | undefine
 async function isConmon(pid: number, id: string): Promise<boolean> {
   try {
     const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // A zombie conmon (parent has not reaped it yet) is as good as gone.
-    if (/\) Z /.test(stat)) return false;
+    if (processStart(pid) === undefined) return false;
     return cmdline.some((a) => a.endsWith('conmon')) && cmdline.includes(id);
   } catch {
     return false;
