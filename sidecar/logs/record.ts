@@ -139,15 +139,18 @@ export function isCanonical(t: string): boolean {
   if (t.length !== 30 || t.charCodeAt(29) !== 0x5a /* Z */) return false;
   for (let i = 0; i < 29; i++) {
     const c = t.charCodeAt(i);
-    const sep = CANONICAL_SEPARATORS[i];
+    const sep = CANONICAL_SHAPE[i];
     if (sep !== 0 ? c !== sep : c < 0x30 || c > 0x39) return false;
   }
   return true;
 }
 
-/** Per position of the canonical form: the separator expected there, or 0 for a digit. */
-const CANONICAL_SEPARATORS = Array.from('0000-00-00T00:00:00.000000000', (ch) =>
-  ch === '0' ? 0 : ch.charCodeAt(0),
+/**
+ * Per position of the canonical form before its `Z`: the separator byte
+ * expected there, or 0 for a digit (the tailer checks conmon's bytes with it too).
+ */
+export const CANONICAL_SHAPE = Uint8Array.from(Buffer.from('0000-00-00T00:00:00.000000000'), (c) =>
+  c === 0x30 ? 0 : c,
 );
 
 /** Seconds and nanoseconds of a time that passed isCanonical. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import type { LogLine } from './record.js';
-import { normalizeTime } from './record.js';
+import { CANONICAL_SHAPE, normalizeTime } from './record.js';
 
 /**
  * Tails one k8s-file log (conmon's format, one entry a line):
@@ -369,9 +369,6 @@ interface Entry {
 
 const SP = 0x20;
 
-/** Per position of `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn`: the separator byte, or 0 for a digit. */
-const TIME_SHAPE = Uint8Array.from(Buffer.from('0000-00-00T00:00:00.000000000'), (c) => (c === 0x30 ? 0 : c));
-
 /**
  * The last conmonTime result. A one-entry memo of a pure function (like
  * record.ts's secondsOf): lines come in runs within the same second, so the
@@ -406,7 +403,7 @@ function conmonTime(buf: Buffer, from: number, to: number): boolean {
   let nsec = 0;
   for (let i = 0; i < 29; i++) {
     const c = buf[from + i] ?? 0;
-    const sep = TIME_SHAPE[i];
+    const sep = CANONICAL_SHAPE[i];
     if (sep !== 0) {
       if (c !== sep) return false;
     } else if (c < 0x30 || c > 0x39) return false;
