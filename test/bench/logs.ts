@@ -8,12 +8,12 @@
  *   npm run bench -- logs [N] [ROUNDS]      (defaults 200000 and 3; medians)
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { loadavg } from 'node:os';
 import { decodeMulti, decodeMultiStream, ExtensionCodec, encode } from '@msgpack/msgpack';
 import { startAgent, type TestAgent } from '../harness/agent.js';
 import { buildBusyboxImage } from '../harness/images.js';
+import { cpuSeconds } from './_proc.js';
 import { median, round } from './_stats.js';
 
 export const description = 'container stdout → acked at a Forward receiver vs a raw pipe (lines/s)';
@@ -164,14 +164,6 @@ interface Round {
   agentCpuUsPerLine: number;
   lost: number;
   duplicated: number;
-}
-
-/** CPU seconds (user + system) a process has used, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / 100;
 }
 
 async function shipped(agent: TestAgent, port: number, n: number, i: number): Promise<Round> {

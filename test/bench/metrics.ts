@@ -26,6 +26,7 @@ import { startAgent, type TestAgent } from '../harness/agent.js';
 import { buildBusyboxImage } from '../harness/images.js';
 import { type ManagedProcess, startProcess } from '../harness/proc.js';
 import { descriptor, FIXTURES, WEB_ID } from '../unit/metrics/fixture-source.js';
+import { cpuSeconds, threadCpuSeconds } from './_proc.js';
 import { median, quantile, round } from './_stats.js';
 
 export const description =
@@ -200,14 +201,6 @@ async function scaleBench(n: number, scrapes: number): Promise<Record<string, un
   }
 }
 
-/** utime + stime of `pid` in seconds (fields 14 and 15 of /proc/<pid>/stat, in USER_HZ = 100 ticks). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name may contain spaces: fields are counted after its closing paren.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return round(Number(m?.[1] ?? 0) / 1024, 1);
@@ -215,23 +208,6 @@ function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 const rssMb = (pid: number) => statusMb(pid, 'VmRSS');
 
-/**
- * CPU seconds of every thread of `pid` from /proc/<pid>/task/<tid>/schedstat
- * (nanoseconds on CPU): fine enough for one scrape, where /proc/<pid>/stat
- * counts 10 ms ticks. Threads that ended are not counted, so window totals
- * use cpuSeconds.
- */
-function threadCpuSeconds(pid: number): number {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return ns / 1e9;
-}
 /** Peak RSS of the process's life. */
 const hwmMb = (pid: number) => statusMb(pid, 'VmHWM');
 
