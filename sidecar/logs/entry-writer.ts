@@ -69,14 +69,9 @@ export class EntryWriter {
 
   constructor(private readonly fallback: Encoder) {}
 
-  /** Starts a new body; the previous one must have been taken with `take()`. */
+  /** Starts a new body; what `view()` returned before is overwritten. */
   reset(): void {
     this.pos = 0;
-  }
-
-  /** The bytes written since `reset()` (a copy: the buffer is reused). */
-  take(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.pos));
   }
 
   /** The bytes written since `reset()`, in place: valid until the next `reset()`. */

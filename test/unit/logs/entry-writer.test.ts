@@ -45,7 +45,7 @@ test('EntryWriter writes byte-for-byte what @msgpack/msgpack writes', () => {
     w.reset();
     w.write({ tag: 't', sec: 1_790_000_000, nsec: 123_456_789, fields });
     assert.deepEqual(
-      w.take(),
+      w.view(),
       reference(1_790_000_000, 123_456_789, fields),
       JSON.stringify(fields).slice(0, 80),
     );
@@ -57,7 +57,7 @@ test('entries written back to back decode as [EventTime, record] pairs', () => {
   w.reset();
   for (let i = 0; i < 3; i++)
     w.write({ tag: 't', sec: 100 + i, nsec: i, fields: { log: `line ${i}`, undef: undefined } });
-  const out = [...decodeMulti(w.take(), { extensionCodec: ext })];
+  const out = [...decodeMulti(w.view(), { extensionCodec: ext })];
   assert.deepEqual(out, [
     [{ sec: 100, nsec: 0 }, { log: 'line 0' }],
     [{ sec: 101, nsec: 1 }, { log: 'line 1' }],
@@ -86,7 +86,7 @@ test("the common record's shared fields, copied from a cache, decode to the same
     assert.ok(plain && fast && fast.shared === shared && plain.shared === undefined);
     w.reset();
     w.write(fast);
-    const [decoded] = [...decodeMulti(w.take(), { extensionCodec: ext })] as [[unknown, unknown]];
+    const [decoded] = [...decodeMulti(w.view(), { extensionCodec: ext })] as [[unknown, unknown]];
     assert.deepEqual(decoded[1], plain.fields);
     assert.deepEqual(decoded[0], { sec: plain.sec, nsec: plain.nsec });
   }
