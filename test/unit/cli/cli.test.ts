@@ -199,3 +199,73 @@ describe('the berth command (src/bin/berth, the package bin)', () => {
     }
   });
 });
+
+describe('src/bin/berth.js: the compiled CLI or the sources', () => {
+  // A copy of the launcher in a tree of its own, whose "CLI" says which copy ran.
+  const setUp = async () => {
+    const { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } = await import(
+      'node:fs'
+    );
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const root = mkdtempSync(join(tmpdir(), 'berth-launch-'));
+    const put = (rel: string, text: string, ageS: number) => {
+      const p = join(root, rel);
+      mkdirSync(join(p, '..'), { recursive: true });
+      writeFileSync(p, text);
+      const t = Date.now() / 1000 - ageS;
+      utimesSync(p, t, t);
+    };
+    const say = (who: string) =>
+      `export async function main(argv: string[]) { process.stdout.write('${who} ' + argv.join(' ')); return 0; }\n`;
+    put('src/cli/main.ts', say('sources'), 100);
+    put('runtime/exec/a.ts', 'export {};\n', 100);
+    put('sidecar/logs/b.ts', 'export {};\n', 100);
+    put('dist/src/cli/main.js', say('dist').replace(': string[]', ''), 50);
+    put('dist/.build-stamp', '', 50);
+    put('package.json', '{ "type": "module" }\n', 100);
+    mkdirSync(join(root, 'src/bin'), { recursive: true });
+    copyFileSync(bin, join(root, 'src/bin/berth.js'));
+    symlinkSync(fileURLToPath(new URL('../../../node_modules', import.meta.url)), join(root, 'node_modules'));
+    const launch = async (args: string[]) => {
+      const env = { ...process.env };
+      delete env.BERTH_FROM_SOURCE;
+      const r = await promisify(execFile)(process.execPath, [join(root, 'src/bin/berth.js'), ...args], {
+        env,
+      });
+      return r.stdout;
+    };
+    const touch = (rel: string, aheadS = 0) => {
+      const t = Date.now() / 1000 + aheadS;
+      utimesSync(join(root, rel), t, t);
+    };
+    return { root, launch, touch };
+  };
+
+  it('runs dist/ when the build is newer than every source, and the sources once one is edited', async () => {
+    const { rmSync } = await import('node:fs');
+    const t = await setUp();
+    try {
+      assert.equal(await t.launch(['ps']), 'dist ps');
+      t.touch('src/cli/main.ts');
+      assert.equal(await t.launch(['ps']), 'sources ps');
+    } finally {
+      rmSync(t.root, { recursive: true, force: true });
+    }
+  });
+
+  it('checks runtime/ and sidecar/ only for `berth agent`, the one verb that loads them', async () => {
+    const { rmSync } = await import('node:fs');
+    const t = await setUp();
+    try {
+      t.touch('runtime/exec/a.ts');
+      assert.equal(await t.launch(['ps']), 'dist ps');
+      assert.equal(await t.launch(['agent']), 'sources agent');
+      t.touch('dist/.build-stamp');
+      t.touch('sidecar/logs/b.ts', 1);
+      assert.equal(await t.launch(['agent']), 'sources agent');
+    } finally {
+      rmSync(t.root, { recursive: true, force: true });
+    }
+  });
+});
