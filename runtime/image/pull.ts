@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
+import { isLoopbackHost } from '../../src/common/address.js';
 import { InvalidArgumentError, NotImplementedError } from '../../src/common/errors.js';
 import type { PullProgress } from '../runtime.js';
 import type { ImageCandidate, LayerSource } from './candidate.js';
@@ -68,13 +68,6 @@ export function parsePullOptions(raw: Record<string, unknown>): PullOptions {
   return out;
 }
 
-function isLoopback(host: string): boolean {
-  const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  if (h === 'localhost') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  return h === '::1';
-}
-
 const ACCEPT = [MEDIA.ociIndex, MEDIA.dockerList, MEDIA.ociManifest, MEDIA.dockerManifest];
 
 interface FetchedManifest {
@@ -110,7 +103,7 @@ export async function resolveRemote(
   const host = registryHost(ref.domain);
   const hostCfg = cfg.registries?.[ref.domain] ?? {};
   const listed = (cfg.insecureRegistries ?? []).some((r) => r === ref.domain || r === host);
-  const insecure = listed || (cfg.allowInsecureLoopback === true && isLoopback(host));
+  const insecure = listed || (cfg.allowInsecureLoopback === true && isLoopbackHost(host));
   const caFile = opts.caFile ?? hostCfg.caFile;
   let ca: Buffer | undefined;
   if (caFile) {

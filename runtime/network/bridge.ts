@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isLoopbackHost } from '../../src/common/address.js';
 import {
   FailedPreconditionError,
   InternalError,
@@ -97,7 +98,8 @@ export class BridgeNetworkManager implements NetworkPort {
   readonly bridge: string;
   readonly subnet: Subnet;
   readonly stateDir: string;
-  private readonly dnsServers: string[];
+  private readonly dnsServers: string[] | 'host';
+  private readonly dnsSearch: string[];
   private readonly log: Logger;
   private readonly ip: IpTool;
   private readonly ipt: Iptables;
@@ -119,8 +121,9 @@ export class BridgeNetworkManager implements NetworkPort {
       );
     this.subnet = parseSubnet(opts.subnet ?? '10.88.0.0/16');
     this.stateDir = opts.stateDir;
-    this.dnsServers =
-      opts.dnsServers && opts.dnsServers.length > 0 ? [...opts.dnsServers] : [this.subnet.gateway];
+    const servers = opts.dnsServers ?? [this.subnet.gateway];
+    this.dnsServers = servers === 'host' ? servers : [...servers];
+    this.dnsSearch = (opts.dnsSearch ?? []).map((d) => d.replace(/\.$/, '')).filter((d) => d !== '');
     this.log = opts.logger;
     const runner: CommandRunner = opts.runner ?? new ChildProcessRunner();
     this.ip = new IpTool(runner);
@@ -575,7 +578,11 @@ export class BridgeNetworkManager implements NetworkPort {
     const resolvConfPath = path.join(dir, 'resolv.conf');
     const host = parseResolvConf(await readOr(this.hostResolvConf, ''));
     // Mode none has no route to any resolver; keep the host's search/options so the file is still meaningful.
-    const nameservers = address ? this.dnsServers : [];
+    const servers =
+      this.dnsServers === 'host' ? host.nameservers.filter((n) => !isLoopbackHost(n)) : this.dnsServers;
+    const nameservers = address ? servers : [];
+    // The embedded DNS's domain first, so a bare container name is answered by berth, not asked upstream.
+    const search = address ? [...new Set([...this.dnsSearch, ...host.search])] : host.search;
     // Derived files, written again on every start: atomic (a container never sees a torn one) but
     // not fsynced, which would put three disk flushes on every container start.
     await Promise.all([
@@ -585,7 +592,9 @@ export class BridgeNetworkManager implements NetworkPort {
         0o644,
         { sync: false },
       ),
-      writeFileAtomic(resolvConfPath, renderResolvConf({ ...host, nameservers }), 0o644, { sync: false }),
+      writeFileAtomic(resolvConfPath, renderResolvConf({ ...host, nameservers, search }), 0o644, {
+        sync: false,
+      }),
       writeFileAtomic(path.join(dir, 'hostname'), `${hostname}\n`, 0o644, { sync: false }),
     ]);
     return { hostsPath, resolvConfPath };

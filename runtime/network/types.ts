@@ -12,8 +12,19 @@ export interface BridgeNetworkOptions {
   bridge?: string;
   /** IPv4 subnet of the bridge; the gateway is its first address. Default `10.88.0.0/16`. */
   subnet?: string;
-  /** What containers' resolv.conf points at. Default: the gateway, where berth's embedded DNS listens. */
-  dnsServers?: string[];
+  /**
+   * What a bridge container's resolv.conf points at. Default: the gateway,
+   * where berth's embedded DNS listens. `host`: the host's nameservers, read
+   * at each attach, less the loopback ones (in the container they would be
+   * its own loopback). An empty list writes no nameserver.
+   */
+  dnsServers?: string[] | 'host';
+  /**
+   * Search domains put before the host's in a bridge container's resolv.conf:
+   * the agent passes the embedded DNS's domain, so `web` finds the container
+   * named web (`web.consul.`) and `db.service` the service. Default none.
+   */
+  dnsSearch?: string[];
   logger: Logger;
   /** Runs `ip` and `iptables`; default spawns child processes. */
   runner?: CommandRunner;

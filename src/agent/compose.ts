@@ -67,6 +67,11 @@ export async function composeRuntime(
     stateDir: join(cfg.stateRoot, 'network'),
     bridge: cfg.bridge,
     subnet: cfg.subnet,
+    // Containers' resolv.conf points at the embedded DNS on the gateway; its domain is their search
+    // domain, so containers reach each other by bare name (`wget http://web`), as on a Compose network.
+    // Without DNS on the bridge they get the host's resolvers, less the loopback ones (which would be
+    // the container's own loopback), as Docker does.
+    ...(cfg.dnsOnBridge ? { dnsSearch: [cfg.dnsDomain] } : { dnsServers: 'host' as const }),
     logger: logger.child({ component: 'network' }),
   });
   const spec = new OciSpecBuilder({

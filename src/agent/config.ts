@@ -97,7 +97,8 @@ export const AGENT_CONFIG: ConfigTable = [
     key: 'dnsOnBridge',
     type: 'bool',
     default: true,
-    description: "also answer DNS on the bridge gateway's port 53 (what containers' resolv.conf points at)",
+    description:
+      "also answer DNS on the bridge gateway's port 53, which bridge containers' resolv.conf points at (searching dnsDomain, so containers reach each other by name); off: they get the host's resolvers less the loopback ones",
   },
   {
     key: 'dnsDomain',

@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { BlockList, isIP, isIPv6 } from 'node:net';
 import { InvalidArgumentError } from './errors.js';
 
 export interface HostPort {
@@ -72,4 +72,22 @@ export function parseHostPort(value: string, opts: ParseHostPortOptions): HostPo
   const min = opts.minPort ?? 1;
   if (port < min || port > 65535) return fail(`port ${portText} is out of range (${min}-65535)`);
   return { host, port };
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * Whether a host (`localhost`, an IPv4 or IPv6 address in any spelling, with
+ * or without a `:port` or brackets) is a loopback one: 127.0.0.0/8, ::1 (also
+ * IPv4-mapped) or localhost.
+ */
+export function isLoopbackHost(host: string): boolean {
+  // A bare IPv6 address ends in digits after a colon too: strip a port only from `[v6]:p` or `name:p`.
+  const h =
+    isIP(host) !== 0 ? host : host.replace(/^\[([^\]]*)\](:\d+)?$/, '$1').replace(/^([^:]*):\d+$/, '$1');
+  if (h === 'localhost') return true;
+  const family = isIP(h);
+  return family !== 0 && LOOPBACK.check(h, family === 4 ? 'ipv4' : 'ipv6');
 }

@@ -114,6 +114,15 @@ describe('discovery, DNS and HAProxy follow the containers', () => {
     assert.deepEqual([...seen].sort(), ['web-1', 'web-2']);
   });
 
+  test('containers reach each other by bare name, as on a Compose network', async () => {
+    // resolv.conf searches the embedded DNS's domain: `web-1` is asked as web-1.consul.
+    const resolv = await ok(['run', '--rm', IMAGE, 'cat', '/etc/resolv.conf']);
+    assert.match(resolv, /^search consul\b/m);
+    // (No -T: Debian's static busybox wget crashes with a timeout set; the CLI call has its own.)
+    const body = await ok(['run', '--rm', IMAGE, 'wget', '-q', '-O', '-', 'http://web-1:8080/index.html']);
+    assert.equal(body.trim(), 'web-1');
+  });
+
   test('a stopped container leaves DNS and the backend; requests keep succeeding', async () => {
     await ok(['stop', 'web-1']);
     await pollUntil(

@@ -387,3 +387,63 @@ describe('BridgeNetworkManager on a real bridge', () => {
     assert.ok(!existsSync(`/run/netns/berth-${b.slice(0, 12)}`));
   });
 });
+
+describe("a bridge container's resolv.conf", () => {
+  const bridge = `bt${randomBytes(2).toString('hex')}`;
+  const subnet = `10.213.${1 + Math.floor(Math.random() * 253)}.0/24`;
+  const gateway = subnet.replace(/\.0\/24$/, '.1');
+  let dir = '';
+  const managers: BridgeNetworkManager[] = [];
+  const make = (opts: { dnsServers?: string[] | 'host'; dnsSearch?: string[] }) => {
+    const m = new BridgeNetworkManager({
+      stateDir: path.join(dir, `state-${managers.length}`),
+      bridge,
+      subnet,
+      logger: silentLogger(),
+      hostResolvConf: path.join(dir, 'host-resolv.conf'),
+      ...opts,
+    });
+    managers.push(m);
+    return m;
+  };
+  const resolvOf = async (m: BridgeNetworkManager) => {
+    const id = newId();
+    const r = await m.attach(id, { mode: 'bridge', hostname: 'x', ports: [] });
+    try {
+      return await readFile(r.resolvConfPath ?? '', 'utf8');
+    } finally {
+      await m.detach(id);
+    }
+  };
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'berth-net-resolv-'));
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(
+      path.join(dir, 'host-resolv.conf'),
+      'nameserver 127.0.0.53\nnameserver 192.0.2.53\nnameserver ::1\nsearch corp.example\noptions edns0\n',
+    );
+  });
+
+  after(async () => {
+    // The managers share one bridge; the last one takes it and its rules down.
+    await managers.at(-1)?.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("points at the embedded DNS on the gateway, its domain searched before the host's", async () => {
+    const text = await resolvOf(make({ dnsSearch: ['consul.'] }));
+    assert.deepEqual(
+      text.split('\n').filter((l) => l && !l.startsWith('#')),
+      ['search consul corp.example', `nameserver ${gateway}`, 'options edns0'],
+    );
+  });
+
+  test("with dnsServers 'host': the host's resolvers less the loopback ones, and the host's search", async () => {
+    const text = await resolvOf(make({ dnsServers: 'host' }));
+    assert.deepEqual(
+      text.split('\n').filter((l) => l && !l.startsWith('#')),
+      ['search corp.example', 'nameserver 192.0.2.53', 'options edns0'],
+    );
+  });
+});

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseServer } from '../../../sidecar/logs/config.js';
 import { parseListen } from '../../../sidecar/metrics/config.js';
-import { parseHostPort } from '../../../src/common/address.js';
+import { isLoopbackHost, parseHostPort } from '../../../src/common/address.js';
 import { InvalidArgumentError } from '../../../src/common/errors.js';
 
 /** Asserts an InvalidArgumentError whose field is `field` and whose message matches `re`. */
@@ -83,5 +83,34 @@ describe('callers keep their forms and fields', () => {
     assert.deepEqual(parseServer('[::1]:24225'), { host: '::1', port: 24225 });
     rejects(() => parseServer('fluentd:0'), 'logs.servers', /port 0 is out of range/);
     rejects(() => parseServer(':24224'), 'logs.servers', /the host is missing/);
+  });
+});
+
+describe('isLoopbackHost (insecure-registry opt-in for loopback, resolvers a container cannot reach)', () => {
+  test('loopback in every spelling, with or without a port', () => {
+    for (const h of [
+      'localhost',
+      'localhost:5000',
+      '127.0.0.1',
+      '127.1.2.3:80',
+      '::1',
+      '0:0:0:0:0:0:0:1',
+      '[::1]:5000',
+      '::ffff:127.0.0.1',
+    ])
+      assert.equal(isLoopbackHost(h), true, h);
+  });
+
+  test('everything else, including v6 addresses that end like a port', () => {
+    for (const h of [
+      '10.0.0.1',
+      '192.0.2.53:53',
+      '::ffff:1',
+      'fe80::1',
+      '[2001:db8::1]:443',
+      'registry:5000',
+      'localhost.example',
+    ])
+      assert.equal(isLoopbackHost(h), false, h);
   });
 });
