@@ -1,13 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { RuntimeEvent } from '../../runtime/types.js';
-import { ApiServer } from '../api/server.js';
+import { ApiServer, claimSocketPath } from '../api/server.js';
 import { messageOf } from '../common/errors.js';
 import { EventExchange } from '../common/events.js';
-import { createLogger } from '../common/log.js';
+import { createLogger, type Logger } from '../common/log.js';
 import { VERSION } from '../version.js';
 import { composeRuntime } from './compose.js';
-import { loadAgentConfig } from './config.js';
+import { type AgentConfig, loadAgentConfig } from './config.js';
+import { lockAgentDirs } from './lock.js';
 import { startSidecars } from './sidecars.js';
 
 /**
@@ -20,6 +21,18 @@ export async function runAgent(flags: Record<string, string | undefined>): Promi
   const logger = createLogger({ level: cfg.logLevel });
   await mkdir(cfg.stateRoot, { recursive: true, mode: 0o711 });
   await mkdir(cfg.runDir, { recursive: true, mode: 0o711 });
+  // Before anything reads or changes state: a second agent on the same directories stops here.
+  const lock = await lockAgentDirs({ stateRoot: cfg.stateRoot, runDir: cfg.runDir });
+  try {
+    // So does one on another agent's socket, before it creates a bridge or touches a container.
+    await claimSocketPath(cfg.socket);
+    await serve(cfg, logger);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
   const events = new EventExchange<RuntimeEvent>();
   const runtime = await composeRuntime(cfg, logger, events);
   const restored = await runtime.manager.restore();

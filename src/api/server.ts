@@ -1,9 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { errorCode, httpStatus, InvalidArgumentError, messageOf } from '../common/errors.js';
+import {
+  errorCode,
+  FailedPreconditionError,
+  httpStatus,
+  InvalidArgumentError,
+  messageOf,
+} from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerImageRoutes } from './routes/images.js';
@@ -42,8 +49,7 @@ export class ApiServer {
       });
     }
     await mkdir(dirname(opts.socketPath), { recursive: true, mode: 0o755 });
-    // A socket left by a dead agent would make listen fail with EADDRINUSE.
-    await rm(opts.socketPath, { force: true });
+    await claimSocketPath(opts.socketPath);
     const unixApp = await this.build(undefined);
     await unixApp.listen({ path: opts.socketPath });
     await chmod(opts.socketPath, opts.socketMode ?? 0o660);
@@ -107,4 +113,26 @@ export class ApiServer {
 function isFastifyClientError(err: unknown): boolean {
   const status = (err as { statusCode?: number }).statusCode;
   return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/**
+ * Refuses a socket path that a live process still listens on (another agent:
+ * removing its socket would cut its clients off); removes one that nobody
+ * answers on, left by an agent that died (listen would fail with EADDRINUSE).
+ */
+export async function claimSocketPath(path: string): Promise<void> {
+  const live = await new Promise<boolean>((resolve) => {
+    const s = connect({ path });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (live) {
+    throw new FailedPreconditionError(
+      `socket: another process is listening on ${path} (is a berth agent running already?)`,
+    );
+  }
+  await rm(path, { force: true });
 }

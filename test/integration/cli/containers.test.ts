@@ -3,18 +3,25 @@
  * snapshots, its own bridge and subnet) driven through the `berth` CLI.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { startAgent, type TestAgent } from '../../harness/agent.js';
 import { buildBusyboxImage } from '../../harness/images.js';
 import { pollUntil } from '../../harness/proc.js';
+import { removeDir, tempDir } from '../../harness/tmp.js';
 
 function until<T>(check: () => Promise<T | undefined>, o: { timeoutMs: number; what: string }): Promise<T> {
   return pollUntil(o.what, check, o.timeoutMs);
 }
 
 const IMAGE = 'test/busybox:1';
+const BIN = fileURLToPath(new URL('../../../src/bin/berth.js', import.meta.url));
 let agent: TestAgent;
 
 async function ok(args: string[]): Promise<string> {
@@ -386,5 +393,50 @@ describe('berth run/ps/logs/stop/rm through a real agent', () => {
     assert.equal(victim.exitCode, 137);
     assert.match(await ok(['logs', 'survivor']), /before/);
     await ok(['rm', '-f', 'survivor', 'victim']);
+  });
+
+  test('a second agent on the same state root, run dir or socket is refused; the first keeps serving', async () => {
+    await ok(['run', '-d', '--name', 'kept', IMAGE, 'sleep', '60']);
+    const dir = await tempDir('berth-second-agent-');
+    // Flags of its own for everything else, so a second agent that wrongly got through could not
+    // disturb the first one's bridge or ports before the test notices.
+    const second = (over: Record<string, string>) => {
+      const flags: Record<string, string> = {
+        '--state-root': join(dir, 'state'),
+        '--run-dir': join(dir, 'run'),
+        '--socket': join(dir, 'berth.sock'),
+        '--bridge': 'btsecond0',
+        '--subnet': '10.214.250.0/24',
+        '--dns-listen': '127.0.0.1:0',
+        '--metrics-listen': '',
+        ...over,
+      };
+      return promisify(execFile)(process.execPath, [BIN, 'agent', ...Object.entries(flags).flat()], {
+        timeout: 20_000,
+      }).then(
+        (r) => ({ code: 0, stderr: r.stderr }),
+        (e: { code?: number; stderr?: string }) => ({ code: e.code ?? -1, stderr: e.stderr ?? '' }),
+      );
+    };
+    const sameRoot = await second({ '--state-root': agent.stateRoot });
+    assert.notEqual(sameRoot.code, 0);
+    assert.match(
+      sameRoot.stderr,
+      new RegExp(
+        `stateRoot: ${agent.stateRoot} is in use by another berth agent \\(pid ${agent.process().pid}\\)`,
+      ),
+    );
+    const sameRunDir = await second({ '--run-dir': agent.runDir });
+    assert.notEqual(sameRunDir.code, 0);
+    assert.match(sameRunDir.stderr, /runDir: .* is in use by another berth agent/);
+    const sameSocket = await second({ '--socket': agent.socket });
+    assert.notEqual(sameSocket.code, 0);
+    assert.match(sameSocket.stderr, /socket: another process is listening on .*berth\.sock/);
+    // Nothing of the first was touched: its socket answers, its container runs, no second bridge.
+    assert.equal((await inspect('kept')).state, 'running');
+    assert.equal((await agent.cli(['info'])).code, 0);
+    assert.ok(!existsSync('/sys/class/net/btsecond0'));
+    await ok(['rm', '-f', 'kept']);
+    await removeDir(dir);
   });
 });
