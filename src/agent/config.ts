@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { type HostPort, parseHostPort } from '../common/address.js';
 import { type ConfigTable, type ConfigValues, validateConfig } from '../common/config.js';
 import { InvalidArgumentError, messageOf } from '../common/errors.js';
 
@@ -259,10 +260,11 @@ export async function loadAgentConfig(
       field: 'apiToken',
     });
   }
-  if (v.apiTcp && !/^[^:]+:\d+$/.test(String(v.apiTcp))) {
-    throw new InvalidArgumentError(`apiTcp: must be host:port, got ${JSON.stringify(v.apiTcp)}`, {
-      field: 'apiTcp',
-    });
-  }
+  if (v.apiTcp) apiTcpAddress(String(v.apiTcp));
   return { ...(v as unknown as AgentConfig), sections };
+}
+
+/** `apiTcp` as host and port (`[v6]:port` too); an InvalidArgumentError naming apiTcp otherwise. */
+export function apiTcpAddress(value: string): HostPort {
+  return parseHostPort(value, { field: 'apiTcp', minPort: 0, example: '127.0.0.1:2375' });
 }

@@ -7,7 +7,7 @@ import { EventExchange } from '../common/events.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { VERSION } from '../version.js';
 import { composeRuntime } from './compose.js';
-import { type AgentConfig, loadAgentConfig } from './config.js';
+import { type AgentConfig, apiTcpAddress, loadAgentConfig } from './config.js';
 import { lockAgentDirs } from './lock.js';
 import { startSidecars } from './sidecars.js';
 
@@ -54,14 +54,14 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
     runDir: cfg.runDir,
     ...runtime.info(),
   }));
-  const [tcpHost, tcpPort] = cfg.apiTcp ? cfg.apiTcp.split(':') : [];
   await api.listen({
     socketPath: cfg.socket,
-    ...(cfg.apiTcp && cfg.apiToken
-      ? { tcp: { host: tcpHost ?? '127.0.0.1', port: Number(tcpPort), token: cfg.apiToken } }
-      : {}),
+    ...(cfg.apiTcp && cfg.apiToken ? { tcp: { ...apiTcpAddress(cfg.apiTcp), token: cfg.apiToken } } : {}),
   });
-  if (api.tcpAddress) endpoints.apiTcp = `tcp://${api.tcpAddress.host}:${api.tcpAddress.port} (bearer token)`;
+  if (api.tcpAddress) {
+    const { host, port } = api.tcpAddress;
+    endpoints.apiTcp = `tcp://${host.includes(':') ? `[${host}]` : host}:${port} (bearer token)`;
+  }
   logger.info({ version: VERSION, endpoints, restored }, 'berth agent ready');
   process.stdout.write(
     `berth ${VERSION} agent ready (${restored.running} running containers re-adopted, ${restored.exited} found exited)\n${Object.entries(

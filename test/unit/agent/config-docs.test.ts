@@ -41,6 +41,16 @@ test('the TCP API needs a token', async () => {
   await assert.rejects(loadAgentConfig({ apiTcp: '127.0.0.1:7777' }, {}), /apiToken/);
 });
 
+test('apiTcp is host:port or [v6]:port; anything else is refused naming apiTcp and the reason', async () => {
+  const token = { apiToken: 'secret' };
+  assert.equal((await loadAgentConfig({ apiTcp: '[::1]:2375', ...token }, {})).apiTcp, '[::1]:2375');
+  await assert.rejects(
+    loadAgentConfig({ apiTcp: 'localhost', ...token }, {}),
+    /apiTcp: "localhost" is not host:port \(.*e\.g\. 127\.0\.0\.1:2375\)/,
+  );
+  await assert.rejects(loadAgentConfig({ apiTcp: '127.0.0.1:99999', ...token }, {}), /apiTcp: .*99999/);
+});
+
 test('sidecar sections of the config file are checked by their own tables', async () => {
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
