@@ -9,13 +9,27 @@ export function table(headers: string[], rows: string[][]): string {
   return `${[line(headers), ...rows.map(line)].join('\n')}\n`;
 }
 
+/** How long ago `iso` was, in Docker's words (`2 minutes ago`); empty without a time. */
 export function ago(iso: string | undefined, now = Date.now()): string {
-  if (!iso) return '';
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s} seconds ago`;
-  if (s < 3600) return `${Math.round(s / 60)} minutes ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} hours ago`;
-  return `${Math.round(s / 86400)} days ago`;
+  return iso ? `${since(iso, now)} ago` : '';
+}
+
+/** The time since `iso` as Docker's ps says it: `Less than a second`, `About a minute`, `3 hours`. */
+export function since(iso: string, now = Date.now()): string {
+  const s = Math.max(0, (now - Date.parse(iso)) / 1000);
+  const n = (v: number, unit: string) => `${v} ${unit}${v === 1 ? '' : 's'}`;
+  if (s < 1) return 'Less than a second';
+  if (s < 60) return n(Math.floor(s), 'second');
+  const m = Math.floor(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return n(m, 'minute');
+  const h = Math.floor(s / 3600 + 0.5);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return n(h, 'hour');
+  if (h < 24 * 7 * 2) return n(Math.floor(h / 24), 'day');
+  if (h < 24 * 30 * 2) return n(Math.floor(h / (24 * 7)), 'week');
+  if (h < 24 * 365 * 2) return n(Math.floor(h / (24 * 30)), 'month');
+  return n(Math.floor(s / 3600 / 24 / 365), 'year');
 }
 
 export function humanSize(bytes: number): string {

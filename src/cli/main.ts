@@ -40,13 +40,14 @@ async function runCommander(argv: string[], client: () => ApiClient): Promise<nu
   const verb = argv.find((a) => !a.startsWith('-'));
   const agentConfig =
     verb === 'agent' || verb === 'help' ? (await import('../agent/config.js')).AGENT_CONFIG : undefined;
-  const program = buildCli(client, agentConfig).exitOverride();
+  const program = buildCli(client, agentConfig);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return undefined;
   } catch (err) {
-    // help and version exit with 0 and have already printed.
-    if (err instanceof CommanderError) return err.exitCode;
+    // help and version exit with 0 and have already printed; a usage error (unknown verb or flag, a
+    // missing value) has printed its message and exits 125, as every other CLI error does (Docker's too).
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 125;
     throw err;
   }
 }

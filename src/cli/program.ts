@@ -16,7 +16,10 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
     .version(VERSION, '-v, --version', 'print the berth version')
     .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(`berth: ${str.replace(/^error: /, '')}`) });
+    .configureOutput({ outputError: (str, write) => write(`berth: ${str.replace(/^error: /, '')}`) })
+    // Before any verb is added, so every verb inherits it: commander throws instead of exiting, and
+    // main turns usage errors into berth's exit code 125.
+    .exitOverride();
 
   program
     .command('version')

@@ -19,6 +19,11 @@ export interface RunFlagRow {
 export const RUN_FLAGS: readonly RunFlagRow[] = [
   { flags: '-d, --detach', description: 'run in the background and print the container id' },
   { flags: '--rm', description: 'remove the container when it exits' },
+  {
+    flags: '-i, --interactive',
+    description: 'keep stdin open: not supported (output is attached, stdin is not)',
+  },
+  { flags: '-t, --tty', description: 'allocate a terminal: not supported' },
   { flags: '--name <name>', description: 'container name' },
   {
     flags: '-e, --env <KEY=VALUE>',

@@ -1,8 +1,11 @@
-import { InvalidArgumentError } from '../common/errors.js';
+import { InvalidArgumentError, NotImplementedError } from '../common/errors.js';
 
 /** The options `berth run` (and `create`) accept, as commander parses them. */
 export interface RunFlags {
   detach?: boolean;
+  /** -i and -t: accepted by the parser only to be refused with a clear reason (see buildCreateRequest). */
+  interactive?: boolean;
+  tty?: boolean;
   rm?: boolean;
   name?: string;
   env?: string[];
@@ -88,6 +91,17 @@ function keyValues(list: string[] | undefined, flagName: string): Record<string,
  * them and names the field; `FIELD_FLAGS` maps that field back to the flag.
  */
 export function buildCreateRequest(image: string, args: string[], f: RunFlags): Record<string, unknown> {
+  // Docker users type -it by habit: say what berth does instead of "unknown option".
+  for (const [on, flag] of [
+    [f.interactive, '-i/--interactive'],
+    [f.tty, '-t/--tty'],
+  ] as const) {
+    if (on) {
+      throw new NotImplementedError(
+        `${flag}: not supported: berth attaches a container's output (stdout and stderr, exit code), not its stdin or a terminal; give the command its input as arguments or through a volume (-v)`,
+      );
+    }
+  }
   const req: Record<string, unknown> = { image };
   if (args.length) req.cmd = args;
   const set = (key: string, v: unknown) => {

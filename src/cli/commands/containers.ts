@@ -3,7 +3,7 @@ import type { ExecResult, LogLine, WaitResult } from '../../../runtime/runtime.j
 import type { ContainerDescriptor } from '../../../runtime/types.js';
 import { InvalidArgumentError } from '../../common/errors.js';
 import type { ApiClient } from '../client.js';
-import { ago, table } from '../format.js';
+import { ago, since, table } from '../format.js';
 import { addRunFlags, type ParsedRunFlags } from '../run-flags.js';
 import { buildCreateRequest } from '../run-request.js';
 import { runContainer, writeLine } from './run.js';
@@ -63,7 +63,7 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
         c.id.slice(0, 12),
         c.image,
         c.state === 'running'
-          ? `Up since ${ago(c.startedAt)}${c.health !== 'none' ? ` (${c.health})` : ''}`
+          ? `Up ${c.startedAt ? since(c.startedAt) : ''}${c.health !== 'none' ? ` (${c.health})` : ''}`
           : c.state === 'exited'
             ? `Exited (${c.exitCode ?? '?'}) ${ago(c.finishedAt)}`
             : c.state,

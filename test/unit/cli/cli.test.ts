@@ -94,18 +94,37 @@ describe('berth CLI', () => {
 
   it('names an unknown verb or a flag without its value', async () => {
     const unknown = await berth(['bogus']);
-    assert.equal(unknown.code, 1);
+    assert.equal(unknown.code, 125, 'usage errors exit 125 like every CLI error');
     assert.match(unknown.stderr, /unknown command 'bogus'/);
     const missing = await berth(['run', 'busybox', '--memory']);
     // passThroughOptions: flags after the image belong to the command, so put it before.
     const before = await berth(['run', '--memory']);
-    assert.notEqual(before.code, 0);
+    assert.equal(before.code, 125);
     assert.match(before.stderr, /--memory/);
     assert.equal(
       missing.code,
       125,
       'flags after the image go to the container command; the agent is then unreachable',
     );
+  });
+
+  it('usage errors of a verb exit 125 too, and -i/-t say why they are refused', async () => {
+    const unknown = await berth(['run', '--foo', 'busybox']);
+    assert.equal(unknown.code, 125);
+    assert.match(unknown.stderr, /unknown option '--foo'/);
+    for (const args of [
+      ['run', '-it', 'busybox', 'sh'],
+      ['run', '-d', '--tty', 'busybox'],
+      ['create', '-i', 'busybox'],
+    ]) {
+      const r = await berth(args);
+      assert.equal(r.code, 125, args.join(' '));
+      assert.match(
+        r.stderr,
+        /^berth: -[it]\/--(interactive|tty): not supported: berth attaches a container's output/m,
+      );
+      assert.doesNotMatch(r.stderr, /cannot reach the berth agent/, 'refused before the agent is asked');
+    }
   });
 
   it('rejects a bad --tail value naming the flag', async () => {
