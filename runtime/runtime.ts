@@ -34,6 +34,19 @@ export interface ExecResult {
   stderr: string;
 }
 
+/**
+ * Streams of an exec'd command, for a caller that relays them as they come
+ * (`berth exec`): its output goes to `stdout`/`stderr` (with backpressure;
+ * the result's stdout and stderr are then empty) and `stdin`, when given, is
+ * its standard input (otherwise /dev/null). `signal` kills the command.
+ */
+export interface ExecIO {
+  stdin?: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  signal?: AbortSignal;
+}
+
 export interface WaitResult {
   exitCode: number;
   oomKilled: boolean;
@@ -69,7 +82,8 @@ export interface Runtime extends ContainerSource {
   kill(idOrName: string, signal?: string): Promise<void>;
   remove(idOrName: string, opts?: { force?: boolean }): Promise<void>;
   wait(idOrName: string, signal?: AbortSignal): Promise<WaitResult>;
-  exec(idOrName: string, req: ExecRequest): Promise<ExecResult>;
+  /** Runs a command in a running container; with `io` its streams are relayed as they come. */
+  exec(idOrName: string, req: ExecRequest, io?: ExecIO): Promise<ExecResult>;
   /** The descriptor plus the validated config, health log and runtime details. */
   inspect(idOrName: string): Promise<Record<string, unknown>>;
   logs(idOrName: string, query: LogQuery): AsyncIterable<LogLine>;

@@ -11,6 +11,7 @@ import {
 import type { Envelope, EventExchange, SubscribeOptions } from '../../src/common/events.js';
 import type { Logger } from '../../src/common/log.js';
 import type {
+  ExecIO,
   ExecRequest,
   ExecResult,
   ImageSummary,
@@ -442,10 +443,10 @@ export class ContainerManager implements Runtime {
     });
   }
 
-  async exec(idOrName: string, req: ExecRequest): Promise<ExecResult> {
+  async exec(idOrName: string, req: ExecRequest, io?: ExecIO): Promise<ExecResult> {
     const rec = this.find(idOrName);
     if (rec.state !== 'running') throw new FailedPreconditionError(`container ${rec.name} is not running`);
-    return this.d.executor.exec(rec.id, req);
+    return this.d.executor.exec(rec.id, req, io?.signal, io);
   }
 
   // ---- images -----------------------------------------------------------------

@@ -1,4 +1,4 @@
-import type { LogLine, LogQuery } from '../runtime.js';
+import type { ExecIO, LogLine, LogQuery } from '../runtime.js';
 import type { PortMapping } from '../types.js';
 import type { HealthCheckConfig, HealthProbe, ProbeResult } from './health.js';
 import type { RestartPolicy } from './restart.js';
@@ -112,10 +112,12 @@ export interface ExecutorPort {
   wait(id: string): Promise<ExitInfo>;
   /** Removes the OCI runtime's and the monitor's state; idempotent. */
   delete(id: string): Promise<void>;
+  /** `io` relays the command's streams as they come (its signal kills it); `signal` alone bounds a probe. */
   exec(
     id: string,
     req: { cmd: string[]; env?: string[]; user?: string; workdir?: string },
     signal?: AbortSignal,
+    io?: ExecIO,
   ): Promise<{
     exitCode: number;
     stdout: string;

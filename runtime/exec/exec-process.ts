@@ -4,6 +4,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../src/common/errors.js';
+import type { ExecIO } from '../runtime.js';
 import type { RuncClient } from './runc.js';
 import { resolveUser } from './user.js';
 
@@ -18,6 +19,8 @@ export interface ExecJob {
   workDir: string;
   req: { cmd: string[]; env?: string[]; user?: string; workdir?: string };
   signal?: AbortSignal;
+  /** Relay the command's streams as they come instead of collecting its output. */
+  io?: ExecIO;
 }
 
 /**
@@ -69,7 +72,7 @@ function spawnExec(
   pidPath: string,
   logPath: string,
 ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const { runc, id, signal } = job;
+  const { runc, id, signal, io } = job;
   return new Promise((resolve, reject) => {
     const child = spawn(
       runc.runtimePath,
@@ -87,12 +90,31 @@ function spawnExec(
         pidPath,
         id,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: [io?.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] },
     );
     const out = collector();
     const err = collector();
-    child.stdout.on('data', out.push);
-    child.stderr.on('data', err.push);
+    const { stdout: outPipe, stderr: errPipe } = child;
+    if (!outPipe || !errPipe) throw new Error('runc exec: no output pipes');
+    // The end of what stderr said: runc prints its own failure there too, which is then not repeated.
+    let errTail = '';
+    if (io) {
+      // pipe() pauses the command's output while the caller's side is full; the caller ends its streams.
+      outPipe.pipe(io.stdout, { end: false });
+      errPipe.pipe(io.stderr, { end: false });
+      errPipe.on('data', (c: Buffer) => {
+        errTail = (errTail + c.toString()).slice(-4096);
+      });
+      if (io.stdin && child.stdin) {
+        // The command may exit without reading all of it (head -c 1): that is its business, not an error.
+        child.stdin.on('error', () => undefined);
+        io.stdin.pipe(child.stdin);
+        child.once('close', () => io.stdin?.unpipe(child.stdin ?? undefined));
+      }
+    } else {
+      outPipe.on('data', out.push);
+      errPipe.on('data', err.push);
+    }
     let aborted = false;
     const onAbort = (): void => {
       aborted = true;
@@ -125,7 +147,9 @@ function spawnExec(
               return;
             }
             const notFound = /no such file|not found in \$PATH|executable file not found/i.test(failure);
-            resolve({ exitCode: notFound ? 127 : 126, stdout, stderr: `${stderr}${failure}\n` });
+            const said = (io ? errTail : stderr).includes(failure) ? '' : `${failure}\n`;
+            if (io && said) io.stderr.write(said);
+            resolve({ exitCode: notFound ? 127 : 126, stdout, stderr: io ? '' : `${stderr}${said}` });
             return;
           }
         }

@@ -10,6 +10,7 @@ import {
 } from '../../src/common/errors.js';
 import type { Logger } from '../../src/common/log.js';
 import type { ExecutorPort, ExitInfo } from '../containers/ports.js';
+import type { ExecIO } from '../runtime.js';
 import { launchConmon } from './conmon.js';
 import { runExec } from './exec-process.js';
 import { RuncClient, runtimeError } from './runc.js';
@@ -357,6 +358,7 @@ export class ConmonExecutor implements ExecutorPort {
     id: string,
     req: { cmd: string[]; env?: string[]; user?: string; workdir?: string },
     signal?: AbortSignal,
+    io?: ExecIO,
   ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     checkId(id);
     const meta = await readMeta(this.layout, id);
@@ -372,6 +374,7 @@ export class ConmonExecutor implements ExecutorPort {
       workDir: this.layout.containerDir(id),
       req,
       ...(signal ? { signal } : {}),
+      ...(io ? { io } : {}),
     });
   }
 

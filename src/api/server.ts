@@ -13,6 +13,7 @@ import {
 } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { registerContainerRoutes } from './routes/containers.js';
+import { registerExecRoutes } from './routes/exec.js';
 import { registerImageRoutes } from './routes/images.js';
 import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
 import type { ApiDeps } from './types.js';
@@ -98,6 +99,7 @@ export class ApiServer {
     });
     registerSystemRoutes(app, this.deps, this.info);
     registerContainerRoutes(app, this.deps);
+    registerExecRoutes(app, this.deps);
     registerImageRoutes(app, this.deps);
     await app.ready();
     return app;

@@ -91,20 +91,37 @@ export class ApiClient {
         servername: '',
       };
       const req = httpRequest(options, resolve);
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EACCES') {
-          const where = target.socketPath ?? `${target.host}:${target.port}`;
-          reject(
-            new UnavailableError(
-              `cannot reach the berth agent at ${where} (${err.code}); is \`berth agent\` running? (set BERTH_SOCKET or BERTH_HOST)`,
-              { cause: err },
-            ),
-          );
-        } else reject(err);
-      });
+      req.on('error', (err: NodeJS.ErrnoException) => reject(unreachable(target, err)));
       if (isStream) (opts.body as NodeJS.ReadableStream).pipe(req);
       else req.end(payload);
     });
+  }
+
+  /**
+   * Opens a WebSocket to the agent (`ws+unix:` on the socket, `ws:` with the
+   * bearer token over TCP). `ws` is loaded here, so only the verbs that use a
+   * WebSocket pay for it.
+   */
+  async websocket(path: string): Promise<import('ws').WebSocket> {
+    const { WebSocket } = await import('ws');
+    const t = this.target();
+    const url = t.socketPath ? `ws+unix://${t.socketPath}:${path}` : `ws://${t.host}:${t.port}${path}`;
+    const headers: Record<string, string> = this.opts.token
+      ? { authorization: `Bearer ${this.opts.token}` }
+      : {};
+    const ws = new WebSocket(url, { headers });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () => reject(toError(res.statusCode ?? 500, text)));
+      });
+      ws.once('error', (err: NodeJS.ErrnoException) => reject(unreachable(t, err)));
+    });
+    return ws;
   }
 
   private target(): { socketPath?: string; host?: string; port?: number } {
@@ -114,6 +131,19 @@ export class ApiClient {
     }
     return { socketPath: this.opts.socketPath ?? DEFAULT_SOCKET };
   }
+}
+
+/** A connection error, said as "the agent is not there" when that is what it means. */
+function unreachable(
+  t: { socketPath?: string; host?: string; port?: number },
+  err: NodeJS.ErrnoException,
+): Error {
+  if (err.code !== 'ENOENT' && err.code !== 'ECONNREFUSED' && err.code !== 'EACCES') return err;
+  const where = t.socketPath ?? `${t.host}:${t.port}`;
+  return new UnavailableError(
+    `cannot reach the berth agent at ${where} (${err.code}); is \`berth agent\` running? (set BERTH_SOCKET or BERTH_HOST)`,
+    { cause: err },
+  );
 }
 
 async function readAll(res: IncomingMessage): Promise<string> {

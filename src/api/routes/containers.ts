@@ -71,19 +71,6 @@ export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDe
     req.raw.on('close', () => ac.abort());
     return runtime.wait(req.params.id, ac.signal);
   });
-  app.post<IdParams>('/v1/containers/:id/exec', async (req) => {
-    const body = (req.body ?? {}) as { cmd?: unknown; env?: unknown; user?: unknown; workdir?: unknown };
-    if (!Array.isArray(body.cmd) || body.cmd.length === 0 || !body.cmd.every((c) => typeof c === 'string')) {
-      throw new InvalidArgumentError('cmd: must be a non-empty list of strings', { field: 'cmd' });
-    }
-    return runtime.exec(req.params.id, {
-      cmd: body.cmd as string[],
-      ...(Array.isArray(body.env) ? { env: body.env.map(String) } : {}),
-      ...(typeof body.user === 'string' ? { user: body.user } : {}),
-      ...(typeof body.workdir === 'string' ? { workdir: body.workdir } : {}),
-    });
-  });
-
   app.get<IdParams & { Querystring: Query }>('/v1/containers/:id/logs', async (req, reply) => {
     const query = logQuery(req.query);
     // Resolve before hijacking so that a missing container is a 404, not a broken stream.

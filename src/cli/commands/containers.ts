@@ -1,7 +1,12 @@
 import type { Command } from 'commander';
-import type { ExecResult, LogLine, WaitResult } from '../../../runtime/runtime.js';
+import type { LogLine, WaitResult } from '../../../runtime/runtime.js';
 import type { ContainerDescriptor } from '../../../runtime/types.js';
-import { InvalidArgumentError } from '../../common/errors.js';
+import {
+  fromWire,
+  InvalidArgumentError,
+  NotImplementedError,
+  UnavailableError,
+} from '../../common/errors.js';
 import type { ApiClient } from '../client.js';
 import { ago, since, table } from '../format.js';
 import { addRunFlags, type ParsedRunFlags } from '../run-flags.js';
@@ -186,21 +191,86 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
 
   program
     .command('exec')
-    .description('run a command in a running container; exits with its exit code')
+    .description(
+      'run a command in a running container, its output streamed as it comes; exits with its exit code',
+    )
     .argument('<container>')
     .argument('<command...>')
+    .option('-i, --interactive', "attach berth's stdin to the command (e.g. exec -i db psql < dump.sql)")
+    .option('-t, --tty', 'allocate a terminal: not supported')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect)
     .option('-u, --user <user>', 'user to run as')
     .option('-w, --workdir <dir>', 'working directory')
     .passThroughOptions()
-    .action(async (id: string, cmd: string[], o: { env?: string[]; user?: string; workdir?: string }) => {
-      const r = await client().json<ExecResult>('POST', `/v1/containers/${encodeURIComponent(id)}/exec`, {
-        body: { cmd, env: o.env, user: o.user, workdir: o.workdir },
-      });
-      process.stdout.write(r.stdout);
-      process.stderr.write(r.stderr);
-      process.exitCode = r.exitCode;
+    .action(async (id: string, cmd: string[], o: ExecFlags) => {
+      process.exitCode = await execStreaming(client(), id, cmd, o);
     });
+}
+
+interface ExecFlags {
+  interactive?: boolean;
+  tty?: boolean;
+  env?: string[];
+  user?: string;
+  workdir?: string;
+}
+
+/**
+ * `berth exec` over the agent's exec WebSocket (src/api/routes/exec.ts):
+ * output is written as it comes, binary-safe, stdout and stderr apart; with
+ * -i our stdin is the command's. Ctrl-C closes the socket, which kills the
+ * command. Resolves to the command's exit code.
+ */
+async function execStreaming(api: ApiClient, id: string, cmd: string[], o: ExecFlags): Promise<number> {
+  if (o.tty) {
+    throw new NotImplementedError(
+      "-t/--tty: not supported: berth relays a command's stdin and output as streams, without a terminal",
+    );
+  }
+  const ws = await api.websocket(`/v1/containers/${encodeURIComponent(id)}/exec/ws`);
+  ws.send(
+    JSON.stringify({ cmd, env: o.env, user: o.user, workdir: o.workdir, stdin: o.interactive === true }),
+  );
+  if (o.interactive) {
+    // Hold our stdin while 16 chunks are on their way; go on when fewer than 4 are.
+    let unsent = 0;
+    process.stdin.on('data', (chunk: Buffer) => {
+      unsent++;
+      if (unsent >= 16) process.stdin.pause();
+      ws.send(Buffer.concat([Buffer.of(0), chunk]), { binary: true }, () => {
+        unsent--;
+        if (unsent < 4 && process.stdin.isPaused()) process.stdin.resume();
+      });
+    });
+    process.stdin.on('end', () => ws.send(JSON.stringify({ eof: true })));
+  }
+  const interrupt = () => ws.close();
+  process.once('SIGINT', interrupt);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      let result: { exit?: number; error?: { code?: string; message?: string } } = {};
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        if (!isBinary) {
+          result = JSON.parse(data.toString()) as typeof result;
+          return;
+        }
+        const out = data[0] === 2 ? process.stderr : process.stdout;
+        if (!out.write(data.subarray(1))) {
+          ws.pause();
+          out.once('drain', () => ws.resume());
+        }
+      });
+      ws.once('error', reject);
+      ws.once('close', () => {
+        process.stdin.destroy();
+        if (result.exit !== undefined) resolve(result.exit);
+        else if (result.error) reject(fromWire(result.error.code ?? 'Internal', result.error.message ?? ''));
+        else reject(new UnavailableError('the agent closed the exec stream before the command ended'));
+      });
+    });
+  } finally {
+    process.off('SIGINT', interrupt);
+  }
 }
 
 /** `10m` → an ISO time 10 minutes ago; anything else is passed through. */

@@ -3,7 +3,8 @@
  * snapshots, its own bridge and subnet) driven through the `berth` CLI.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ function until<T>(check: () => Promise<T | undefined>, o: { timeoutMs: number; w
 
 const IMAGE = 'test/busybox:1';
 const BIN = fileURLToPath(new URL('../../../src/bin/berth.js', import.meta.url));
+const COMMAND = fileURLToPath(new URL('../../../src/bin/berth', import.meta.url));
 let agent: TestAgent;
 
 async function ok(args: string[]): Promise<string> {
@@ -225,6 +227,45 @@ describe('berth run/ps/logs/stop/rm through a real agent', () => {
     assert.equal(r.code, 5);
     assert.equal(r.stdout, 'in-container\n');
     await ok(['rm', '-f', 'ex']);
+  });
+
+  test('exec streams output as the command writes it; -i relays stdin byte for byte; Ctrl-C kills it', async () => {
+    await ok(['run', '-d', '--name', 'streamer', IMAGE, 'sleep', '60']);
+    const berth = (args: string[]) =>
+      spawn(COMMAND, args, { env: { ...process.env, ...agent.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const closed = (c: ReturnType<typeof berth>) => new Promise<number | null>((r) => c.once('close', r));
+
+    const slow = berth(['exec', 'streamer', 'sh', '-c', 'echo first; sleep 3; echo second']);
+    let out = '';
+    let firstAt = 0;
+    slow.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (firstAt === 0 && out.includes('first')) firstAt = Date.now();
+    });
+    assert.equal(await closed(slow), 0);
+    assert.equal(out, 'first\nsecond\n');
+    assert.ok(Date.now() - firstAt >= 2000, `"first" came only ${Date.now() - firstAt} ms before the end`);
+
+    const input = randomBytes(256 * 1024);
+    const cat = berth(['exec', '-i', 'streamer', 'cat']);
+    const back: Buffer[] = [];
+    cat.stdout.on('data', (d: Buffer) => back.push(d));
+    cat.stdin.end(input);
+    assert.equal(await closed(cat), 0);
+    assert.ok(
+      Buffer.concat(back).equals(input),
+      `got ${Buffer.concat(back).length} of ${input.length} bytes back`,
+    );
+
+    const long = berth(['exec', 'streamer', 'sh', '-c', 'echo started; exec sleep 61']);
+    await new Promise<void>((r) => long.stdout.once('data', () => r()));
+    long.kill('SIGINT');
+    await closed(long);
+    await until(async () => (/sleep 61/.test(await ok(['exec', 'streamer', 'ps'])) ? undefined : true), {
+      timeoutMs: 10_000,
+      what: 'the interrupted exec to be killed in the container',
+    });
+    await ok(['rm', '-f', 'streamer']);
   });
 
   test('logs: tail, stdout/stderr apart, follow ends when the container exits', async () => {
