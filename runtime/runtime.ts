@@ -47,6 +47,18 @@ export interface ExecIO {
   signal?: AbortSignal;
 }
 
+/** A named volume as `berth volume ls` shows it. */
+export interface VolumeSummary {
+  name: string;
+  /** The host directory mounted into containers. */
+  mountpoint: string;
+  createdAt: string;
+  /** Made by `-v /path` for one container, and removed with it. */
+  anonymous: boolean;
+  /** Names of the containers (running or not) that mount it. */
+  usedBy: string[];
+}
+
 export interface WaitResult {
   exitCode: number;
   oomKilled: boolean;
@@ -87,6 +99,15 @@ export interface Runtime extends ContainerSource {
   /** The descriptor plus the validated config, health log and runtime details. */
   inspect(idOrName: string): Promise<Record<string, unknown>>;
   logs(idOrName: string, query: LogQuery): AsyncIterable<LogLine>;
+
+  volumes(): Promise<VolumeSummary[]>;
+  inspectVolume(name: string): Promise<VolumeSummary>;
+  /** Idempotent, as `docker volume create`. */
+  createVolume(name: string): Promise<VolumeSummary>;
+  /** FailedPreconditionError while any container mounts it. */
+  removeVolume(name: string): Promise<void>;
+  /** Removes the volumes no container mounts; returns their names. */
+  pruneVolumes(): Promise<string[]>;
 
   images(): Promise<ImageSummary[]>;
   pull(

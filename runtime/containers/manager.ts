@@ -4,6 +4,7 @@ import {
   AlreadyExistsError,
   FailedPreconditionError,
   InvalidArgumentError,
+  isNotFound,
   messageOf,
   NotFoundError,
   NotImplementedError,
@@ -19,6 +20,7 @@ import type {
   LogQuery,
   PullProgress,
   Runtime,
+  VolumeSummary,
   WaitResult,
 } from '../runtime.js';
 import type { ContainerDescriptor, ContainerEvent, ContainerTopic, RuntimeEvent } from '../types.js';
@@ -32,6 +34,8 @@ import type {
   ProbeResult,
   SnapshotPort,
   SpecPort,
+  StoredVolumeInfo,
+  VolumePort,
 } from './ports.js';
 import { type ContainerRecord, generateName, isValidName, newId, RecordStore } from './record.js';
 import {
@@ -414,6 +418,7 @@ export class ContainerManager implements Runtime {
       await this.store.delete(rec.id);
       this.records.delete(rec.id);
       this.released.delete(rec.id);
+      await this.dropAnonymousVolumes(rec);
       this.publish('container.removed', rec);
     });
   }
@@ -447,6 +452,80 @@ export class ContainerManager implements Runtime {
     const rec = this.find(idOrName);
     if (rec.state !== 'running') throw new FailedPreconditionError(`container ${rec.name} is not running`);
     return this.d.executor.exec(rec.id, req, io?.signal, io);
+  }
+
+  // ---- volumes ----------------------------------------------------------------
+
+  /** Named volumes with the containers (names) that mount them. */
+  async volumes(): Promise<VolumeSummary[]> {
+    const list = await this.volumePort().list();
+    return list.map((v) => this.summarizeVolume(v));
+  }
+
+  async inspectVolume(name: string): Promise<VolumeSummary> {
+    return this.summarizeVolume(await this.volumePort().get(name));
+  }
+
+  async createVolume(name: string): Promise<VolumeSummary> {
+    return this.summarizeVolume(await this.volumePort().create(name));
+  }
+
+  /** Refuses a volume any container mounts (running or not), as Docker does. */
+  async removeVolume(name: string): Promise<void> {
+    const users = this.volumeUsers(name);
+    if (users.length > 0) {
+      throw new FailedPreconditionError(
+        `volume ${name} is in use by container${users.length > 1 ? 's' : ''} ${users.join(', ')}: remove ${users.length > 1 ? 'them' : 'it'} first`,
+      );
+    }
+    await this.volumePort().remove(name);
+  }
+
+  /** Removes every volume no container mounts; returns their names. */
+  async pruneVolumes(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const v of await this.volumePort().list()) {
+      // Checked again just before each removal: a container created meanwhile keeps its volume.
+      if (this.volumeUsers(v.name).length > 0) continue;
+      await this.volumePort()
+        .remove(v.name)
+        .then(
+          () => removed.push(v.name),
+          (err) => {
+            if (!isNotFound(err)) throw err;
+          },
+        );
+    }
+    return removed;
+  }
+
+  private volumePort(): VolumePort {
+    const v = this.d.spec.volumes;
+    if (!v) throw new NotImplementedError('volumes: this runtime has no volume store');
+    return v;
+  }
+
+  private volumeUsers(name: string): string[] {
+    const users: string[] = [];
+    for (const rec of this.records.values()) {
+      if (this.d.spec.volumesOf?.(rec.config).some((m) => m.name === name)) users.push(rec.name);
+    }
+    return users.sort();
+  }
+
+  private summarizeVolume(v: StoredVolumeInfo): VolumeSummary {
+    return { ...v, anonymous: /^[0-9a-f]{64}$/.test(v.name), usedBy: this.volumeUsers(v.name) };
+  }
+
+  /** A removed container's anonymous volumes (`-v /path`) go with it, unless another container mounts one. */
+  private async dropAnonymousVolumes(rec: ContainerRecord): Promise<void> {
+    for (const m of this.d.spec.volumesOf?.(rec.config) ?? []) {
+      if (!m.anonymous || this.volumeUsers(m.name).length > 0) continue;
+      await this.d.spec.volumes?.remove(m.name).catch((err) => {
+        if (!isNotFound(err))
+          this.d.logger.warn({ err, id: rec.id, volume: m.name }, 'anonymous volume remove failed');
+      });
+    }
   }
 
   // ---- images -----------------------------------------------------------------
@@ -488,6 +567,7 @@ export class ContainerManager implements Runtime {
    * ones that died meanwhile (with their exit code) and apply restart policies.
    */
   async restore(): Promise<{ running: number; exited: number }> {
+    await this.d.spec.volumes?.sweep?.().catch((err) => this.d.logger.warn({ err }, 'volume sweep failed'));
     const recs = await this.store.loadAll();
     let running = 0;
     let exited = 0;
@@ -679,6 +759,7 @@ export class ContainerManager implements Runtime {
         .catch((err) => this.d.logger.warn({ err, id: rec.id }, 'snapshot remove failed'));
       await this.d.spec.release?.(rec.id).catch(() => undefined);
       await this.store.delete(rec.id);
+      await this.dropAnonymousVolumes(rec);
     })()
       .catch((err) => this.d.logger.warn({ err, id: rec.id }, 'cleanup of a removed container failed'))
       .finally(() => {

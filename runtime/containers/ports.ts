@@ -94,6 +94,26 @@ export interface SpecPort {
   cgroupPath(id: string): string;
   /** Optional: forget per-container files the builder wrote (e.g. /etc/hostname); idempotent. */
   release?(id: string): Promise<void>;
+  /** Optional: named volumes, and which of them a config mounts (anonymous ones go with their container). */
+  volumes?: VolumePort;
+  volumesOf?(config: ManagedConfig): Array<{ name: string; anonymous: boolean }>;
+}
+
+export interface StoredVolumeInfo {
+  name: string;
+  mountpoint: string;
+  createdAt: string;
+}
+
+export interface VolumePort {
+  list(): Promise<StoredVolumeInfo[]>;
+  get(name: string): Promise<StoredVolumeInfo>;
+  /** Idempotent; InvalidArgumentError on a bad name. */
+  create(name: string): Promise<StoredVolumeInfo>;
+  /** NotFoundError when it does not exist. */
+  remove(name: string): Promise<void>;
+  /** Finishes removals a crash interrupted; run once at start. */
+  sweep?(): Promise<void>;
 }
 
 export interface ExitInfo {

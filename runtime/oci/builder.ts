@@ -12,6 +12,7 @@ import { buildSpec } from './spec.js';
 import type { OciRaw } from './types.js';
 import { resolveUser } from './user.js';
 import { validateRequest } from './validate.js';
+import { VolumeStore } from './volume-store.js';
 
 export interface OciSpecBuilderOptions {
   cgroups: CgroupInfo;
@@ -79,8 +80,11 @@ export class OciSpecBuilder implements SpecPort {
   private readonly hostCpus: number;
   private readonly defaultNofile: number;
   private readonly hostCaps: string[];
+  /** Named volumes (`docker volume`): the builder creates them on first use, the manager lists and removes them. */
+  readonly volumes: VolumeStore;
 
   constructor(private readonly opts: OciSpecBuilderOptions) {
+    this.volumes = new VolumeStore(opts.volumesRoot);
     this.arch = opts.seccomp?.arch ?? hostArch();
     this.hostCpus = opts.hostCpus ?? availableParallelism();
     this.hostCaps = opts.hostCaps ?? ownBoundingCaps();
@@ -100,10 +104,7 @@ export class OciSpecBuilder implements SpecPort {
       throw new InternalError(`container ${facts.id}: stored spec config is not a version 1 berth config`);
     const volumePaths: Record<string, string> = {};
     for (const m of raw.mounts) {
-      if (m.kind !== 'volume') continue;
-      const data = join(this.opts.volumesRoot, m.name, '_data');
-      await mkdir(data, { recursive: true, mode: 0o755 });
-      volumePaths[m.name] = data;
+      if (m.kind === 'volume') volumePaths[m.name] = (await this.volumes.create(m.name)).mountpoint;
     }
     // Docker creates a missing bind source as a directory; so does berth.
     for (const m of raw.mounts) if (m.kind === 'bind') await mkdir(m.source, { recursive: true });
@@ -135,6 +136,14 @@ export class OciSpecBuilder implements SpecPort {
       volumePaths,
       ...(hostnamePath ? { hostnamePath } : {}),
     });
+  }
+
+  /** The volumes a validated config mounts; anonymous ones are removed with their container. */
+  volumesOf(config: ManagedConfig): Array<{ name: string; anonymous: boolean }> {
+    if (!isOciRaw(config.raw)) return [];
+    return config.raw.mounts.flatMap((m) =>
+      m.kind === 'volume' ? [{ name: m.name, anonymous: m.anonymous === true }] : [],
+    );
   }
 
   /** Deletes the per-container files `build` wrote (call on container removal); idempotent. */

@@ -40,7 +40,8 @@ export type SeccompChoice =
 
 export type RawMount =
   | { kind: 'bind'; source: string; destination: string; readOnly: boolean }
-  | { kind: 'volume'; name: string; destination: string; readOnly: boolean }
+  /** `anonymous`: made for this container by `-v /path`, and removed with it. */
+  | { kind: 'volume'; name: string; destination: string; readOnly: boolean; anonymous?: boolean }
   | { kind: 'tmpfs'; destination: string; options: string[] };
 
 export interface RawResources {

@@ -3,7 +3,8 @@ import { bad } from './fields.js';
 import { isAbsoluteClean, parseSize } from './parse.js';
 import type { RawMount } from './types.js';
 
-const VOLUME_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+/** Docker's volume names: a letter or digit, then at least one of letters, digits, `_`, `.`, `-`. */
+export const VOLUME_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const TMPFS_FLAGS = new Set([
   'ro',
   'rw',
@@ -32,7 +33,13 @@ export function parseVolume(v: string, field: string): RawMount {
     const destination = parts[0] ?? '';
     if (!isAbsoluteClean(destination))
       throw bad(field, `destination ${JSON.stringify(destination)} must be an absolute path`);
-    return { kind: 'volume', name: randomBytes(32).toString('hex'), destination, readOnly: false };
+    return {
+      kind: 'volume',
+      name: randomBytes(32).toString('hex'),
+      destination,
+      readOnly: false,
+      anonymous: true,
+    };
   }
   if (parts.length > 3) throw bad(field, `must be SOURCE:DESTINATION[:ro|rw], got ${JSON.stringify(v)}`);
   const [source = '', destination = '', mode] = parts;

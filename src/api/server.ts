@@ -16,6 +16,7 @@ import { registerContainerRoutes } from './routes/containers.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerImageRoutes } from './routes/images.js';
 import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
+import { registerVolumeRoutes } from './routes/volumes.js';
 import type { ApiDeps } from './types.js';
 
 export interface ApiListenOptions {
@@ -100,6 +101,7 @@ export class ApiServer {
     registerSystemRoutes(app, this.deps, this.info);
     registerContainerRoutes(app, this.deps);
     registerExecRoutes(app, this.deps);
+    registerVolumeRoutes(app, this.deps);
     registerImageRoutes(app, this.deps);
     await app.ready();
     return app;

@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import type { ApiClient } from './client.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { registerImageCommands } from './commands/images.js';
+import { registerVolumeCommands } from './commands/volumes.js';
 
 /**
  * The full `berth` command tree (commander). `agentConfig` is the agent's
@@ -77,6 +78,7 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
 
   registerContainerCommands(program, client);
   registerImageCommands(program, client);
+  registerVolumeCommands(program, client);
   return program;
 }
 

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { startAgent, type TestAgent } from '../../harness/agent.js';
 import { buildBusyboxImage, pushImage } from '../../harness/images.js';
+import { pollUntil } from '../../harness/proc.js';
 import { type RegistryHandle, startRegistry } from '../../harness/registry.js';
 import { makeBusyboxRootfs } from '../../harness/rootfs.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
@@ -110,6 +111,52 @@ describe('images, volumes and container settings through a real agent', () => {
     assert.equal(await readFile(join(host, 'out.txt'), 'utf8'), 'written\n');
     await ok(['run', '--rm', '-v', 'cache:/cache', IMAGE, 'sh', '-c', 'echo kept > /cache/f']);
     assert.equal(await ok(['run', '--rm', '-v', 'cache:/cache', IMAGE, 'cat', '/cache/f']), 'kept\n');
+  });
+
+  test('volume ls/create/inspect/rm/prune; an anonymous volume goes with its container', async () => {
+    type Vol = { name: string; anonymous: boolean; usedBy: string[]; mountpoint: string };
+    const volumes = async () => JSON.parse(await ok(['volume', 'ls', '--format', 'json'])) as Vol[];
+    assert.equal(await ok(['volume', 'create', 'keep']), 'keep\n');
+    assert.equal(await ok(['volume', 'create', 'keep']), 'keep\n', 'create is idempotent');
+    await ok(['volume', 'create', 'spare']);
+    await ok(['run', '-d', '--name', 'vol-user', '-v', 'keep:/k', '-v', '/scratch', IMAGE, 'sleep', '60']);
+    const listed = await volumes();
+    const keep = listed.find((v) => v.name === 'keep');
+    assert.deepEqual(keep?.usedBy, ['vol-user']);
+    const anon = listed.find((v) => v.anonymous);
+    assert.ok(anon, `an anonymous volume for -v /scratch in ${JSON.stringify(listed)}`);
+    assert.deepEqual(anon.usedBy, ['vol-user']);
+    const [shown] = JSON.parse(await ok(['volume', 'inspect', 'keep'])) as Vol[];
+    assert.equal(shown?.mountpoint, join(agent.stateRoot, 'volumes', 'keep', '_data'));
+
+    const inUse = await agent.cli(['volume', 'rm', 'keep']);
+    assert.equal(inUse.code, 125);
+    assert.match(inUse.stderr, /volume keep is in use by container vol-user/);
+    // prune takes only what nobody mounts.
+    assert.match(await ok(['volume', 'prune']), /Deleted: spare\n/);
+    const pruned = (await volumes()).map((v) => v.name);
+    assert.ok(
+      !pruned.includes('spare') && pruned.includes('keep') && pruned.includes(anon.name),
+      pruned.join(),
+    );
+
+    await ok(['rm', '-f', 'vol-user']);
+    const left = await volumes();
+    assert.ok(!left.some((v) => v.name === anon.name), 'the anonymous volume went with its container');
+    assert.ok(
+      left.some((v) => v.name === 'keep'),
+      'a named one stays',
+    );
+    // run --rm -v /path: nothing left behind either.
+    await ok(['run', '--rm', '-v', '/tmpdata', IMAGE, 'true']);
+    await pollUntil(
+      "the --rm container's anonymous volume to go",
+      async () => ((await volumes()).some((v) => v.anonymous) ? undefined : true),
+      10_000,
+    );
+    assert.equal(await ok(['volume', 'rm', 'keep']), 'keep\n');
+    const missing = await agent.cli(['volume', 'rm', 'keep']);
+    assert.match(missing.stderr, /no such volume: keep/);
   });
 
   test('user, workdir and hostname', async () => {

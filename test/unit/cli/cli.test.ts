@@ -44,6 +44,7 @@ const VERBS = [
   'load',
   'import',
   'pull',
+  'volume',
 ];
 
 describe('berth CLI', () => {

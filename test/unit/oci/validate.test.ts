@@ -158,6 +158,7 @@ describe('validate: volumes and tmpfs', () => {
     const anon = raw.mounts[2];
     assert.equal(anon?.kind, 'volume');
     assert.ok(anon?.kind === 'volume' && /^[0-9a-f]{64}$/.test(anon.name));
+    assert.ok(anon?.kind === 'volume' && anon.anonymous === true, 'marked, so it goes with its container');
   });
   it('rejects bad volumes naming the entry', async () => {
     await rejects(

@@ -1,0 +1,88 @@
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidArgumentError, NotFoundError } from '../../src/common/errors.js';
+import type { StoredVolumeInfo, VolumePort } from '../containers/ports.js';
+import { VOLUME_NAME_RE } from './volumes.js';
+
+/**
+ * The named volumes under one root, `<root>/<name>/_data` (Docker's layout).
+ * It knows directories only; which containers use a volume is the container
+ * manager's to say (it refuses to remove one in use).
+ */
+export class VolumeStore implements VolumePort {
+  constructor(readonly root: string) {}
+
+  /** Where a volume's data lives; the name is checked, so the path never leaves the root. */
+  dataPath(name: string): string {
+    checkName(name);
+    return join(this.root, name, '_data');
+  }
+
+  /** Creates the volume if it does not exist (as `docker volume create` does); returns it either way. */
+  async create(name: string): Promise<StoredVolumeInfo> {
+    await mkdir(this.dataPath(name), { recursive: true, mode: 0o755 });
+    return this.get(name);
+  }
+
+  async get(name: string): Promise<StoredVolumeInfo> {
+    const mountpoint = this.dataPath(name);
+    try {
+      const st = await stat(join(this.root, name));
+      return {
+        name,
+        mountpoint,
+        createdAt: st.birthtime.getTime() > 0 ? st.birthtime.toISOString() : st.mtime.toISOString(),
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new NotFoundError(`no such volume: ${name}`);
+      throw err;
+    }
+  }
+
+  async list(): Promise<StoredVolumeInfo[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const found = await Promise.all(
+      names.filter((n) => VOLUME_NAME_RE.test(n)).map((n) => this.get(n).catch(() => undefined)),
+    );
+    return found
+      .filter((v): v is StoredVolumeInfo => v !== undefined)
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Deletes the volume and its data. It is first renamed aside, so a half-done
+   * delete (a crash in a large tree) never leaves a volume that looks whole.
+   */
+  async remove(name: string): Promise<void> {
+    await this.get(name);
+    const aside = join(this.root, `.removing-${name}-${process.pid}-${Date.now()}`);
+    await rename(join(this.root, name), aside);
+    await rm(aside, { recursive: true, force: true });
+  }
+
+  /** Finishes deletes a crash interrupted (the renamed-aside directories). */
+  async sweep(): Promise<void> {
+    const names = await readdir(this.root).catch(() => [] as string[]);
+    await Promise.all(
+      names
+        .filter((n) => n.startsWith('.removing-'))
+        .map((n) => rm(join(this.root, n), { recursive: true, force: true })),
+    );
+  }
+}
+
+function checkName(name: string): void {
+  if (!VOLUME_NAME_RE.test(name)) {
+    throw new InvalidArgumentError(
+      `volume: ${JSON.stringify(name)} is not a volume name (a letter or digit, then letters, digits, _ . -; at least 2 characters)`,
+      { field: 'volume' },
+    );
+  }
+}

@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import type { VolumeSummary } from '../../../runtime/runtime.js';
+import type { ApiClient } from '../client.js';
+import { ago, table } from '../format.js';
+
+/** `berth volume ls|create|inspect|rm|prune`, as `docker volume`. */
+export function registerVolumeCommands(program: Command, client: () => ApiClient): void {
+  const volume = program
+    .command('volume')
+    .description('manage named volumes (ls, create, inspect, rm, prune)');
+
+  volume
+    .command('ls')
+    .description('list volumes and the containers that mount them')
+    .option('-q, --quiet', 'print names only')
+    .option('--format <fmt>', 'json for one JSON array')
+    .action(async (o: { quiet?: boolean; format?: string }) => {
+      const list = await client().json<VolumeSummary[]>('GET', '/v1/volumes');
+      if (o.format === 'json') return void process.stdout.write(`${JSON.stringify(list)}\n`);
+      if (o.quiet) return void process.stdout.write(list.map((v) => `${v.name}\n`).join(''));
+      const rows = list.map((v) => [
+        v.name,
+        v.anonymous ? 'anonymous' : 'named',
+        ago(v.createdAt),
+        v.usedBy.join(',') || '-',
+      ]);
+      process.stdout.write(table(['VOLUME NAME', 'KIND', 'CREATED', 'USED BY'], rows));
+    });
+
+  volume
+    .command('create')
+    .description('create a named volume (nothing happens if it exists)')
+    .argument('<name>')
+    .action(async (name: string) => {
+      const v = await client().json<VolumeSummary>('POST', '/v1/volumes', { body: { name } });
+      process.stdout.write(`${v.name}\n`);
+    });
+
+  volume
+    .command('inspect')
+    .description('show volumes as JSON (mountpoint, creation time, users)')
+    .argument('<name...>')
+    .action(async (names: string[]) => {
+      const out: VolumeSummary[] = [];
+      for (const n of names)
+        out.push(await client().json<VolumeSummary>('GET', `/v1/volumes/${encodeURIComponent(n)}`));
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    });
+
+  volume
+    .command('rm')
+    .description('remove volumes and their data; a volume a container mounts is refused')
+    .argument('<name...>')
+    .action(async (names: string[]) => {
+      for (const n of names) {
+        await client().json('DELETE', `/v1/volumes/${encodeURIComponent(n)}`);
+        process.stdout.write(`${n}\n`);
+      }
+    });
+
+  volume
+    .command('prune')
+    .description('remove every volume no container mounts, with its data')
+    .action(async () => {
+      const r = await client().json<{ removed: string[] }>('POST', '/v1/volumes/prune');
+      for (const n of r.removed) process.stdout.write(`Deleted: ${n}\n`);
+      process.stdout.write(`Removed ${r.removed.length} volume${r.removed.length === 1 ? '' : 's'}\n`);
+    });
+}
