@@ -91,6 +91,8 @@ export interface Runtime extends ContainerSource {
   start(idOrName: string): Promise<ContainerDescriptor>;
   /** Stop signal, then SIGKILL after the grace period (ms; the container's own when absent). */
   stop(idOrName: string, opts?: { timeoutMs?: number }): Promise<WaitResult>;
+  /** stop (when running) then start; refused for --rm containers. */
+  restart(idOrName: string, opts?: { timeoutMs?: number }): Promise<ContainerDescriptor>;
   kill(idOrName: string, signal?: string): Promise<void>;
   remove(idOrName: string, opts?: { force?: boolean }): Promise<void>;
   wait(idOrName: string, signal?: AbortSignal): Promise<WaitResult>;

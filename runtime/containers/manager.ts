@@ -374,6 +374,18 @@ export class ContainerManager implements Runtime {
     return exited;
   }
 
+  /** stop (when running), then start: the same container, its id, config and volumes. */
+  async restart(idOrName: string, opts: { timeoutMs?: number } = {}): Promise<ContainerDescriptor> {
+    const rec = this.find(idOrName);
+    if (rec.config.autoRemove) {
+      throw new FailedPreconditionError(
+        `container ${rec.name} runs with --rm: it is removed when it stops, so it cannot be restarted`,
+      );
+    }
+    await this.stop(rec.id, opts);
+    return this.start(rec.id);
+  }
+
   async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
     const rec = this.find(idOrName);
     if (rec.state !== 'running') {

@@ -58,6 +58,10 @@ export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDe
     const t = intParam(req.query, 't');
     return runtime.stop(req.params.id, t === undefined ? {} : { timeoutMs: t * 1000 });
   });
+  app.post<IdParams & { Querystring: Query }>('/v1/containers/:id/restart', async (req) => {
+    const t = intParam(req.query, 't');
+    return runtime.restart(req.params.id, t === undefined ? {} : { timeoutMs: t * 1000 });
+  });
   app.post<IdParams & { Querystring: Query }>('/v1/containers/:id/kill', async (req, reply) => {
     await runtime.kill(req.params.id, req.query.signal ?? 'SIGKILL');
     reply.code(204);

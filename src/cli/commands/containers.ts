@@ -127,14 +127,23 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
     .argument('<container...>')
     .option('-t, --time <seconds>', 'seconds to wait before killing')
     .action(async (ids: string[], o: { time?: string }) => {
-      if (o.time !== undefined && !/^\d+$/.test(o.time)) {
-        throw new InvalidArgumentError(
-          `-t/--time: must be a whole number of seconds, got ${JSON.stringify(o.time)}`,
-        );
-      }
       for (const id of ids) {
         await client().json('POST', `/v1/containers/${encodeURIComponent(id)}/stop`, {
-          query: { t: o.time },
+          query: { t: graceSeconds(o.time) },
+        });
+        process.stdout.write(`${id}\n`);
+      }
+    });
+
+  program
+    .command('restart')
+    .description('stop containers (as stop does), then start them again')
+    .argument('<container...>')
+    .option('-t, --time <seconds>', 'seconds to wait before killing')
+    .action(async (ids: string[], o: { time?: string }) => {
+      for (const id of ids) {
+        await client().json('POST', `/v1/containers/${encodeURIComponent(id)}/restart`, {
+          query: { t: graceSeconds(o.time) },
         });
         process.stdout.write(`${id}\n`);
       }
@@ -271,6 +280,14 @@ async function execStreaming(api: ApiClient, id: string, cmd: string[], o: ExecF
   } finally {
     process.off('SIGINT', interrupt);
   }
+}
+
+/** stop's and restart's -t: whole seconds. */
+function graceSeconds(v: string | undefined): string | undefined {
+  if (v !== undefined && !/^\d+$/.test(v)) {
+    throw new InvalidArgumentError(`-t/--time: must be a whole number of seconds, got ${JSON.stringify(v)}`);
+  }
+  return v;
 }
 
 /** `10m` → an ISO time 10 minutes ago; anything else is passed through. */

@@ -367,6 +367,46 @@ describe('berth run/ps/logs/stop/rm through a real agent', () => {
     assert.match(gone.stderr, /st/);
   });
 
+  test('restart: the same container again (id, volumes, logs kept), a new process; --rm ones refused', async () => {
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'again',
+      '-v',
+      'again-data:/d',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo run >> /d/runs; cat /d/runs; exec sleep 60',
+    ]);
+    const first = await inspect('again');
+    assert.equal(await ok(['restart', '-t', '1', 'again']), 'again\n');
+    const second = await inspect('again');
+    assert.equal(second.id, first.id);
+    assert.equal(second.state, 'running');
+    assert.notEqual(second.pid, first.pid);
+    await until(async () => ((await ok(['logs', 'again'])) === 'run\nrun\nrun\n' ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'the second run to append to the volume and log both runs',
+    });
+    const bad = await agent.cli(['restart', '-t', 'soon', 'again']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /-t\/--time: must be a whole number of seconds, got "soon"/);
+    await ok(['rm', '-f', 'again']);
+    await ok(['volume', 'rm', 'again-data']);
+
+    await ok(['run', '-d', '--rm', '--name', 'once', IMAGE, 'sleep', '60']);
+    const refused = await agent.cli(['restart', 'once']);
+    assert.equal(refused.code, 125);
+    assert.match(
+      refused.stderr,
+      /once runs with --rm: it is removed when it stops, so it cannot be restarted/,
+    );
+    assert.equal((await inspect('once')).state, 'running', 'the refusal changed nothing');
+    await ok(['rm', '-f', 'once']);
+  });
+
   test('a bad value is rejected naming the flag, and nothing is created', async () => {
     const before = await ok(['ps', '-a', '-q']);
     const r = await agent.cli(['run', '-d', '--memory', '12q', IMAGE, 'true']);

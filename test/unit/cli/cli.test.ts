@@ -34,6 +34,7 @@ const VERBS = [
   'ps',
   'logs',
   'stop',
+  'restart',
   'kill',
   'rm',
   'inspect',
