@@ -8,6 +8,7 @@ import {
   UnavailableError,
 } from '../../common/errors.js';
 import type { ApiClient } from '../client.js';
+import { forEachName } from '../each.js';
 import { ago, since, table } from '../format.js';
 import { addRunFlags, type ParsedRunFlags } from '../run-flags.js';
 import { buildCreateRequest } from '../run-request.js';
@@ -46,10 +47,10 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
     .description('start one or more created or stopped containers')
     .argument('<container...>')
     .action(async (ids: string[]) => {
-      for (const id of ids) {
+      await forEachName(ids, async (id) => {
         await client().json('POST', `/v1/containers/${encodeURIComponent(id)}/start`);
         process.stdout.write(`${id}\n`);
-      }
+      });
     });
 
   program
@@ -127,12 +128,11 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
     .argument('<container...>')
     .option('-t, --time <seconds>', 'seconds to wait before killing')
     .action(async (ids: string[], o: { time?: string }) => {
-      for (const id of ids) {
-        await client().json('POST', `/v1/containers/${encodeURIComponent(id)}/stop`, {
-          query: { t: graceSeconds(o.time) },
-        });
+      const t = graceSeconds(o.time);
+      await forEachName(ids, async (id) => {
+        await client().json('POST', `/v1/containers/${encodeURIComponent(id)}/stop`, { query: { t } });
         process.stdout.write(`${id}\n`);
-      }
+      });
     });
 
   program
@@ -141,12 +141,11 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
     .argument('<container...>')
     .option('-t, --time <seconds>', 'seconds to wait before killing')
     .action(async (ids: string[], o: { time?: string }) => {
-      for (const id of ids) {
-        await client().json('POST', `/v1/containers/${encodeURIComponent(id)}/restart`, {
-          query: { t: graceSeconds(o.time) },
-        });
+      const t = graceSeconds(o.time);
+      await forEachName(ids, async (id) => {
+        await client().json('POST', `/v1/containers/${encodeURIComponent(id)}/restart`, { query: { t } });
         process.stdout.write(`${id}\n`);
-      }
+      });
     });
 
   program
@@ -155,12 +154,12 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
     .argument('<container...>')
     .option('-s, --signal <signal>', 'signal name or number', 'SIGKILL')
     .action(async (ids: string[], o: { signal: string }) => {
-      for (const id of ids) {
+      await forEachName(ids, async (id) => {
         await client().json('POST', `/v1/containers/${encodeURIComponent(id)}/kill`, {
           query: { signal: o.signal },
         });
         process.stdout.write(`${id}\n`);
-      }
+      });
     });
 
   program
@@ -169,12 +168,12 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
     .argument('<container...>')
     .option('-f, --force', 'kill a running container before removing it')
     .action(async (ids: string[], o: { force?: boolean }) => {
-      for (const id of ids) {
+      await forEachName(ids, async (id) => {
         await client().json('DELETE', `/v1/containers/${encodeURIComponent(id)}`, {
           query: { force: o.force },
         });
         process.stdout.write(`${id}\n`);
-      }
+      });
     });
 
   program
@@ -182,8 +181,9 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
     .description('print the full state and config of containers as JSON')
     .argument('<container...>')
     .action(async (ids: string[]) => {
-      const out = [];
-      for (const id of ids) out.push(await client().json('GET', `/v1/containers/${encodeURIComponent(id)}`));
+      const out = await forEachName(ids, (id) =>
+        client().json('GET', `/v1/containers/${encodeURIComponent(id)}`),
+      );
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     });
 
@@ -192,10 +192,10 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
     .description('wait for containers to exit and print their exit codes')
     .argument('<container...>')
     .action(async (ids: string[]) => {
-      for (const id of ids) {
+      await forEachName(ids, async (id) => {
         const r = await client().json<WaitResult>('POST', `/v1/containers/${encodeURIComponent(id)}/wait`);
         process.stdout.write(`${r.exitCode}\n`);
-      }
+      });
     });
 
   program

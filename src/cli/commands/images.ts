@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
 import type { ImageSummary, PullProgress } from '../../../runtime/runtime.js';
 import type { ApiClient } from '../client.js';
+import { forEachName } from '../each.js';
 import { ago, humanSize, table } from '../format.js';
 
 export function registerImageCommands(program: Command, client: () => ApiClient): void {
@@ -32,12 +33,12 @@ export function registerImageCommands(program: Command, client: () => ApiClient)
     .argument('<image...>')
     .option('-f, --force', 'remove even if a container uses it')
     .action(async (refs: string[], o: { force?: boolean }) => {
-      for (const ref of refs) {
+      await forEachName(refs, async (ref) => {
         const r = await client().json<{ removed: string[] }>('DELETE', '/v1/images', {
           query: { ref, force: o.force },
         });
         for (const x of r.removed) process.stdout.write(`Deleted: ${x}\n`);
-      }
+      });
     });
 
   program

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { VolumeSummary } from '../../../runtime/runtime.js';
 import type { ApiClient } from '../client.js';
+import { forEachName } from '../each.js';
 import { ago, table } from '../format.js';
 
 /** `berth volume ls|create|inspect|rm|prune`, as `docker volume`. */
@@ -41,9 +42,9 @@ export function registerVolumeCommands(program: Command, client: () => ApiClient
     .description('show volumes as JSON (mountpoint, creation time, users)')
     .argument('<name...>')
     .action(async (names: string[]) => {
-      const out: VolumeSummary[] = [];
-      for (const n of names)
-        out.push(await client().json<VolumeSummary>('GET', `/v1/volumes/${encodeURIComponent(n)}`));
+      const out = await forEachName(names, (n) =>
+        client().json<VolumeSummary>('GET', `/v1/volumes/${encodeURIComponent(n)}`),
+      );
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     });
 
@@ -52,10 +53,10 @@ export function registerVolumeCommands(program: Command, client: () => ApiClient
     .description('remove volumes and their data; a volume a container mounts is refused')
     .argument('<name...>')
     .action(async (names: string[]) => {
-      for (const n of names) {
+      await forEachName(names, async (n) => {
         await client().json('DELETE', `/v1/volumes/${encodeURIComponent(n)}`);
         process.stdout.write(`${n}\n`);
-      }
+      });
     });
 
   volume

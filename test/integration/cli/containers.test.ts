@@ -407,6 +407,16 @@ describe('berth run/ps/logs/stop/rm through a real agent', () => {
     await ok(['rm', '-f', 'once']);
   });
 
+  test('a verb given several containers does every one it can, reports the others, exits 125', async () => {
+    await ok(['run', '--name', 'gone-1', IMAGE, 'true']);
+    await ok(['run', '--name', 'gone-2', IMAGE, 'true']);
+    const r = await agent.cli(['rm', 'gone-1', 'no-such-box', 'gone-2']);
+    assert.equal(r.code, 125);
+    assert.equal(r.stdout, 'gone-1\ngone-2\n');
+    assert.equal(r.stderr, 'berth: no such container: no-such-box\n');
+    assert.doesNotMatch(await ok(['ps', '-a']), /gone-/);
+  });
+
   test('a bad value is rejected naming the flag, and nothing is created', async () => {
     const before = await ok(['ps', '-a', '-q']);
     const r = await agent.cli(['run', '-d', '--memory', '12q', IMAGE, 'true']);

@@ -1,0 +1,21 @@
+import { errorCode, messageOf } from '../common/errors.js';
+
+/**
+ * Runs `fn` for every name given to a multi-container verb, as Docker's do:
+ * a failure is reported (`berth: <message>`) and the other names still run;
+ * the verb then exits 125. Returns the results of the ones that succeeded.
+ * An unreachable agent stops the loop at once (said once, not per name).
+ */
+export async function forEachName<T>(names: string[], fn: (name: string) => Promise<T>): Promise<T[]> {
+  const done: T[] = [];
+  for (const name of names) {
+    try {
+      done.push(await fn(name));
+    } catch (err) {
+      if (errorCode(err) === 'Unavailable') throw err;
+      process.stderr.write(`berth: ${messageOf(err)}\n`);
+      process.exitCode = 125;
+    }
+  }
+  return done;
+}
