@@ -83,6 +83,28 @@ describe('API server', () => {
     assert.equal(ok.status, 200);
   });
 
+  it('refuses WebSocket upgrades (exec, events) over TCP without the token too', async () => {
+    const { WebSocket } = await import('ws');
+    const status = (path: string, token?: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, {
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+        });
+        ws.once('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          ws.terminate();
+        });
+        ws.once('open', () => {
+          resolve(101);
+          ws.close();
+        });
+        ws.once('error', () => undefined);
+      });
+    assert.equal(await status('/v1/containers/web/exec/ws'), 401);
+    assert.equal(await status('/v1/ws/events', 'wrong'), 401);
+    assert.equal(await status('/v1/ws/events', 's3cret'), 101);
+  });
+
   it('refuses to open a TCP listener without a token', async () => {
     const s = new ApiServer({ runtime: emptyRuntime, events: new EventExchange() }, silentLogger(), () => ({
       endpoints: {},
