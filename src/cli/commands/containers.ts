@@ -9,6 +9,7 @@ import {
 } from '../../common/errors.js';
 import type { ApiClient } from '../client.js';
 import { forEachName } from '../each.js';
+import { matchesFilters, parseFilters } from '../filters.js';
 import { ago, since, table } from '../format.js';
 import { addRunFlags, type ParsedRunFlags } from '../run-flags.js';
 import { buildCreateRequest } from '../run-request.js';
@@ -59,10 +60,19 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
     .option('-a, --all', 'show all containers, not only running ones')
     .option('-q, --quiet', 'print ids only')
     .option('--format <fmt>', 'json for one JSON array')
-    .action(async (o: { all?: boolean; quiet?: boolean; format?: string }) => {
-      const list = await client().json<ContainerDescriptor[]>('GET', '/v1/containers', {
-        query: { all: o.all },
-      });
+    .option(
+      '-f, --filter <key=value>',
+      'only containers matching: id, name, label=k[=v], status, health, ancestor (repeatable; same key: any, keys: all)',
+      collect,
+    )
+    .action(async (o: { all?: boolean; quiet?: boolean; format?: string; filter?: string[] }) => {
+      const filters = parseFilters(o.filter ?? []);
+      // As Docker's: asking for a status shows stopped containers without -a.
+      const list = (
+        await client().json<ContainerDescriptor[]>('GET', '/v1/containers', {
+          query: { all: o.all || filters.has('status') },
+        })
+      ).filter((c) => matchesFilters(c, filters));
       if (o.format === 'json') return void process.stdout.write(`${JSON.stringify(list)}\n`);
       if (o.quiet) return void process.stdout.write(list.map((c) => `${c.id.slice(0, 12)}\n`).join(''));
       const rows = list.map((c) => [
