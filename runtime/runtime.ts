@@ -111,7 +111,14 @@ export interface Runtime extends ContainerSource {
   /** Removes the volumes no container mounts; returns their names. */
   pruneVolumes(): Promise<string[]>;
 
+  /** Removes every container that is not running; returns their names. */
+  pruneContainers(): Promise<string[]>;
+
   images(): Promise<ImageSummary[]>;
+  /** Another reference for an image (`berth tag`). */
+  tagImage(source: string, target: string): Promise<void>;
+  /** Removes unused images: untagged ones, or with `all` every one no container uses. */
+  pruneImages(opts?: { all?: boolean }): Promise<string[]>;
   pull(
     ref: string,
     opts: Record<string, unknown>,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   AlreadyExistsError,
   FailedPreconditionError,
+  errorCode,
   InvalidArgumentError,
   isNotFound,
   messageOf,
@@ -57,6 +58,8 @@ export interface ImageOps {
   load(tar: NodeJS.ReadableStream): Promise<ImageSummary[]>;
   importRootfs(tar: NodeJS.ReadableStream, ref: string): Promise<ImageSummary>;
   remove(ref: string, opts: { force?: boolean; inUse: (imageId: string) => boolean }): Promise<string[]>;
+  /** Adds `target` as another ref of the image `source` names. */
+  tag(source: string, target: string): Promise<void>;
 }
 
 export interface ContainerManagerDeps {
@@ -569,6 +572,49 @@ export class ContainerManager implements Runtime {
       ...opts,
       inUse: (imageId) => [...this.records.values()].some((r) => r.image.id === imageId),
     });
+  }
+
+  tagImage(source: string, target: string): Promise<void> {
+    return this.d.imageOps.tag(source, target);
+  }
+
+  /**
+   * Removes the images no container uses: untagged ones only, or (`all`)
+   * every unused one. Each tag goes through the same checks as `rmi`, so an
+   * image a container starts using meanwhile is kept. Returns what rmi says.
+   */
+  async pruneImages(opts: { all?: boolean } = {}): Promise<string[]> {
+    await Promise.all(this.cleaning.values());
+    const used = new Set([...this.records.values()].map((r) => r.image.id));
+    const out: string[] = [];
+    for (const img of await this.d.imageOps.list()) {
+      if (used.has(img.id) || (!opts.all && img.refs.length > 0)) continue;
+      for (const ref of img.refs.length > 0 ? img.refs : [img.id]) {
+        out.push(
+          ...(await this.removeImage(ref).catch((err: unknown) => {
+            if (errorCode(err) === 'FailedPrecondition' || isNotFound(err)) return [];
+            throw err;
+          })),
+        );
+      }
+    }
+    return out;
+  }
+
+  /** Removes every container that is not running (exited, created, dead); returns their names. */
+  async pruneContainers(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const rec of [...this.records.values()]) {
+      if (rec.state === 'running' || rec.state === 'restarting' || rec.state === 'removing') continue;
+      await this.remove(rec.id).then(
+        () => removed.push(rec.name),
+        (err: unknown) => {
+          // Started or removed meanwhile: not ours to prune any more.
+          if (errorCode(err) !== 'FailedPrecondition' && !isNotFound(err)) throw err;
+        },
+      );
+    }
+    return removed;
   }
 
   // ---- live restore -------------------------------------------------------------

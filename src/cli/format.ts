@@ -42,3 +42,9 @@ export function humanSize(bytes: number): string {
   }
   return `${v < 10 && i > 0 ? v.toFixed(2) : v < 100 && i > 0 ? v.toFixed(1) : Math.round(v)}${units[i]}`;
 }
+
+/** Prints what was removed, one line each, then how many `kind`s went. */
+export function report(kind: string, lines: string[], count: number): void {
+  for (const l of lines) process.stdout.write(`${l}\n`);
+  process.stdout.write(`Removed ${count} ${kind}${count === 1 ? '' : 's'}\n`);
+}

@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import type { ApiClient } from './client.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { registerImageCommands } from './commands/images.js';
+import { registerPruneCommands } from './commands/prune.js';
 import { registerVolumeCommands } from './commands/volumes.js';
 
 /**
@@ -79,6 +80,7 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
   registerContainerCommands(program, client);
   registerImageCommands(program, client);
   registerVolumeCommands(program, client);
+  registerPruneCommands(program, client);
   return program;
 }
 

@@ -58,6 +58,7 @@ export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDe
     const t = intParam(req.query, 't');
     return runtime.stop(req.params.id, t === undefined ? {} : { timeoutMs: t * 1000 });
   });
+  app.post('/v1/containers/prune', async () => ({ removed: await runtime.pruneContainers() }));
   app.post<IdParams & { Querystring: Query }>('/v1/containers/:id/restart', async (req) => {
     const t = intParam(req.query, 't');
     return runtime.restart(req.params.id, t === undefined ? {} : { timeoutMs: t * 1000 });

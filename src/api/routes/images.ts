@@ -14,7 +14,7 @@ function requireRef(q: Query): string {
   return q.ref;
 }
 
-/** /v1/images: list, pull (NDJSON progress), load and import (tar body), remove. */
+/** /v1/images: list, pull (NDJSON progress), load and import (tar body), tag, remove, prune. */
 export function registerImageRoutes(app: FastifyInstance, { runtime }: ApiDeps): void {
   app.get('/v1/images', async () => runtime.images());
 
@@ -29,6 +29,24 @@ export function registerImageRoutes(app: FastifyInstance, { runtime }: ApiDeps):
       out.write({ error: { code: (err as { code?: string }).code ?? 'Internal', message: messageOf(err) } });
     }
     out.end();
+  });
+
+  app.post<{ Querystring: Query }>('/v1/images/prune', async (req) => ({
+    removed: await runtime.pruneImages({ all: flag(req.query, 'all') }),
+  }));
+
+  app.post<{ Querystring: Query }>('/v1/images/tag', async (req, reply) => {
+    const { source, target } = req.query;
+    if (!source || !target) {
+      throw new InvalidArgumentError(
+        `${source ? 'target' : 'source'}: required (POST /v1/images/tag?source=…&target=…)`,
+        {
+          field: source ? 'target' : 'source',
+        },
+      );
+    }
+    await runtime.tagImage(source, target);
+    reply.code(204);
   });
 
   app.post('/v1/images/load', async (req) => ({

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { VolumeSummary } from '../../../runtime/runtime.js';
 import type { ApiClient } from '../client.js';
 import { forEachName } from '../each.js';
-import { ago, table } from '../format.js';
+import { ago, report, table } from '../format.js';
 
 /** `berth volume ls|create|inspect|rm|prune`, as `docker volume`. */
 export function registerVolumeCommands(program: Command, client: () => ApiClient): void {
@@ -62,9 +62,15 @@ export function registerVolumeCommands(program: Command, client: () => ApiClient
   volume
     .command('prune')
     .description('remove every volume no container mounts, with its data')
-    .action(async () => {
-      const r = await client().json<{ removed: string[] }>('POST', '/v1/volumes/prune');
-      for (const n of r.removed) process.stdout.write(`Deleted: ${n}\n`);
-      process.stdout.write(`Removed ${r.removed.length} volume${r.removed.length === 1 ? '' : 's'}\n`);
-    });
+    .action(() => pruneVolumes(client()));
+}
+
+/** `volume prune` (and `system prune --volumes`): removes the volumes no container mounts, says which. */
+export async function pruneVolumes(api: ApiClient): Promise<void> {
+  const { removed } = await api.json<{ removed: string[] }>('POST', '/v1/volumes/prune');
+  report(
+    'volume',
+    removed.map((n) => `Deleted: ${n}`),
+    removed.length,
+  );
 }

@@ -209,4 +209,35 @@ describe('images, volumes and container settings through a real agent', () => {
     assert.equal(got, 'hello-from-a\n');
     await ok(['rm', '-f', 'peer-a', 'peer-b']);
   });
+
+  // Last: image prune -a takes every image no container uses.
+  test('tag names an image twice; container prune and image prune -a take only what nothing uses', async () => {
+    const tar = await buildBusyboxImage({
+      format: 'docker',
+      ref: 'prune/me:1',
+      config: { Env: ['PRUNE=1'] },
+    });
+    await ok(['load', '-i', tar]);
+    await ok(['tag', 'prune/me:1', 'prune/alias:2']);
+    assert.match(await ok(['images']), /prune\/alias\s+2\s+(\w{12})[\s\S]*prune\/me\s+1\s+\1/);
+    await ok(['run', '-d', '--name', 'keeper', IMAGE, 'sleep', '60']);
+    await ok(['run', '--name', 'pruned-box', 'prune/alias:2', 'true']);
+
+    // The exited container still holds its image.
+    assert.doesNotMatch(await ok(['image', 'prune', '-a']), /prune\//);
+    assert.match(await ok(['images']), /prune\/me/);
+    assert.equal(await ok(['container', 'prune']), 'pruned-box\nRemoved 1 container\n');
+    assert.match(await ok(['ps', '-a']), /keeper/);
+    const pruned = await ok(['image', 'prune', '-a']);
+    assert.match(pruned, /Untagged: prune\/me:1\n/);
+    assert.match(pruned, /Untagged: prune\/alias:2\n/);
+    assert.match(pruned, /Deleted: sha256:[0-9a-f]{64}\n[\s\S]*Removed \d+ images?\n$/);
+    const left = await ok(['images']);
+    assert.doesNotMatch(left, /prune\//);
+    assert.match(left, /test\/busybox\s+vol/, 'the image a running container uses stays');
+    const bad = await agent.cli(['tag', 'no/such:1', 'x:1']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /no\/such:1/);
+    await ok(['rm', '-f', 'keeper']);
+  });
 });

@@ -46,6 +46,10 @@ const VERBS = [
   'import',
   'pull',
   'volume',
+  'tag',
+  'container',
+  'image',
+  'system',
 ];
 
 describe('berth CLI', () => {
