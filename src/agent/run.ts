@@ -46,14 +46,18 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
     preStopHooks: runtime.preStopHooks,
   });
   const endpoints: Record<string, string> = { api: `unix://${cfg.socket}`, ...sidecars.endpoints };
-  const api = new ApiServer({ runtime: runtime.manager, events }, logger.child({ component: 'api' }), () => ({
-    endpoints,
-    version: VERSION,
-    host: hostname(),
-    stateRoot: cfg.stateRoot,
-    runDir: cfg.runDir,
-    ...runtime.info(),
-  }));
+  const api = new ApiServer(
+    { runtime: runtime.manager, events, stats: sidecars.stats },
+    logger.child({ component: 'api' }),
+    () => ({
+      endpoints,
+      version: VERSION,
+      host: hostname(),
+      stateRoot: cfg.stateRoot,
+      runDir: cfg.runDir,
+      ...runtime.info(),
+    }),
+  );
   await api.listen({
     socketPath: cfg.socket,
     ...(cfg.apiTcp && cfg.apiToken ? { tcp: { ...apiTcpAddress(cfg.apiTcp), token: cfg.apiToken } } : {}),

@@ -15,8 +15,9 @@ import { dnsFamilies } from '../../sidecar/metrics/adapters/dns.js';
 import { haproxyFamilies, registrarFamilies } from '../../sidecar/metrics/adapters/haproxy.js';
 import { logPipelineFamilies } from '../../sidecar/metrics/adapters/logs.js';
 import type { ExternalProvider } from '../../sidecar/metrics/external.js';
-import { createMetricsSidecar, METRICS_CONFIG } from '../../sidecar/metrics/index.js';
+import { createMetricsSidecar, METRICS_CONFIG, parseRoots } from '../../sidecar/metrics/index.js';
 import type { MetricsServer } from '../../sidecar/metrics/server.js';
+import { StatsReader } from '../../sidecar/metrics/stats.js';
 import { parseHostPort } from '../common/address.js';
 import { validateConfig } from '../common/config.js';
 import { messageOf } from '../common/errors.js';
@@ -84,6 +85,8 @@ export class ContainerNameIndex {
 export interface Sidecars {
   catalog: Catalog;
   endpoints: Record<string, string>;
+  /** Per-container counters for `berth stats`, from the metrics sidecar's readers. */
+  stats: StatsReader;
   close(): Promise<void>;
 }
 
@@ -239,14 +242,12 @@ export async function startSidecars(
     providers.push(['logs', () => logPipelineFamilies(s.pipeline.metrics())]);
   }
 
+  const values = validateConfig(METRICS_CONFIG, [cfg.sections.metrics ?? {}, { listen: cfg.metricsListen }], {
+    prefix: 'metrics.',
+  });
+  // `berth stats` reads the same cgroup files through the same roots as /metrics, served or not.
+  const stats = new StatsReader(source, parseRoots(String(values.roots)));
   if (cfg.metricsListen) {
-    const values = validateConfig(
-      METRICS_CONFIG,
-      [cfg.sections.metrics ?? {}, { listen: cfg.metricsListen }],
-      {
-        prefix: 'metrics.',
-      },
-    );
     const { collector, server } = createMetricsSidecar(
       values,
       source,
@@ -260,6 +261,7 @@ export async function startSidecars(
   return {
     catalog,
     endpoints,
+    stats,
     async close() {
       for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
     },

@@ -5,6 +5,7 @@ import type { ApiClient } from './client.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerPruneCommands } from './commands/prune.js';
+import { registerStatsCommand } from './commands/stats.js';
 import { registerVolumeCommands } from './commands/volumes.js';
 
 /**
@@ -81,6 +82,7 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
   registerImageCommands(program, client);
   registerVolumeCommands(program, client);
   registerPruneCommands(program, client);
+  registerStatsCommand(program, client);
   return program;
 }
 

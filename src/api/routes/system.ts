@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { NotImplementedError } from '../../common/errors.js';
 import { VERSION } from '../../version.js';
 import { ndjson } from '../ndjson.js';
 import type { ApiDeps } from '../types.js';
@@ -9,14 +10,19 @@ export interface SystemInfo {
   [key: string]: unknown;
 }
 
-/** /v1/version, /v1/info, /v1/events (NDJSON) and /v1/ws/events (WebSocket). */
+/** /v1/version, /v1/info, /v1/stats, /v1/events (NDJSON) and /v1/ws/events (WebSocket). */
 export function registerSystemRoutes(
   app: FastifyInstance,
-  { events }: ApiDeps,
+  { events, stats }: ApiDeps,
   info: () => SystemInfo,
 ): void {
   app.get('/v1/version', async () => ({ berth: VERSION, node: process.version, api: 'v1' }));
   app.get('/v1/info', async () => info());
+  // Counters of running containers (all, or `?name=` each named), read now: `berth stats` makes rates.
+  app.get<{ Querystring: { name?: string | string[] } }>('/v1/stats', async (req) => {
+    if (!stats) throw new NotImplementedError('stats: this agent has no cgroup reader');
+    return stats.read(req.query.name === undefined ? [] : [req.query.name].flat());
+  });
 
   app.get<{ Querystring: { topic?: string | string[] } }>('/v1/events', async (req, reply) => {
     const topics = req.query.topic === undefined ? [] : [req.query.topic].flat();

@@ -407,6 +407,41 @@ describe('berth run/ps/logs/stop/rm through a real agent', () => {
     await ok(['rm', '-f', 'once']);
   });
 
+  test('stats shows the CPU a busy container burns, its memory limit and pids; a stopped one is named', async () => {
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'burner',
+      '-m',
+      '64m',
+      '--cpus',
+      '0.5',
+      IMAGE,
+      'sh',
+      '-c',
+      'while :; do :; done',
+    ]);
+    await ok(['run', '--name', 'idle-gone', IMAGE, 'true']);
+    const r = await agent.cli(['stats', '--no-stream', 'burner', 'idle-gone']);
+    assert.equal(r.code, 125, r.stderr);
+    assert.match(r.stderr, /not running or no such container: idle-gone/);
+    const [header, row, extra] = r.stdout.trim().split('\n');
+    assert.match(
+      header ?? '',
+      /^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT\s+MEM %\s+NET I\/O\s+BLOCK I\/O\s+PIDS$/,
+    );
+    assert.equal(extra, undefined, 'only the running container named');
+    const cells = (row ?? '').split(/\s{3,}/);
+    assert.equal(cells[1], 'burner');
+    const cpu = Number.parseFloat(cells[2] ?? '');
+    // --cpus 0.5 caps it at half a core; a busy loop gets most of that.
+    assert.ok(cpu > 20 && cpu < 65, `CPU ${cells[2]}`);
+    assert.match(cells[3] ?? '', / \/ 67\.1MB$/, '64 MiB limit');
+    assert.ok(Number(cells[7]) >= 1, `pids ${cells[7]}`);
+    await ok(['rm', '-f', 'burner', 'idle-gone']);
+  });
+
   test('a verb given several containers does every one it can, reports the others, exits 125', async () => {
     await ok(['run', '--name', 'gone-1', IMAGE, 'true']);
     await ok(['run', '--name', 'gone-2', IMAGE, 'true']);

@@ -50,6 +50,7 @@ const VERBS = [
   'container',
   'image',
   'system',
+  'stats',
 ];
 
 describe('berth CLI', () => {
