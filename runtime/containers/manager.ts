@@ -2,8 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   AlreadyExistsError,
-  FailedPreconditionError,
   errorCode,
+  FailedPreconditionError,
   InvalidArgumentError,
   isNotFound,
   messageOf,
