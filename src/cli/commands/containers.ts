@@ -132,31 +132,24 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
       },
     );
 
-  program
-    .command('stop')
-    .description('stop containers: stop signal, then SIGKILL after the grace period')
-    .argument('<container...>')
-    .option('-t, --time <seconds>', 'seconds to wait before killing')
-    .action(async (ids: string[], o: { time?: string }) => {
-      const t = graceSeconds(o.time);
-      await forEachName(ids, async (id) => {
-        await client().json('POST', `/v1/containers/${encodeURIComponent(id)}/stop`, { query: { t } });
-        process.stdout.write(`${id}\n`);
+  // stop and restart: the same grace period (-t), one request per container.
+  for (const [verb, description] of [
+    ['stop', 'stop containers: stop signal, then SIGKILL after the grace period'],
+    ['restart', 'stop containers (as stop does), then start them again'],
+  ] as const) {
+    program
+      .command(verb)
+      .description(description)
+      .argument('<container...>')
+      .option('-t, --time <seconds>', 'seconds to wait before killing')
+      .action(async (ids: string[], o: { time?: string }) => {
+        const t = graceSeconds(o.time);
+        await forEachName(ids, async (id) => {
+          await client().json('POST', `/v1/containers/${encodeURIComponent(id)}/${verb}`, { query: { t } });
+          process.stdout.write(`${id}\n`);
+        });
       });
-    });
-
-  program
-    .command('restart')
-    .description('stop containers (as stop does), then start them again')
-    .argument('<container...>')
-    .option('-t, --time <seconds>', 'seconds to wait before killing')
-    .action(async (ids: string[], o: { time?: string }) => {
-      const t = graceSeconds(o.time);
-      await forEachName(ids, async (id) => {
-        await client().json('POST', `/v1/containers/${encodeURIComponent(id)}/restart`, { query: { t } });
-        process.stdout.write(`${id}\n`);
-      });
-    });
+  }
 
   program
     .command('kill')
