@@ -115,6 +115,12 @@ export interface Runtime extends ContainerSource {
   pruneContainers(): Promise<string[]>;
 
   images(): Promise<ImageSummary[]>;
+  /** Checks the credentials with the registry and keeps them for its pulls; returns the registry's domain. */
+  login(registry: string, login: { username: string; password: string; caFile?: string }): Promise<string>;
+  /** Forgets a registry's login (NotFoundError when there is none); returns its domain. */
+  logout(registry: string): Promise<string>;
+  /** Registries with a stored login. */
+  logins(): Promise<string[]>;
   /** Another reference for an image (`berth tag`). */
   tagImage(source: string, target: string): Promise<void>;
   /** Removes unused images: untagged ones, or with `all` every one no container uses. */

@@ -60,6 +60,10 @@ export interface ImageOps {
   remove(ref: string, opts: { force?: boolean; inUse: (imageId: string) => boolean }): Promise<string[]>;
   /** Adds `target` as another ref of the image `source` names. */
   tag(source: string, target: string): Promise<void>;
+  /** `berth login`: checks and keeps credentials for a registry; returns its domain. */
+  login(registry: string, login: { username: string; password: string; caFile?: string }): Promise<string>;
+  logout(registry: string): Promise<string>;
+  logins(): Promise<string[]>;
 }
 
 export interface ContainerManagerDeps {
@@ -576,6 +580,18 @@ export class ContainerManager implements Runtime {
 
   tagImage(source: string, target: string): Promise<void> {
     return this.d.imageOps.tag(source, target);
+  }
+
+  login(registry: string, login: { username: string; password: string; caFile?: string }): Promise<string> {
+    return this.d.imageOps.login(registry, login);
+  }
+
+  logout(registry: string): Promise<string> {
+    return this.d.imageOps.logout(registry);
+  }
+
+  logins(): Promise<string[]> {
+    return this.d.imageOps.logins();
   }
 
   /**

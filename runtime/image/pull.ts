@@ -90,19 +90,11 @@ class Counter extends Transform {
   }
 }
 
-/**
- * Resolves a reference on its registry into an ImageCandidate whose layers
- * stream from the registry when opened (the store decides which it needs).
- */
-export async function resolveRemote(
-  ref: ImageReference,
-  opts: PullOptions,
-  cfg: PullConfig,
-  onProgress: ((p: PullProgress) => void) | undefined,
-): Promise<ImageCandidate> {
-  const host = registryHost(ref.domain);
-  const hostCfg = cfg.registries?.[ref.domain] ?? {};
-  const listed = (cfg.insecureRegistries ?? []).some((r) => r === ref.domain || r === host);
+/** A client for `domain` with the pull's (or the stored login's) CA and credentials. */
+async function registryClient(domain: string, opts: PullOptions, cfg: PullConfig): Promise<RegistryClient> {
+  const host = registryHost(domain);
+  const hostCfg = cfg.registries?.[domain] ?? {};
+  const listed = (cfg.insecureRegistries ?? []).some((r) => r === domain || r === host);
   const insecure = listed || (cfg.allowInsecureLoopback === true && isLoopbackHost(host));
   const caFile = opts.caFile ?? hostCfg.caFile;
   let ca: Buffer | undefined;
@@ -119,7 +111,7 @@ export async function resolveRemote(
   const password = opts.password ?? hostCfg.password;
   const credentials: Credentials | undefined =
     username !== undefined && password !== undefined ? { username, password } : undefined;
-  const client = new RegistryClient({
+  return new RegistryClient({
     host,
     scheme: 'https',
     insecure,
@@ -127,6 +119,34 @@ export async function resolveRemote(
     ...(credentials ? { credentials } : {}),
     timeoutMs: cfg.timeoutMs ?? 30_000,
   });
+}
+
+/**
+ * `berth login`: the registry's `/v2/` with these credentials, as Docker
+ * checks a login (a token without a scope for Bearer registries, the
+ * credentials themselves for Basic ones). Throws what the registry said.
+ */
+export async function verifyLogin(
+  domain: string,
+  login: { username: string; password: string; caFile?: string },
+  cfg: PullConfig,
+): Promise<void> {
+  const client = await registryClient(domain, login, cfg);
+  const res = await client.get('/v2/', { scope: '' });
+  res.resume();
+}
+
+/**
+ * Resolves a reference on its registry into an ImageCandidate whose layers
+ * stream from the registry when opened (the store decides which it needs).
+ */
+export async function resolveRemote(
+  ref: ImageReference,
+  opts: PullOptions,
+  cfg: PullConfig,
+  onProgress: ((p: PullProgress) => void) | undefined,
+): Promise<ImageCandidate> {
+  const client = await registryClient(ref.domain, opts, cfg);
   const scope = `repository:${ref.path}:pull`;
   const what = `image ${ref.ref}`;
   const platform: Platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();

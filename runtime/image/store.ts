@@ -13,13 +13,14 @@ import type { ImagePort, ResolvedImage } from '../containers/ports.js';
 import type { ImageSummary, PullProgress } from '../runtime.js';
 import type { ImageTopic } from '../types.js';
 import { readArchive } from './archive.js';
+import { RegistryAuthStore, type RegistryLogin, registryDomain } from './auth.js';
 import { BlobStore } from './blobs.js';
 import type { ImageCandidate } from './candidate.js';
 import { sha256Of } from './digest.js';
 import { tmpName } from './fsutil.js';
 import { LayerStore } from './layers.js';
 import { hostPlatform } from './platform.js';
-import { type PullConfig, parsePullOptions, resolveRemote } from './pull.js';
+import { type PullConfig, parsePullOptions, resolveRemote, verifyLogin } from './pull.js';
 import { parseReference } from './reference.js';
 import { RefsIndex } from './refs-index.js';
 import type { ImageEventSink, ImageRecord, LayerRef, Platform } from './types.js';
@@ -50,8 +51,11 @@ export class ImageStore implements ImagePort, ImageOps {
   /** Blobs and layers an operation in flight is about to reference; gc leaves them alone. */
   private readonly pinned = new Map<string, number>();
   private readying: Promise<void> | undefined;
+  /** `berth login`: credentials (and CA files) per registry, in `<root>/auth.json`, mode 0600. */
+  private readonly auth: RegistryAuthStore;
 
   constructor(private readonly o: ImageStoreOptions) {
+    this.auth = new RegistryAuthStore(join(o.root, 'auth.json'));
     this.dir = join(o.root, 'images');
     this.tmp = join(this.dir, 'tmp');
     this.blobs = new BlobStore(join(this.dir, 'blobs'), this.tmp);
@@ -67,8 +71,51 @@ export class ImageStore implements ImagePort, ImageOps {
       await this.blobs.init();
       await this.layers.init();
       await this.index.load();
+      // A damaged login file costs the logins, not the agent: pulls go on without them.
+      await this.auth
+        .load()
+        .catch((err: unknown) => this.o.logger.warn({ err }, 'registry logins not loaded'));
     })();
     return this.readying;
+  }
+
+  /**
+   * Checks the credentials against the registry, then keeps them for every
+   * later pull from it (a pull's own --username still wins). Returns the
+   * registry's domain as image references spell it. Nothing is kept when
+   * the registry refuses.
+   */
+  async login(registry: string, login: RegistryLogin): Promise<string> {
+    await this.ready();
+    const domain = registryDomain(registry);
+    if (!login.username || !login.password) {
+      throw new InvalidArgumentError(`${login.username ? 'password' : 'username'}: required to log in`, {
+        field: login.username ? 'password' : 'username',
+      });
+    }
+    await verifyLogin(domain, login, this.pullConfig());
+    await this.auth.save(domain, login);
+    this.o.logger.info({ registry: domain, username: login.username }, 'registry login saved');
+    return domain;
+  }
+
+  /** Forgets a registry's login; NotFoundError when there was none. */
+  async logout(registry: string): Promise<string> {
+    await this.ready();
+    const domain = registryDomain(registry);
+    if (!(await this.auth.remove(domain))) throw new NotFoundError(`not logged in to ${domain}`);
+    return domain;
+  }
+
+  /** Registries with a stored login. */
+  async logins(): Promise<string[]> {
+    await this.ready();
+    return this.auth.list();
+  }
+
+  /** The pull settings with the stored logins (configured registries first, a login wins). */
+  private pullConfig(): PullConfig {
+    return { ...this.o, registries: { ...this.o.registries, ...this.auth.registries } };
   }
 
   // ---- ImagePort ------------------------------------------------------------
@@ -119,7 +166,7 @@ export class ImageStore implements ImagePort, ImageOps {
     await this.ready();
     const parsed = parseReference(ref);
     const pullOpts = parsePullOptions(opts);
-    const cand = await resolveRemote(parsed, pullOpts, this.o, onProgress);
+    const cand = await resolveRemote(parsed, pullOpts, this.pullConfig(), onProgress);
     const rec = await this.commit(cand);
     this.o.logger.info({ ref: parsed.ref, id: rec.id }, 'image pulled');
     this.emit('image.pulled', parsed.ref, rec.id);

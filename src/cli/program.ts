@@ -3,7 +3,7 @@ import type { ConfigTable } from '../common/config.js';
 import { VERSION } from '../version.js';
 import type { ApiClient } from './client.js';
 import { registerContainerCommands } from './commands/containers.js';
-import { registerImageCommands } from './commands/images.js';
+import { registerImageCommands, registerLoginCommands } from './commands/images.js';
 import { registerPruneCommands } from './commands/prune.js';
 import { registerStatsCommand } from './commands/stats.js';
 import { registerVolumeCommands } from './commands/volumes.js';
@@ -80,6 +80,7 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
 
   registerContainerCommands(program, client);
   registerImageCommands(program, client);
+  registerLoginCommands(program, client);
   registerVolumeCommands(program, client);
   registerPruneCommands(program, client);
   registerStatsCommand(program, client);

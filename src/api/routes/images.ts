@@ -49,6 +49,22 @@ export function registerImageRoutes(app: FastifyInstance, { runtime }: ApiDeps):
     reply.code(204);
   });
 
+  // Registry logins: the password travels in the body, over the socket or the token-guarded TCP API.
+  app.get('/v1/auth', async () => ({ registries: await runtime.logins() }));
+  app.post('/v1/auth', async (req) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const str = (k: string) => (typeof b[k] === 'string' ? (b[k] as string) : '');
+    const registry = await runtime.login(str('registry'), {
+      username: str('username'),
+      password: str('password'),
+      ...(str('caFile') ? { caFile: str('caFile') } : {}),
+    });
+    return { registry };
+  });
+  app.delete<{ Params: { registry: string } }>('/v1/auth/:registry', async (req) => ({
+    registry: await runtime.logout(req.params.registry),
+  }));
+
   app.post('/v1/images/load', async (req) => ({
     images: await runtime.load(req.body as NodeJS.ReadableStream),
   }));

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
 import type { ImageSummary, PullProgress } from '../../../runtime/runtime.js';
+import { InvalidArgumentError } from '../../common/errors.js';
 import type { ApiClient } from '../client.js';
 import { forEachName } from '../each.js';
 import { ago, humanSize, table } from '../format.js';
@@ -72,7 +73,10 @@ export function registerImageCommands(program: Command, client: () => ApiClient)
     )
     .argument('<ref>', 'e.g. registry.example:5000/app:v1')
     .option('--ca <file>', 'CA certificate to verify the registry')
-    .option('--username <user>', 'registry user (password from BERTH_REGISTRY_PASSWORD)')
+    .option(
+      '--username <user>',
+      'registry user (password from BERTH_REGISTRY_PASSWORD); berth login keeps one',
+    )
     .option('-q, --quiet', 'no progress output')
     .action(async (ref: string, o: { ca?: string; username?: string; quiet?: boolean }) => {
       const body = {
@@ -93,6 +97,51 @@ export function registerImageCommands(program: Command, client: () => ApiClient)
         }
       }
     });
+}
+
+/** `berth login` / `berth logout`: credentials the agent keeps per registry (root-only file). */
+export function registerLoginCommands(program: Command, client: () => ApiClient): void {
+  program
+    .command('login')
+    .description(
+      'check credentials with a registry and keep them for its pulls (password from stdin or BERTH_REGISTRY_PASSWORD, never an argument)',
+    )
+    .argument('<registry>', 'host[:port], e.g. registry.example:5000')
+    .requiredOption('-u, --username <user>', 'registry user')
+    .option('--password-stdin', 'read the password from stdin')
+    .option('--ca <file>', 'CA certificate (on the agent host) to verify the registry; kept with the login')
+    .action(async (registry: string, o: { username: string; passwordStdin?: boolean; ca?: string }) => {
+      const password = o.passwordStdin
+        ? (await readStdin()).replace(/\r?\n$/, '')
+        : process.env.BERTH_REGISTRY_PASSWORD;
+      if (!password) {
+        throw new InvalidArgumentError(
+          'password: give it on stdin with --password-stdin, or in BERTH_REGISTRY_PASSWORD',
+        );
+      }
+      await client().json('POST', '/v1/auth', {
+        body: { registry, username: o.username, password, ...(o.ca ? { caFile: o.ca } : {}) },
+      });
+      process.stdout.write('Login Succeeded\n');
+    });
+
+  program
+    .command('logout')
+    .description("forget a registry's login")
+    .argument('<registry>')
+    .action(async (registry: string) => {
+      const r = await client().json<{ registry: string }>(
+        'DELETE',
+        `/v1/auth/${encodeURIComponent(registry)}`,
+      );
+      process.stdout.write(`Removed login credentials for ${r.registry}\n`);
+    });
+}
+
+async function readStdin(): Promise<string> {
+  let s = '';
+  for await (const c of process.stdin) s += String(c);
+  return s;
 }
 
 function shortId(id: string): string {

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -85,6 +86,46 @@ describe('images, volumes and container settings through a real agent', () => {
       env: { BERTH_REGISTRY_PASSWORD: 's3cret' },
     });
     assert.notEqual(noCa.code, 0, 'a registry with an unknown CA must be refused');
+  });
+
+  test('login checks credentials and keeps them (root-only, with the CA) for later pulls; logout forgets', async () => {
+    const tar = await buildBusyboxImage({
+      format: 'docker',
+      ref: 'private/other:1',
+      config: { Env: ['OTHER=1'] },
+    });
+    await pushImage(tar, secure, 'private/other', '1');
+    const ref = `${secure.host}/private/other:1`;
+    const ca = secure.caCertPath ?? '';
+    const login = (password: string) =>
+      agent.cli(['login', secure.host, '-u', 'alice', '--password-stdin', '--ca', ca], {
+        input: `${password}\n`,
+      });
+    const wrong = await login('not-it');
+    assert.equal(wrong.code, 125);
+    assert.match(wrong.stderr, /401|unauthori[sz]ed|denied|credentials/i);
+    assert.ok(!existsSync(join(agent.stateRoot, 'auth.json')), 'a refused login keeps nothing');
+    const noPassword = await agent.cli(['login', secure.host, '-u', 'alice']);
+    assert.match(
+      noPassword.stderr,
+      /password: give it on stdin with --password-stdin, or in BERTH_REGISTRY_PASSWORD/,
+    );
+
+    const good = await login('s3cret');
+    assert.equal(good.code, 0, good.stderr);
+    assert.equal(good.stdout, 'Login Succeeded\n');
+    assert.equal((await stat(join(agent.stateRoot, 'auth.json'))).mode & 0o777, 0o600);
+    await ok(['pull', ref]);
+    assert.match(await ok(['images']), /private\/other/);
+
+    assert.equal(await ok(['logout', secure.host]), `Removed login credentials for ${secure.host}\n`);
+    await ok(['rmi', ref]);
+    const forgotten = await agent.cli(['pull', ref]);
+    assert.notEqual(forgotten.code, 0, 'without the login (and its CA) the pull is refused');
+    assert.match(
+      (await agent.cli(['logout', secure.host])).stderr,
+      new RegExp(`not logged in to ${secure.host}`),
+    );
   });
 
   test('rmi refuses an image in use, removes it once free', async () => {

@@ -51,6 +51,8 @@ const VERBS = [
   'image',
   'system',
   'stats',
+  'login',
+  'logout',
 ];
 
 describe('berth CLI', () => {
