@@ -31,6 +31,11 @@ export const RUN_FLAGS: readonly RunFlagRow[] = [
     repeatable: true,
   },
   {
+    flags: '--env-file <file>',
+    description: 'read environment variables from a file of KEY=VALUE lines (repeatable; -e wins)',
+    repeatable: true,
+  },
+  {
     flags: '-p, --publish <[ip:]hostPort:containerPort[/proto]>',
     description: 'publish a port (repeatable)',
     repeatable: true,
@@ -79,6 +84,7 @@ export const RUN_FLAGS: readonly RunFlagRow[] = [
   },
   { flags: '--no-healthcheck', description: "disable the image's health check" },
   { flags: '--network <mode>', description: 'none, host or bridge', default: 'bridge' },
+  { flags: '--add-host <host:ip>', description: 'add a line to /etc/hosts (repeatable)', repeatable: true },
   { flags: '-l, --label <KEY=VALUE>', description: 'set a label (repeatable)', repeatable: true },
   { flags: '-u, --user <user[:group]>', description: 'user name or uid to run as' },
   { flags: '-w, --workdir <dir>', description: 'working directory inside the container' },

@@ -1,4 +1,5 @@
-import { InvalidArgumentError, NotImplementedError } from '../common/errors.js';
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError, messageOf, NotImplementedError } from '../common/errors.js';
 
 /** The options `berth run` (and `create`) accept, as commander parses them. */
 export interface RunFlags {
@@ -9,6 +10,8 @@ export interface RunFlags {
   rm?: boolean;
   name?: string;
   env?: string[];
+  envFile?: string[];
+  addHost?: string[];
   publish?: string[];
   volume?: string[];
   tmpfs?: string[];
@@ -44,6 +47,7 @@ export interface RunFlags {
 export const FIELD_FLAGS: Record<string, string> = {
   name: '--name',
   env: '-e/--env',
+  extraHosts: '--add-host',
   ports: '-p/--publish',
   volumes: '-v/--volume',
   tmpfs: '--tmpfs',
@@ -108,7 +112,9 @@ export function buildCreateRequest(image: string, args: string[], f: RunFlags): 
     if (v !== undefined && !(Array.isArray(v) && v.length === 0)) req[key] = v;
   };
   set('name', f.name);
-  set('env', f.env);
+  // As Docker's: the files first, in order, then -e, so a flag wins over a file.
+  set('env', [...envFiles(f.envFile ?? []), ...(f.env ?? [])]);
+  set('extraHosts', f.addHost);
   set('ports', f.publish);
   set('volumes', f.volume);
   set('tmpfs', f.tmpfs);
@@ -151,4 +157,42 @@ export function nameFlagInMessage(message: string): string {
   const m = /^([a-zA-Z]+)(\[\d+\])?(\.[\w.]+)?: /.exec(message);
   const flagName = m?.[1] ? FIELD_FLAGS[m[1]] : undefined;
   return m && flagName ? `${flagName} (${m[0].slice(0, -2)}): ${message.slice(m[0].length)}` : message;
+}
+
+/**
+ * `--env-file`: Docker's format. One variable a line; blank lines and lines
+ * starting with `#` are skipped; `KEY=VALUE` is taken as written (the value
+ * is not trimmed or unquoted); a bare `KEY` takes this shell's value, and is
+ * left out when the shell has none.
+ */
+export function envFiles(files: string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const out: string[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new InvalidArgumentError(
+        `--env-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`,
+        {
+          field: 'envFile',
+        },
+      );
+    }
+    text.split(/\r?\n/).forEach((raw, i) => {
+      const line = raw.trimStart();
+      if (line === '' || line.startsWith('#')) return;
+      const eq = line.indexOf('=');
+      const key = eq < 0 ? line.trimEnd() : line.slice(0, eq);
+      if (key === '' || /\s/.test(key)) {
+        throw new InvalidArgumentError(
+          `--env-file: ${file} line ${i + 1}: ${JSON.stringify(key)} is not a variable name`,
+          { field: 'envFile' },
+        );
+      }
+      if (eq >= 0) out.push(line);
+      else if (env[key] !== undefined) out.push(`${key}=${env[key]}`);
+    });
+  }
+  return out;
 }

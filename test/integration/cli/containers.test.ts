@@ -97,6 +97,36 @@ describe('berth run/ps/logs/stop/rm through a real agent', () => {
     assert.equal(out, 'yes hi\n');
   });
 
+  test('--env-file and --add-host reach the process; -e wins over the file', async () => {
+    const dir = await tempDir('berth-env-file-');
+    const file = join(dir, 'app.env');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(file, '# settings\nA=from file\n\nB=file\nFROM_SHELL\n');
+    const out = await agent.cli(
+      [
+        'run',
+        '--rm',
+        '--env-file',
+        file,
+        '-e',
+        'B=flag',
+        '--add-host',
+        'db.internal:10.1.2.3',
+        IMAGE,
+        'sh',
+        '-c',
+        'echo "$A|$B|$FROM_SHELL"; grep db.internal /etc/hosts',
+      ],
+      { env: { FROM_SHELL: 'shell' } },
+    );
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^from file\|flag\|shell\n10\.1\.2\.3\s+db\.internal\n$/);
+    const missing = await agent.cli(['run', '--rm', '--env-file', join(dir, 'nope.env'), IMAGE, 'true']);
+    assert.equal(missing.code, 125);
+    assert.match(missing.stderr, /--env-file: cannot read .*nope\.env: ENOENT/);
+    await removeDir(dir);
+  });
+
   test("default capabilities are Docker's set; --cap-drop ALL clears them", async () => {
     const caps = await ok(['run', '--rm', IMAGE, 'grep', 'CapEff', '/proc/self/status']);
     assert.match(caps, /CapEff:\s+00000000a80425fb/);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { buildCreateRequest, nameFlagInMessage } from '../../../src/cli/run-request.js';
+import { buildCreateRequest, envFiles, nameFlagInMessage } from '../../../src/cli/run-request.js';
 
 const bin = fileURLToPath(new URL('../../../src/bin/berth.js', import.meta.url));
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -146,6 +146,29 @@ describe('berth CLI', () => {
     const r = await berth(['ps']);
     assert.equal(r.code, 125);
     assert.match(r.stderr, /cannot reach the berth agent at \/nonexistent\/berth\.sock/);
+  });
+});
+
+describe('--env-file', () => {
+  it("reads Docker's format: comments and blanks skipped, values as written, a bare name from the shell", async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'berth-envfile-'));
+    try {
+      const f = join(dir, 'a.env');
+      writeFileSync(f, '# c\n\n  A=1\nB= spaced value \nC=x=y\nSET\nUNSET\n');
+      assert.deepEqual(envFiles([f], { SET: 'from shell' }), [
+        'A=1',
+        'B= spaced value ',
+        'C=x=y',
+        'SET=from shell',
+      ]);
+      writeFileSync(f, 'GOOD=1\nBAD KEY=2\n');
+      assert.throws(() => envFiles([f], {}), /--env-file: .*a\.env line 2: "BAD KEY" is not a variable name/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
