@@ -281,6 +281,11 @@ async function sweep(dir: string, runDir: string, bridge: string): Promise<void>
       await rmdir(join('/sys/fs/cgroup', ctrl, 'berth', id)).catch(() => undefined);
     }
   }
+  // The parent every agent's containers share (/berth in each hierarchy): removed once empty, so a
+  // run leaves no cgroup behind; one that still has containers (another agent's) refuses rmdir.
+  for (const ctrl of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+    await rmdir(join('/sys/fs/cgroup', ctrl, 'berth')).catch(() => undefined);
+  }
   for (const table of ['nat', 'filter']) {
     const rules = await iptablesRules(table);
     for (const line of rules.split('\n')) {
