@@ -251,6 +251,18 @@ async function dropSharedChainsIfUnused(): Promise<void> {
  * kill -9): containers in its runc root, their netns, veths and cgroups, the
  * iptables rules tagged with its bridge, the bridge, and mounts under `dir`.
  */
+/**
+ * The cgroup parent every berth container shares (`/berth` in each hierarchy),
+ * removed once empty so a test run leaves no cgroup behind; one that still has
+ * containers (another agent's) refuses the rmdir and stays.
+ */
+export async function removeEmptyBerthCgroups(): Promise<void> {
+  const { readdir, rmdir } = await import('node:fs/promises');
+  for (const ctrl of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+    await rmdir(join('/sys/fs/cgroup', ctrl, 'berth')).catch(() => undefined);
+  }
+}
+
 async function sweep(dir: string, runDir: string, bridge: string): Promise<void> {
   const { readdir, readFile, rmdir } = await import('node:fs/promises');
   // The agent leaves its HAProxy running on purpose (it outlives the agent, like containers).
@@ -281,11 +293,7 @@ async function sweep(dir: string, runDir: string, bridge: string): Promise<void>
       await rmdir(join('/sys/fs/cgroup', ctrl, 'berth', id)).catch(() => undefined);
     }
   }
-  // The parent every agent's containers share (/berth in each hierarchy): removed once empty, so a
-  // run leaves no cgroup behind; one that still has containers (another agent's) refuses rmdir.
-  for (const ctrl of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
-    await rmdir(join('/sys/fs/cgroup', ctrl, 'berth')).catch(() => undefined);
-  }
+  await removeEmptyBerthCgroups();
   for (const table of ['nat', 'filter']) {
     const rules = await iptablesRules(table);
     for (const line of rules.split('\n')) {

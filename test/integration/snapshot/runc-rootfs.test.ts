@@ -8,6 +8,7 @@ import { detectCgroups } from '../../../runtime/cgroups/detect.js';
 import type { ResolvedImage } from '../../../runtime/containers/ports.js';
 import { OciSpecBuilder } from '../../../runtime/oci/builder.js';
 import { OverlaySnapshotter } from '../../../runtime/snapshot/overlay.js';
+import { removeEmptyBerthCgroups } from '../../harness/agent.js';
 import { makeBusyboxRootfs } from '../../harness/rootfs.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 
@@ -49,6 +50,7 @@ describe('runc over an overlay snapshot with the berth spec', () => {
       await snaps.remove(id).catch(() => undefined);
       await builder.release(id);
     }
+    await removeEmptyBerthCgroups();
     if (work) await removeDir(work);
   });
 
