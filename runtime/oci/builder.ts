@@ -104,7 +104,7 @@ export class OciSpecBuilder implements SpecPort {
       throw new InternalError(`container ${facts.id}: stored spec config is not a version 1 berth config`);
     const volumePaths: Record<string, string> = {};
     for (const m of raw.mounts) {
-      if (m.kind === 'volume') volumePaths[m.name] = (await this.volumes.create(m.name)).mountpoint;
+      if (m.kind === 'volume') volumePaths[m.name] = await this.volumes.ensure(m.name);
     }
     // Docker creates a missing bind source as a directory; so does berth.
     for (const m of raw.mounts) if (m.kind === 'bind') await mkdir(m.source, { recursive: true });

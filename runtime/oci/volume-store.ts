@@ -18,9 +18,16 @@ export class VolumeStore implements VolumePort {
     return join(this.root, name, '_data');
   }
 
+  /** Makes sure the volume exists; returns its data directory (what a container start needs, no stat). */
+  async ensure(name: string): Promise<string> {
+    const data = this.dataPath(name);
+    await mkdir(data, { recursive: true, mode: 0o755 });
+    return data;
+  }
+
   /** Creates the volume if it does not exist (as `docker volume create` does); returns it either way. */
   async create(name: string): Promise<StoredVolumeInfo> {
-    await mkdir(this.dataPath(name), { recursive: true, mode: 0o755 });
+    await this.ensure(name);
     return this.get(name);
   }
 
