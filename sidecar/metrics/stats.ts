@@ -22,6 +22,12 @@ export interface ContainerStats {
   block: { readBytes: number; writeBytes: number };
 }
 
+/** What `read` (and `GET /v1/stats`) answers: the containers measured, and the names asked for that are unknown or not running. */
+export interface StatsReply {
+  containers: ContainerStats[];
+  missing: string[];
+}
+
 /**
  * `docker stats` numbers from the same cgroup readers /metrics uses, so the
  * two never disagree. Reads on demand (no timer); containers that vanish
@@ -35,17 +41,31 @@ export class StatsReader {
     private readonly roots: Roots,
   ) {}
 
-  /** Running containers, or those named (id, id prefix or name) that run. */
-  async read(names: string[] = []): Promise<ContainerStats[]> {
-    const running = (await this.source.list()).filter((c) => c.state === 'running' && c.cgroupPath);
-    const wanted =
-      names.length === 0
-        ? running
-        : running.filter((c) => names.some((n) => n === c.name || (n.length >= 3 && c.id.startsWith(n))));
+  /**
+   * Every running container, or the ones named (resolved as every other verb
+   * resolves them: name, id or unique id prefix). `missing`: the names that
+   * are unknown or not running.
+   */
+  async read(names: string[] = []): Promise<StatsReply> {
+    const live = (c: ContainerDescriptor) => c.state === 'running' && c.cgroupPath !== undefined;
+    const missing: string[] = [];
+    let wanted: ContainerDescriptor[];
+    if (names.length === 0) wanted = (await this.source.list()).filter(live);
+    else {
+      wanted = [];
+      for (const n of names) {
+        const c = await this.source.get(n).catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        });
+        if (c && live(c)) wanted.push(c);
+        else missing.push(n);
+      }
+    }
     this.reader ??= createCgroupReader(this.roots);
     const reader = await this.reader;
     const out = await Promise.all(wanted.map((c) => this.readOne(c, reader)));
-    return out.filter((s): s is ContainerStats => s !== undefined);
+    return { containers: out.filter((s): s is ContainerStats => s !== undefined), missing };
   }
 
   private async readOne(c: ContainerDescriptor, reader: CgroupReader): Promise<ContainerStats | undefined> {

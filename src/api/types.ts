@@ -1,6 +1,6 @@
 import type { Runtime } from '../../runtime/runtime.js';
 import type { RuntimeEvent } from '../../runtime/types.js';
-import type { ContainerStats } from '../../sidecar/metrics/stats.js';
+import type { StatsReply } from '../../sidecar/metrics/stats.js';
 import type { EventExchange } from '../common/events.js';
 
 /** What the API needs from the agent; injected by the composition root. */
@@ -8,5 +8,14 @@ export interface ApiDeps {
   runtime: Runtime;
   events: EventExchange<RuntimeEvent>;
   /** `GET /v1/stats`; without it the route answers NotImplemented. */
-  stats?: { read(names: string[]): Promise<ContainerStats[]> };
+  stats?: { read(names: string[]): Promise<StatsReply> };
 }
+
+/**
+ * The exec WebSocket's channels: the first byte of every binary frame says
+ * which stream the rest belongs to (Kubernetes' exec numbering). Shared by
+ * the route (src/api/routes/exec.ts) and `berth exec`.
+ */
+export const EXEC_STDIN = 0;
+export const EXEC_STDOUT = 1;
+export const EXEC_STDERR = 2;

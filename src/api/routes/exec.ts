@@ -3,14 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { ExecRequest } from '../../../runtime/runtime.js';
 import { errorCode, InvalidArgumentError, messageOf } from '../../common/errors.js';
-import type { ApiDeps } from '../types.js';
+import { type ApiDeps, EXEC_STDERR, EXEC_STDIN, EXEC_STDOUT } from '../types.js';
 
 type IdParams = { Params: { id: string } };
-
-/** The first byte of every binary frame: which stream the rest belongs to (Kubernetes' exec channels). */
-export const EXEC_STDIN = 0;
-export const EXEC_STDOUT = 1;
-export const EXEC_STDERR = 2;
 
 /** An exec request from a client: `cmd` a non-empty list of strings; env, user and workdir optional. */
 export function execRequest(body: unknown): ExecRequest {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { LogLine, WaitResult } from '../../../runtime/runtime.js';
 import type { ContainerDescriptor } from '../../../runtime/types.js';
+import { EXEC_STDERR, EXEC_STDIN } from '../../api/types.js';
 import {
   fromWire,
   InvalidArgumentError,
@@ -249,7 +250,7 @@ async function execStreaming(api: ApiClient, id: string, cmd: string[], o: ExecF
     process.stdin.on('data', (chunk: Buffer) => {
       unsent++;
       if (unsent >= 16) process.stdin.pause();
-      ws.send(Buffer.concat([Buffer.of(0), chunk]), { binary: true }, () => {
+      ws.send(Buffer.concat([Buffer.of(EXEC_STDIN), chunk]), { binary: true }, () => {
         unsent--;
         if (unsent < 4 && process.stdin.isPaused()) process.stdin.resume();
       });
@@ -266,7 +267,7 @@ async function execStreaming(api: ApiClient, id: string, cmd: string[], o: ExecF
           result = JSON.parse(data.toString()) as typeof result;
           return;
         }
-        const out = data[0] === 2 ? process.stderr : process.stdout;
+        const out = data[0] === EXEC_STDERR ? process.stderr : process.stdout;
         if (!out.write(data.subarray(1))) {
           ws.pause();
           out.once('drain', () => ws.resume());

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ContainerStats } from '../../../sidecar/metrics/stats.js';
+import type { ContainerStats, StatsReply } from '../../../sidecar/metrics/stats.js';
 import type { ApiClient } from '../client.js';
 import { humanSize, table } from '../format.js';
 
@@ -17,18 +17,18 @@ export function registerStatsCommand(program: Command, client: () => ApiClient):
     .argument('[container...]')
     .option('--no-stream', 'print one table and exit')
     .action(async (names: string[], o: { stream: boolean }) => {
-      const read = () => client().json<ContainerStats[]>('GET', '/v1/stats', { query: { name: names } });
+      const read = () => client().json<StatsReply>('GET', '/v1/stats', { query: { name: names } });
       let before = await read();
       for (;;) {
         await new Promise((r) => setTimeout(r, 1000));
         const now = await read();
-        const text = render(before, now);
+        const text = render(before.containers, now.containers);
         if (o.stream && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
         process.stdout.write(text);
         before = now;
         if (!o.stream) break;
       }
-      const missing = names.filter((n) => !before.some((s) => s.name === n || s.id.startsWith(n)));
+      const { missing } = before;
       if (missing.length > 0) {
         process.stderr.write(`berth: not running or no such container: ${missing.join(', ')}\n`);
         process.exitCode = 125;
