@@ -113,11 +113,7 @@ export class ApiClient {
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('unexpected-response', (_req, res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => {
-          text += c.toString();
-        });
-        res.on('end', () => reject(toError(res.statusCode ?? 500, text)));
+        void readAll(res).then((text) => reject(toError(res.statusCode ?? 500, text)), reject);
       });
       ws.once('error', (err: NodeJS.ErrnoException) => reject(unreachable(t, err)));
     });

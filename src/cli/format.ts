@@ -17,19 +17,18 @@ export function ago(iso: string | undefined, now = Date.now()): string {
 /** The time since `iso` as Docker's ps says it: `Less than a second`, `About a minute`, `3 hours`. */
 export function since(iso: string, now = Date.now()): string {
   const s = Math.max(0, (now - Date.parse(iso)) / 1000);
-  const n = (v: number, unit: string) => `${v} ${unit}${v === 1 ? '' : 's'}`;
   if (s < 1) return 'Less than a second';
-  if (s < 60) return n(Math.floor(s), 'second');
+  if (s < 60) return plural(Math.floor(s), 'second');
   const m = Math.floor(s / 60);
   if (m === 1) return 'About a minute';
-  if (m < 60) return n(m, 'minute');
+  if (m < 60) return plural(m, 'minute');
   const h = Math.floor(s / 3600 + 0.5);
   if (h === 1) return 'About an hour';
-  if (h < 48) return n(h, 'hour');
-  if (h < 24 * 7 * 2) return n(Math.floor(h / 24), 'day');
-  if (h < 24 * 30 * 2) return n(Math.floor(h / (24 * 7)), 'week');
-  if (h < 24 * 365 * 2) return n(Math.floor(h / (24 * 30)), 'month');
-  return n(Math.floor(s / 3600 / 24 / 365), 'year');
+  if (h < 48) return plural(h, 'hour');
+  if (h < 24 * 7 * 2) return plural(Math.floor(h / 24), 'day');
+  if (h < 24 * 30 * 2) return plural(Math.floor(h / (24 * 7)), 'week');
+  if (h < 24 * 365 * 2) return plural(Math.floor(h / (24 * 30)), 'month');
+  return plural(Math.floor(s / 3600 / 24 / 365), 'year');
 }
 
 export function humanSize(bytes: number): string {
@@ -46,5 +45,10 @@ export function humanSize(bytes: number): string {
 /** Prints what was removed, one line each, then how many `kind`s went. */
 export function report(kind: string, lines: string[], count: number): void {
   for (const l of lines) process.stdout.write(`${l}\n`);
-  process.stdout.write(`Removed ${count} ${kind}${count === 1 ? '' : 's'}\n`);
+  process.stdout.write(`Removed ${plural(count, kind)}\n`);
+}
+
+/** `1 second`, `3 seconds`: a count and its noun. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
