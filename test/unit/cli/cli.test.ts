@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -151,9 +162,6 @@ describe('berth CLI', () => {
 
 describe('--env-file', () => {
   it("reads Docker's format: comments and blanks skipped, values as written, a bare name from the shell", async () => {
-    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const dir = mkdtempSync(join(tmpdir(), 'berth-envfile-'));
     try {
       const f = join(dir, 'a.env');
@@ -236,9 +244,6 @@ describe('the berth command (src/bin/berth, the package bin)', () => {
   });
 
   it('works through a symlink, as npm link and npm install -g put it on the PATH', async () => {
-    const { mkdtempSync, rmSync, symlinkSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const dir = mkdtempSync(join(tmpdir(), 'berth-bin-'));
     try {
       symlinkSync(command, join(dir, 'berth'));
@@ -254,11 +259,6 @@ describe('the berth command (src/bin/berth, the package bin)', () => {
 describe('src/bin/berth.js: the compiled CLI or the sources', () => {
   // A copy of the launcher in a tree of its own, whose "CLI" says which copy ran.
   const setUp = async () => {
-    const { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } = await import(
-      'node:fs'
-    );
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const root = mkdtempSync(join(tmpdir(), 'berth-launch-'));
     const put = (rel: string, text: string, ageS: number) => {
       const p = join(root, rel);
@@ -294,7 +294,6 @@ describe('src/bin/berth.js: the compiled CLI or the sources', () => {
   };
 
   it('runs dist/ when the build is newer than every source, and the sources once one is edited', async () => {
-    const { rmSync } = await import('node:fs');
     const t = await setUp();
     try {
       assert.equal(await t.launch(['ps']), 'dist ps');
@@ -306,7 +305,6 @@ describe('src/bin/berth.js: the compiled CLI or the sources', () => {
   });
 
   it('checks runtime/ and sidecar/ only for `berth agent`, the one verb that loads them', async () => {
-    const { rmSync } = await import('node:fs');
     const t = await setUp();
     try {
       t.touch('runtime/exec/a.ts');
