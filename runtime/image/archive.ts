@@ -9,6 +9,7 @@ import type { ImageCandidate, LayerSource } from './candidate.js';
 import { decompress } from './decompress.js';
 import { sha256Of } from './digest.js';
 import { isErrno } from './fsutil.js';
+import { ByteLimit } from './limits.js';
 import { pickPlatform } from './platform.js';
 import { normalizeReference, parseReference } from './reference.js';
 import { entryComponents, UnsafePathError } from './safe-path.js';
@@ -30,8 +31,9 @@ export async function readArchive(
   source: Readable,
   staging: string,
   platform: Platform,
+  maxBytes = Number.POSITIVE_INFINITY,
 ): Promise<ImageCandidate[]> {
-  const aliases = await stage(source, staging);
+  const aliases = await stage(source, staging, maxBytes);
   const resolve = (name: string): string => {
     let rel = posix.normalize(name).replace(/^\.\//, '');
     for (let i = 0; i < 10; i++) {
@@ -61,11 +63,15 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** Writes regular members under `staging`; links become aliases (never created on disk). */
-async function stage(source: Readable, staging: string): Promise<Map<string, string>> {
+async function stage(source: Readable, staging: string, maxBytes: number): Promise<Map<string, string>> {
   const aliases = new Map<string, string>();
   const plain = await decompress(source, 'archive');
   const ex = tar.extract();
-  const feeding = pipeline(plain, ex as unknown as NodeJS.WritableStream);
+  // A gzipped archive is a bomb like a layer: its uncompressed tar may use only the disk's room.
+  const limit = new ByteLimit(maxBytes, () =>
+    bad(`uncompressed, the archive exceeds the ${maxBytes} bytes the disk can spare (minFreeBytes)`),
+  );
+  const feeding = pipeline(plain, limit, ex as unknown as NodeJS.WritableStream);
   feeding.catch((err: unknown) => ex.destroy(err instanceof Error ? err : new Error(String(err))));
   let sawAny = false;
   for await (const entry of ex) {
@@ -117,10 +123,11 @@ function blobDigestOf(name: string): string | undefined {
   return m ? `sha256:${m[1]}` : undefined;
 }
 
-function fileLayer(path: string, label: string, digest?: string): LayerSource {
+function fileLayer(path: string, label: string, digest?: string, size?: number): LayerSource {
   return {
     label,
     ...(digest ? { digest } : {}),
+    ...(size !== undefined ? { size } : {}),
     open: async () => {
       if (!(await exists(path))) throw bad(`${label} is missing from the archive`);
       return createReadStream(path);
@@ -162,6 +169,17 @@ async function dockerArchive(staging: string, resolve: (n: string) => string): P
     });
   }
   return out;
+}
+
+/** A descriptor's size: a non-negative integer, or a refusal naming the blob. */
+export function descriptorSize(d: Descriptor): number {
+  if (!Number.isSafeInteger(d.size) || (d.size as number) < 0) {
+    throw new InvalidArgumentError(
+      `layer ${d.digest}: descriptor size ${JSON.stringify(d.size)} is not a non-negative integer`,
+      { field: 'layer' },
+    );
+  }
+  return d.size as number;
 }
 
 function ociRef(d: Descriptor): string | undefined {
@@ -231,7 +249,7 @@ async function ociLayout(
       layers: manifest.layers.map((l) => {
         const m = /^sha256:([a-f0-9]{64})$/.exec(l.digest ?? '');
         if (!m) throw bad(`layer digest ${JSON.stringify(l.digest)} is not sha256:<hex>`);
-        return fileLayer(resolve(`blobs/sha256/${m[1]}`), `layer ${l.digest}`, l.digest);
+        return fileLayer(resolve(`blobs/sha256/${m[1]}`), `layer ${l.digest}`, l.digest, descriptorSize(l));
       }),
       source: 'load',
     });

@@ -22,6 +22,8 @@ export interface ExtractOptions {
   label: string;
   /** Called for xattrs that could not be applied (non-fatal). */
   onWarning?: (msg: string) => void;
+  /** Most entries the layer may have (maxLayerEntries); one more fails it. */
+  maxEntries?: number;
 }
 
 type Header = Omit<TarHeader, 'pax'> & { pax?: Record<string, string> | null };
@@ -47,8 +49,15 @@ export async function extractLayer(
   const feeding = pipeline(source, ex as unknown as NodeJS.WritableStream);
   // Surface the feeding side's errors (e.g. a corrupt gzip) through the loop below.
   feeding.catch((err: unknown) => ex.destroy(err instanceof Error ? err : new Error(String(err))));
+  const maxEntries = opts.maxEntries ?? Number.POSITIVE_INFINITY;
   for await (const entry of ex) {
     const h = entry.header as Header;
+    if (entries >= maxEntries) {
+      entry.resume();
+      throw new InvalidArgumentError(`${opts.label}: has more than ${maxEntries} entries (maxLayerEntries)`, {
+        field: 'layer',
+      });
+    }
     try {
       await extractEntry(root, h, entry as unknown as Body, dirTimes, opts);
     } catch (err) {

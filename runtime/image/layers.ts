@@ -5,12 +5,13 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { fsyncDir, writeFileAtomic } from '../../src/common/atomic-file.js';
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { FailedPreconditionError, InvalidArgumentError } from '../../src/common/errors.js';
 import type { Logger } from '../../src/common/log.js';
 import { decompress } from './decompress.js';
 import { digestHex, HashingStream } from './digest.js';
 import { extractLayer } from './extract.js';
 import { isErrno, tmpName } from './fsutil.js';
+import { ByteLimit, DEFAULT_LAYER_LIMITS, freeBytes, type LayerLimits } from './limits.js';
 import type { LayerRef } from './types.js';
 
 const run = promisify(execFile);
@@ -22,6 +23,8 @@ export interface UnpackOptions {
   expectedDigest?: string;
   /** sha256 of the uncompressed tar (the config's diff_id); checked when set. */
   expectedDiffId?: string;
+  /** Bytes of `source` its descriptor promises: reading stops past it, and fewer fail the layer. */
+  expectedSize?: number;
   /** Bytes read from `source` so far. */
   onBytes?: (n: number) => void;
 }
@@ -39,7 +42,24 @@ export class LayerStore {
     private readonly dir: string,
     private readonly tmpDir: string,
     private readonly logger: Logger,
+    private readonly limits: LayerLimits = DEFAULT_LAYER_LIMITS,
   ) {}
+
+  /**
+   * Bytes a layer (or a staged archive) may still write: what the disk has
+   * beyond `minFreeBytes`. Throws FailedPrecondition when that is nothing
+   * or less than `need`, before anything is read.
+   */
+  async room(what: string, need = 0): Promise<number> {
+    const free = await freeBytes(this.tmpDir);
+    const room = free - this.limits.minFreeBytes;
+    if (room <= need) {
+      throw new FailedPreconditionError(
+        `${what}: not enough free space in ${this.tmpDir}: ${free} bytes free${need ? `, ${need} bytes needed` : ''}, and ${this.limits.minFreeBytes} must stay free (minFreeBytes)`,
+      );
+    }
+    return room;
+  }
 
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
@@ -97,19 +117,57 @@ export class LayerStore {
     const tmp = tmpName(this.tmpDir, 'layer');
     const fs = join(tmp, 'fs');
     try {
+      const { maxLayerBytes, maxLayerEntries } = this.limits;
+      // Free space first: the compressed size is a floor for what the layer will write.
+      const room = await this.room(opts.label, opts.expectedSize ?? 0);
       await mkdir(fs, { recursive: true, mode: 0o755 });
       const packed = new HashingStream(opts.onBytes);
-      const reading = pipeline(source, packed);
+      const size = opts.expectedSize;
+      // Never read past the descriptor's size: a registry (or archive) that sends more is lying.
+      const reading =
+        size === undefined
+          ? pipeline(source, packed)
+          : pipeline(
+              source,
+              new ByteLimit(
+                size,
+                () =>
+                  new InvalidArgumentError(`${opts.label}: more than the ${size} bytes its descriptor says`, {
+                    field: 'layer',
+                  }),
+              ),
+              packed,
+            );
       reading.catch(() => undefined);
       const plain = await decompress(packed, opts.label);
+      // The uncompressed tar is bounded by maxLayerBytes and by the disk's room, whichever is less.
+      const cap = Math.min(maxLayerBytes, room);
+      const limit = new ByteLimit(
+        cap,
+        () =>
+          new InvalidArgumentError(
+            cap === maxLayerBytes
+              ? `${opts.label}: uncompressed size exceeds the limit of ${cap} bytes (maxLayerBytes)`
+              : `${opts.label}: uncompressed size exceeds the ${cap} bytes the disk can spare (minFreeBytes)`,
+            { field: 'layer' },
+          ),
+      );
       const unpacked = new HashingStream();
-      plain.on('error', (e) => unpacked.destroy(e));
-      plain.pipe(unpacked);
+      plain.on('error', (e) => limit.destroy(e));
+      limit.on('error', (e) => unpacked.destroy(e));
+      plain.pipe(limit).pipe(unpacked);
       await extractLayer(unpacked, fs, {
         label: opts.label,
+        maxEntries: maxLayerEntries,
         onWarning: (msg) => this.logger.warn(msg),
       });
       await reading;
+      if (size !== undefined && packed.bytes !== size) {
+        throw new InvalidArgumentError(
+          `${opts.label}: ${packed.bytes} bytes, but its descriptor says ${size}`,
+          { field: 'layer' },
+        );
+      }
       if (opts.expectedDigest && packed.digest() !== opts.expectedDigest) {
         throw new InvalidArgumentError(
           `${opts.label}: content digest ${packed.digest()} does not match the expected ${opts.expectedDigest}`,

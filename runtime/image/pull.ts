@@ -3,6 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { isLoopbackHost } from '../../src/common/address.js';
 import { InvalidArgumentError, NotImplementedError } from '../../src/common/errors.js';
 import type { PullProgress } from '../runtime.js';
+import { descriptorSize } from './archive.js';
 import type { ImageCandidate, LayerSource } from './candidate.js';
 import { sha256Of } from './digest.js';
 import { hostPlatform, parsePlatform, pickPlatform } from './platform.js';
@@ -203,7 +204,8 @@ export async function resolveRemote(
         `${what}: foreign (non-distributable) layer ${d.digest} is not supported`,
       );
     const short = d.digest.slice('sha256:'.length, 'sha256:'.length + 12);
-    const total = d.size ?? 0;
+    // The unpacker stops reading at this size: a registry that sends more fails the layer.
+    const total = descriptorSize(d);
     onProgress?.({ layer: short, current: 0, total, status: 'waiting' });
     let last = 0;
     return {

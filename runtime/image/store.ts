@@ -19,13 +19,14 @@ import type { ImageCandidate } from './candidate.js';
 import { sha256Of } from './digest.js';
 import { tmpName } from './fsutil.js';
 import { LayerStore } from './layers.js';
+import { type LayerLimits, layerLimits } from './limits.js';
 import { hostPlatform } from './platform.js';
 import { type PullConfig, parsePullOptions, resolveRemote, verifyLogin } from './pull.js';
 import { parseReference } from './reference.js';
 import { RefsIndex } from './refs-index.js';
 import type { ImageEventSink, ImageRecord, LayerRef, Platform } from './types.js';
 
-export interface ImageStoreOptions extends PullConfig {
+export interface ImageStoreOptions extends PullConfig, Partial<LayerLimits> {
   /** berth's state root; the store lives in `<root>/images/`. */
   root: string;
   logger: Logger;
@@ -59,7 +60,7 @@ export class ImageStore implements ImagePort, ImageOps {
     this.dir = join(o.root, 'images');
     this.tmp = join(this.dir, 'tmp');
     this.blobs = new BlobStore(join(this.dir, 'blobs'), this.tmp);
-    this.layers = new LayerStore(join(this.dir, 'layers'), this.tmp, o.logger);
+    this.layers = new LayerStore(join(this.dir, 'layers'), this.tmp, o.logger, layerLimits(o));
     this.index = new RefsIndex(join(this.dir, 'index.json'));
   }
 
@@ -178,7 +179,9 @@ export class ImageStore implements ImagePort, ImageOps {
     const staging = tmpName(this.tmp, 'load');
     await mkdir(staging, { recursive: true });
     try {
-      const cands = await readArchive(tar as Readable, staging, this.o.platform ?? hostPlatform());
+      // The outer tar is staged on disk: bounded by the room the disk has beyond minFreeBytes.
+      const room = await this.layers.room('archive');
+      const cands = await readArchive(tar as Readable, staging, this.o.platform ?? hostPlatform(), room);
       const out: ImageSummary[] = [];
       for (const c of cands) {
         const rec = await this.commit(c);
@@ -481,6 +484,7 @@ export class ImageStore implements ImagePort, ImageOps {
             label: src.label,
             expectedDiffId: diffId,
             ...(src.digest ? { expectedDigest: src.digest } : {}),
+            ...(src.size !== undefined ? { expectedSize: src.size } : {}),
           });
         } finally {
           open.delete(stream);
