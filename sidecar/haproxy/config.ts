@@ -155,6 +155,15 @@ export const HAPROXY_CONFIG: ConfigTable = [
   },
 ];
 
+/**
+ * The whole environment HAProxy (and `haproxy -c`) runs with. Not the
+ * agent's: it holds secrets (CONSUL_HTTP_TOKEN, BERTH_REGISTRY_PASSWORD, …)
+ * and HAProxy expands `"${VAR}"` in its config from its environment.
+ */
+export const HAPROXY_ENV: Readonly<Record<string, string>> = Object.freeze({
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+});
+
 /** Validated options (all durations in ms). */
 export interface HaproxyOptions {
   mode: 'managed' | 'external';

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../../src/common/errors.js';
+import { isIpAddress } from '../discovery/instance.js';
 
 /**
  * The load-balancing label set. Labels live on containers; discovery copies
@@ -52,6 +53,14 @@ export function lbMetaFromLabels(labels: Record<string, string>): Record<string,
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /**
+ * An HTTP check path: `/` then URI path and query characters, at most 256 in
+ * all. No quote, `$`, `;`, `#`, backslash, space or control character: the
+ * path is rendered into haproxy.cfg, where those are syntax (HAProxy expands
+ * `"${VAR}"` from its environment).
+ */
+export const CHECK_PATH_RE = /^\/[A-Za-z0-9._~!*+,=:@%&?/-]{0,255}$/;
+
+/**
  * The LB spec an instance declares, undefined when it declares none (no
  * `berth-lb-port`). Invalid values throw InvalidArgumentError naming the label.
  */
@@ -89,10 +98,10 @@ export function lbSpecFromMeta(serviceName: string, meta: Record<string, string>
   let check = get(LB_LABELS.check);
   if (check === '') check = undefined;
   if (check !== undefined) {
-    if (modeRaw === 'http' && !/^\/[!-~]*$/.test(check)) {
+    if (modeRaw === 'http' && !CHECK_PATH_RE.test(check)) {
       throw bad(
         LB_LABELS.check,
-        `must be an absolute path without spaces (e.g. /healthz), got ${JSON.stringify(check)}`,
+        `must be an absolute path (e.g. /healthz) of letters, digits and . _ ~ ! * + , = : @ % & ? / - (at most 256), got ${JSON.stringify(check.slice(0, 80))}`,
       );
     }
     if (modeRaw === 'tcp' && check !== 'tcp') {
@@ -100,8 +109,8 @@ export function lbSpecFromMeta(serviceName: string, meta: Record<string, string>
     }
   }
   const bind = get(LB_LABELS.bind);
-  if (bind !== undefined && !/^[0-9A-Fa-f.:]+$/.test(bind)) {
-    throw bad(LB_LABELS.bind, `${JSON.stringify(bind)} is not an IP address`);
+  if (bind !== undefined && bind !== '' && !isIpAddress(bind)) {
+    throw bad(LB_LABELS.bind, `${JSON.stringify(bind.slice(0, 80))} is not an IP address`);
   }
   return { name, port, mode: modeRaw, balance: balanceRaw as LbBalance, check, bind: bind || undefined };
 }

@@ -340,12 +340,15 @@ export class HaproxyManager {
     this.scheduleExpiry();
   }
 
+  /** Logs the problems of an apply when they changed; the gauges say how many are current, by kind. */
   private noteProblems(problems: LbProblem[]): void {
     const key = JSON.stringify(problems);
     if (key === this.lastProblems) return;
     this.lastProblems = key;
-    this.metrics.labelProblems = problems.length;
-    for (const p of problems) this.logger.warn(p, 'haproxy: label problem; left out');
+    this.metrics.labelProblems = problems.filter((p) => p.kind === 'label').length;
+    this.metrics.instanceProblems = problems.filter((p) => p.kind === 'instance').length;
+    this.metrics.serviceProblems = problems.filter((p) => p.kind === 'service').length;
+    for (const p of problems) this.logger.warn(p, `haproxy: ${p.kind} problem; left out, the rest is served`);
   }
 
   private updateGauges(): void {

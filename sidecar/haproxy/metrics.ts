@@ -12,6 +12,8 @@ export interface HaproxyMetricsSnapshot {
   runtimeApiFailures: number;
   restarts: number;
   labelProblems: number;
+  instanceProblems: number;
+  serviceProblems: number;
   drainsCompleted: number;
   drainsTimedOut: number;
   applyLatencyMs: { buckets: { le: number; count: number }[]; count: number; sum: number };
@@ -32,7 +34,12 @@ export class HaproxyMetrics {
   validateFailures = 0;
   runtimeApiFailures = 0;
   restarts = 0;
+  /** Instances left out now for a bad `berth.lb.*` label. */
   labelProblems = 0;
+  /** Instances left out now for a catalog address or port that is not an IP/DNS name and a port. */
+  instanceProblems = 0;
+  /** Services left out now: bind address or port not allowed, port taken, or refused by HAProxy. */
+  serviceProblems = 0;
   drainsCompleted = 0;
   drainsTimedOut = 0;
   private readonly bucketCounts = APPLY_LATENCY_BUCKETS_MS.map(() => 0);
@@ -59,6 +66,8 @@ export class HaproxyMetrics {
       runtimeApiFailures: this.runtimeApiFailures,
       restarts: this.restarts,
       labelProblems: this.labelProblems,
+      instanceProblems: this.instanceProblems,
+      serviceProblems: this.serviceProblems,
       drainsCompleted: this.drainsCompleted,
       drainsTimedOut: this.drainsTimedOut,
       applyLatencyMs: {

@@ -1,4 +1,5 @@
 import { messageOf } from '../../src/common/errors.js';
+import { instanceEndpointProblem } from '../discovery/instance.js';
 import type { CatalogView, ServiceInstance } from '../discovery/types.js';
 import { type LbSpec, lbSpecFromMeta, sameSpec } from './labels.js';
 
@@ -19,8 +20,14 @@ export interface DesiredService {
   servers: DesiredServer[];
 }
 
-/** A problem with what instances declare; the affected instance or service is left out, the rest is applied. */
+/**
+ * A problem with what instances declare; the affected instance or service is
+ * left out, the rest is applied. kind: `label` (a `berth.lb.*` value),
+ * `instance` (a catalog address or port), `service` (a frontend that cannot
+ * be served: bind not allowed, port taken, refused by HAProxy).
+ */
 export interface LbProblem {
+  kind: 'label' | 'instance' | 'service';
   service: string;
   instanceId?: string;
   message: string;
@@ -47,10 +54,17 @@ export function desiredFromView(view: CatalogView, defaultBind: string): Desired
     try {
       spec = lbSpecFromMeta(inst.service, inst.meta);
     } catch (err) {
-      problems.push({ service: inst.service, instanceId: inst.id, message: messageOf(err) });
+      problems.push({ kind: 'label', service: inst.service, instanceId: inst.id, message: messageOf(err) });
       continue;
     }
     if (spec === undefined) continue;
+    // Catalog entries are anyone's input (Consul without ACLs): what reaches a
+    // server line or a Runtime API command is an IP or a strict DNS name and a port.
+    const bad = instanceEndpointProblem(inst);
+    if (bad !== undefined) {
+      problems.push({ kind: 'instance', service: spec.name, instanceId: inst.id, message: bad });
+      continue;
+    }
     let g = groups.get(spec.name);
     if (g === undefined) {
       g = { specs: [] };
@@ -66,6 +80,7 @@ export function desiredFromView(view: CatalogView, defaultBind: string): Desired
     const spec = winningSpec(g.specs);
     if (g.specs.some((s) => !sameSpec(s.spec, spec))) {
       problems.push({
+        kind: 'label',
         service: name,
         message: `instances disagree on berth.lb.* labels; using those of most instances`,
       });
@@ -73,10 +88,6 @@ export function desiredFromView(view: CatalogView, defaultBind: string): Desired
     const servers: DesiredServer[] = [];
     for (const { inst } of g.specs.sort((a, b) => a.inst.id.localeCompare(b.inst.id))) {
       if (inst.health === 'critical') continue;
-      if (inst.port <= 0 || inst.address === '') {
-        problems.push({ service: name, instanceId: inst.id, message: 'instance has no address or port' });
-        continue;
-      }
       servers.push({
         instanceId: inst.id,
         address: inst.address,
@@ -96,6 +107,7 @@ export function desiredFromView(view: CatalogView, defaultBind: string): Desired
     const owner = taken.get(key);
     if (owner !== undefined) {
       problems.push({
+        kind: 'service',
         service: name,
         message: `berth.lb.port: ${key} is already the frontend of service ${owner}`,
       });

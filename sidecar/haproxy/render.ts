@@ -84,10 +84,10 @@ export function templateData(state: LbState, settings: RenderSettings): Template
         state: s.state,
         enabled: s.state === 'ready',
         free: s.instanceId === undefined,
-        instanceId: s.instanceId ?? null,
-        containerId: s.containerId ?? null,
-        node: s.node ?? null,
-        service: s.service ?? null,
+        instanceId: textOrNull(s.instanceId),
+        containerId: textOrNull(s.containerId),
+        node: textOrNull(s.node),
+        service: textOrNull(s.service),
       })),
     });
   }
@@ -104,7 +104,32 @@ export function templateData(state: LbState, settings: RenderSettings): Template
   };
 }
 
+/**
+ * Catalog strings a template may print (instance id, container id, node,
+ * service) are not validated like addresses are: anything outside
+ * `[A-Za-z0-9._:@/-]` becomes `_`, so none can end a line, start a comment,
+ * quote or expand (`"${VAR}"`) in a user template's output.
+ */
+export function safeText(s: string): string {
+  return s.replace(/[^A-Za-z0-9._:@/-]/g, '_');
+}
+
+const textOrNull = (s: string | undefined): string | null => (s === undefined ? null : safeText(s));
+
 const bindHost = (addr: string): string => (addr.includes(':') ? `[${addr}]` : addr);
+
+/**
+ * A value from a label or the catalog as one single-quoted HAProxy word:
+ * inside single quotes HAProxy neither expands `${VAR}` nor treats `#` or
+ * `\` as syntax. The values are validated before they get here (labels.ts,
+ * discovery/instance.ts); one that still holds a quote or a control
+ * character is a bug, and fails the render rather than the config.
+ */
+export function quote(v: string | number): string {
+  const s = String(v);
+  if (/['\p{Cc}]/u.test(s)) throw new Error(`haproxy render: unsafe value ${JSON.stringify(s)}`);
+  return `'${s}'`;
+}
 
 /**
  * The default generator (pure). Retries and redispatch let a request whose
@@ -138,24 +163,24 @@ export function renderDefault(data: TemplateData): string {
   for (const svc of data.services) {
     out.push(
       '',
-      `frontend ${svc.frontend}`,
+      `frontend ${quote(svc.frontend)}`,
       `  mode ${svc.mode}`,
-      `  bind ${bindHost(svc.bind)}:${svc.port}`,
+      `  bind ${quote(`${bindHost(svc.bind)}:${svc.port}`)}`,
       ...(svc.mode === 'http' ? ['  option forwardfor'] : []),
-      `  default_backend ${svc.backend}`,
+      `  default_backend ${quote(svc.backend)}`,
       '',
-      `backend ${svc.backend}`,
+      `backend ${quote(svc.backend)}`,
       `  mode ${svc.mode}`,
       `  balance ${svc.balance}`,
     );
     if (svc.mode === 'http') {
       out.push('  retry-on conn-failure empty-response response-timeout');
-      if (svc.checkPath !== null) out.push(`  option httpchk GET ${svc.checkPath}`);
+      if (svc.checkPath !== null) out.push(`  option httpchk GET ${quote(svc.checkPath)}`);
     }
     const check = svc.check ? ` check inter ${s.checkIntervalMs}ms` : '';
     for (const srv of svc.servers) {
       out.push(
-        `  server ${srv.name} ${bindHost(srv.address)}:${srv.port}${check}${srv.enabled ? '' : ' disabled'}`,
+        `  server ${srv.name} ${quote(`${bindHost(srv.address)}:${srv.port}`)}${check}${srv.enabled ? '' : ' disabled'}`,
       );
     }
   }

@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailedPreconditionError, messageOf, UnavailableError } from '../../src/common/errors.js';
 import type { Logger } from '../../src/common/log.js';
-import type { HaproxyOptions } from './config.js';
+import { HAPROXY_ENV, type HaproxyOptions } from './config.js';
 import { cliCommand, parseShowProc } from './runtime-api.js';
 
 const OUTPUT_LIMIT = 64 * 1024;
@@ -147,7 +147,15 @@ export class HaproxySupervisor {
     const args = ['-W', '-S', `${o.masterSocket},mode,600`];
     for (const f of this.preludeFiles()) args.push('-f', f);
     args.push('-f', o.configPath, '-p', o.pidFile);
-    const child = spawn(o.binary, args, { cwd: o.stateDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own session (setsid): a Ctrl-C on a foreground agent signals the
+    // agent's process group, and HAProxy, like the containers, outlives the
+    // agent (the next start adopts it). A minimal environment: see HAPROXY_ENV.
+    const child = spawn(o.binary, args, {
+      cwd: o.stateDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...HAPROXY_ENV },
+      detached: true,
+    });
     this.child = child;
     const append = (b: Buffer): void => {
       this.out += b.toString('utf8');
@@ -202,6 +210,8 @@ export class HaproxySupervisor {
   }
 
   private onUnexpectedExit(code: number | null, signal: string | null): void {
+    // Never restart during shutdown (close, detach or stop has begun).
+    if (this.stopping) return;
     this.hooks.onRestartCounted?.();
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.opts.restartBackoffMaxMs, Math.max(1, this.backoffMs * 2));
@@ -211,6 +221,7 @@ export class HaproxySupervisor {
     );
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
+      if (this.stopping) return;
       this.restarting = this.spawnAndWait().then(
         () => {
           this.hooks.onRestarted?.();

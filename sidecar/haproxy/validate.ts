@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../../src/common/errors.js';
+import { HAPROXY_ENV } from './config.js';
 
 export interface ValidateOptions {
   binary: string;
@@ -76,7 +77,8 @@ function run(
   timeoutMs: number,
 ): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    execFile(bin, args, { timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    const o = { timeout: timeoutMs, killSignal: 'SIGKILL' as const, env: { ...HAPROXY_ENV } };
+    execFile(bin, args, o, (err, stdout, stderr) => {
       const output = `${stdout}${stderr}`;
       if (err === null) {
         resolve({ code: 0, output });

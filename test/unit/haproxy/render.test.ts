@@ -42,14 +42,14 @@ describe('haproxy render', () => {
     );
     const lines = text.split('\n').map((l) => l.trim());
     for (const want of [
-      'frontend fe_web',
-      'bind 127.0.0.1:8080',
-      'default_backend be_web',
-      'backend be_web',
+      "frontend 'fe_web'",
+      "bind '127.0.0.1:8080'",
+      "default_backend 'be_web'",
+      "backend 'be_web'",
       'balance roundrobin',
-      'option httpchk GET /healthz',
-      'server s1 10.0.0.5:80 check inter 2000ms',
-      'server s2 0.0.0.0:0 check inter 2000ms disabled',
+      "option httpchk GET '/healthz'",
+      "server s1 '10.0.0.5:80' check inter 2000ms",
+      "server s2 '0.0.0.0:0' check inter 2000ms disabled",
       'hard-stop-after 60000ms',
     ]) {
       assert.ok(lines.includes(want), `missing "${want}" in:\n${text}`);
@@ -62,7 +62,7 @@ describe('haproxy render', () => {
     );
     assert.match(text, /mode tcp/);
     assert.doesNotMatch(text, /httpchk|forwardfor|retry-on/);
-    assert.match(text, /server s1 10\.0\.0\.5:80\n/);
+    assert.match(text, /server s1 '10\.0\.0\.5:80'\n/);
   });
 
   test('a Handlebars template receives the documented data', () => {
