@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { InvalidArgumentError, messageOf } from '../../common/errors.js';
 import { ndjson } from '../ndjson.js';
 import type { ApiDeps } from '../types.js';
+import { withUpload } from '../upload.js';
 import { flag } from './containers.js';
 
 type Query = Record<string, string | undefined>;
@@ -65,12 +66,13 @@ export function registerImageRoutes(app: FastifyInstance, { runtime }: ApiDeps):
     registry: await runtime.logout(req.params.registry),
   }));
 
+  // A refused upload is answered with the refusal: the rest of the body is read and dropped first.
   app.post('/v1/images/load', async (req) => ({
-    images: await runtime.load(req.body as NodeJS.ReadableStream),
+    images: await withUpload(req, (body) => runtime.load(body)),
   }));
 
   app.post<{ Querystring: Query }>('/v1/images/import', async (req) =>
-    runtime.importRootfs(req.body as NodeJS.ReadableStream, requireRef(req.query)),
+    withUpload(req, (body) => runtime.importRootfs(body, requireRef(req.query))),
   );
 
   app.delete<{ Querystring: Query }>('/v1/images', async (req) => ({
