@@ -6,6 +6,8 @@ export interface LogLine {
   time: string;
   stream: 'stdout' | 'stderr';
   line: string;
+  /** The line goes on in the next one of the same stream: it was longer than the join cap (runtime/exec/k8s-format.ts). */
+  partial?: boolean;
 }
 
 export interface LogQuery {

@@ -55,25 +55,50 @@ export function normalizeTime(t: string): string | undefined {
 }
 
 /**
+ * Most bytes of one line joined from partial records: 1 MiB. conmon splits
+ * output at its 8 KiB buffer, so a container printing without newlines would
+ * otherwise make one string of everything it ever printed (V8 gives up near
+ * 512 MiB, and the agent's memory long before). 1 MiB is 64 × Docker's 16 KiB
+ * line limit and the log shipper's join cap (sidecar/logs): any real line
+ * (a JSON document, a stack trace line) fits.
+ */
+export const MAX_JOINED_LINE_BYTES = 1 << 20;
+
+/**
  * Joins partial records into whole lines, per stream (stdout and stderr
  * fragments can interleave). A joined line carries the time of its first
  * fragment, when the line began.
  */
 export class LineAssembler {
-  private readonly pending = new Map<'stdout' | 'stderr', { time: string; text: string }>();
+  private readonly pending = new Map<'stdout' | 'stderr', { time: string; text: string; bytes: number }>();
 
-  /** Returns the completed line, if this record ends one. */
-  push(rec: K8sRecord): LogLine | undefined {
+  constructor(private readonly maxBytes = MAX_JOINED_LINE_BYTES) {}
+
+  /**
+   * Returns the lines this record completes: none (a partial record joined),
+   * one, or two when joining it would pass the cap (the part joined so far
+   * comes first, flagged `partial`: the line goes on in the next one).
+   */
+  push(rec: K8sRecord): LogLine[] {
     const prev = this.pending.get(rec.stream);
+    const bytes = Buffer.byteLength(rec.text);
+    const out: LogLine[] = [];
+    let cur = prev;
+    if (cur && cur.bytes + bytes > this.maxBytes) {
+      // Pieces of one line keep the time the line began, like the whole line would.
+      out.push({ time: cur.time, stream: rec.stream, line: cur.text, partial: true });
+      cur = { time: cur.time, text: '', bytes: 0 };
+    }
+    const joined = cur
+      ? { time: cur.time, text: cur.text + rec.text, bytes: cur.bytes + bytes }
+      : { time: rec.time, text: rec.text, bytes };
     if (rec.partial) {
-      if (prev) prev.text += rec.text;
-      else this.pending.set(rec.stream, { time: rec.time, text: rec.text });
-      return undefined;
+      this.pending.set(rec.stream, joined);
+      return out;
     }
     this.pending.delete(rec.stream);
-    return prev
-      ? { time: prev.time, stream: rec.stream, line: prev.text + rec.text }
-      : { time: rec.time, stream: rec.stream, line: rec.text };
+    out.push({ time: joined.time, stream: rec.stream, line: joined.text });
+    return out;
   }
 
   /** Unterminated fragments as lines (the container exited mid-line), oldest first. */

@@ -42,52 +42,62 @@ export class K8sLogReader implements LogPort {
   private async *generate(logPath: string, query: LogQuery, filter: Filter): AsyncGenerator<LogLine> {
     const signal = query.signal;
     let file = await openLog(logPath);
-    let ino = (await file.stat()).ino;
-    let pos = 0;
+    const st0 = await file.stat();
+    let ino = st0.ino;
+    const tail = query.tail;
+    // --tail N: start where the last N lines begin, found from the end of the
+    // file, instead of reading (and holding) everything before them.
+    let pos = tail === undefined ? 0 : await tailStart(file, st0.size, tail, filter);
     let carry: Buffer = Buffer.alloc(0);
     const asm = new LineAssembler();
-    const tail = query.tail;
     const ring: LogLine[] = [];
+    const buf = Buffer.alloc(CHUNK);
+
+    /** Reads one chunk at `pos`: the lines that pass the filter, or undefined at EOF. */
+    const readChunk = async (): Promise<LogLine[] | undefined> => {
+      const { bytesRead } = await file.read(buf, 0, CHUNK, pos);
+      if (bytesRead === 0) return undefined;
+      pos += bytesRead;
+      const out: LogLine[] = [];
+      let data =
+        carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      let nl = data.indexOf(0x0a);
+      while (nl >= 0) {
+        const rec = parseK8sRecord(data.subarray(0, nl).toString('utf8'));
+        if (rec) for (const line of asm.push(rec)) if (filter.keep(line)) out.push(line);
+        data = data.subarray(nl + 1);
+        nl = data.indexOf(0x0a);
+      }
+      // A record without its newline is still being written: keep it for the next read.
+      carry = Buffer.from(data);
+      return out;
+    };
 
     /** Reads from `pos` to EOF of the open file, returning the lines that pass the filter. */
     const drain = async (): Promise<LogLine[]> => {
       const out: LogLine[] = [];
-      const buf = Buffer.alloc(CHUNK);
-      for (;;) {
-        const { bytesRead } = await file.read(buf, 0, CHUNK, pos);
-        if (bytesRead === 0) break;
-        pos += bytesRead;
-        let data =
-          carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-        let nl = data.indexOf(0x0a);
-        while (nl >= 0) {
-          const rec = parseK8sRecord(data.subarray(0, nl).toString('utf8'));
-          if (rec) {
-            const line = asm.push(rec);
-            if (line && filter.keep(line)) out.push(line);
-          }
-          data = data.subarray(nl + 1);
-          nl = data.indexOf(0x0a);
-        }
-        // A record without its newline is still being written: keep it for the next read.
-        carry = Buffer.from(data);
-      }
+      for (let lines = await readChunk(); lines; lines = await readChunk()) out.push(...lines);
       return out;
     };
 
     try {
-      const initial = await drain();
-      if (!query.follow) for (const l of asm.flush()) if (filter.keep(l)) initial.push(l);
-      for (const line of initial) {
-        if (tail === undefined) {
-          if (filter.pastUntil(line)) return;
-          yield line;
-        } else {
-          ring.push(line);
-          if (ring.length > tail) ring.shift();
+      // Chunk by chunk: memory holds one chunk's lines (or the last `tail`), never the file.
+      for (;;) {
+        const chunk = await readChunk();
+        const lines = chunk ?? (query.follow ? [] : asm.flush().filter((l) => filter.keep(l)));
+        for (const line of lines) {
+          if (tail === undefined) {
+            if (filter.pastUntil(line)) return;
+            yield line;
+          } else {
+            ring.push(line);
+            // Trimmed in batches: a shift per line is quadratic for a large tail.
+            if (ring.length >= 2 * tail + 1024) ring.splice(0, ring.length - tail);
+          }
         }
+        if (!chunk) break;
       }
-      for (const line of ring) {
+      for (const line of tail === undefined ? [] : ring.slice(Math.max(0, ring.length - tail))) {
         if (filter.pastUntil(line)) return;
         yield line;
       }
@@ -133,6 +143,107 @@ export class K8sLogReader implements LogPort {
   }
 }
 
+type Stream = 'stdout' | 'stderr';
+
+/**
+ * The offset a forward read must start from to see the last `n` lines that
+ * `filter` keeps, found by reading the file backwards in CHUNK-sized reads
+ * from `size`: bytes read and memory grow with what those lines take, not
+ * with the file.
+ *
+ * Going backwards, a line (one or more records of a stream: `P`… then `F`)
+ * is complete once the previous `F` of its stream (or the file's start) is
+ * reached; its first record is then known, and with it its time (what
+ * `since` compares). Once `n` kept lines are complete, lines of the other
+ * streams that are still open may have begun earlier (their fragments
+ * interleave), so the scan goes on until each of those has begun too: the
+ * forward read from the result never starts inside a line. Lines longer
+ * than the join cap become several pieces forward; counting each as one
+ * here only moves the start earlier.
+ *
+ * Not seen: a line of a stream that has no record after the cut and whose
+ * last record is a `P` (the container wrote half a line to stderr, then only
+ * stdout for megabytes). A full read shows it at the end (or joins it when
+ * its `F` comes); finding it would mean reading the whole file back, which is
+ * what this avoids, so `--tail` leaves it out.
+ */
+export async function tailStart(file: FileHandle, size: number, n: number, filter: Filter): Promise<number> {
+  /** Per stream: the earliest record seen so far (going backwards) of its line not yet complete. */
+  const open = new Map<Stream, { start: number; time: string }>();
+  /** After the cut: the streams whose open line must still reach its beginning. */
+  let waiting: Set<Stream> | undefined;
+  let cut = size;
+  let kept = 0;
+  if (n === 0) waiting = new Set<Stream>(['stdout', 'stderr']);
+  const buf = Buffer.alloc(CHUNK);
+  let pos = size;
+  /** Bytes from `pos` up to and including the first newline after it: a record not yet complete. */
+  let rest: Buffer = Buffer.alloc(0);
+  let skipTrailing = true;
+
+  /** One record at `offset`, going backwards; true when the scan is done. */
+  const visit = (offset: number, raw: Buffer): boolean => {
+    const rec = parseK8sRecord(raw.toString('utf8'));
+    if (!rec) return false;
+    const s = rec.stream;
+    if (waiting) {
+      if (!waiting.has(s)) return false;
+      if (rec.partial) {
+        cut = Math.min(cut, offset);
+        return false;
+      }
+      // An F: the open line of this stream began just after it.
+      waiting.delete(s);
+      return waiting.size === 0;
+    }
+    const o = open.get(s);
+    if (!rec.partial && o) {
+      if (filter.keep({ time: o.time, stream: s, line: '' })) kept++;
+      if (kept >= n) {
+        // Every line found so far begins after this record; a line still
+        // open in the other stream may have begun before it.
+        cut = offset + raw.length + 1;
+        waiting = new Set([...open.keys()].filter((k) => k !== s));
+        return waiting.size === 0;
+      }
+    }
+    open.set(s, { start: offset, time: rec.time });
+    return false;
+  };
+
+  while (pos > 0) {
+    const len = Math.min(CHUNK, pos);
+    pos -= len;
+    const { bytesRead } = await file.read(buf, 0, len, pos);
+    const data =
+      rest.length > 0 ? Buffer.concat([buf.subarray(0, bytesRead), rest]) : buf.subarray(0, bytesRead);
+    let end = data.length;
+    if (skipTrailing) {
+      // Bytes after the last newline are a record still being written: not a line yet.
+      const last = data.lastIndexOf(0x0a);
+      if (last < 0) {
+        rest = Buffer.from(data);
+        continue;
+      }
+      skipTrailing = false;
+      end = last + 1;
+      cut = pos + end;
+    }
+    // data[.., end) ends with a newline; walk its records from the last one back.
+    let nl = end - 1;
+    for (;;) {
+      const prev = nl > 0 ? data.lastIndexOf(0x0a, nl - 1) : -1;
+      if (prev < 0 && pos > 0) break;
+      if (visit(pos + prev + 1, data.subarray(prev + 1, nl))) return cut;
+      if (prev < 0) break;
+      nl = prev;
+    }
+    rest = Buffer.from(data.subarray(0, nl + 1));
+  }
+  // The file's start: lines still open begin at their first record, where `cut` is by now.
+  return waiting && !skipTrailing ? cut : 0;
+}
+
 async function openLog(path: string): Promise<FileHandle> {
   try {
     return await open(path, 'r');
@@ -144,7 +255,7 @@ async function openLog(path: string): Promise<FileHandle> {
   }
 }
 
-interface Filter {
+export interface Filter {
   keep(line: LogLine): boolean;
   /** True once a line is later than `until`: nothing after it can match. */
   pastUntil(line: LogLine): boolean;

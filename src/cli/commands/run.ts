@@ -31,5 +31,7 @@ export async function runContainer(
 
 export function writeLine(l: LogLine, timestamps: boolean): void {
   const out = l.stream === 'stderr' ? process.stderr : process.stdout;
-  out.write(timestamps ? `${l.time} ${l.line}\n` : `${l.line}\n`);
+  // A piece of a line longer than the agent's join cap goes on in the next one: no newline between.
+  const end = l.partial && !timestamps ? '' : '\n';
+  out.write(timestamps ? `${l.time} ${l.line}${end}` : `${l.line}${end}`);
 }

@@ -62,8 +62,7 @@ describe('k8s-file records', () => {
     const out: LogLine[] = [];
     for (const l of FIXTURE.split('\n')) {
       const r = parseK8sRecord(l);
-      const line = r && asm.push(r);
-      if (line) out.push(line);
+      if (r) out.push(...asm.push(r));
     }
     assert.deepEqual(
       out.map((l) => [l.stream, l.line]),
