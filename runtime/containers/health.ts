@@ -21,6 +21,12 @@ export interface HealthCheckConfig {
 
 export const HEALTH_DEFAULTS = { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 };
 
+/**
+ * Bytes of a probe's output the health log keeps per entry (Docker keeps the
+ * same 4096). An http probe reads no more of the body than this.
+ */
+export const HEALTH_OUTPUT_MAX = 4096;
+
 export interface ProbeResult {
   ok: boolean;
   output: string;
@@ -109,7 +115,7 @@ export class HealthMonitor {
       start,
       end: new Date(this.now()).toISOString(),
       ok: r.ok,
-      output: r.output.slice(0, 4096),
+      output: r.output.slice(0, HEALTH_OUTPUT_MAX),
     });
     if (this.state.log.length > 5) this.state.log.shift();
     const prev = this.state.status;

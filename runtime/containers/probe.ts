@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import type { ProbeResult } from './health.js';
+import { HEALTH_OUTPUT_MAX, type ProbeResult } from './health.js';
 
 /**
  * Network health probes, run from the host against the container's address.
@@ -17,12 +17,37 @@ export async function probeNetwork(
   url.hostname = probe.host.includes(':') ? `[${probe.host}]` : probe.host;
   try {
     const res = await fetch(url, { signal, redirect: 'manual' });
-    const body = (await res.text()).slice(0, 4096);
+    const body = await readPrefix(res, HEALTH_OUTPUT_MAX);
     return { ok: res.status >= 200 && res.status < 400, output: `HTTP ${res.status} ${body}`.trim() };
   } catch (err) {
     const cause = (err as { cause?: { message?: string } }).cause?.message;
     return { ok: false, output: `GET ${url.href}: ${cause ?? (err as Error).message}` };
   }
+}
+
+/**
+ * The first `max` bytes of a response body, as text; the rest is never read:
+ * the body is cancelled, which closes the connection. A container's health
+ * endpoint may answer with any amount (an endless stream included), and the
+ * health log keeps only this much anyway.
+ */
+async function readPrefix(res: Response, max: number): Promise<string> {
+  const reader = res.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const part = value.subarray(0, max - size);
+      chunks.push(part);
+      size += part.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function probeTcp(host: string, port: number, signal: AbortSignal): Promise<ProbeResult> {
