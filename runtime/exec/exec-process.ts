@@ -58,7 +58,8 @@ export async function runExec(job: ExecJob): Promise<{ exitCode: number; stdout:
   const specPath = join(job.workDir, `exec-${tag}.json`);
   const pidPath = join(job.workDir, `exec-${tag}.pid`);
   const logPath = join(job.workDir, `exec-${tag}.log`);
-  await writeFile(specPath, JSON.stringify(proc));
+  // It carries the container's env and the request's (secrets often): root only, from its creation on.
+  await writeFile(specPath, JSON.stringify(proc), { mode: 0o600, flag: 'wx' });
   try {
     return await spawnExec(job, specPath, pidPath, logPath);
   } finally {

@@ -1,8 +1,18 @@
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '../../src/common/errors.js';
 import type { StoredVolumeInfo, VolumePort } from '../containers/ports.js';
 import { VOLUME_NAME_RE } from './volumes.js';
+
+/**
+ * The root and each `<root>/<name>`: root only. A container writes into a
+ * volume as whoever it runs as (a setuid-root binary included); the dirs
+ * above `_data` must not let a local user reach that (Docker's
+ * CVE-2021-41091). `_data` keeps 0755 (or what the container set): it is
+ * what the container sees.
+ */
+const HOLDER_MODE = 0o700;
+const DATA_MODE = 0o755;
 
 /**
  * The named volumes under one root, `<root>/<name>/_data` (Docker's layout).
@@ -21,7 +31,10 @@ export class VolumeStore implements VolumePort {
   /** Makes sure the volume exists; returns its data directory (what a container start needs, no stat). */
   async ensure(name: string): Promise<string> {
     const data = this.dataPath(name);
-    await mkdir(data, { recursive: true, mode: 0o755 });
+    await mkdir(join(this.root, name), { recursive: true, mode: HOLDER_MODE });
+    await mkdir(data, { mode: DATA_MODE }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
     return data;
   }
 
@@ -74,9 +87,18 @@ export class VolumeStore implements VolumePort {
     await rm(aside, { recursive: true, force: true });
   }
 
-  /** Finishes deletes a crash interrupted (the renamed-aside directories). */
+  /**
+   * At agent start: finishes deletes a crash interrupted (the renamed-aside
+   * directories) and closes volume dirs an older release made 0755.
+   */
   async sweep(): Promise<void> {
     const names = await readdir(this.root).catch(() => [] as string[]);
+    for (const n of names) {
+      if (!VOLUME_NAME_RE.test(n)) continue;
+      const st = await lstat(join(this.root, n)).catch(() => undefined);
+      if (st?.isDirectory() && (st.mode & 0o7777) !== HOLDER_MODE)
+        await chmod(join(this.root, n), HOLDER_MODE);
+    }
     await Promise.all(
       names
         .filter((n) => n.startsWith('.removing-'))

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, realpath, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeFileAtomic } from '../../src/common/atomic-file.js';
@@ -29,6 +29,13 @@ interface SnapshotMeta {
 }
 
 const KEY_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+/**
+ * The root and each snapshot's directory: root only. A container writes
+ * into its upper dir as root (a setuid-root binary included); the dirs above
+ * it must not let a local user reach that (Docker's CVE-2021-41091). The
+ * rootfs mount point and the upper dir keep 0755: they are the container's `/`.
+ */
+const HOLDER_MODE = 0o700;
 /** The kernel reads mount options from one page. */
 const MAX_MOUNT_DATA = 4096 - 1;
 
@@ -78,7 +85,7 @@ export class OverlaySnapshotter implements SnapshotPort {
   async prepare(key: string, layerDirs: string[]): Promise<{ rootfs: string }> {
     const dir = this.dir(key);
     return this.locked(key, async () => {
-      await mkdir(dir, { recursive: true, mode: 0o711 });
+      await mkdir(dir, { recursive: true, mode: HOLDER_MODE });
       const base = await realpath(dir);
       const rootfs = join(base, 'rootfs');
       if (await this.isMounted(rootfs)) return { rootfs };
@@ -193,6 +200,13 @@ export class OverlaySnapshotter implements SnapshotPort {
       // Also half-made snapshots (no snapshot.json: the agent died inside prepare).
       const names = await readdir(this.opts.root).catch(() => [] as string[]);
       for (const key of names) if (KEY_RE.test(key) && !keepSet.has(key)) await this.remove(key);
+    }
+    // Snapshot dirs an older release made 0711 are closed.
+    for (const key of await readdir(this.opts.root).catch(() => [] as string[])) {
+      if (!KEY_RE.test(key)) continue;
+      const dir = join(this.opts.root, key);
+      const st = await lstat(dir).catch(() => undefined);
+      if (st?.isDirectory() && (st.mode & 0o7777) !== HOLDER_MODE) await chmod(dir, HOLDER_MODE);
     }
     const out: SnapshotInfo[] = [];
     for (const s of await this.list()) {

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { RuntimeEvent } from '../../runtime/types.js';
 import { ApiServer, claimSocketPath } from '../api/server.js';
@@ -8,6 +7,7 @@ import { createLogger, type Logger } from '../common/log.js';
 import { VERSION } from '../version.js';
 import { composeRuntime } from './compose.js';
 import { type AgentConfig, apiTcpAddress, loadAgentConfig } from './config.js';
+import { makeAgentRoots, secureAgentDirs } from './dirs.js';
 import { lockAgentDirs } from './lock.js';
 import { startSidecars } from './sidecars.js';
 
@@ -19,11 +19,13 @@ import { startSidecars } from './sidecars.js';
 export async function runAgent(flags: Record<string, string | undefined>): Promise<void> {
   const cfg = await loadAgentConfig(flags);
   const logger = createLogger({ level: cfg.logLevel });
-  await mkdir(cfg.stateRoot, { recursive: true, mode: 0o711 });
-  await mkdir(cfg.runDir, { recursive: true, mode: 0o711 });
+  await makeAgentRoots(cfg);
   // Before anything reads or changes state: a second agent on the same directories stops here.
   const lock = await lockAgentDirs({ stateRoot: cfg.stateRoot, runDir: cfg.runDir });
   try {
+    // Closed to local users before any container state is read or written (also dirs an older release left open).
+    const tightened = await secureAgentDirs(cfg);
+    if (tightened.length > 0) logger.info({ changed: tightened }, 'state and run dirs tightened');
     // So does one on another agent's socket, before it creates a bridge or touches a container.
     await claimSocketPath(cfg.socket);
     await serve(cfg, logger);

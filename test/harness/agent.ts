@@ -36,8 +36,8 @@ export interface TestAgent {
   info(): Promise<Record<string, unknown>>;
   /** SIGKILL the agent (containers keep running) and wait for it to be gone. */
   kill9(): Promise<void>;
-  /** Start the agent again on the same state (live restore). */
-  restart(): Promise<void>;
+  /** Start the agent again on the same state (live restore); `agentEnv` replaces the start's. */
+  restart(opts?: { agentEnv?: Record<string, string> }): Promise<void>;
   /** Removes every container, stops the agent, removes the bridge, chains and state. */
   stop(): Promise<void>;
 }
@@ -53,6 +53,10 @@ export async function startAgent(
     config?: Record<string, Record<string, unknown>>;
     /** Options for the agent's node process (e.g. --cpu-prof when profiling a bench). */
     nodeArgs?: string[];
+    /** The socket inside the run dir, as in the default layout (/run/berth/berth.sock). */
+    socketInRunDir?: boolean;
+    /** Extra environment for the agent process (e.g. a test hook). */
+    agentEnv?: Record<string, string>;
   } = {},
 ): Promise<TestAgent> {
   const dir = await tempDir('berth-agent-');
@@ -61,7 +65,7 @@ export async function startAgent(
   const subnet = `10.215.${Number.parseInt(tag.slice(0, 2), 16)}.0/24`;
   const stateRoot = join(dir, 'state');
   const runDir = join(dir, 'run');
-  const socket = join(dir, 'berth.sock');
+  const socket = opts.socketInRunDir ? join(runDir, 'berth.sock') : join(dir, 'berth.sock');
   const env = { BERTH_SOCKET: socket };
   // Sections of the agent's config file; the HAProxy exporter gets a free port so agents never collide.
   const { freePort } = await import('./ports.js');
@@ -101,11 +105,13 @@ export async function startAgent(
     '127.0.0.1:0',
     ...(opts.args ?? []),
   ];
+  let agentEnv = opts.agentEnv;
   const launch = () =>
     startProcess({
       name: 'berth-agent',
       cmd: process.execPath,
       args: agentArgs,
+      ...(agentEnv ? { env: agentEnv } : {}),
       ready: async () => existsSync(socket) && (await cli(['info'])).code === 0,
       readyTimeoutMs: 30_000,
     });
@@ -149,7 +155,8 @@ export async function startAgent(
         clearInterval(timer);
       }
     },
-    async restart() {
+    async restart(o = {}) {
+      if (o.agentEnv) agentEnv = o.agentEnv;
       proc = await launch();
       await trackHaproxy();
     },
