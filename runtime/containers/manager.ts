@@ -1,5 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../src/common/atomic-file.js';
 import {
   AlreadyExistsError,
   errorCode,
@@ -87,7 +88,17 @@ export interface ContainerManagerDeps {
   /** Called before a stop signal is sent (drain in discovery and HAProxy); bounded by `preStopTimeoutMs`. */
   preStopHooks?: Array<(d: ContainerDescriptor) => Promise<void>>;
   preStopTimeoutMs?: number;
+  /**
+   * Test hook (BERTH_TEST_CRASH_AT): the agent SIGKILLs itself at this point of
+   * a container start, so a test can see what the next agent makes of it.
+   * Unset in production; nothing else reads it.
+   */
+  testCrashAt?: CrashPoint;
 }
+
+/** Where BERTH_TEST_CRASH_AT may stop a start: after the OCI runtime created the container, or started it. */
+export const CRASH_POINTS = ['after-runc-create', 'after-runc-start'] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
 
 /**
  * berth's container lifecycle: create → start → (health) → died → restart
@@ -327,12 +338,24 @@ export class ContainerManager implements Runtime {
         ...(net.hostsPath ? { hostsPath: net.hostsPath } : {}),
         ...(net.resolvConfPath ? { resolvConfPath: net.resolvConfPath } : {}),
       });
-      await writeFile(join(rec.bundleDir, 'config.json'), JSON.stringify(spec));
+      // The spec carries the container's env (secrets often): root only, also over one an older release
+      // wrote 0644 (a new file renamed over it). Rebuilt on every start: no fsync.
+      await writeFileAtomic(join(rec.bundleDir, 'config.json'), JSON.stringify(spec), {
+        mode: 0o600,
+        sync: false,
+      });
+      // Recorded before the runtime is asked: an agent that dies between `runc start` and the save below
+      // leaves a running container that the next agent must adopt, not an orphan whose network it tears down.
+      rec.starting = true;
+      await this.store.save(rec);
       phases.mark('spec');
       const { pid } = await this.d.executor.create(rec.id, rec.bundleDir, { logPath: rec.logPath });
       phases.mark('runtime_create');
+      this.crashPoint('after-runc-create');
       await this.d.executor.start(rec.id);
       phases.mark('runtime_start');
+      this.crashPoint('after-runc-start');
+      rec.starting = undefined;
       rec.pid = pid;
       rec.state = 'running';
       rec.startedAt = new Date().toISOString();
@@ -343,6 +366,7 @@ export class ContainerManager implements Runtime {
       rec.health = cfg.health ? 'starting' : 'none';
       await this.store.save(rec);
     } catch (err) {
+      rec.starting = undefined;
       await this.d.executor.delete(rec.id).catch(() => undefined);
       if (attached) await this.d.network.detach(rec.id).catch(() => undefined);
       rec.network = undefined;
@@ -648,6 +672,14 @@ export class ContainerManager implements Runtime {
     for (const rec of recs) this.records.set(rec.id, rec);
     const live: string[] = [];
     for (const rec of recs) {
+      if (rec.starting) {
+        // The agent died inside a start: the runtime says how far it got.
+        if (await this.resolveStarting(rec)) {
+          live.push(rec.id);
+          running++;
+        } else exited++;
+        continue;
+      }
       if (rec.state !== 'running' && rec.state !== 'restarting') continue;
       const found = await this.d.executor.adopt(rec.id).catch((err) => {
         this.d.logger.warn({ err, id: rec.id }, 'adopt failed');
@@ -696,6 +728,58 @@ export class ContainerManager implements Runtime {
       }
     }
     return { running, exited };
+  }
+
+  /**
+   * A record saved as `starting`: running in the runtime → adopted as
+   * running (its network kept); created (never started), stopped or gone →
+   * its runtime and network state freed, exited (128: the start did not
+   * complete, or its exit code), then the restart policy decides. True when adopted.
+   */
+  private async resolveStarting(rec: ContainerRecord): Promise<boolean> {
+    const found = await this.d.executor.adopt(rec.id).catch((err) => {
+      this.d.logger.warn({ err, id: rec.id }, 'adopt failed');
+      return { status: 'missing' as const };
+    });
+    rec.starting = undefined;
+    if (found.status === 'running') {
+      this.d.logger.info(
+        { id: rec.id, pid: found.pid },
+        'adopted a container whose start an earlier agent did not record',
+      );
+      rec.pid = found.pid;
+      rec.state = 'running';
+      rec.startedAt = new Date().toISOString();
+      rec.finishedAt = undefined;
+      rec.exitCode = undefined;
+      rec.oomKilled = undefined;
+      rec.signal = undefined;
+      rec.health = rec.config.health ? 'starting' : 'none';
+      await this.store.save(rec);
+      this.watchExit(rec);
+      this.startHealth(rec);
+      return true;
+    }
+    this.d.logger.warn(
+      { id: rec.id, runtime: found.status },
+      'an earlier agent died while starting this container; cleaning it up',
+    );
+    const exit: ExitInfo =
+      found.status === 'exited'
+        ? found.exit
+        : { exitCode: 128, oomKilled: false, finishedAt: new Date().toISOString() };
+    // afterExit frees the runtime's state (a created one's init is killed) and the network, then
+    // applies the restart policy; a container that never ran is reported as died too.
+    await this.afterExit(rec, exit, true);
+    return false;
+  }
+
+  /** The BERTH_TEST_CRASH_AT hook: SIGKILL at this point when a test asked for it. */
+  private crashPoint(at: CrashPoint): void {
+    if (this.d.testCrashAt !== at) return;
+    // Synchronous on pipes and files, so the line is out before the kill.
+    process.stderr.write(`BERTH_TEST_CRASH_AT=${at}: the agent kills itself here (a test hook)\n`);
+    process.kill(process.pid, 'SIGKILL');
   }
 
   async close(): Promise<void> {

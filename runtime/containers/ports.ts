@@ -143,11 +143,18 @@ export interface ExecutorPort {
     stdout: string;
     stderr: string;
   }>;
-  /** Live restore: what on-disk state says about a container after an agent restart. */
+  /**
+   * Live restore: what on-disk state says about a container after an agent
+   * restart. `created`: the OCI runtime created it and nobody started it (its
+   * init waits); the caller deletes or starts it.
+   */
   adopt(
     id: string,
   ): Promise<
-    { status: 'running'; pid: number } | { status: 'exited'; exit: ExitInfo } | { status: 'missing' }
+    | { status: 'running'; pid: number }
+    | { status: 'created'; pid: number }
+    | { status: 'exited'; exit: ExitInfo }
+    | { status: 'missing' }
   >;
 }
 

@@ -34,6 +34,14 @@ export interface ContainerRecord {
   rootfs?: string;
   bundleDir: string;
   logPath: string;
+  /**
+   * Saved (with the network attachment) just before the OCI runtime is asked
+   * to create and start the container, cleared by the save that records it
+   * running. An agent that died in between finds it set on restore and
+   * resolves it against the runtime's state (running: adopted; created,
+   * stopped or gone: cleaned up and exited, then the restart policy).
+   */
+  starting?: boolean;
 }
 
 export function newId(): string {

@@ -381,16 +381,17 @@ export class ConmonExecutor implements ExecutorPort {
   async adopt(
     id: string,
   ): Promise<
-    { status: 'running'; pid: number } | { status: 'exited'; exit: ExitInfo } | { status: 'missing' }
+    | { status: 'running'; pid: number }
+    | { status: 'created'; pid: number }
+    | { status: 'exited'; exit: ExitInfo }
+    | { status: 'missing' }
   > {
     checkId(id);
     const meta = await readMeta(this.layout, id);
     const st = await this.runc.state(id);
-    if (st !== undefined && st.status !== 'stopped') {
-      // 'created' (agent died between create and start) is reported as running: the process exists
-      // and is monitored; the caller decides whether to start or delete it.
-      return { status: 'running', pid: st.pid };
-    }
+    // 'created': the agent died between create and start; runc init waits for a start that never came.
+    if (st?.status === 'created') return { status: 'created', pid: st.pid };
+    if (st !== undefined && st.status !== 'stopped') return { status: 'running', pid: st.pid };
     const exit = await readExitFile(this.layout, id, meta);
     if (exit) return { status: 'exited', exit };
     if (st === undefined && meta === undefined) return { status: 'missing' };

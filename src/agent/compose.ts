@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { chooseOciRuntime, detectCgroups } from '../../runtime/cgroups/detect.js';
-import { ContainerManager } from '../../runtime/containers/manager.js';
+import { ContainerManager, CRASH_POINTS, type CrashPoint } from '../../runtime/containers/manager.js';
 import { probeNetwork } from '../../runtime/containers/probe.js';
 import { ConmonExecutor } from '../../runtime/exec/executor.js';
 import { K8sLogReader } from '../../runtime/exec/logfile.js';
@@ -12,7 +12,7 @@ import { BridgeNetworkManager } from '../../runtime/network/bridge.js';
 import { OciSpecBuilder } from '../../runtime/oci/builder.js';
 import { OverlaySnapshotter } from '../../runtime/snapshot/overlay.js';
 import type { ContainerDescriptor, ImageTopic, RuntimeEvent } from '../../runtime/types.js';
-import { FailedPreconditionError } from '../common/errors.js';
+import { FailedPreconditionError, InvalidArgumentError } from '../common/errors.js';
 import type { EventExchange } from '../common/events.js';
 import type { AgentConfig } from './config.js';
 
@@ -37,6 +37,19 @@ function which(bin: string, pkg: string): string {
       `${bin} is not installed: apt-get install ${pkg} (or run npm start, which does)`,
     );
   }
+}
+
+/** BERTH_TEST_CRASH_AT, a test hook (runtime/containers/README.md): unset or empty in production. */
+function testCrashAt(): { testCrashAt?: CrashPoint } {
+  const v = process.env.BERTH_TEST_CRASH_AT ?? '';
+  if (v === '') return {};
+  if (!(CRASH_POINTS as readonly string[]).includes(v)) {
+    throw new InvalidArgumentError(
+      `BERTH_TEST_CRASH_AT: a test hook, must be one of ${CRASH_POINTS.join(', ')} (or unset), got ${JSON.stringify(v)}`,
+      { field: 'BERTH_TEST_CRASH_AT' },
+    );
+  }
+  return { testCrashAt: v as CrashPoint };
 }
 
 /**
@@ -103,6 +116,7 @@ export async function composeRuntime(
     events,
     logger: logger.child({ component: 'containers' }),
     probeNetwork,
+    ...testCrashAt(),
   });
   return {
     manager,

@@ -306,6 +306,16 @@ describe('ConmonExecutor with runc', () => {
     assert.deepEqual(adopted, { status: 'exited', exit });
   });
 
+  test('live restore: a container created and never started is reported as created, not running', async () => {
+    const b = await bundle({ args: ['sleep', '300'] });
+    created.add(b.id);
+    const { pid } = await executor.create(b.id, b.dir, { logPath: b.logPath });
+    // A new executor (the next agent) after the agent died between runc create and start.
+    assert.deepEqual(await newExecutor().adopt(b.id), { status: 'created', pid });
+    await executor.delete(b.id);
+    assert.deepEqual(await newExecutor().adopt(b.id), { status: 'missing' });
+  });
+
   test('following the log across conmon rotations (--log-size-max) loses no line', async () => {
     const small = new ConmonExecutor({
       runtimePath: RUNC,
