@@ -22,6 +22,12 @@ export class DnsCounters {
   truncated = 0;
   /** Handler failures answered SERVFAIL (bugs; should stay 0). */
   internalErrors = 0;
+  /** TCP connections closed at once: over `tcpMaxConnections` or `tcpMaxConnectionsPerClient`. */
+  tcpRefused = 0;
+  /** Times a TCP connection's reading was paused (pipeline full or replies queued for a client not reading). */
+  tcpPaused = 0;
+  /** Queries answered SERVFAIL at once because `maxForwardsInFlight` forwards were pending. */
+  forwardsRefused = 0;
 
   query(type: string): void {
     this.queriesByType[type] = (this.queriesByType[type] ?? 0) + 1;
@@ -43,6 +49,9 @@ export class DnsCounters {
       malformed: this.malformed,
       truncated: this.truncated,
       internalErrors: this.internalErrors,
+      tcpRefused: this.tcpRefused,
+      tcpPaused: this.tcpPaused,
+      forwardsRefused: this.forwardsRefused,
     };
   }
 }

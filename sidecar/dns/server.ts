@@ -7,6 +7,7 @@ import type { CatalogView } from '../discovery/types.js';
 import { answer, isOurs, type TtlOptions, type Zone } from './answer.js';
 import { DnsCounters } from './counters.js';
 import { Forwarder, parseUpstream, systemNameservers, type Upstream } from './forwarder.js';
+import { TcpFramer } from './framing.js';
 import { normalizeDomain } from './names.js';
 import { ClientRateLimiter } from './ratelimit.js';
 import {
@@ -61,6 +62,20 @@ export interface DnsServerOptions {
   maxUdpSize?: number;
   /** Idle TCP connections are closed after this; default 10000 ms (RFC 7766). */
   tcpIdleTimeoutMs?: number;
+  /** Open TCP connections over all clients; one more is closed at once. Default 256. */
+  tcpMaxConnections?: number;
+  /** Open TCP connections per client address; one more is closed at once. Default 16. */
+  tcpMaxConnectionsPerClient?: number;
+  /**
+   * Reply bytes a TCP connection may have queued (written, not yet taken by the
+   * kernel) before the server stops reading its queries; reading resumes when
+   * the queue drains. Default 65536 (at least the socket's high-water mark).
+   */
+  tcpMaxQueuedBytes?: number;
+  /** Forwarded queries awaiting an upstream, over all clients; beyond it SERVFAIL at once. Default 256. */
+  maxForwardsInFlight?: number;
+  /** Bytes the answer cache may hold (encoded answers + an estimate of the records); oldest go first. Default 16 MiB. */
+  answerCacheMaxBytes?: number;
   log?: Logger;
 }
 
@@ -78,15 +93,28 @@ interface CachedAnswer {
   /** Encodings by rotation of the answer records, filled as they are asked for. */
   rotations: (Buffer | undefined)[];
   truncated: (boolean | undefined)[];
+  /** What this entry counts against `answerCacheMaxBytes`. */
+  bytes: number;
+  /** Evicted: it may still serve the query that made it, but holds no more bytes. */
+  evicted: boolean;
 }
 
 const UDP_DEFAULT = 512;
-/** Most cached queries per view; past it the cache starts over (random names cannot grow it without bound). */
+/** Most cached queries per view; past it the oldest go (random names cannot grow it without bound). */
 const CACHE_MAX = 10_000;
+/** Default byte bound of the answer cache (see the README: the key count alone allowed gigabytes). */
+const CACHE_MAX_BYTES = 16 * 1024 * 1024;
+/** Estimated heap cost of one decoded record object kept for re-encoding rotations. */
+const RECORD_OBJECT_BYTES = 128;
+/** Defaults of the TCP and forwarding caps (README: "Limits"). */
+const TCP_MAX_CONNECTIONS = 256;
+const TCP_MAX_CONNECTIONS_PER_CLIENT = 16;
+const TCP_MAX_QUEUED_BYTES = 64 * 1024;
+const MAX_FORWARDS_IN_FLIGHT = 256;
 /** Answers with more records than this are rotated and encoded per query instead of cached per rotation. */
 const CACHE_ROTATIONS_MAX = 64;
 const TCP_MAX = 65535;
-/** Queries a TCP client may have in flight on one connection. */
+/** Queries a TCP client may have in flight on one connection; past it the server stops reading it. */
 const TCP_PIPELINE = 64;
 
 /**
@@ -109,12 +137,24 @@ export class DnsServer {
   private readonly udp: UdpSocket[] = [];
   private readonly tcp: TcpServer[] = [];
   private readonly conns = new Set<TcpSocket>();
+  /** Open TCP connections per client address. */
+  private readonly connsPerClient = new Map<string, number>();
+  private forwardsInFlight = 0;
+  private closed = false;
   private bound: ListenAddress[] = [];
   private readonly cache = new Map<string, CachedAnswer>();
+  private cacheBytes = 0;
   private cacheView: CatalogView | undefined;
   private cacheContainers: ReadonlyMap<string, string> | undefined;
   private readonly listen: ListenAddress[];
   private readonly maxUdp: number;
+  private readonly limits: {
+    tcpConnections: number;
+    tcpPerClient: number;
+    tcpQueuedBytes: number;
+    forwards: number;
+    cacheBytes: number;
+  };
 
   constructor(private readonly opts: DnsServerOptions) {
     this.log = opts.log ?? silentLogger();
@@ -152,6 +192,39 @@ export class DnsServer {
     this.forwarder = new Forwarder(upstreams, opts.upstreamTimeoutMs ?? 2000);
     const rl = opts.rateLimit ?? { qps: 1000, burst: 2000 };
     this.limiter = rl === false ? undefined : new ClientRateLimiter(rl.qps, rl.burst);
+    this.limits = {
+      tcpConnections: positiveInt(opts.tcpMaxConnections, TCP_MAX_CONNECTIONS, 'tcpMaxConnections'),
+      tcpPerClient: positiveInt(
+        opts.tcpMaxConnectionsPerClient,
+        TCP_MAX_CONNECTIONS_PER_CLIENT,
+        'tcpMaxConnectionsPerClient',
+      ),
+      tcpQueuedBytes: positiveInt(opts.tcpMaxQueuedBytes, TCP_MAX_QUEUED_BYTES, 'tcpMaxQueuedBytes'),
+      forwards: positiveInt(opts.maxForwardsInFlight, MAX_FORWARDS_IN_FLIGHT, 'maxForwardsInFlight'),
+      cacheBytes: positiveInt(opts.answerCacheMaxBytes, CACHE_MAX_BYTES, 'answerCacheMaxBytes'),
+    };
+  }
+
+  /** Open TCP connections. */
+  tcpConnections(): number {
+    return this.conns.size;
+  }
+
+  /** Reply bytes queued on all TCP connections (written, not yet taken by the kernel). */
+  tcpQueuedBytes(): number {
+    let n = 0;
+    for (const c of this.conns) n += c.writableLength;
+    return n;
+  }
+
+  /** Forwarded queries awaiting an upstream. */
+  forwardsPending(): number {
+    return this.forwardsInFlight;
+  }
+
+  /** Keys and estimated bytes held by the answer cache, and its byte bound. */
+  answerCacheStats(): { entries: number; bytes: number; maxBytes: number } {
+    return { entries: this.cache.size, bytes: this.cacheBytes, maxBytes: this.limits.cacheBytes };
   }
 
   /** Upstreams in use (after defaults and excluding ourselves). */
@@ -165,6 +238,7 @@ export class DnsServer {
   }
 
   async start(): Promise<void> {
+    this.closed = false;
     try {
       for (const l of this.listen) this.bound.push(await this.bindBoth(l));
     } catch (err) {
@@ -174,8 +248,10 @@ export class DnsServer {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const c of this.conns) c.destroy();
     this.conns.clear();
+    this.connsPerClient.clear();
     await Promise.all([
       ...this.udp.map((s) => new Promise<void>((r) => s.close(() => r()))),
       ...this.tcp.map((s) => new Promise<void>((r) => s.close(() => r()))),
@@ -266,15 +342,20 @@ export class DnsServer {
       additional: a.additional,
     };
     if (edns !== undefined) res.edns = edns;
+    const key = cacheKey(buf, client);
+    const records = res.answers.length + res.authority.length + res.additional.length;
     const entry: CachedAnswer = {
       type: typeName(req.question.type),
       response: res,
       maxBytes,
       rotations: [],
       truncated: [],
+      bytes: 0,
+      evicted: false,
     };
-    if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(cacheKey(buf, client), entry);
+    if (this.cache.size >= CACHE_MAX) this.evictOldest();
+    this.cache.set(key, entry);
+    this.charge(entry, key.length + records * RECORD_OBJECT_BYTES);
     return this.reply(this.encodeRotated(entry, req.id));
   }
 
@@ -297,9 +378,28 @@ export class DnsServer {
   /** Drops every cached answer when the view or the container names change. */
   private syncCache(view: CatalogView, containers: ReadonlyMap<string, string>): void {
     if (view === this.cacheView && containers === this.cacheContainers) return;
+    for (const e of this.cache.values()) e.evicted = true;
     this.cache.clear();
+    this.cacheBytes = 0;
     this.cacheView = view;
     this.cacheContainers = containers;
+  }
+
+  /** Counts `bytes` more for a cached entry, then evicts the oldest entries while over the byte bound. */
+  private charge(entry: CachedAnswer, bytes: number): void {
+    entry.bytes += bytes;
+    this.cacheBytes += bytes;
+    while (this.cacheBytes > this.limits.cacheBytes && this.cache.size > 0) this.evictOldest();
+  }
+
+  private evictOldest(): void {
+    const oldest = this.cache.entries().next();
+    if (oldest.done) return;
+    const [key, e] = oldest.value;
+    this.cache.delete(key);
+    this.cacheBytes -= e.bytes;
+    e.bytes = 0;
+    e.evicted = true;
   }
 
   /** Encodes (or reuses) the answer rotated by a random offset, with this id. */
@@ -314,9 +414,10 @@ export class DnsServer {
       const enc = encodeResponse(res, entry.maxBytes);
       out = enc.buf;
       truncated = enc.truncated;
-      if (n <= CACHE_ROTATIONS_MAX) {
+      if (n <= CACHE_ROTATIONS_MAX && !entry.evicted) {
         entry.rotations[r] = out;
         entry.truncated[r] = truncated;
+        this.charge(entry, out.length);
       }
     }
     if (truncated) this.counters.truncated++;
@@ -346,8 +447,20 @@ export class DnsServer {
     if (this.forwarder.upstreams.length === 0) {
       return this.reply(encodeError(req.id, 0, req.rd, RCODE.REFUSED, req.question, edns));
     }
+    if (this.forwardsInFlight >= this.limits.forwards) {
+      // Every forward holds a socket until its answer or the timeout: past the
+      // cap, a flood (of spoofed sources, say) gets SERVFAIL, not more sockets.
+      this.counters.forwardsRefused++;
+      return this.reply(encodeError(req.id, 0, req.rd, RCODE.SERVFAIL, req.question, edns));
+    }
     this.counters.forwarded++;
-    const ans = await this.forwarder.forward(buf, client.transport === 'tcp');
+    this.forwardsInFlight++;
+    let ans: Buffer | undefined;
+    try {
+      ans = await this.forwarder.forward(buf, client.transport === 'tcp');
+    } finally {
+      this.forwardsInFlight--;
+    }
     if (ans === undefined) {
       this.counters.forwardTimeouts++;
       return this.reply(encodeError(req.id, 0, req.rd, RCODE.SERVFAIL, req.question, edns));
@@ -411,7 +524,8 @@ export class DnsServer {
           const out = this.respond(msg, { address: rinfo.address, transport: 'udp' });
           if (out instanceof Promise) {
             void out.then((o) => {
-              if (o !== undefined) sock.send(o, rinfo.port, rinfo.address);
+              // An answer that completes after close() has no socket to go out on.
+              if (o !== undefined && !this.closed) sock.send(o, rinfo.port, rinfo.address);
             });
           } else if (out !== undefined) {
             sock.send(out, rinfo.port, rinfo.address);
@@ -434,37 +548,87 @@ export class DnsServer {
     });
   }
 
-  /** Length-prefixed messages (RFC 1035 §4.2.2), pipelined, answered as they complete (RFC 7766). */
+  /**
+   * Length-prefixed messages (RFC 1035 §4.2.2), pipelined, answered as they
+   * complete (RFC 7766). Connections are capped over all clients and per
+   * client address (one over is closed at once). Reading pauses while
+   * `TCP_PIPELINE` queries are in flight or `tcpMaxQueuedBytes` of replies
+   * wait for a client that does not read, and resumes when that drains, so
+   * a connection holds at most a read chunk of queries (≤ 64 KiB) and about
+   * twice the queue bound of replies, whatever the client does.
+   */
   private serveTcp(c: TcpSocket): void {
+    const address = c.remoteAddress ?? '';
+    const mine = this.connsPerClient.get(address) ?? 0;
+    if (this.closed || this.conns.size >= this.limits.tcpConnections || mine >= this.limits.tcpPerClient) {
+      this.counters.tcpRefused++;
+      c.on('error', () => undefined);
+      c.destroy();
+      return;
+    }
     this.conns.add(c);
+    this.connsPerClient.set(address, mine + 1);
     c.setTimeout(this.opts.tcpIdleTimeoutMs ?? 10_000, () => c.destroy());
-    c.on('close', () => this.conns.delete(c));
-    c.on('error', () => c.destroy());
-    let buf: Buffer = Buffer.alloc(0);
-    let inFlight = 0;
-    const client: Client = { address: c.remoteAddress ?? '', transport: 'tcp' };
-    c.on('data', (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      // Each round consumes at least two bytes, so the loop is bounded by the buffer.
-      while (buf.length >= 2) {
-        const len = buf.readUInt16BE(0);
-        if (buf.length < 2 + len) break;
-        const msg = buf.subarray(2, 2 + len);
-        buf = buf.subarray(2 + len);
-        if (inFlight >= TCP_PIPELINE) {
-          c.destroy();
-          return;
-        }
-        inFlight++;
-        void this.handle(Buffer.from(msg), client).then((out) => {
-          inFlight--;
-          if (out === undefined || c.destroyed) return;
-          const len2 = Buffer.alloc(2);
-          len2.writeUInt16BE(out.length);
-          c.write(Buffer.concat([len2, out]));
-        });
-      }
+    c.on('close', () => {
+      this.conns.delete(c);
+      const n = (this.connsPerClient.get(address) ?? 1) - 1;
+      if (n <= 0) this.connsPerClient.delete(address);
+      else this.connsPerClient.set(address, n);
     });
+    c.on('error', () => c.destroy());
+    const framer = new TcpFramer();
+    const maxQueued = Math.max(this.limits.tcpQueuedBytes, c.writableHighWaterMark);
+    let inFlight = 0;
+    let paused = false;
+    // The biggest reply seen here: answers in flight are counted at this size
+    // against the queue bound, so 64 pipelined 60 KB answers cannot land on a
+    // queue that had room for one.
+    let biggest = 512;
+    const client: Client = { address, transport: 'tcp' };
+    const send = (out: Buffer | undefined): void => {
+      inFlight--;
+      if (out !== undefined && !c.destroyed) {
+        const framed = Buffer.allocUnsafe(2 + out.length);
+        biggest = Math.max(biggest, framed.length);
+        framed.writeUInt16BE(out.length, 0);
+        out.copy(framed, 2);
+        c.write(framed);
+      }
+      pump();
+    };
+    // Dispatches the complete queries the limits allow; pauses or resumes reading to match.
+    const pump = (): void => {
+      if (c.destroyed) return;
+      let blocked = false;
+      for (;;) {
+        const queued = c.writableLength;
+        if (
+          inFlight >= TCP_PIPELINE ||
+          queued >= maxQueued ||
+          (inFlight > 0 && queued + (inFlight + 1) * biggest > maxQueued)
+        ) {
+          blocked = true;
+          break;
+        }
+        const msg = framer.next();
+        if (msg === undefined) break;
+        inFlight++;
+        void this.handle(msg, client).then(send);
+      }
+      if (blocked && !paused) {
+        paused = true;
+        this.counters.tcpPaused++;
+        c.pause();
+      } else if (!blocked && paused) {
+        paused = false;
+        c.resume();
+      }
+    };
+    c.on('data', (chunk: Buffer) => {
+      framer.push(chunk);
+      pump();
+    });
+    c.on('drain', pump);
   }
 }
 
@@ -473,6 +637,14 @@ const NO_CONTAINERS: ReadonlyMap<string, string> = new Map();
 /** Transport + the query after its id: UDP and TCP differ in size limits. */
 function cacheKey(buf: Buffer, client: Client): string {
   return (client.transport === 'udp' ? 'u' : 't') + buf.toString('latin1', 2);
+}
+
+function positiveInt(v: number | undefined, dflt: number, field: string): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < 1) {
+    throw new InvalidArgumentError(`${field}: must be a positive integer, got ${String(v)}`, { field });
+  }
+  return v;
 }
 
 /** `items` starting at index r, wrapping around. */

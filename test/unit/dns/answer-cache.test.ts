@@ -122,3 +122,56 @@ describe('DnsServer answer cache', () => {
     assert.equal(e.answers[0]?.name, 'api.service.consul');
   });
 });
+
+/** Issue 12 item 16: the cache is bounded by the bytes it holds, not only by its number of keys. */
+describe('DnsServer answer cache is bounded by bytes', () => {
+  const view = {
+    index: 1,
+    stale: false,
+    // 60 records: every rotation is cached, ~1 KB each.
+    instances: Array.from({ length: 60 }, (_, i) => inst(i, { address: `10.3.0.${i + 1}` })),
+  };
+
+  /** `api.service.consul` spelled with the case pattern of the bits of n: a distinct cache key each. */
+  const spelling = (n: number): string =>
+    [...'apiservice']
+      .map((ch, i) => ((n >> i) & 1 ? ch.toUpperCase() : ch))
+      .join('')
+      .replace(/^(...)/, '$1.')
+      .concat('.consul');
+
+  test('many spellings and rotations of big answers stay under answerCacheMaxBytes; answers stay right', async () => {
+    const server = new DnsServer({
+      view: () => view,
+      nodeName: 'node-a',
+      listen: [{ address: '127.0.0.1', port: 0 }],
+      upstreams: [],
+      rateLimit: false,
+      answerCacheMaxBytes: 64 * 1024,
+    });
+    try {
+      let one = 0;
+      for (let n = 0; n < 1024; n++) {
+        // Each spelling a few times, so several of its rotations get encoded and kept.
+        for (let k = 0; k < 4; k++) {
+          const out = await server.handle(buildQuery(spelling(n), T.A, { edns: 4096 }), udp);
+          assert.ok(out);
+          one = out.length;
+          if (k === 0 && n % 100 === 0) assert.equal(decode(out).answers.length, 60);
+        }
+      }
+      const stats = server.answerCacheStats();
+      assert.ok(one > 900, `answers are ~1 KB (${one})`);
+      assert.equal(stats.maxBytes, 64 * 1024);
+      assert.ok(stats.bytes <= 64 * 1024, `the cache holds ${stats.bytes} bytes`);
+      assert.ok(stats.entries > 0 && stats.bytes >= one, 'recent answers are still cached');
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('the default is 16 MiB', () => {
+    const server = new DnsServer({ view: () => view, nodeName: 'n', upstreams: [] });
+    assert.equal(server.answerCacheStats().maxBytes, 16 * 1024 * 1024);
+  });
+});
