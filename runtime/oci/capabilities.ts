@@ -45,14 +45,18 @@ export const ALL_CAPS = [
   'CAP_CHECKPOINT_RESTORE',
 ] as const;
 
-/** Docker's default set (moby oci/caps/defaults.go). */
+/**
+ * Docker's default set (moby oci/caps/defaults.go) without CAP_NET_RAW, as
+ * Podman's: raw sockets let a container forge source addresses (around the
+ * DNS server's per-address rate limit and TCP cap) and spoof ARP/ICMP on the
+ * bridge. `--cap-add NET_RAW` gives it back (busybox `ping` needs it).
+ */
 export const DEFAULT_CAPS = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',
   'CAP_FSETID',
   'CAP_FOWNER',
   'CAP_MKNOD',
-  'CAP_NET_RAW',
   'CAP_SETGID',
   'CAP_SETUID',
   'CAP_SETFCAP',
