@@ -1,4 +1,7 @@
 import { type ConfigTable, type ConfigValues, validateConfig } from '../../src/common/config.js';
+import { InvalidArgumentError } from '../../src/common/errors.js';
+import { isIpAddress } from '../discovery/instance.js';
+import { DEFAULT_FRONTEND_ALLOW, FrontendAllowList } from './frontend-allow.js';
 
 /**
  * Options of the HAProxy sidecar as a config table: the same rows validate
@@ -53,8 +56,16 @@ export const HAPROXY_CONFIG: ConfigTable = [
   {
     key: 'bindAddress',
     type: 'string',
-    default: '0.0.0.0',
-    description: 'address frontends bind to (unless a label says otherwise)',
+    default: '127.0.0.1',
+    description:
+      'address frontends bind to (unless a label says otherwise); it must be in `frontendAllow` like a label-chosen one',
+  },
+  {
+    key: 'frontendAllow',
+    type: 'string[]',
+    default: [...DEFAULT_FRONTEND_ALLOW],
+    description:
+      'where labels may make HAProxy listen: `ADDRESS:PORT` or `ADDRESS:LOW-HIGH`, ADDRESS an IP, `loopback`, `gateway` (the bridge gateway) or `*`; a service outside it is left out and reported',
   },
   {
     key: 'exporterListen',
@@ -177,6 +188,8 @@ export interface HaproxyOptions {
   pidFile: string;
   templatePath: string | undefined;
   bindAddress: string;
+  /** Where frontends may bind (`frontendAllow`, with the bridge gateway filled in). */
+  frontendAllow: FrontendAllowList;
   /** `ip:port` of the exporter frontend, or '' for none. */
   exporterListen: string;
   quietPeriodMs: number;
@@ -198,13 +211,20 @@ export interface HaproxyOptions {
 /** Validates `sources` (lowest precedence first) and fills in the derived paths. */
 export function resolveHaproxyOptions(
   sources: readonly ConfigValues[],
-  opts: { env?: NodeJS.ProcessEnv; prefix?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; prefix?: string; gateway?: string } = {},
 ): HaproxyOptions {
   const v = validateConfig(HAPROXY_CONFIG, sources, { prefix: opts.prefix ?? 'haproxy.', env: opts.env });
   const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   const num = (k: string): number => Number(v[k]);
   const stateDir = str('stateDir') ?? '/var/lib/berth/haproxy';
   const mode = str('mode') === 'external' ? 'external' : 'managed';
+  const bindAddress = str('bindAddress') ?? '127.0.0.1';
+  if (!isIpAddress(bindAddress)) {
+    const field = `${opts.prefix ?? 'haproxy.'}bindAddress`;
+    throw new InvalidArgumentError(`${field}: ${JSON.stringify(bindAddress)} is not an IP address`, {
+      field,
+    });
+  }
   return {
     mode,
     binary: str('binary') ?? 'haproxy',
@@ -215,7 +235,12 @@ export function resolveHaproxyOptions(
     globalPath: mode === 'managed' ? `${stateDir}/00-berth-global.cfg` : undefined,
     pidFile: `${stateDir}/haproxy.pid`,
     templatePath: str('templatePath'),
-    bindAddress: str('bindAddress') ?? '0.0.0.0',
+    bindAddress,
+    frontendAllow: new FrontendAllowList(
+      Array.isArray(v.frontendAllow) ? (v.frontendAllow as string[]) : [...DEFAULT_FRONTEND_ALLOW],
+      opts.gateway,
+      `${opts.prefix ?? 'haproxy.'}frontendAllow`,
+    ),
     exporterListen: str('exporterListen') ?? '',
     quietPeriodMs: num('quietPeriod'),
     maxWaitMs: num('maxWait'),

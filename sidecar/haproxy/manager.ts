@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerDescriptor } from '../../runtime/types.js';
 import {
@@ -12,8 +13,9 @@ import type { Catalog, CatalogView } from '../discovery/types.js';
 import type { HaproxyOptions } from './config.js';
 import { Debouncer } from './debounce.js';
 import { installConfig, readLive, restoreBackup } from './install.js';
+import { sameSpec } from './labels.js';
 import { HaproxyMetrics } from './metrics.js';
-import { desiredFromView, type LbProblem } from './model.js';
+import { type DesiredState, desiredFromView, type LbProblem } from './model.js';
 import { renderDefault, templateData } from './render.js';
 import { RuntimeApi } from './runtime-api.js';
 import {
@@ -22,12 +24,13 @@ import {
   finishDrain,
   type LbState,
   normaliseForReload,
+  type Plan,
   planSlots,
   type SlotState,
 } from './slots.js';
 import { HaproxySupervisor } from './supervisor.js';
 import { type ConfigRenderer, loadTemplate } from './template.js';
-import { validateConfigText } from './validate.js';
+import { ConfigRejectedError, validateConfigText } from './validate.js';
 
 export interface HaproxyManagerDeps {
   catalog: Catalog;
@@ -56,6 +59,23 @@ export interface ApplyFailure {
 }
 
 const DRAIN_POLL_MS = 100;
+
+/**
+ * At most this many services are left out of one apply because HAProxy
+ * refused them (`haproxy -c` naming a line of theirs, or a reload naming
+ * their frontend): each costs one more check or reload, so a flood of bad
+ * services cannot turn one catalog change into hundreds of them.
+ */
+export const MAX_REFUSED_PER_APPLY = 8;
+
+/** Services HAProxy refused during one apply: dropped outright, or kept on their previous labels. */
+interface Refusals {
+  dropped: Set<string>;
+  keptOld: Set<string>;
+}
+
+/** How one attempt at applying a desired state ended: done (applied or failed for good), or HAProxy refused one service. */
+type Attempt = { done: true } | { done: false; service: string; stage: 'validate' | 'reload'; err: unknown };
 
 /**
  * Keeps an HAProxy current with the Catalog: catalog view → desired services
@@ -88,6 +108,8 @@ export class HaproxyManager {
   /** Catalog index of the newest view an apply has acted on (successfully or not). */
   private attemptedIndex = -1;
   private closed = false;
+  /** The desired state of the newest apply (to tell a service's config section from others). */
+  private lastDesired: DesiredState | undefined;
   /** The last failed apply; cleared by the next successful one. */
   lastFailure: ApplyFailure | undefined;
 
@@ -148,11 +170,27 @@ export class HaproxyManager {
     }
     await this.supervisor.prepare();
     const view = this.catalog.view();
-    const desired = desiredFromView(view, this.opts.bindAddress);
+    const desired = await this.desiredFor(view, await readLive(this.opts.configPath));
+    const refused: Refusals = { dropped: new Set(), keptOld: new Set() };
+    this.lastDesired = desired;
+    let plan: Plan;
+    let candidate: string;
+    for (let round = 0; ; round++) {
+      plan = this.planFor(desired, refused);
+      const text = this.render(plan.next);
+      try {
+        candidate = await validateConfigText(text, this.validateOpts());
+        break;
+      } catch (err) {
+        // One service HAProxy refuses must not keep every other one from starting.
+        const service =
+          err instanceof ConfigRejectedError ? this.serviceAt(text, err.problem.line) : undefined;
+        if (service === undefined || round >= MAX_REFUSED_PER_APPLY) throw err;
+        this.metrics.validateFailures++;
+        this.leaveOut(desired, refused, service, err);
+      }
+    }
     this.noteProblems(desired.problems);
-    const plan = planSlots(new Map(), desired, this.planOpts());
-    const text = this.render(plan.next);
-    const candidate = await validateConfigText(text, this.validateOpts());
     await installConfig(candidate, this.opts.configPath);
     if (this.opts.mode === 'managed') await this.supervisor.start();
     else await this.supervisor.reload();
@@ -251,9 +289,112 @@ export class HaproxyManager {
   }
 
   private async applyView(view: CatalogView, firstAt: number): Promise<void> {
-    const desired = desiredFromView(view, this.opts.bindAddress);
-    this.noteProblems(desired.problems);
+    const live = await readLive(this.opts.configPath);
+    const desired = await this.desiredFor(view, live);
+    const refused: Refusals = { dropped: new Set(), keptOld: new Set() };
+    try {
+      for (let round = 0; ; round++) {
+        const attempt = await this.applyDesired(desired, refused, live, firstAt);
+        if (attempt.done) return;
+        if (round >= MAX_REFUSED_PER_APPLY) {
+          this.fail(attempt.stage, attempt.err);
+          return;
+        }
+        // HAProxy refused one service: leave it out, report it, apply the rest.
+        this.leaveOut(desired, refused, attempt.service, attempt.err);
+      }
+    } finally {
+      this.noteProblems(desired.problems);
+    }
+  }
+
+  /**
+   * The desired state for a view: labels, catalog entries and the frontend
+   * allow-list checked (model.ts), then each frontend HAProxy does not hold
+   * yet (not in the `live` config) tried: a port another process holds, or an
+   * address this host does not have, would fail the reload for every service.
+   */
+  private async desiredFor(view: CatalogView, live: string): Promise<DesiredState> {
+    const desired = desiredFromView(view, this.opts.bindAddress, this.opts.frontendAllow);
+    const held = liveBinds(live);
+    for (const [name, svc] of desired.services) {
+      const bind = svc.spec.bind ?? this.opts.bindAddress;
+      if (held.has(bindKey(bind, svc.spec.port))) continue;
+      const why = await bindProblem(bind, svc.spec.port);
+      if (why === undefined) continue;
+      desired.problems.push({ kind: 'service', service: name, message: why });
+      desired.services.delete(name);
+    }
+    return desired;
+  }
+
+  /** planSlots, with the services HAProxy refused outright taken out of the result (a reload). */
+  private planFor(desired: DesiredState, refused: Refusals): Plan {
     const plan = planSlots(this.state, desired, this.planOpts());
+    for (const name of refused.dropped) {
+      if (!plan.next.delete(name)) continue;
+      if (!plan.structural) normaliseForReload(plan.next);
+      plan.structural = true;
+      plan.commands = [];
+      plan.reasons.push(`service ${name} left out`);
+    }
+    return plan;
+  }
+
+  /**
+   * HAProxy refused `service`: report it and leave it out. A service that
+   * serves now and changed its labels keeps the labels HAProxy accepted (with
+   * the current instances); a new one, or one refused again, is dropped.
+   */
+  private leaveOut(desired: DesiredState, refused: Refusals, service: string, err: unknown): void {
+    const prev = this.state.get(service);
+    const want = desired.services.get(service);
+    if (
+      prev !== undefined &&
+      want !== undefined &&
+      !sameSpec(prev.spec, want.spec) &&
+      !refused.keptOld.has(service)
+    ) {
+      desired.services.set(service, { spec: prev.spec, servers: want.servers });
+      refused.keptOld.add(service);
+      desired.problems.push({
+        kind: 'service',
+        service,
+        message: `new berth.lb.* labels left out (the previous ones stay), HAProxy refused them: ${messageOf(err)}`,
+      });
+      return;
+    }
+    desired.services.delete(service);
+    refused.dropped.add(service);
+    desired.problems.push({
+      kind: 'service',
+      service,
+      message: `left out, HAProxy refused it: ${messageOf(err)}`,
+    });
+  }
+
+  /** The LB service whose section holds line `line` (1-based) of `text`, if it is one berth knows. */
+  private serviceAt(text: string, line: number | undefined): string | undefined {
+    if (line === undefined) return undefined;
+    const lines = text.split('\n');
+    for (let i = Math.min(line, lines.length) - 1; i >= 0; i--) {
+      const m = /^\s*(frontend|backend|listen)\s+'?([^'\s]+)'?/.exec(lines[i] ?? '');
+      if (m === null) continue;
+      const name = (m[2] ?? '').replace(/^(fe|be)_/, '');
+      return this.state.has(name) || this.lastDesired?.services.has(name) ? name : undefined;
+    }
+    return undefined;
+  }
+
+  /** One attempt at making HAProxy hold `desired`. */
+  private async applyDesired(
+    desired: DesiredState,
+    refused: Refusals,
+    live: string,
+    firstAt: number,
+  ): Promise<Attempt> {
+    this.lastDesired = desired;
+    const plan = this.planFor(desired, refused);
     let text: string;
     try {
       await this.refreshTemplate();
@@ -261,16 +402,16 @@ export class HaproxyManager {
     } catch (err) {
       this.metrics.renderFailures++;
       this.fail('render', err);
-      return;
+      return { done: true };
     }
-    const live = await readLive(this.opts.configPath);
     const fileChanged = text !== live;
     let reload = plan.structural;
     if (!reload && plan.commands.length > 0 && serverLinesOnly(live, text)) {
       // Fast path: only server lines changed, inside a structure HAProxy has
-      // already accepted, so the Runtime API goes first (it refuses a bad
-      // address itself) and `haproxy -c` + install, which cost 10 ms on an idle
-      // host and hundreds on a busy one, follow off the routing path.
+      // already accepted, so the Runtime API goes first and `haproxy -c` +
+      // install, which cost 10 ms on an idle host and hundreds on a busy one,
+      // follow off the routing path. Every address and port in the commands
+      // was validated before the plan (model.ts, discovery/instance.ts).
       try {
         await this.runtime.apply(plan.commands);
         this.metrics.runtimeApiApplies++;
@@ -278,7 +419,7 @@ export class HaproxyManager {
         if (!(await this.persist(text))) {
           this.logger.warn('the running HAProxy has the new servers; the live file keeps the previous ones');
         }
-        return;
+        return { done: true };
       } catch (err) {
         this.metrics.runtimeApiFailures++;
         this.logger.warn({ err: messageOf(err) }, 'runtime API apply failed; reloading instead');
@@ -286,7 +427,20 @@ export class HaproxyManager {
         normaliseForReload(plan.next);
       }
     }
-    if (fileChanged && !(await this.persist(text))) return;
+    if (fileChanged) {
+      let candidate: string;
+      try {
+        candidate = await validateConfigText(text, this.validateOpts());
+      } catch (err) {
+        if (isInvalidArgument(err)) this.metrics.validateFailures++;
+        const service =
+          err instanceof ConfigRejectedError ? this.serviceAt(text, err.problem.line) : undefined;
+        if (service !== undefined) return { done: false, service, stage: 'validate', err };
+        this.fail('validate', err);
+        return { done: true };
+      }
+      await installConfig(candidate, this.opts.configPath);
+    }
     if (!reload && plan.commands.length > 0) {
       try {
         await this.runtime.apply(plan.commands);
@@ -305,15 +459,33 @@ export class HaproxyManager {
         this.metrics.reloads++;
         this.logger.info({ reasons: plan.reasons }, 'haproxy reloaded');
       } catch (err) {
-        // Counted last: whoever watches the counter sees the backup restored and the failure recorded.
         if (fileChanged) await restoreBackup(this.opts.configPath);
+        // A frontend of this plan that the new worker could not start (a bind the pre-check missed).
+        const service = this.refusedFrontend(messageOf(err), plan);
+        // Counted last: whoever watches the counter sees the backup restored and the failure recorded.
+        if (service !== undefined) {
+          this.metrics.reloadFailures++;
+          return { done: false, service, stage: 'reload', err };
+        }
         this.fail('reload', err);
         this.metrics.reloadFailures++;
-        return;
+        return { done: true };
       }
     }
     if (reload || plan.commands.length > 0 || fileChanged) this.commit(plan.next, firstAt);
     else this.commit(plan.next, undefined);
+    return { done: true };
+  }
+
+  /** A service of `plan` whose frontend HAProxy's reload output says it could not start, and that is new or changed. */
+  private refusedFrontend(output: string, plan: Plan): string | undefined {
+    for (const m of output.matchAll(/Starting (?:frontend|proxy) '?fe_([A-Za-z0-9_.-]+)'?:/g)) {
+      const name = m[1] ?? '';
+      const now = plan.next.get(name);
+      const before = this.state.get(name);
+      if (now !== undefined && (before === undefined || !sameSpec(before.spec, now.spec))) return name;
+    }
+    return undefined;
   }
 
   /** Validates `text` and installs it as the live config; false (counted, reported) when HAProxy rejects it. */
@@ -526,6 +698,38 @@ export function serverLinesOnly(a: string, b: string): boolean {
     if (mx === null || my === null || mx[1] !== my[1]) return false;
   }
   return true;
+}
+
+const bindKey = (address: string, port: number): string =>
+  `${address.includes(':') ? `[${address}]` : address}:${port}`;
+
+/** `addr:port` of every `bind` in a config text (the frontends HAProxy holds now). */
+export function liveBinds(config: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of config.matchAll(/^\s*bind\s+'?([^'\s]*):(\d+)'?/gm)) {
+    const addr = (m[1] ?? '').replace(/^\[(.*)\]$/, '$1');
+    out.add(bindKey(addr === '' || addr === '*' ? '0.0.0.0' : addr, Number(m[2])));
+  }
+  return out;
+}
+
+/**
+ * Why HAProxy could not listen on `address:port`, found by listening there
+ * for a moment: another process holds the port, or the address is not one
+ * of this host's. Undefined when it can.
+ */
+export function bindProblem(address: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      const where = bindKey(address, port);
+      if (err.code === 'EADDRINUSE') resolve(`berth.lb.port: ${where} is in use by another process`);
+      else if (err.code === 'EADDRNOTAVAIL')
+        resolve(`berth.lb.bind: ${address} is not an address of this host`);
+      else resolve(`berth.lb.port: cannot listen on ${where}: ${err.code ?? err.message}`);
+    });
+    srv.listen({ host: address, port, exclusive: true }, () => srv.close(() => resolve(undefined)));
+  });
 }
 
 function dirOf(path: string): string {

@@ -44,9 +44,14 @@ export interface DesiredState {
  * maintenance stay in their slot in drain. When the instances of one LB
  * service disagree about the spec (a rolling update changing a label), the
  * spec most of them carry wins (ties: the one of the lowest instance id).
- * Two services claiming one bind address and port: the lower name wins.
+ * Two services claiming one bind address and port: the lower name wins. A
+ * frontend outside `allow` (the agent's frontend allow-list) is left out.
  */
-export function desiredFromView(view: CatalogView, defaultBind: string): DesiredState {
+export function desiredFromView(
+  view: CatalogView,
+  defaultBind: string,
+  allow?: { problem(address: string, port: number): string | undefined },
+): DesiredState {
   const problems: LbProblem[] = [];
   const groups = new Map<string, { specs: { spec: LbSpec; inst: ServiceInstance }[] }>();
   for (const inst of view.instances) {
@@ -103,7 +108,14 @@ export function desiredFromView(view: CatalogView, defaultBind: string): Desired
 
   const taken = new Map<string, string>();
   for (const [name, svc] of services) {
-    const key = `${svc.spec.bind ?? defaultBind}:${svc.spec.port}`;
+    const bind = svc.spec.bind ?? defaultBind;
+    const notAllowed = allow?.problem(bind, svc.spec.port);
+    if (notAllowed !== undefined) {
+      problems.push({ kind: 'service', service: name, message: notAllowed });
+      services.delete(name);
+      continue;
+    }
+    const key = `${bind}:${svc.spec.port}`;
     const owner = taken.get(key);
     if (owner !== undefined) {
       problems.push({

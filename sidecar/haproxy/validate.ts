@@ -50,9 +50,17 @@ export async function validateConfigText(config: string, opts: ValidateOptions):
     problem.line !== undefined
       ? `line ${problem.line}${problem.text !== undefined ? ` (${problem.text.trim()})` : ''}: `
       : '';
-  throw new InvalidArgumentError(`haproxy rejected the rendered config: ${where}${problem.message}`, {
-    field: 'config',
-  });
+  throw new ConfigRejectedError(`haproxy rejected the rendered config: ${where}${problem.message}`, problem);
+}
+
+/** `haproxy -c` refused a config; `problem.line` (1-based, in the candidate) when HAProxy named one. */
+export class ConfigRejectedError extends InvalidArgumentError {
+  constructor(
+    message: string,
+    readonly problem: ConfigProblem,
+  ) {
+    super(message, { field: 'config' });
+  }
 }
 
 /** Parses HAProxy's check output into the first complaint about `fileName`. */

@@ -168,7 +168,7 @@ export async function startSidecars(
       catalog,
       options: resolveHaproxyOptions(
         [{ stateDir: join(cfg.stateRoot, 'haproxy') }, cfg.sections.haproxy ?? {}, { mode: cfg.haproxy }],
-        { env: process.env },
+        { env: process.env, ...(facts.gateway ? { gateway: facts.gateway } : {}) },
       ),
       logger: logger.child({ component: 'haproxy' }),
     });

@@ -57,6 +57,8 @@ export async function startAgent(
     socketInRunDir?: boolean;
     /** Extra environment for the agent process (e.g. a test hook). */
     agentEnv?: Record<string, string>;
+    /** The agent in its own process group (pgid = its pid), for tests that signal the group as Ctrl-C does. */
+    detached?: boolean;
   } = {},
 ): Promise<TestAgent> {
   const dir = await tempDir('berth-agent-');
@@ -112,6 +114,7 @@ export async function startAgent(
       cmd: process.execPath,
       args: agentArgs,
       ...(agentEnv ? { env: agentEnv } : {}),
+      ...(opts.detached ? { detached: true } : {}),
       ready: async () => existsSync(socket) && (await cli(['info'])).code === 0,
       readyTimeoutMs: 30_000,
     });

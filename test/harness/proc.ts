@@ -31,6 +31,8 @@ export interface StartProcessOptions {
   ready?: () => Promise<boolean>;
   /** Default 15000. */
   readyTimeoutMs?: number;
+  /** Start it in its own session and process group (pgid = pid), so a test can signal the group as a terminal's Ctrl-C does. */
+  detached?: boolean;
 }
 
 const OUTPUT_LIMIT = 1 << 20;
@@ -74,6 +76,7 @@ export async function startProcess(opts: StartProcessOptions): Promise<ManagedPr
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached === true,
   });
   let out = '';
   const append = (chunk: Buffer): void => {

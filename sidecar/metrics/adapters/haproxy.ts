@@ -48,6 +48,16 @@ export function haproxyFamilies(m: HaproxySnapshot): ExternalFamily[] {
       samples: one(m.renderFailures),
     },
     {
+      name: 'berth_haproxy_left_out',
+      type: 'gauge',
+      help: 'What the last apply left out, by reason: label (a bad berth.lb.* value), instance (a catalog address or port), service (a frontend not allowed, port taken or refused by HAProxy).',
+      samples: [
+        { labels: { reason: 'instance' }, value: m.instanceProblems },
+        { labels: { reason: 'label' }, value: m.labelProblems },
+        { labels: { reason: 'service' }, value: m.serviceProblems },
+      ],
+    },
+    {
       name: 'berth_haproxy_restarts_total',
       type: 'counter',
       help: 'Times berth restarted an HAProxy that had died.',

@@ -10,6 +10,8 @@ export interface Backend {
   address: string;
   port: number;
   hits: number;
+  /** Request paths as received (the last 1000), health checks included. */
+  paths: string[];
   close(): Promise<void>;
 }
 
@@ -19,9 +21,11 @@ export async function startBackend(
   opts: { delayMs?: number } = {},
 ): Promise<Backend> {
   const port = await freePort(address);
-  const b: Backend = { name, address, port, hits: 0, close: async () => undefined };
+  const b: Backend = { name, address, port, hits: 0, paths: [], close: async () => undefined };
   const server: Server = createServer((req, res) => {
     b.hits++;
+    b.paths.push(req.url ?? '');
+    if (b.paths.length > 1000) b.paths.shift();
     const reply = (): void => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(`${name}\n`);
