@@ -58,6 +58,8 @@ export class RegistrarCounters {
   labelWarnings = 0;
   /** Runs of label-declared checks (SERVICE_CHECK_HTTP|HTTPS|TCP). */
   probes = 0;
+  /** Instances refused because their id (SERVICE_ID…) belongs to another running container. */
+  idConflicts = 0;
 
   snapshot(): Record<string, number> {
     const out: Record<string, number> = {};
@@ -79,10 +81,20 @@ interface Tracked {
   prober?: Prober;
 }
 
+/** An instance left out because another running container holds its id. */
+interface Refusal {
+  id: string;
+  /** The container holding the id. */
+  owner: string;
+}
+
 /** What this registrar registered for one container. */
 interface Registered {
+  /** The latest descriptor, to register again once a refused id is free. */
+  container: ContainerDescriptor;
   ids: string[];
   instances: Tracked[];
+  refused: Refusal[];
 }
 
 const RANK: Record<CheckStatus, number> = { passing: 0, warning: 1, critical: 2 };
@@ -135,6 +147,8 @@ export class Registrar {
   private retryDelay: number;
   private started = false;
   private readonly drainMs: number;
+  /** Names of the containers a reconcile is planning (not yet in byContainer), for refusal messages. */
+  private pendingNames = new Map<string, string>();
 
   constructor(private readonly opts: RegistrarOptions) {
     this.log = opts.log ?? silentLogger();
@@ -213,25 +227,38 @@ export class Registrar {
   private async reconcileNow(): Promise<{ added: number; removed: number; updated: number }> {
     this.counters.reconciles++;
     const running = (await this.opts.source.list()).filter((c) => c.state === 'running');
+    const plans = new Map(running.map((c) => [c.id, this.plan(c)]));
+    let owned: ServiceInstance[] | undefined;
+    let ownedErr: unknown;
+    try {
+      owned = await this.opts.catalog.owned();
+    } catch (err) {
+      ownedErr = err;
+    }
+    const holders = this.holders(running, plans, owned ?? []);
     const desired = new Map<string, ServiceInstance>();
     const previous = new Map(this.byContainer);
+    this.pendingNames = new Map(running.map((c) => [c.id, c.name]));
     this.byContainer.clear();
     for (const c of running) {
-      const reg = this.track(c, this.plan(c), previous.get(c.id));
+      const holder = (id: string): string | undefined => {
+        const h = holders.get(id);
+        return h === c.id ? undefined : h;
+      };
+      const prev = previous.get(c.id);
+      const reg = this.track(c, this.claim(c, plans.get(c.id) ?? [], holder, prev), prev);
       previous.delete(c.id);
       this.byContainer.set(c.id, reg);
       for (const t of reg.instances) desired.set(t.instance.id, { ...t.instance, health: healthOf(t) });
     }
+    this.pendingNames.clear();
     for (const gone of previous.values()) stopProbers(gone.instances);
-    let owned: ServiceInstance[];
-    try {
-      owned = await this.opts.catalog.owned();
-    } catch (err) {
+    if (owned === undefined) {
       // The catalog cannot say what it holds (Consul down): register what runs
       // (the catalog queues it) but remove nothing on a guess; retried later.
       for (const want of desired.values())
         await this.call('register', () => this.opts.catalog.register(want));
-      throw err;
+      throw ownedErr;
     }
     const have = new Map(owned.map((i) => [i.id, i]));
     let added = 0;
@@ -259,6 +286,36 @@ export class Registrar {
     this.counters.reconcileRemoved += removed;
     this.log.info({ added, removed, updated, running: running.length }, 'discovery: reconciled');
     return { added, removed, updated };
+  }
+
+  /**
+   * Which running container holds each planned id when several want it: the
+   * one this registrar already registered it for, else the one the catalog
+   * has it for (an agent restart), else the oldest container.
+   */
+  private holders(
+    running: ContainerDescriptor[],
+    plans: Map<string, Registration[]>,
+    owned: ServiceInstance[],
+  ): Map<string, string> {
+    const wanting = new Map<string, ContainerDescriptor[]>();
+    for (const c of running) {
+      for (const r of plans.get(c.id) ?? []) {
+        const list = wanting.get(r.instance.id) ?? [];
+        if (!list.includes(c)) list.push(c);
+        wanting.set(r.instance.id, list);
+      }
+    }
+    const inCatalog = new Map(owned.map((i) => [i.id, i.containerId]));
+    const out = new Map<string, string>();
+    for (const [id, cs] of wanting) {
+      const first =
+        cs.find((c) => this.byContainer.get(c.id)?.ids.includes(id) === true) ??
+        cs.find((c) => inCatalog.get(id) === c.id) ??
+        [...cs].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))[0];
+      if (first !== undefined) out.set(id, first.id);
+    }
+    return out;
   }
 
   /** Reconcile; on failure count it and schedule a retry with doubling delay. */
@@ -355,7 +412,11 @@ export class Registrar {
 
   private async onStarted(c: ContainerDescriptor): Promise<void> {
     const prev = this.byContainer.get(c.id);
-    const reg = this.track(c, this.plan(c), prev);
+    const reg = this.track(
+      c,
+      this.claim(c, this.plan(c), (id) => this.holderOf(id, c.id), prev),
+      prev,
+    );
     // A restart with new labels or ports: what the old registration had and the new one lacks goes.
     for (const old of prev?.ids ?? []) {
       if (!reg.ids.includes(old)) await this.call('deregister', () => this.opts.catalog.deregister(old));
@@ -372,7 +433,12 @@ export class Registrar {
    * state (and prober) of instances that were already tracked with the same
    * check, starting probers for new checks and stopping the rest.
    */
-  private track(c: ContainerDescriptor, regs: Registration[], prev: Registered | undefined): Registered {
+  private track(
+    c: ContainerDescriptor,
+    claimed: { allowed: Registration[]; refused: Refusal[] },
+    prev: Registered | undefined,
+  ): Registered {
+    const regs = claimed.allowed;
     const old = new Map((prev?.instances ?? []).map((t) => [t.instance.id, t]));
     const instances: Tracked[] = [];
     for (const r of regs) {
@@ -394,7 +460,56 @@ export class Registrar {
       instances.push(t);
     }
     stopProbers([...old.values()]);
-    return { ids: instances.map((t) => t.instance.id), instances };
+    return { container: c, ids: instances.map((t) => t.instance.id), instances, refused: claimed.refused };
+  }
+
+  /** The container (other than `except`) this registrar registered `id` for. */
+  private holderOf(id: string, except: string): string | undefined {
+    for (const [cid, reg] of this.byContainer) if (cid !== except && reg.ids.includes(id)) return cid;
+    return undefined;
+  }
+
+  /**
+   * Splits a container's registrations into the ones it may make and the
+   * ones whose id another running container holds (`holder`): an id belongs
+   * to the container that registered it first, so a SERVICE_ID naming
+   * another container's id can neither take its traffic nor deregister it
+   * on removal. A new refusal is counted and logged naming the label and
+   * the holder.
+   */
+  private claim(
+    c: ContainerDescriptor,
+    regs: Registration[],
+    holder: (id: string) => string | undefined,
+    prev: Registered | undefined,
+  ): { allowed: Registration[]; refused: Refusal[] } {
+    const allowed: Registration[] = [];
+    const refused: Refusal[] = [];
+    for (const r of regs) {
+      const id = r.instance.id;
+      const owner = holder(id);
+      if (owner === undefined) {
+        allowed.push(r);
+        continue;
+      }
+      refused.push({ id, owner });
+      if (prev?.refused.some((x) => x.id === id && x.owner === owner) === true) continue;
+      this.counters.idConflicts++;
+      const ownerName = this.nameOf(owner);
+      const label = r.idLabel ?? 'default id';
+      this.log.warn(
+        { container: c.name, owner: ownerName, ownerId: owner, label, id, service: r.instance.service },
+        `discovery: ${label} "${id}" of container ${c.name} refused: container ${ownerName} (${owner.slice(0, 12)}) ` +
+          `holds that id; service "${r.instance.service}" of ${c.name} is not registered until the id is free`,
+      );
+    }
+    return { allowed, refused };
+  }
+
+  private nameOf(containerId: string): string {
+    return (
+      this.byContainer.get(containerId)?.container.name ?? this.pendingNames.get(containerId) ?? containerId
+    );
   }
 
   private startProber(
@@ -437,6 +552,11 @@ export class Registrar {
     this.byContainer.delete(containerId);
     stopProbers(reg.instances);
     for (const id of reg.ids) await this.call('deregister', () => this.opts.catalog.deregister(id));
+    // Containers refused one of these ids may have it now.
+    const freed = new Set(reg.ids);
+    for (const other of [...this.byContainer.values()]) {
+      if (other.refused.some((r) => freed.has(r.id))) await this.onStarted(other.container);
+    }
   }
 
   private plan(c: ContainerDescriptor): Registration[] {

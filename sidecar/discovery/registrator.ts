@@ -50,6 +50,8 @@ export interface Registration {
   containerPort: number;
   protocol: 'tcp' | 'udp';
   check?: CheckSpec;
+  /** Where the instance id came from: `SERVICE_ID`, `SERVICE_<port>_ID`, or undefined for the default id. */
+  idLabel?: string;
   /** Settings that were dropped (bad meta key, unknown initial status, …), for a log line. */
   warnings: string[];
 }
@@ -221,7 +223,9 @@ function registrationFor(
   const udp = p.protocol === 'udp' ? ':udp' : '';
   let id = `${host.nodeName}:${c.name}:${p.containerPort}${udp}`;
   const customId = v.get('id')?.trim() ?? '';
+  let idLabel: string | undefined;
   if (customId !== '') {
+    idLabel = md.fromPort.has('id') ? `SERVICE_${p.containerPort}_ID` : 'SERVICE_ID';
     // One SERVICE_ID for several ports would make the ports overwrite each
     // other in the catalog (a Registrator bug): keep them apart.
     id = isGroup && !md.fromPort.has('id') ? `${customId}:${p.containerPort}${udp}` : customId;
@@ -263,6 +267,7 @@ function registrationFor(
     containerId: c.id,
   };
   const reg: Registration = { instance, containerPort: p.containerPort, protocol: p.protocol, warnings };
+  if (idLabel !== undefined) reg.idLabel = idLabel;
   const check = checkFor(v, address, p.port, warnings);
   if (check !== undefined) {
     reg.check = check;
