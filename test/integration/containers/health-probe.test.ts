@@ -62,12 +62,13 @@ describe('http health probes read a bounded body', () => {
     await agent?.stop();
   });
 
-  test('a container whose health endpoint never stops sending stays healthy and the agent stays small', async () => {
+  test('a container whose health endpoint never stops sending stays healthy and the agent stays small', async (t) => {
     const a = agent as TestAgent;
     // busybox httpd runs the CGI script; `yes` writes until the reader goes away.
     const script = [
       'mkdir -p /www/cgi-bin',
-      "printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\nexec yes health\\n' > /www/cgi-bin/big",
+      // Header lines end in CRLF (undici refuses bare LF); busybox adds the status line.
+      'printf \'#!/bin/sh\\nprintf "Content-Type: text/plain\\\\r\\\\n\\\\r\\\\n"\\nexec yes health\\n\' > /www/cgi-bin/big',
       'chmod 755 /www/cgi-bin/big',
       'exec httpd -f -p 8080 -h /www',
     ].join(' && ');
@@ -101,11 +102,14 @@ describe('http health probes read a bounded body', () => {
       250,
     );
     const grown = (await rss(pid, 'VmHWM')) - before;
+    t.diagnostic(
+      `agent peak RSS grew ${(grown / 2 ** 20).toFixed(1)} MiB over ${log.healthLog?.length} probes`,
+    );
     const last = log.healthLog?.at(-1);
     assert.equal(
       log.health,
       'healthy',
-      `health log: ${JSON.stringify(log.healthLog?.map((e) => e.output.slice(0, 80)))}`,
+      `peak RSS grew ${(grown / 2 ** 20).toFixed(0)} MiB; health log: ${JSON.stringify(log.healthLog?.map((e) => e.output.slice(0, 80)))}`,
     );
     assert.match(last?.output ?? '', /^HTTP 200 health\nhealth\n/);
     assert.ok((last?.output.length ?? 0) <= 4096, `kept ${last?.output.length} bytes of output`);
