@@ -3,6 +3,7 @@ import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { connect, isIP } from 'node:net';
 import { InvalidArgumentError } from '../../src/common/errors.js';
+import { TcpFramer } from './framing.js';
 
 export interface Upstream {
   address: string;
@@ -144,7 +145,7 @@ function tcpExchange(up: Upstream, query: Buffer, deadline: number): Promise<Buf
       () => fail(new Error('upstream TCP timeout')),
       Math.max(0, deadline - Date.now()),
     );
-    let buf = Buffer.alloc(0);
+    const framer = new TcpFramer();
     function fail(err: Error): void {
       clearTimeout(timer);
       sock.destroy();
@@ -157,11 +158,12 @@ function tcpExchange(up: Upstream, query: Buffer, deadline: number): Promise<Buf
       sock.write(Buffer.concat([len, query]));
     });
     sock.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+      framer.push(chunk);
+      const msg = framer.next();
+      if (msg !== undefined) {
         clearTimeout(timer);
         sock.destroy();
-        resolve(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        resolve(msg);
       }
     });
     sock.on('end', () => fail(new Error('upstream closed the TCP connection early')));
