@@ -7,6 +7,9 @@
 #                      wrk, dig, busybox-static, python3-fluent-logger, and the
 #                      Consul and Helm binaries built with Go (cached by version
 #                      under ${BERTH_CACHE:-~/.cache/berth}).
+#   Both first make sure of Node.js 24 (the pinned NODE_VERSION): the machine's
+#   node when it is new enough, else the npm registry's node-linux-<arch>
+#   package unpacked into the cache; npm dependencies are installed with it.
 # A second run installs nothing and takes about a second.
 set -euo pipefail
 profile="${1:-test}"
@@ -18,12 +21,87 @@ cache="${BERTH_CACHE:-$HOME/.cache/berth}"
 say() { printf 'setup: %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# --- Node.js 24 ------------------------------------------------------------------
+# berth runs on Node.js >= 24 (package.json engines). The order is the one the
+# launcher uses (src/bin/find-node.sh): $BERTH_NODE, berth's cached Node, PATH.
+# When none is new enough, the pinned NODE_VERSION comes from the npm registry
+# as the package node-linux-<arch> (npm pack checks its registry integrity) and
+# is unpacked into $cache/node/<version>; $cache/node/current points at it.
+NODE_MAJOR=24
+NODE=""
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+ensure_node() {
+  local cand
+  if [ -n "${BERTH_NODE:-}" ]; then
+    if [ "$(node_major "$BERTH_NODE")" -lt $NODE_MAJOR ]; then
+      say "BERTH_NODE=$BERTH_NODE is not Node.js >= $NODE_MAJOR"; exit 1
+    fi
+    NODE="$BERTH_NODE"; return 0
+  fi
+  for cand in "$cache/node/$NODE_VERSION/bin/node" "$(command -v node || true)"; do
+    [ -n "$cand" ] && [ -x "$cand" ] || continue
+    if [ "$(node_major "$cand")" -ge $NODE_MAJOR ]; then NODE="$cand"; break; fi
+  done
+  if [ -z "$NODE" ]; then
+    local arch tmp pkg
+    case "$(uname -m)" in
+      x86_64) arch=x64 ;; aarch64) arch=arm64 ;; ppc64le) arch=ppc64le ;; s390x) arch=s390x ;;
+      *) say "no Node.js $NODE_MAJOR package for $(uname -m); install Node.js >= $NODE_MAJOR and set BERTH_NODE"; exit 1 ;;
+    esac
+    command -v npm >/dev/null || debian_pkgs npm
+    say "installing Node.js $NODE_VERSION (npm package node-linux-$arch) into $cache/node"
+    tmp="$(mktemp -d)"
+    pkg="$(cd "$tmp" && npm pack --silent "node-linux-$arch@$NODE_VERSION")"
+    mkdir -p "$cache/node" "$tmp/x"
+    tar -xzf "$tmp/$pkg" -C "$tmp/x"
+    rm -rf "$cache/node/$NODE_VERSION"
+    mv "$tmp/x/package" "$cache/node/$NODE_VERSION"
+    rm -rf "$tmp"
+    NODE="$cache/node/$NODE_VERSION/bin/node"
+    [ "$(node_major "$NODE")" -ge $NODE_MAJOR ] || { say "the unpacked $NODE does not run"; exit 1; }
+  fi
+  # The launcher's second choice, refreshed when the pin moves; root-only like the rest of the cache.
+  if [ "$NODE" = "$cache/node/$NODE_VERSION/bin/node" ] && \
+     [ "$(readlink "$cache/node/current" 2>/dev/null)" != "$NODE_VERSION" ]; then
+    ln -sfn "$NODE_VERSION" "$cache/node/current"
+  fi
+  return 0
+}
+
 # --- npm dependencies -------------------------------------------------------
+# npm itself comes from the machine (the node package carries none); its own
+# script runs under Node 24 so native addons are built for the runtime that
+# loads them, against that runtime's headers (nodedir, no download). A change
+# of Node major reinstalls them. re2 (the linear-time regex engine for
+# multiline patterns from labels) has no prebuilt binary that can be fetched
+# here, so it is compiled from source with node-gyp (g++, make, python3) once
+# per re2 version and Node ABI and kept in the cache, like the Go builds.
 npm_deps() {
-  local marker="$root/node_modules/.package-lock.json"
-  if [ ! -f "$marker" ] || [ "$root/package-lock.json" -nt "$marker" ]; then
-    say "installing npm dependencies"
-    (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+  local marker="$root/node_modules/.package-lock.json" stamp="$root/node_modules/.berth-node"
+  local want npm_cli nodedir re2ver re2cache ignore=()
+  want="$("$NODE" -p 'process.versions.modules')"
+  if [ ! -f "$marker" ] || [ "$root/package-lock.json" -nt "$marker" ] || \
+     [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    command -v npm >/dev/null || debian_pkgs npm
+    npm_cli="$(readlink -f "$(command -v npm)")"
+    nodedir="$(cd "$(dirname "$NODE")/.." && pwd)"
+    re2ver="$("$NODE" -p "require('$root/package-lock.json').packages['node_modules/re2']?.version ?? ''")"
+    re2cache="$cache/re2/$re2ver-abi$want/re2.node"
+    if [ -f "$re2cache" ]; then ignore=(--ignore-scripts); else debian_pkgs g++ make python3; fi
+    say "installing npm dependencies with Node $("$NODE" --version)${ignore:+ (re2 from the cache)}"
+    (cd "$root" && PATH="$(dirname "$NODE"):$PATH" npm_config_nodedir="$nodedir" \
+      "$NODE" "$npm_cli" ci --no-audit --no-fund --loglevel=error "${ignore[@]}")
+    if [ -n "$re2ver" ]; then
+      if [ -f "$re2cache" ]; then
+        mkdir -p "$root/node_modules/re2/build/Release"
+        cp "$re2cache" "$root/node_modules/re2/build/Release/re2.node"
+      else
+        mkdir -p "$(dirname "$re2cache")"
+        cp "$root/node_modules/re2/build/Release/re2.node" "$re2cache.tmp" && mv -f "$re2cache.tmp" "$re2cache"
+      fi
+      (cd "$root" && "$NODE" -e "new (require('re2'))('^a+$')") || { say "re2 does not load under $NODE"; exit 1; }
+    fi
+    echo "$want" > "$stamp"
   fi
 }
 
@@ -114,15 +192,15 @@ build_dist() {
       "$root/tsconfig.json" -newer "$stamp" -name '*.ts' -print -quit 2>/dev/null)" ] \
       || [ "$root/package.json" -nt "$stamp" ]; then
     say "compiling TypeScript to dist/"
-    (cd "$root" && rm -f "$stamp" && npx --no-install tsc -p tsconfig.build.json && touch "$stamp")
+    (cd "$root" && rm -f "$stamp" && "$NODE" node_modules/typescript/bin/tsc -p tsconfig.build.json && touch "$stamp")
   fi
 }
 
 case "$profile" in
   run)
-    npm_deps; debian_pkgs "${run_pkgs[@]}"; build_dist ;;
+    ensure_node; npm_deps; debian_pkgs "${run_pkgs[@]}"; build_dist ;;
   test)
-    npm_deps; debian_pkgs "${run_pkgs[@]}" "${test_pkgs[@]}"; build_tools; build_dist ;;
+    ensure_node; npm_deps; debian_pkgs "${run_pkgs[@]}" "${test_pkgs[@]}"; build_tools; build_dist ;;
   *)
     echo "usage: .ci/setup.sh run|test" >&2; exit 2 ;;
 esac

@@ -10,4 +10,4 @@ cd "$root"
 if [ $# -eq 0 ]; then set -- test/unit test/integration; fi
 mapfile -t files < <(for p in "$@"; do [ -e "$p" ] && find "$p" -name '*.test.ts' | sort; done)
 if [ ${#files[@]} -eq 0 ]; then echo "no test files under $*" >&2; exit 1; fi
-exec node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 "${files[@]}"
+exec "$root/src/bin/berth-node" --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 "${files[@]}"

@@ -78,7 +78,7 @@ export const LOG_SHIPPING_CONFIG: ConfigTable = [
     type: 'string',
     default: null,
     description:
-      'Regex matching the first line of a record; other lines join the previous one. Label `berth.logs.multiline` sets it per container.',
+      'RE2 regex matching the first line of a record; other lines join the previous one. Label `berth.logs.multiline` sets it per container.',
   },
   {
     key: 'multiline_timeout',

@@ -2,6 +2,7 @@ import { type FSWatcher, readdirSync, watch } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../src/common/log.js';
+import type { LinePattern } from './line-pattern.js';
 import { MultilineJoiner } from './multiline.js';
 import type { PositionStore } from './positions.js';
 import {
@@ -51,7 +52,7 @@ export function emptyCounters(): LogCounters {
 export interface ContainerLogOptions {
   format: FormatOptions;
   tag: string;
-  multiline?: { start: RegExp; timeoutMs: number; maxLines: number };
+  multiline?: { start: LinePattern; timeoutMs: number; maxLines: number };
   batchRecords: number;
   batchBytes: number;
   pollIntervalMs: number;

@@ -1,8 +1,9 @@
+import type { LinePattern } from './line-pattern.js';
 import type { TailLine } from './tailer.js';
 
 export interface MultilineOptions {
   /** A line matching this starts a new record; others are appended to the previous one. */
-  start: RegExp;
+  start: LinePattern;
   /** Most lines in one group; past this the group is emitted (bounds memory on a runaway trace). */
   maxLines: number;
   /** Most bytes in one group. */

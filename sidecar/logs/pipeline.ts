@@ -1,6 +1,7 @@
 import type { ContainerDescriptor, ContainerEvent, ContainerSource } from '../../runtime/types.js';
 import type { Logger } from '../../src/common/log.js';
 import { ContainerLog, emptyCounters, type LogCounters } from './container-log.js';
+import type { LinePattern } from './line-pattern.js';
 import type { PositionStore } from './positions.js';
 import { compileMultiline, compileTag } from './record.js';
 import type { LogOutput } from './shipper.js';
@@ -64,7 +65,7 @@ export class LogPipeline {
   private abort = new AbortController();
   private eventsDone: Promise<void> = Promise.resolve();
   private readonly defaultTag: ReturnType<typeof compileTag>;
-  private readonly defaultMultiline: RegExp | undefined;
+  private readonly defaultMultiline: LinePattern | undefined;
 
   constructor(private readonly deps: LogPipelineDeps) {
     this.defaultTag = compileTag(deps.options.tag, 'logs.tag');
@@ -130,7 +131,7 @@ export class LogPipeline {
     }
     const o = this.deps.options;
     let tag: string;
-    let multiline: RegExp | undefined;
+    let multiline: LinePattern | undefined;
     try {
       const tagLabel = c.labels[LABEL_TAG];
       tag = (tagLabel ? compileTag(tagLabel, `label ${LABEL_TAG}`) : this.defaultTag)(c);

@@ -370,14 +370,4 @@ export function formatLine(
   }));
 }
 
-/** Compiles a multiline start pattern, naming the field when it is not a valid regex. */
-export function compileMultiline(pattern: string, field = 'multiline_start'): RegExp {
-  try {
-    return new RegExp(pattern);
-  } catch (err) {
-    throw new InvalidArgumentError(`${field}: ${JSON.stringify(pattern)} is not a valid regular expression`, {
-      field,
-      cause: err,
-    });
-  }
-}
+export { compileMultiline } from './line-pattern.js';

@@ -3,8 +3,44 @@
 // present and not older than the sources it came from (the fast path: no
 // TypeScript at run time); otherwise it loads the TypeScript sources through
 // tsx, so a fresh checkout works before `npm run build`.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import module from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+// berth runs on Node.js >= 24 (package.json engines). src/bin/berth picks the
+// Node in a fixed order; say that order when it found an older one.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  process.stderr.write(
+    `berth: needs Node.js >= 24, this is ${process.version} (${process.execPath}). ` +
+      'The berth command looks for $BERTH_NODE, then ~/.cache/berth/node/current/bin/node ' +
+      '(installed by `bash .ci/setup.sh run`), then node on PATH.\n',
+  );
+  process.exit(125);
+}
+
+// V8's compiled code for every module loaded below, kept across runs: most of
+// a CLI start is compiling the same files again. The directory is the
+// invoking user's own (berth's cache under $BERTH_CACHE or ~/.cache), 0700,
+// and used only when it is owned by that user and closed to others: the agent
+// runs as root, and a cache another user can write is code root would run.
+// Never a shared temp directory. BERTH_COMPILE_CACHE=0 turns it off.
+function compileCacheDir() {
+  if (process.env.BERTH_COMPILE_CACHE === '0') return undefined;
+  const base = process.env.BERTH_CACHE || (process.env.HOME ? `${process.env.HOME}/.cache/berth` : '');
+  if (!base.startsWith('/')) return undefined;
+  const dir = `${base}/compile-cache`;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = statSync(dir);
+    if (st.uid !== process.getuid() || (st.mode & 0o077) !== 0) return undefined;
+    return dir;
+  } catch {
+    return undefined; // no cache is only slower
+  }
+}
+const cacheDir = compileCacheDir();
+if (cacheDir) module.enableCompileCache?.(cacheDir);
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const built = `${root}dist/src/cli/main.js`;

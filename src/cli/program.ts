@@ -26,14 +26,29 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
 
   program
     .command('version')
-    .description('print the berth version, Node.js version and platform')
+    .description("print the CLI's berth and Node.js versions and platform, and the agent's when it answers")
     .option('--json', 'print as JSON')
-    .action((opts: { json?: boolean }) => {
-      const info = { berth: VERSION, node: process.version, platform: `${process.platform}/${process.arch}` };
+    .action(async (opts: { json?: boolean }) => {
+      const info: Record<string, unknown> = {
+        berth: VERSION,
+        node: process.version,
+        platform: `${process.platform}/${process.arch}`,
+      };
+      // The agent's side too, as `docker version` shows the server's: which Node it runs on is
+      // not necessarily the CLI's. An agent that does not answer is said, not an error.
+      let agentLine: string;
+      try {
+        const agent = await client().json<{ berth: string; node: string }>('GET', '/v1/version');
+        info.agent = agent;
+        agentLine = `agent berth ${agent.berth} (node ${agent.node})`;
+      } catch (err) {
+        info.agentError = err instanceof Error ? err.message : String(err);
+        agentLine = `agent not reachable: ${String(info.agentError)}`;
+      }
       process.stdout.write(
         opts.json
           ? `${JSON.stringify(info)}\n`
-          : `berth ${info.berth} (node ${info.node}, ${info.platform})\n`,
+          : `berth ${VERSION} (node ${process.version}, ${String(info.platform)})\n${agentLine}\n`,
       );
     });
 

@@ -46,7 +46,10 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const result = await mod.run(rest);
-  process.stdout.write(`${JSON.stringify({ bench: name, ...result })}\n`);
+  // Which runtime measured: the Node this process runs on (berth's, see src/bin/find-node.sh) and
+  // whether NODE_EXTRA_CA_CERTS was set, which costs every Node start time on the machines that set it.
+  const runtime = { node: process.version, node_extra_ca_certs: Boolean(process.env.NODE_EXTRA_CA_CERTS) };
+  process.stdout.write(`${JSON.stringify({ bench: name, ...result, ...runtime })}\n`);
   return 0;
 }
 

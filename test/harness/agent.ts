@@ -59,6 +59,11 @@ export async function startAgent(
     agentEnv?: Record<string, string>;
     /** The agent in its own process group (pgid = its pid), for tests that signal the group as Ctrl-C does. */
     detached?: boolean;
+    /**
+     * Start it as a user does, through the `berth` command (src/bin/berth, which picks the Node),
+     * instead of this runner's node; `nodeArgs` do not apply then.
+     */
+    viaCommand?: boolean;
   } = {},
 ): Promise<TestAgent> {
   const dir = await tempDir('berth-agent-');
@@ -111,8 +116,9 @@ export async function startAgent(
   const launch = () =>
     startProcess({
       name: 'berth-agent',
-      cmd: process.execPath,
-      args: agentArgs,
+      ...(opts.viaCommand
+        ? { cmd: COMMAND, args: agentArgs.slice(agentArgs.indexOf(BIN) + 1) }
+        : { cmd: process.execPath, args: agentArgs }),
       ...(agentEnv ? { env: agentEnv } : {}),
       ...(opts.detached ? { detached: true } : {}),
       ready: async () => existsSync(socket) && (await cli(['info'])).code === 0,
