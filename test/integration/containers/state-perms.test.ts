@@ -65,7 +65,7 @@ while IFS= read -r p; do
     ls -- "$p" >/dev/null 2>&1 && echo "OPEN $p"
   else
     cat -- "$p" >/dev/null 2>&1 && echo "OPEN $p"
-    case "$p" in *suid*) "$p" true >/dev/null 2>&1 && echo "EXEC $p";; esac
+    case "$p" in */suid/id) "$p" >/dev/null 2>&1 && echo "EXEC $p";; esac
   fi
 done
 `;
@@ -94,7 +94,8 @@ describe('state and run dirs are closed to local users', () => {
       IMAGE,
       'sh',
       '-c',
-      'cp /bin/busybox /suid && chmod 4755 /suid && cp /bin/busybox /data/suid && chmod 4755 /data/suid && chown 1000:1000 /data && touch /ready && exec sleep 600',
+      // busybox named `id` runs its id applet: a real program to execute.
+      'mkdir /suid /data/suid && cp /bin/busybox /suid/id && chmod 4755 /suid/id && cp /bin/busybox /data/suid/id && chmod 4755 /data/suid/id && chown 1000:1000 /data && touch /ready && exec sleep 600',
     ]);
     await pollUntil(
       'the writer made its setuid files',
@@ -120,7 +121,11 @@ describe('state and run dirs are closed to local users', () => {
     assert.ok(desc, 'inspect writer printed nothing');
     const snapshot = dirname(desc.rootfs);
     const volumeData = join(a.stateRoot, 'volumes', 'suidvol', '_data');
-    const setuid = [join(snapshot, 'upper', 'suid'), join(desc.rootfs, 'suid'), join(volumeData, 'suid')];
+    const setuid = [
+      join(snapshot, 'upper', 'suid', 'id'),
+      join(desc.rootfs, 'suid', 'id'),
+      join(volumeData, 'suid', 'id'),
+    ];
     for (const p of setuid) assert.equal((await stat(p)).mode & 0o4000, 0o4000, `${p} is setuid-root`);
 
     // Every path under both roots (as root sees them), plus the setuid files by their full path.
@@ -133,7 +138,7 @@ describe('state and run dirs are closed to local users', () => {
     assert.deepEqual(
       reached,
       [],
-      `nobody reached ${reached.length} paths, e.g. ${reached.slice(0, 8).join(', ')}`,
+      `nobody ran ${reached.filter((r) => r.startsWith('EXEC')).join(', ') || 'none'}; reached ${reached.length} paths, e.g. ${reached.slice(0, 6).join(', ')}`,
     );
     // And a walk as nobody stops at the roots.
     const walk = await asUser(NOBODY, ['find', a.stateRoot, a.runDir]);
