@@ -72,6 +72,13 @@ export const MAX_REFUSED_PER_APPLY = 8;
 interface Refusals {
   dropped: Set<string>;
   keptOld: Set<string>;
+  /** HAProxy's complaints so far: the same one for a second service is the template's fault, not theirs. */
+  complaints: Set<string>;
+}
+
+/** HAProxy's complaint without the line it named (the same keyword error in two services reads the same). */
+function complaintOf(err: unknown): string {
+  return err instanceof ConfigRejectedError ? err.problem.message : messageOf(err);
 }
 
 /** How one attempt at applying a desired state ended: done (applied or failed for good), or HAProxy refused one service. */
@@ -171,7 +178,7 @@ export class HaproxyManager {
     await this.supervisor.prepare();
     const view = this.catalog.view();
     const desired = await this.desiredFor(view, await readLive(this.opts.configPath));
-    const refused: Refusals = { dropped: new Set(), keptOld: new Set() };
+    const refused: Refusals = { dropped: new Set(), keptOld: new Set(), complaints: new Set() };
     this.lastDesired = desired;
     let plan: Plan;
     let candidate: string;
@@ -185,7 +192,13 @@ export class HaproxyManager {
         // One service HAProxy refuses must not keep every other one from starting.
         const service =
           err instanceof ConfigRejectedError ? this.serviceAt(text, err.problem.line) : undefined;
-        if (service === undefined || round >= MAX_REFUSED_PER_APPLY) throw err;
+        if (
+          service === undefined ||
+          round >= MAX_REFUSED_PER_APPLY ||
+          refused.complaints.has(complaintOf(err))
+        ) {
+          throw err;
+        }
         this.metrics.validateFailures++;
         this.leaveOut(desired, refused, service, err);
       }
@@ -291,12 +304,12 @@ export class HaproxyManager {
   private async applyView(view: CatalogView, firstAt: number): Promise<void> {
     const live = await readLive(this.opts.configPath);
     const desired = await this.desiredFor(view, live);
-    const refused: Refusals = { dropped: new Set(), keptOld: new Set() };
+    const refused: Refusals = { dropped: new Set(), keptOld: new Set(), complaints: new Set() };
     try {
       for (let round = 0; ; round++) {
         const attempt = await this.applyDesired(desired, refused, live, firstAt);
         if (attempt.done) return;
-        if (round >= MAX_REFUSED_PER_APPLY) {
+        if (round >= MAX_REFUSED_PER_APPLY || refused.complaints.has(complaintOf(attempt.err))) {
           this.fail(attempt.stage, attempt.err);
           return;
         }
@@ -347,6 +360,7 @@ export class HaproxyManager {
    * the current instances); a new one, or one refused again, is dropped.
    */
   private leaveOut(desired: DesiredState, refused: Refusals, service: string, err: unknown): void {
+    refused.complaints.add(complaintOf(err));
     const prev = this.state.get(service);
     const want = desired.services.get(service);
     if (
@@ -381,7 +395,13 @@ export class HaproxyManager {
       const m = /^\s*(frontend|backend|listen)\s+'?([^'\s]+)'?/.exec(lines[i] ?? '');
       if (m === null) continue;
       const name = (m[2] ?? '').replace(/^(fe|be)_/, '');
-      return this.state.has(name) || this.lastDesired?.services.has(name) ? name : undefined;
+      // Only a service that is new or changed its labels: a section HAProxy
+      // accepted before failing now means the template (or HAProxy) changed,
+      // and leaving services out would not fix that.
+      const want = this.lastDesired?.services.get(name);
+      const prev = this.state.get(name);
+      if (want === undefined) return undefined;
+      return prev === undefined || !sameSpec(prev.spec, want.spec) ? name : undefined;
     }
     return undefined;
   }

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { LocalCatalog } from '../../../sidecar/discovery/local.js';
@@ -87,7 +88,7 @@ describe('haproxy: a bad service does not freeze the others', { timeout: 90_000 
     await bad('priv', { 'berth-lb-port': '81' }); // a privileged port, not in the allow-list
     await bad('wide', { 'berth-lb-bind': '0.0.0.0' }); // an address not in the allow-list
     // Changes to the good services while the bad ones are there: a new service (a reload) and a new instance.
-    await catalog.register(lbInstance(b2, web2Port, { id: 'test:web2:80', service: 'web2' }));
+    await catalog.register(lbInstance(b2, web2Port, { id: 'test:svc-web2:80', service: 'web2' }));
     await catalog.register(lbInstance(b2, webPort));
     await manager.settled();
     assert.deepEqual(
@@ -109,5 +110,63 @@ describe('haproxy: a bad service does not freeze the others', { timeout: 90_000 
     await manager.settled();
     assert.deepEqual(await names(webPort), ['web2']);
     assert.equal(manager.lastFailure, undefined, `an apply failed: ${JSON.stringify(manager.lastFailure)}`);
+  });
+});
+
+describe('haproxy: a service HAProxy itself refuses is left out', { timeout: 60_000 }, () => {
+  let dir: string | undefined;
+  let catalog: LocalCatalog | undefined;
+  let manager: HaproxyManager | undefined;
+  const backends: Backend[] = [];
+
+  before(async () => {
+    dir = await tempDir('haproxy-refused');
+    // The shipped template, plus a keyword HAProxy does not know in the frontend of service "odd" only.
+    const shipped = await readFile(
+      new URL('../../../sidecar/haproxy/default.cfg.hbs', import.meta.url),
+      'utf8',
+    );
+    const templatePath = `${dir}/t.hbs`;
+    await writeFile(
+      templatePath,
+      shipped.replace(
+        '  default_backend',
+        '{{#if (eq name "odd")}}  frobnicate yes\n{{/if}}  default_backend',
+      ),
+    );
+    for (let i = 0; i < 2; i++) backends.push(await startBackend(`r${i + 1}`, `127.0.0.${i + 5}`));
+    catalog = new LocalCatalog({ nodeName: 'test' });
+    const [b1] = backends;
+    if (b1 === undefined) throw new Error('no backend');
+    await catalog.register(lbInstance(b1, await freePort(), { id: 'test:odd:80', service: 'odd' }));
+    manager = new HaproxyManager({
+      catalog,
+      options: resolveHaproxyOptions([
+        { stateDir: dir, exporterListen: '', quietPeriod: '10ms', templatePath },
+      ]),
+    });
+    // The refused service is there from the start: start() must not fail for it.
+    await manager.start();
+  });
+
+  after(async () => {
+    await manager?.close();
+    await catalog?.close();
+    for (const b of backends) await b.close();
+    if (dir !== undefined) await removeDir(dir);
+  });
+
+  test("haproxy -c refusing one service's section leaves that service out; a new one is served", async () => {
+    const [, b2] = backends;
+    if (b2 === undefined || catalog === undefined || manager === undefined) throw new Error('setup failed');
+    assert.deepEqual([...manager.slots().keys()], [], 'odd was not left out at start');
+    const port = await freePort();
+    await catalog.register(lbInstance(b2, port, { id: 'test:good:80', service: 'good' }));
+    await manager.settled();
+    const r = await httpGet(`http://127.0.0.1:${port}/`);
+    assert.equal(r.status, 200, `good got ${r.status}; lastFailure ${JSON.stringify(manager.lastFailure)}`);
+    assert.equal(r.body.trim(), 'r2');
+    assert.deepEqual([...manager.slots().keys()], ['good']);
+    assert.equal(manager.metrics.serviceProblems, 1, JSON.stringify(manager.metrics.snapshot()));
   });
 });

@@ -58,7 +58,7 @@ describe('haproxy: driving an existing HAProxy', { timeout: 60_000 }, () => {
   });
 
   test('start renders into the given config and reloads the running HAProxy', async () => {
-    assert.match(await readFile(haproxy?.configPath ?? '', 'utf8'), /frontend fe_api/);
+    assert.match(await readFile(haproxy?.configPath ?? '', 'utf8'), /frontend 'fe_api'/);
     assert.equal(manager?.metrics.reloads, 0, 'the start-up reload is not a catalog apply');
     const r = await httpGet(`http://127.0.0.1:${port}/`);
     assert.equal(r.status, 200);

@@ -140,8 +140,15 @@ describe('haproxy: failures leave the previous config serving', { timeout: 60_00
     const b = backends[0];
     if (b === undefined) throw new Error('no backend');
     // 192.0.2.1 (TEST-NET-1) is not a local address: `haproxy -c` accepts it, the new worker cannot bind.
+    // A label cannot ask for it any more (frontendAllow, and berth tries a new frontend's bind first),
+    // so the template binds it, outside any service.
+    const good = await readFile(templatePath, 'utf8');
+    await writeFile(
+      templatePath,
+      `${good}\nfrontend extra\n  mode http\n  bind 192.0.2.1:${await freePort()}\n  default_backend be_web\n`,
+    );
     const other = { ...instance(b), id: 'test:other:80', service: 'other' };
-    other.meta = { 'berth-lb-port': String(await freePort()), 'berth-lb-bind': '192.0.2.1' };
+    other.meta = { 'berth-lb-port': String(await freePort()) };
     const before = manager?.metrics.reloadFailures ?? 0;
     await catalog?.register(other);
     await pollUntil(
@@ -153,6 +160,7 @@ describe('haproxy: failures leave the previous config serving', { timeout: 60_00
     assert.equal(manager?.lastFailure?.stage, 'reload');
     assert.equal(await readFile(configPath, 'utf8'), live, 'live config restored from the backup');
     assert.deepEqual([...(await assertServing(9))].sort(), ['web1', 'web2', 'web3']);
+    await writeFile(templatePath, good);
     await catalog?.deregister('test:other:80');
     await manager?.settled();
   });
