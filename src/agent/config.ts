@@ -176,10 +176,10 @@ export const AGENT_CONFIG: ConfigTable = [
   {
     key: 'logMaxSize',
     type: 'bytes',
-    default: '0',
+    default: '10m',
     env: 'BERTH_LOG_MAX_SIZE',
     description:
-      "rotate a container's log file at this size (conmon --log-size-max); 0 never. conmon keeps no old file: only the log shipper sees rotated lines",
+      "rotate a container's log file at this size (conmon --log-size-max), which bounds its disk use (kubelet's default; see sidecar/logs/README.md); 0 never. conmon keeps no old file: only the log shipper sees rotated lines",
   },
   {
     key: 'stopTimeout',
