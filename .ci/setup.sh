@@ -106,7 +106,7 @@ npm_deps() {
 }
 
 # --- Debian packages ----------------------------------------------------------
-run_pkgs=(runc crun conmon iproute2 iptables haproxy ca-certificates zstd)
+run_pkgs=(runc crun conmon iproute2 iptables haproxy ca-certificates)
 test_pkgs=(busybox-static prometheus docker-registry podman dnsmasq-base dnsperf wrk bind9-dnsutils
   python3-fluent-logger zstd openssl procps)
 

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { PassThrough, Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { FailedPreconditionError, InvalidArgumentError } from '../../src/common/errors.js';
+import { createGunzip, createZstdDecompress } from 'node:zlib';
+import { InvalidArgumentError } from '../../src/common/errors.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -38,64 +37,38 @@ async function peek(source: Readable, n: number): Promise<{ head: Buffer; stream
 }
 
 /**
- * The uncompressed tar behind `source` (gzip, zstd or plain). zstd goes
- * through the `zstd` binary (Debian package zstd): Node 20 has no zstd in
- * zlib, and the pure-JS decoders on npm are slower and less exercised than
- * the reference implementation.
+ * The uncompressed tar behind `source` (gzip, zstd or plain), with Node's own
+ * zlib for both (zstd is in zlib since Node 22.15/23.8: the `zstd` process
+ * berth spawned on Node 20 is gone). A corrupt stream fails the layer with
+ * an error naming it, never a short tar. zstd frames are decoded with the
+ * library's default window limit (2^27 bytes): a frame asking for more is
+ * refused instead of making the agent allocate it.
  */
 export async function decompress(source: Readable, what: string): Promise<Readable> {
   const { head, stream } = await peek(source, 4);
   const kind = detectCompression(head);
   if (kind === 'none') return stream;
-  if (kind === 'gzip') {
-    const gunzip = createGunzip();
-    stream.on('error', (e) => gunzip.destroy(e));
-    gunzip.on('error', () => stream.destroy());
-    return stream.pipe(gunzip).on('error', () => undefined) as Readable;
-  }
-  return zstdDecompress(stream, what);
-}
-
-function zstdDecompress(stream: Readable, what: string): Readable {
-  const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  // Ends only after zstd exited 0: a corrupt frame must fail the layer, not look like a short one.
+  const inflate = kind === 'gzip' ? createGunzip() : createZstdDecompress();
   const out = new PassThrough();
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    if (stderr.length < 2000) stderr += d.toString();
-  });
-  child.on('error', (err) => {
-    const e =
-      (err as NodeJS.ErrnoException).code === 'ENOENT'
-        ? new FailedPreconditionError(
-            `${what}: zstd-compressed layers need the zstd binary (Debian package zstd)`,
-            {
-              cause: err,
-            },
-          )
-        : err;
-    out.destroy(e);
-  });
-  child.stdout.pipe(out, { end: false });
-  child.on('close', (code) => {
-    if (code === 0) out.end();
-    else {
-      out.destroy(
-        new InvalidArgumentError(`${what}: zstd data is corrupt: ${stderr.trim() || `zstd exited ${code}`}`, {
-          field: what,
-        }),
-      );
-    }
-  });
+  let sourceError: Error | undefined;
   stream.on('error', (e) => {
-    child.kill('SIGKILL');
+    sourceError = e;
+    inflate.destroy(e);
     out.destroy(e);
   });
-  child.stdin.on('error', () => undefined);
-  stream.pipe(child.stdin);
-  // If the consumer gives up early, do not leave zstd behind.
-  out.on('close', () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
+  inflate.on('error', (err) => {
+    if (err === sourceError) return;
+    stream.destroy();
+    out.destroy(
+      new InvalidArgumentError(`${what}: ${kind} data is corrupt: ${err.message}`, {
+        field: what,
+        cause: err,
+      }),
+    );
   });
-  return out;
+  // If the consumer gives up early, stop inflating.
+  out.on('close', () => {
+    if (!inflate.destroyed) inflate.destroy();
+  });
+  return stream.pipe(inflate).pipe(out);
 }
