@@ -98,8 +98,8 @@ export class ApiServer {
     app.setNotFoundHandler((req, reply) => {
       reply.code(404).send({ error: { code: 'NotFound', message: `no API route ${req.method} ${req.url}` } });
     });
-    registerSystemRoutes(app, this.deps, this.info);
-    registerContainerRoutes(app, this.deps);
+    registerSystemRoutes(app, this.deps, this.info, this.logger);
+    registerContainerRoutes(app, this.deps, this.logger);
     registerExecRoutes(app, this.deps);
     registerVolumeRoutes(app, this.deps);
     registerImageRoutes(app, this.deps);

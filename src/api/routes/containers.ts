@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { LogQuery } from '../../../runtime/runtime.js';
 import { InvalidArgumentError, isNotFound, messageOf } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import { drained, guardNdjson } from '../backpressure.js';
 import { ndjson } from '../ndjson.js';
 import type { ApiDeps } from '../types.js';
 
@@ -41,7 +43,7 @@ export function logQuery(q: Query): LogQuery {
  * `berth run --rm` costs one round trip; it streams NDJSON records
  * `{created}`, `{stream, line, time}` and finally `{exit}`.
  */
-export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDeps): void {
+export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDeps, logger: Logger): void {
   app.get<{ Querystring: Query }>('/v1/containers', async (req) =>
     runtime.list({ all: flag(req.query, 'all') }),
   );
@@ -83,7 +85,8 @@ export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDe
     const out = ndjson(reply);
     try {
       for await (const l of runtime.logs(req.params.id, { ...query, signal: out.closed })) {
-        if (!out.write(l)) await new Promise((r) => reply.raw.once('drain', r));
+        // Read from the log file only as fast as the client takes it; a closed client ends the loop.
+        if (!out.write(l)) await drained(reply.raw);
       }
     } catch (err) {
       out.write({ error: { message: messageOf(err) } });
@@ -105,6 +108,9 @@ export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDe
       }
       const ac = new AbortController();
       out.closed.addEventListener('abort', () => ac.abort());
+      // The output is read from the container's log file only as fast as the client takes it; a
+      // client that stops reading is cut off (src/api/README.md) and the run ends as on a disconnect.
+      const guard = guardNdjson(reply.raw, '/v1/containers/run', logger, () => ac.abort());
       const streamed = (async () => {
         for await (const l of runtime.logs(created.id, {
           follow: true,
@@ -112,9 +118,11 @@ export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDe
           stderr: true,
           signal: ac.signal,
         })) {
-          out.write(l);
+          const more = out.write(l);
+          if (guard.check()) break;
+          if (!more) await drained(reply.raw);
         }
-      })();
+      })().finally(() => guard.dispose());
       const exit = await runtime.wait(created.id, out.closed);
       await streamed;
       // The runtime removes --rm containers itself; waiting here makes `run --rm` return after removal.

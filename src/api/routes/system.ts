@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { NotImplementedError } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
 import { VERSION } from '../../version.js';
+import { guardNdjson, guardWebSocket } from '../backpressure.js';
 import { ndjson } from '../ndjson.js';
 import type { ApiDeps } from '../types.js';
 
@@ -15,6 +17,7 @@ export function registerSystemRoutes(
   app: FastifyInstance,
   { events, stats }: ApiDeps,
   info: () => SystemInfo,
+  logger: Logger,
 ): void {
   app.get('/v1/version', async () => ({ berth: VERSION, node: process.version, api: 'v1' }));
   app.get('/v1/info', async () => info());
@@ -24,15 +27,24 @@ export function registerSystemRoutes(
     return stats.read(req.query.name === undefined ? [] : [req.query.name].flat());
   });
 
+  // A client that stops reading is cut off (src/api/README.md), never buffered for without bound.
   app.get<{ Querystring: { topic?: string | string[] } }>('/v1/events', async (req, reply) => {
     const topics = req.query.topic === undefined ? [] : [req.query.topic].flat();
     const out = ndjson(reply);
+    const stop = new AbortController();
+    out.closed.addEventListener('abort', () => stop.abort());
+    const guard = guardNdjson(reply.raw, '/v1/events', logger, () => stop.abort());
     try {
-      for await (const env of events.subscribe({ topics, signal: out.closed })) out.write(env);
+      for await (const env of events.subscribe({ topics, signal: stop.signal })) {
+        out.write(env);
+        if (guard.check()) break;
+      }
     } catch (err) {
       out.write({ error: { message: String(err) } });
+    } finally {
+      guard.dispose();
     }
-    out.end();
+    if (!guard.cut) out.end();
   });
 
   app.get<{ Querystring: { topic?: string | string[] } }>(
@@ -42,12 +54,17 @@ export function registerSystemRoutes(
       const topics = req.query.topic === undefined ? [] : [req.query.topic].flat();
       const ac = new AbortController();
       socket.on('close', () => ac.abort());
+      const guard = guardWebSocket(socket, '/v1/ws/events', logger, () => ac.abort());
       void (async () => {
         try {
-          for await (const env of events.subscribe({ topics, signal: ac.signal }))
+          for await (const env of events.subscribe({ topics, signal: ac.signal })) {
             socket.send(JSON.stringify(env));
+            if (guard.check()) break;
+          }
         } catch (err) {
           socket.close(1011, String(err).slice(0, 100));
+        } finally {
+          guard.dispose();
         }
       })();
     },
