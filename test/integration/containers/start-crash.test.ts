@@ -87,11 +87,12 @@ describe('a crash between runc start and the saved record', () => {
       '-c',
       SERVE,
     ]);
-    await pollUntil(
+    const ready = await pollUntil(
       'the ready line',
-      async () => (/\(1 running containers re-adopted/.test(a.process().output()) ? true : undefined),
+      async () => /agent ready \(.*\)/.exec(a.process().output())?.[0],
       5000,
     );
+    assert.match(ready, /\(1 running containers re-adopted/);
     const d = await inspect('web');
     assert.equal(d.state, 'running');
     const ip = Object.values(d.addresses)[0];
