@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseHostPort } from '../../src/common/address.js';
 import { type ConfigTable, type ConfigValues, validateConfig } from '../../src/common/config.js';
+import { InvalidArgumentError } from '../../src/common/errors.js';
 import type { LogPipelineOptions } from './pipeline.js';
 import type { ForwardServer } from './shipper.js';
 
@@ -21,6 +22,53 @@ export const LOG_SHIPPING_CONFIG: ConfigTable = [
     type: 'string',
     default: null,
     description: 'Server name to verify (default: the host).',
+  },
+  {
+    key: 'tls_cert',
+    type: 'string',
+    default: null,
+    description: 'PEM client certificate, for receivers that verify clients (mutual TLS); needs tls_key.',
+  },
+  {
+    key: 'tls_key',
+    type: 'string',
+    default: null,
+    description: 'PEM private key of tls_cert (a file readable by root only).',
+  },
+  {
+    key: 'shared_key',
+    type: 'string',
+    default: null,
+    env: 'BERTH_LOGS_SHARED_KEY',
+    description:
+      "Shared key of the Forward handshake (Fluentd's `<security> shared_key`): berth answers the receiver's HELO with a PING and checks its PONG. Prefer shared_key_file.",
+  },
+  {
+    key: 'shared_key_file',
+    type: 'string',
+    default: null,
+    description: 'File holding the shared key (one line; a trailing newline is dropped).',
+  },
+  {
+    key: 'self_hostname',
+    type: 'string',
+    default: null,
+    description:
+      "Our name in the handshake's PING (default: the host name); must differ from the receiver's.",
+  },
+  {
+    key: 'username',
+    type: 'string',
+    default: null,
+    description: "User for receivers that demand user authentication (Fluentd's `<security> user_auth`).",
+  },
+  {
+    key: 'password_file',
+    type: 'string',
+    default: null,
+    env: 'BERTH_LOGS_PASSWORD_FILE',
+    description:
+      'File holding the password of `username` (one line). Or the env var BERTH_LOGS_PASSWORD; never in the config file, never logged.',
   },
   {
     key: 'tls_verify',
@@ -137,6 +185,15 @@ export interface LogShippingConfig extends LogPipelineOptions {
   tlsCa?: string;
   tlsServername?: string;
   tlsVerify: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  sharedKey?: string;
+  sharedKeyFile?: string;
+  selfHostname?: string;
+  username?: string;
+  passwordFile?: string;
+  /** From BERTH_LOGS_PASSWORD only. */
+  password?: string;
   requireAck: boolean;
   ackTimeoutMs: number;
   connectTimeoutMs: number;
@@ -152,18 +209,34 @@ export function parseLogShippingConfig(
   sources: readonly ConfigValues[],
   env: NodeJS.ProcessEnv = {},
 ): LogShippingConfig {
+  for (const src of sources) {
+    if (src.password !== undefined) {
+      throw new InvalidArgumentError(
+        'logs.password: not taken from the config file (it would sit in a readable file and in dumps of the config); use logs.password_file or the env var BERTH_LOGS_PASSWORD',
+        { field: 'logs.password' },
+      );
+    }
+  }
   const v = validateConfig(LOG_SHIPPING_CONFIG, sources, { prefix: 'logs.', env });
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   const num = (k: string) => v[k] as number;
   const bool = (k: string) => v[k] as boolean;
   const list = (k: string) => (v[k] as string[] | undefined) ?? [];
-  return {
+  return checkSecurity({
     enabled: bool('enabled'),
     servers: list('servers').map((s) => parseServer(s)),
     tls: bool('tls'),
     tlsCa: str('tls_ca'),
     tlsServername: str('tls_servername'),
     tlsVerify: bool('tls_verify'),
+    tlsCert: str('tls_cert'),
+    tlsKey: str('tls_key'),
+    sharedKey: str('shared_key'),
+    sharedKeyFile: str('shared_key_file'),
+    selfHostname: str('self_hostname'),
+    username: str('username'),
+    passwordFile: str('password_file'),
+    password: env.BERTH_LOGS_PASSWORD || undefined,
     requireAck: bool('require_ack'),
     ackTimeoutMs: num('ack_timeout'),
     connectTimeoutMs: num('connect_timeout'),
@@ -188,7 +261,32 @@ export function parseLogShippingConfig(
     spoolDir: str('spool_dir'),
     spoolMaxBytes: num('spool_max_bytes'),
     positionsFile: str('positions_file'),
-  };
+  });
+}
+
+/** The pairs that only make sense together, checked before anything connects. */
+function checkSecurity(c: LogShippingConfig): LogShippingConfig {
+  const bad = (field: string, reason: string) =>
+    new InvalidArgumentError(`logs.${field}: ${reason}`, { field: `logs.${field}` });
+  if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
+    throw bad(c.tlsCert === undefined ? 'tls_cert' : 'tls_key', 'tls_cert and tls_key go together');
+  }
+  if ((c.tlsCert || c.tlsCa || c.tlsServername) && !c.tls) {
+    throw bad(c.tlsCert ? 'tls_cert' : c.tlsCa ? 'tls_ca' : 'tls_servername', 'set logs.tls: true to use it');
+  }
+  if (c.sharedKey !== undefined && c.sharedKeyFile !== undefined) {
+    throw bad('shared_key_file', 'give the shared key once: shared_key or shared_key_file');
+  }
+  if (c.sharedKey === '') throw bad('shared_key', 'is empty');
+  const hasPassword = c.passwordFile !== undefined || c.password !== undefined;
+  if (c.username !== undefined && !hasPassword) {
+    throw bad('username', 'needs a password: logs.password_file or the env var BERTH_LOGS_PASSWORD');
+  }
+  if (hasPassword && c.username === undefined) throw bad('password_file', 'a password needs logs.username');
+  if (c.username !== undefined && c.sharedKey === undefined && c.sharedKeyFile === undefined) {
+    throw bad('username', 'user authentication is part of the handshake: it needs logs.shared_key');
+  }
+  return c;
 }
 
 /** `host:port` or `[v6]:port` → a server; the port defaults to 24224. */

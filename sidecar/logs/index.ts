@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerSource } from '../../runtime/types.js';
+import { InvalidArgumentError, messageOf } from '../../src/common/errors.js';
 import type { Logger } from '../../src/common/log.js';
 import type { LogShippingConfig } from './config.js';
 import { LogPipeline } from './pipeline.js';
@@ -31,13 +33,33 @@ export async function createLogShipping(deps: {
   const positions = await FilePositionStore.open(
     c.positionsFile ?? join(deps.stateDir, 'logs', 'positions.json'),
   );
+  const sharedKey = c.sharedKeyFile
+    ? firstLine(await readConfigFile(c.sharedKeyFile, 'shared_key_file'))
+    : c.sharedKey;
+  if (sharedKey === '') {
+    throw new InvalidArgumentError('logs.shared_key_file: the file is empty', {
+      field: 'logs.shared_key_file',
+    });
+  }
+  const password = c.passwordFile
+    ? firstLine(await readConfigFile(c.passwordFile, 'password_file'))
+    : c.password;
   const output = new ForwardClient({
     servers: c.servers,
     tls: c.tls
       ? {
-          ...(c.tlsCa ? { ca: readFileSync(c.tlsCa) } : {}),
+          ...(c.tlsCa ? { ca: await readConfigFile(c.tlsCa, 'tls_ca') } : {}),
+          ...(c.tlsCert ? { cert: await readConfigFile(c.tlsCert, 'tls_cert') } : {}),
+          ...(c.tlsKey ? { key: await readConfigFile(c.tlsKey, 'tls_key') } : {}),
           ...(c.tlsServername ? { servername: c.tlsServername } : {}),
           rejectUnauthorized: c.tlsVerify,
+        }
+      : undefined,
+    auth: sharedKey
+      ? {
+          sharedKey,
+          selfHostname: c.selfHostname ?? hostname(),
+          ...(c.username !== undefined ? { username: c.username, password: password ?? '' } : {}),
         }
       : undefined,
     requireAck: c.requireAck,
@@ -65,4 +87,20 @@ export async function createLogShipping(deps: {
       await positions.close();
     },
   };
+}
+
+/** A file named by `logs.<field>`, or an error naming the field (never its content). */
+async function readConfigFile(path: string, field: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new InvalidArgumentError(`logs.${field}: cannot read ${path}: ${messageOf(err)}`, {
+      field: `logs.${field}`,
+      cause: err,
+    });
+  }
+}
+
+function firstLine(b: Buffer): string {
+  return b.toString('utf8').replace(/\r?\n[\s\S]*$/, '');
 }

@@ -50,6 +50,8 @@ export interface LogPipelineMetrics extends LogCounters {
   /** Records read but not yet acknowledged. */
   backlog: number;
   perContainer: Record<string, LogCounters & { name: string; spooledBytes: number; backlog: number }>;
+  /** Failed Forward handshakes per receiver (`host:port`), when the output speaks it. */
+  handshakeFailures?: Record<string, number>;
 }
 
 /**
@@ -106,6 +108,9 @@ export class LogPipeline {
       spooledBytes: 0,
       backlog: 0,
       perContainer: {},
+      ...(this.deps.output.handshakeFailures
+        ? { handshakeFailures: this.deps.output.handshakeFailures() }
+        : {}),
     };
     addCounters(m, this.finished);
     for (const [id, l] of this.logs) {

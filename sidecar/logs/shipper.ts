@@ -5,6 +5,15 @@ import { gzipSync } from 'node:zlib';
 import { decodeMultiStream, Encoder, ExtensionCodec } from '@msgpack/msgpack';
 import type { Logger } from '../../src/common/log.js';
 import { EntryWriter, forwardMessage } from './entry-writer.js';
+import {
+  bytesOf,
+  checkPong,
+  type HandshakeAuth,
+  HandshakeError,
+  handshakeType,
+  makePing,
+  parseHelo,
+} from './handshake.js';
 import type { LogRecord } from './record.js';
 
 /**
@@ -20,6 +29,8 @@ import type { LogRecord } from './record.js';
 export interface LogOutput {
   flush(batch: readonly LogRecord[]): Promise<FlushResult>;
   close(): Promise<void>;
+  /** Optional: failed handshakes per receiver (`host:port`), for the pipeline's metrics. */
+  handshakeFailures?(): Record<string, number>;
 }
 
 export type FlushResult = 'ok' | 'retry' | 'error';
@@ -32,8 +43,10 @@ export interface ForwardServer {
 export interface ForwardClientOptions {
   /** Tried in order; a failing server is skipped until its backoff expires. */
   servers: readonly ForwardServer[];
-  /** TLS client options (ca, servername, rejectUnauthorized); absent for plain TCP. */
+  /** TLS client options (ca, cert, key, servername, rejectUnauthorized); absent for plain TCP. */
   tls?: ConnectionOptions;
+  /** The Forward handshake (HELO/PING/PONG) with a shared key; absent: none is spoken. */
+  auth?: HandshakeAuth;
   /** Ask the receiver to ack each message (`chunk` option); without it 'ok' means "written". */
   requireAck: boolean;
   ackTimeoutMs: number;
@@ -65,7 +78,12 @@ export interface ForwardClientOptions {
 export class ForwardClient implements LogOutput {
   private conn: Connection | undefined;
   private connecting: Promise<Connection | undefined> | undefined;
-  private readonly health: { failures: number; retryAt: number }[];
+  private readonly health: {
+    failures: number;
+    retryAt: number;
+    handshakeFailures: number;
+    lastHandshakeError?: string;
+  }[];
   private readonly encoder: Encoder;
   private readonly writer: EntryWriter;
   private readonly random: () => number;
@@ -73,7 +91,7 @@ export class ForwardClient implements LogOutput {
 
   constructor(private readonly opts: ForwardClientOptions) {
     if (opts.servers.length === 0) throw new Error('ForwardClient: no servers');
-    this.health = opts.servers.map(() => ({ failures: 0, retryAt: 0 }));
+    this.health = opts.servers.map(() => ({ failures: 0, retryAt: 0, handshakeFailures: 0 }));
     const codec = new ExtensionCodec();
     codec.register({
       type: 0,
@@ -89,6 +107,15 @@ export class ForwardClient implements LogOutput {
     this.encoder = new Encoder({ extensionCodec: codec, ignoreUndefined: true });
     this.writer = new EntryWriter(this.encoder);
     this.random = opts.random ?? Math.random;
+  }
+
+  /** Handshakes that failed, per server (`host:port`): refused, wrong key, or demanded but not configured. */
+  handshakeFailures(): Record<string, number> {
+    const out: Record<string, number> = {};
+    this.opts.servers.forEach((s, i) => {
+      out[serverName(s)] = this.health[i]?.handshakeFailures ?? 0;
+    });
+    return out;
   }
 
   /** Index of the server currently connected to, for logs and tests. */
@@ -177,18 +204,41 @@ export class ForwardClient implements LogOutput {
       const server = this.opts.servers[i];
       if (!h || !server || h.retryAt > now) continue;
       try {
-        const c = await Connection.open(i, server, this.opts);
-        this.opts.logger?.info({ server: `${server.host}:${server.port}` }, 'connected to log receiver');
+        const c = await Connection.open(i, server, this.opts, (err) => this.handshakeFailed(i, err));
+        this.opts.logger?.info({ server: serverName(server) }, 'connected to log receiver');
         return c;
       } catch (err) {
         this.markFailed(i);
-        this.opts.logger?.warn(
-          { err, server: `${server.host}:${server.port}` },
-          'log receiver unreachable; trying the next one',
-        );
+        if (err instanceof HandshakeError) this.handshakeFailed(i, err);
+        else {
+          this.opts.logger?.warn(
+            { err, server: serverName(server) },
+            'log receiver unreachable; trying the next one',
+          );
+        }
       }
     }
     return undefined;
+  }
+
+  /**
+   * Counted and logged (the receiver and the reason, never a secret); the
+   * batch is answered 'retry', so its records wait in the spool until a
+   * handshake succeeds (after the config is fixed, or on another server).
+   */
+  private handshakeFailed(i: number, err: HandshakeError): void {
+    const h = this.health[i];
+    const server = this.opts.servers[i];
+    if (!h || !server) return;
+    h.handshakeFailures++;
+    // The first failure, a new reason, then every 10th: the counter has the rest.
+    const repeat = err.message === h.lastHandshakeError && h.handshakeFailures % 10 !== 0;
+    h.lastHandshakeError = err.message;
+    if (repeat) return;
+    this.opts.logger?.warn(
+      { server: serverName(server), reason: err.message, handshakeFailures: h.handshakeFailures },
+      `log receiver ${serverName(server)}: Forward handshake failed: ${err.message}; records wait in the spool`,
+    );
   }
 
   private markFailed(i: number): void {
@@ -207,6 +257,26 @@ class EventTime {
   ) {}
 }
 
+function serverName(s: ForwardServer): string {
+  return s.host.includes(':') ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`;
+}
+
+type Messages = AsyncIterator<unknown, void>;
+
+/**
+ * A receiver only ever sends acks and handshake messages, all small: bigger
+ * ones are refused before they are buffered. Raw strings: a HELO nonce is
+ * bytes and need not be valid UTF-8.
+ */
+const RECEIVER_DECODING = {
+  rawStrings: true,
+  maxStrLength: 4096,
+  maxBinLength: 4096,
+  maxArrayLength: 16,
+  maxMapLength: 16,
+  maxExtLength: 64,
+} as const;
+
 /** One TCP/TLS connection with its pending acks. */
 class Connection {
   private readonly pending = new Map<string, (ok: boolean) => void>();
@@ -216,13 +286,37 @@ class Connection {
     readonly index: number,
     private readonly socket: Socket,
     private readonly opts: ForwardClientOptions,
+    private readonly messages: Messages,
+    private readonly onHandshakeError: (err: HandshakeError) => void,
   ) {
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
     void this.readAcks();
   }
 
-  static open(index: number, server: ForwardServer, opts: ForwardClientOptions): Promise<Connection> {
+  /** Connects, and speaks the handshake when `opts.auth` is set; rejects with HandshakeError when it fails. */
+  static async open(
+    index: number,
+    server: ForwardServer,
+    opts: ForwardClientOptions,
+    onHandshakeError: (err: HandshakeError) => void,
+  ): Promise<Connection> {
+    const socket = await Connection.connect(server, opts);
+    const messages = decodeMultiStream<undefined>(socket as AsyncIterable<Uint8Array>, RECEIVER_DECODING)[
+      Symbol.asyncIterator
+    ]();
+    if (opts.auth) {
+      try {
+        await handshake(socket, messages, opts.auth, opts.connectTimeoutMs);
+      } catch (err) {
+        socket.destroy();
+        throw err;
+      }
+    }
+    return new Connection(index, socket, opts, messages, onHandshakeError);
+  }
+
+  private static connect(server: ForwardServer, opts: ForwardClientOptions): Promise<Socket> {
     return new Promise((resolve, reject) => {
       const socket = opts.tls
         ? tlsConnect({ ...opts.tls, host: server.host, port: server.port })
@@ -238,7 +332,7 @@ class Connection {
         socket.removeAllListeners('error');
         socket.setNoDelay(true);
         socket.setKeepAlive(true, 10_000);
-        resolve(new Connection(index, socket, opts));
+        resolve(socket);
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
@@ -279,9 +373,20 @@ class Connection {
 
   private async readAcks(): Promise<void> {
     try {
-      for await (const msg of decodeMultiStream(this.socket as AsyncIterable<Uint8Array>)) {
+      for (let r = await this.messages.next(); !r.done; r = await this.messages.next()) {
+        const msg = r.value;
+        if (handshakeType(msg) === 'HELO') {
+          // A receiver with a shared key greets first and takes nothing before a PING.
+          this.onHandshakeError(
+            new HandshakeError(
+              'the receiver demands the Forward handshake (it sent HELO) and logs.shared_key is not set',
+            ),
+          );
+          break;
+        }
         const ack = msg !== null && typeof msg === 'object' ? (msg as { ack?: unknown }).ack : undefined;
-        if (typeof ack === 'string') this.pending.get(ack)?.(true);
+        const id = bytesOf(ack)?.toString('latin1');
+        if (id !== undefined) this.pending.get(id)?.(true);
       }
     } catch {
       // A garbled answer: the connection cannot be trusted for acks any more.
@@ -289,3 +394,44 @@ class Connection {
     this.destroy();
   }
 }
+
+/** HELO → PING → PONG on a fresh connection, each answer awaited at most `timeoutMs`. */
+async function handshake(
+  socket: Socket,
+  messages: Messages,
+  auth: HandshakeAuth,
+  timeoutMs: number,
+): Promise<void> {
+  const next = async (what: string): Promise<unknown> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new HandshakeError(
+              what === 'HELO'
+                ? `no HELO from the receiver within ${timeoutMs}ms: logs.shared_key is set but the receiver does not speak the handshake (no <security> section?)`
+                : `no ${what} from the receiver within ${timeoutMs}ms`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      const r = await Promise.race([messages.next(), timeout]);
+      if (r.done) throw new HandshakeError(`the receiver closed the connection before its ${what}`);
+      return r.value;
+    } catch (err) {
+      if (err instanceof HandshakeError) throw err;
+      throw new HandshakeError(`${what} unreadable: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const helo = parseHelo(await next('HELO'));
+  const ping = makePing(helo, auth);
+  socket.write(forwardEncoder.encode(ping.message));
+  checkPong(await next('PONG'), helo, ping, auth);
+}
+
+const forwardEncoder = new Encoder();

@@ -60,6 +60,15 @@ export function logPipelineFamilies(m: LogPipelineMetrics): ExternalFamily[] {
       samples: one(m.readerPauses),
     },
     {
+      name: 'berth_logs_handshake_failures_total',
+      type: 'counter',
+      help: 'Forward handshakes (HELO/PING/PONG) that failed, per receiver: refused, wrong shared key, or demanded but not configured.',
+      samples: Object.entries(m.handshakeFailures ?? {}).map(([server, value]) => ({
+        labels: { server },
+        value,
+      })),
+    },
+    {
       name: 'berth_logs_spool_bytes',
       type: 'gauge',
       help: 'Bytes in the disk spools now.',
