@@ -65,6 +65,24 @@ export function dnsFamilies(c: DnsSnapshot): ExternalFamily[] {
       samples: one(c.truncated),
     },
     {
+      name: 'berth_dns_tcp_refused_total',
+      type: 'counter',
+      help: 'TCP connections closed at accept: over the global or the per-client connection cap.',
+      samples: one(c.tcpRefused),
+    },
+    {
+      name: 'berth_dns_tcp_paused_total',
+      type: 'counter',
+      help: 'Times reading a TCP client was paused while its replies waited (a client that does not read).',
+      samples: one(c.tcpPaused),
+    },
+    {
+      name: 'berth_dns_forwards_refused_total',
+      type: 'counter',
+      help: 'Queries answered SERVFAIL at once because the forwards in flight were at their cap.',
+      samples: one(c.forwardsRefused),
+    },
+    {
       name: 'berth_dns_internal_errors_total',
       type: 'counter',
       help: 'Queries answered SERVFAIL because of a handler failure.',

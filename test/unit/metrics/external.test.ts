@@ -103,6 +103,8 @@ describe('registerExternal: other components on /metrics', () => {
     dns.query('SRV');
     dns.response('NOERROR');
     dns.forwarded++;
+    dns.tcpRefused += 2;
+    dns.forwardsRefused++;
     let body = await scrape();
     assert.match(body, /^# TYPE berth_logs_records_read_total counter$/m);
     assert.match(body, /^berth_logs_records_read_total 120$/m);
@@ -111,6 +113,10 @@ describe('registerExternal: other components on /metrics', () => {
     assert.match(body, /^berth_dns_queries_total\{qtype="A"\} 2$/m);
     assert.match(body, /^berth_dns_queries_total\{qtype="SRV"\} 1$/m);
     assert.match(body, /^berth_dns_forwarded_total 1$/m);
+    // The DNS server's caps (issue 12 item 7) count what they refuse.
+    assert.match(body, /^berth_dns_tcp_refused_total 2$/m);
+    assert.match(body, /^berth_dns_tcp_paused_total 0$/m);
+    assert.match(body, /^berth_dns_forwards_refused_total 1$/m);
     assert.match(body, /^berth_discovery_instances\{health="critical",service="web"\} 1$/m);
     assert.match(body, /^berth_discovery_instances\{health="maintenance",service="db"\} 0$/m);
     assert.match(body, /^berth_metrics_collector_success\{collector="logs"\} 1$/m);
