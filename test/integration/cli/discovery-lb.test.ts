@@ -6,7 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { startAgent, type TestAgent } from '../../harness/agent.js';
 import { buildBusyboxImage } from '../../harness/images.js';
@@ -18,6 +22,10 @@ const IMAGE = 'test/busybox:lb';
 let agent: TestAgent;
 let dnsPort = 0;
 let lbPort = 0;
+/** A Consul token in the agent's environment, as `--consul` users' agents have (issue 12, item 1). */
+const token = `secret-${randomBytes(8).toString('hex')}`;
+// biome-ignore lint/suspicious/noTemplateCurlyInString: the literal text HAProxy expands from its environment
+const TOKEN_REF = '${CONSUL_HTTP_TOKEN}';
 
 async function ok(args: string[]): Promise<string> {
   const r = await agent.cli(args);
@@ -56,7 +64,7 @@ function web(name: string): string[] {
 describe('discovery, DNS and HAProxy follow the containers', () => {
   before(async () => {
     lbPort = await freePort();
-    agent = await startAgent({ args: ['--host-ip', '127.0.0.1'] });
+    agent = await startAgent({ args: ['--host-ip', '127.0.0.1'], agentEnv: { CONSUL_HTTP_TOKEN: token } });
     const endpoints = (await agent.info()).endpoints as Record<string, string>;
     dnsPort = Number(/127\.0\.0\.1:(\d+)/.exec(endpoints.dns ?? '')?.[1] ?? 0);
     assert.ok(dnsPort > 0, `no DNS endpoint in berth info: ${JSON.stringify(endpoints)}`);
@@ -141,5 +149,42 @@ describe('discovery, DNS and HAProxy follow the containers', () => {
       async () => ((await dig('web.service.consul', 'SRV')).length === 0 ? true : undefined),
       15_000,
     );
+  });
+
+  test(`a label berth.lb.check=/"${TOKEN_REF}" does not send the agent's token to the container`, async () => {
+    const tokPort = await freePort();
+    // busybox httpd -vv logs every request's URL on stderr: the container's log shows what HAProxy asked.
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'tok',
+      '-p',
+      '127.0.0.1:0:8080',
+      '-l',
+      'SERVICE_NAME=tok',
+      '-l',
+      `berth.lb.port=${tokPort}`,
+      '-l',
+      'berth.lb.bind=127.0.0.1',
+      '-l',
+      `berth.lb.check=/"${TOKEN_REF}"`,
+      IMAGE,
+      'httpd',
+      '-f',
+      '-vv',
+      '-p',
+      '8080',
+      '-h',
+      '/',
+    ]);
+    // Health checks run every 2 s (checkInterval) once HAProxy has the service: give it two rounds and more.
+    await sleep(5000);
+    const logs = await agent.cli(['logs', 'tok']);
+    assert.doesNotMatch(`${logs.stdout}${logs.stderr}`, new RegExp(token), "HAProxy sent the agent's token");
+    const pid = Number((await readFile(join(agent.stateRoot, 'haproxy', 'haproxy.pid'), 'utf8')).trim());
+    const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
+    assert.ok(!environ.includes(token), "HAProxy runs with the agent's environment (CONSUL_HTTP_TOKEN)");
+    await ok(['rm', '-f', 'tok']);
   });
 });
