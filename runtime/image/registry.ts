@@ -32,6 +32,15 @@ export interface RegistryClientOptions {
 const MAX_REDIRECTS = 5;
 
 /**
+ * Token realms on another host that may receive a registry's credentials:
+ * Docker Hub's registry sends its clients to auth.docker.io. Any other
+ * realm must be on the registry's own host name.
+ */
+const TOKEN_REALM_HOSTS: Record<string, string[]> = {
+  'registry-1.docker.io': ['auth.docker.io'],
+};
+
+/**
  * A Docker Registry HTTP API v2 client over node:http/https (node:https takes
  * a per-request CA without an extra dependency, and response streams flow
  * straight into the layer unpacker). Handles Bearer token auth (anonymous or
@@ -144,6 +153,26 @@ export class RegistryClient {
     });
   }
 
+  /**
+   * Credentials go to a token realm only on the registry's own host name (or
+   * a known alias, TOKEN_REALM_HOSTS) and only over https, unless the registry
+   * itself was opted in to plain http (insecureRegistries) and the realm is on
+   * its host: a challenge cannot send them to a third party or in clear text.
+   */
+  private checkRealmForCredentials(url: URL, sameHost: boolean, ownName: string): void {
+    const realm = `${url.origin}${url.pathname}`;
+    if (!sameHost && !(TOKEN_REALM_HOSTS[ownName] ?? []).includes(url.hostname)) {
+      throw new FailedPreconditionError(
+        `registry ${this.o.host}: token realm ${realm} is on another host (${url.hostname}); credentials are sent only to the registry's own host`,
+      );
+    }
+    if (url.protocol !== 'https:' && !(this.o.insecure && sameHost)) {
+      throw new FailedPreconditionError(
+        `registry ${this.o.host}: token realm ${realm} is plain http; credentials are sent to a token realm only over https (or on the registry's own host when it is in insecureRegistries)`,
+      );
+    }
+  }
+
   private async fetchToken(params: Record<string, string>, scope: string): Promise<string> {
     const realm = params.realm;
     if (!realm)
@@ -152,8 +181,12 @@ export class RegistryClient {
     if (params.service) url.searchParams.set('service', params.service);
     url.searchParams.set('scope', params.scope ?? scope);
     const headers: Record<string, string> = { 'user-agent': this.o.userAgent ?? 'berth' };
-    if (this.o.credentials) headers.authorization = basic(this.o.credentials);
-    const sameHost = url.host === this.o.host;
+    const ownName = new URL(`https://${this.o.host}`).hostname;
+    const sameHost = url.hostname === ownName;
+    if (this.o.credentials) {
+      this.checkRealmForCredentials(url, sameHost, ownName);
+      headers.authorization = basic(this.o.credentials);
+    }
     const res = await this.request(url, headers, sameHost);
     const body = await readBody(res, 1 << 20);
     if (res.statusCode !== 200) {
