@@ -1,9 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { isLoopbackHost } from '../common/address.js';
 import {
   errorCode,
   FailedPreconditionError,
@@ -24,7 +25,26 @@ export interface ApiListenOptions {
   socketPath: string;
   socketMode?: number;
   /** Optional TCP listener. Refused without a token: the API can run containers as root. */
-  tcp?: { host: string; port: number; token: string };
+  tcp?: ApiTcpOptions;
+}
+
+export interface ApiTcpOptions {
+  host: string;
+  port: number;
+  token: string;
+  /** TLS for the TCP listener (PEM files); with `clientCaFile` clients must present a certificate it signed. */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+  /**
+   * Listen without TLS on an address that is not loopback (the token then
+   * travels in clear text). Refused unless set (`apiTcpInsecure`).
+   */
+  insecure?: boolean;
+}
+
+interface TlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
 }
 
 /**
@@ -50,6 +70,7 @@ export class ApiServer {
         field: 'api.token',
       });
     }
+    const tls = opts.tcp ? await tcpTls(opts.tcp) : undefined;
     await mkdir(dirname(opts.socketPath), { recursive: true, mode: 0o755 });
     await claimSocketPath(opts.socketPath);
     const unixApp = await this.build(undefined);
@@ -58,7 +79,7 @@ export class ApiServer {
     this.socketPath = opts.socketPath;
     this.apps.push(unixApp);
     if (opts.tcp) {
-      const tcpApp = await this.build(opts.tcp.token);
+      const tcpApp = await this.build(opts.tcp.token, tls);
       await tcpApp.listen({ host: opts.tcp.host, port: opts.tcp.port });
       const addr = tcpApp.server.address();
       if (addr && typeof addr === 'object') this.tcpAddress = { host: addr.address, port: addr.port };
@@ -67,8 +88,23 @@ export class ApiServer {
   }
 
   /** An app without a listener, for in-process tests through `inject`. */
-  async build(token: string | undefined): Promise<FastifyInstance> {
-    const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
+  async build(token: string | undefined, tls?: TlsMaterial): Promise<FastifyInstance> {
+    const app = Fastify({
+      logger: false,
+      bodyLimit: 1024 * 1024,
+      forceCloseConnections: true,
+      ...(tls
+        ? {
+            https: {
+              cert: tls.cert,
+              key: tls.key,
+              minVersion: 'TLSv1.2' as const,
+              // Mutual TLS: the handshake itself refuses a client without a certificate the CA signed.
+              ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+            },
+          }
+        : {}),
+    }) as unknown as FastifyInstance;
     await app.register(websocket);
     // Image tarballs are streamed to the runtime, never buffered.
     app.addContentTypeParser(['application/x-tar', 'application/octet-stream'], (_req, payload, done) =>
@@ -112,6 +148,36 @@ export class ApiServer {
     this.apps.length = 0;
     if (this.socketPath) await rm(this.socketPath, { force: true });
   }
+}
+
+/**
+ * The TCP listener's TLS files, read now so that a bad path fails the start
+ * naming its option; without TLS only a loopback address is allowed unless
+ * `insecure` (apiTcpInsecure) forces it: the token would travel in clear.
+ */
+async function tcpTls(tcp: ApiTcpOptions): Promise<TlsMaterial | undefined> {
+  if (!tcp.tls) {
+    if (!isLoopbackHost(tcp.host) && !tcp.insecure) {
+      throw new InvalidArgumentError(
+        `apiTcp: ${tcp.host} is not loopback: without TLS the API token would cross the network in clear text; set apiTlsCert and apiTlsKey (and apiTlsClientCa for mutual TLS), or apiTcpInsecure to force it`,
+        { field: 'apiTcp' },
+      );
+    }
+    return undefined;
+  }
+  const read = async (file: string, field: string): Promise<Buffer> => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new InvalidArgumentError(`${field}: cannot read ${file}: ${messageOf(err)}`, { field });
+    }
+  };
+  const { certFile, keyFile, clientCaFile } = tcp.tls;
+  return {
+    cert: await read(certFile, 'apiTlsCert'),
+    key: await read(keyFile, 'apiTlsKey'),
+    ...(clientCaFile ? { ca: await read(clientCaFile, 'apiTlsClientCa') } : {}),
+  };
 }
 
 function isFastifyClientError(err: unknown): boolean {

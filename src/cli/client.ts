@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { fromWire, UnavailableError } from '../common/errors.js';
+import { request as httpsRequest } from 'node:https';
+import { fromWire, InvalidArgumentError, messageOf, UnavailableError } from '../common/errors.js';
 
 export const DEFAULT_SOCKET = '/run/berth/berth.sock';
 
@@ -9,14 +11,48 @@ export interface ClientOptions {
   /** `tcp://host:port` (BERTH_HOST); needs a token (BERTH_TOKEN). */
   host?: string;
   token?: string;
+  /**
+   * TLS to the TCP API (`BERTH_TLS=1`, or any of the files set, or an
+   * `https://` host): `caFile` verifies the agent (system roots otherwise);
+   * `certFile` and `keyFile` are this client's certificate for mutual TLS.
+   */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
 export function clientOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ClientOptions {
+  const files = {
+    ...(env.BERTH_TLS_CA ? { caFile: env.BERTH_TLS_CA } : {}),
+    ...(env.BERTH_TLS_CERT ? { certFile: env.BERTH_TLS_CERT } : {}),
+    ...(env.BERTH_TLS_KEY ? { keyFile: env.BERTH_TLS_KEY } : {}),
+  };
+  const tls = env.BERTH_TLS === '1' || Object.keys(files).length > 0 || /^https:/.test(env.BERTH_HOST ?? '');
   return {
     socketPath: env.BERTH_SOCKET || DEFAULT_SOCKET,
     ...(env.BERTH_HOST ? { host: env.BERTH_HOST } : {}),
     ...(env.BERTH_TOKEN ? { token: env.BERTH_TOKEN } : {}),
+    ...(tls ? { tls: files } : {}),
   };
+}
+
+/** The PEM files of `tls` read once; a missing one names its variable. */
+function tlsMaterial(tls: NonNullable<ClientOptions['tls']>): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  const read = (file: string | undefined, name: string): Buffer | undefined => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new InvalidArgumentError(`${name}: cannot read ${file}: ${messageOf(err)}`, { field: name });
+    }
+  };
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    throw new InvalidArgumentError('BERTH_TLS_CERT and BERTH_TLS_KEY go together (mutual TLS)', {
+      field: tls.certFile ? 'BERTH_TLS_KEY' : 'BERTH_TLS_CERT',
+    });
+  }
+  const ca = read(tls.caFile, 'BERTH_TLS_CA');
+  const cert = read(tls.certFile, 'BERTH_TLS_CERT');
+  const key = read(tls.keyFile, 'BERTH_TLS_KEY');
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }
 
 type Query = Record<string, string | number | boolean | undefined | string[]>;
@@ -79,18 +115,19 @@ export class ApiClient {
       headers['content-type'] = 'application/json';
     }
     const target = this.target();
+    const tls = this.tls();
     return new Promise((resolve, reject) => {
       // servername: '' spares the agent a TLS server-name guess for plain HTTP: node computes it with
       // net.isIP, whose IPv6 regex costs a cold CLI process about 8 ms to compile.
-      const options: RequestOptions & { servername: string } = {
+      const options: RequestOptions & { servername?: string } = {
         ...target,
         method,
         path: fullPath,
         headers,
         ...(opts.signal ? { signal: opts.signal } : {}),
-        servername: '',
+        ...(tls ? tls : { servername: '' }),
       };
-      const req = httpRequest(options, resolve);
+      const req = tls ? httpsRequest(options, resolve) : httpRequest(options, resolve);
       req.on('error', (err: NodeJS.ErrnoException) => reject(unreachable(target, err)));
       if (isStream) (opts.body as NodeJS.ReadableStream).pipe(req);
       else req.end(payload);
@@ -105,11 +142,14 @@ export class ApiClient {
   async websocket(path: string): Promise<import('ws').WebSocket> {
     const { WebSocket } = await import('ws');
     const t = this.target();
-    const url = t.socketPath ? `ws+unix://${t.socketPath}:${path}` : `ws://${t.host}:${t.port}${path}`;
+    const tls = this.tls();
+    const url = t.socketPath
+      ? `ws+unix://${t.socketPath}:${path}`
+      : `${tls ? 'wss' : 'ws'}://${t.host}:${t.port}${path}`;
     const headers: Record<string, string> = this.opts.token
       ? { authorization: `Bearer ${this.opts.token}` }
       : {};
-    const ws = new WebSocket(url, { headers });
+    const ws = new WebSocket(url, { headers, ...(tls ?? {}) });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('unexpected-response', (_req, res) => {
@@ -120,9 +160,17 @@ export class ApiClient {
     return ws;
   }
 
+  /** TLS options for a TCP target, or undefined (the unix socket, or plain TCP). */
+  private tls(): { ca?: Buffer; cert?: Buffer; key?: Buffer } | undefined {
+    if (!this.opts.host || !this.opts.tls) return undefined;
+    this.tlsCache ??= tlsMaterial(this.opts.tls);
+    return this.tlsCache;
+  }
+  private tlsCache: { ca?: Buffer; cert?: Buffer; key?: Buffer } | undefined;
+
   private target(): { socketPath?: string; host?: string; port?: number } {
     if (this.opts.host) {
-      const u = new URL(this.opts.host.replace(/^tcp:/, 'http:'));
+      const u = new URL(this.opts.host.replace(/^(tcp|https):/, 'http:'));
       return { host: u.hostname, port: Number(u.port || 2375) };
     }
     return { socketPath: this.opts.socketPath ?? DEFAULT_SOCKET };
