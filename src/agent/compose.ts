@@ -72,6 +72,9 @@ export async function composeRuntime(
   const images = new ImageStore({
     root: cfg.stateRoot,
     insecureRegistries: cfg.insecureRegistries,
+    maxLayerBytes: cfg.imageMaxLayerBytes,
+    maxLayerEntries: cfg.imageMaxLayerEntries,
+    minFreeBytes: cfg.imageMinFreeBytes,
     logger: logger.child({ component: 'images' }),
     onEvent: (topic: ImageTopic, ev: { ref: string; id: string }) => events.publish(topic, ev),
   });

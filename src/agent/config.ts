@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { type HostPort, parseHostPort } from '../common/address.js';
+import { type HostPort, isLoopbackHost, parseHostPort } from '../common/address.js';
 import { type ConfigTable, type ConfigValues, validateConfig } from '../common/config.js';
 import { InvalidArgumentError, messageOf } from '../common/errors.js';
 
@@ -50,6 +50,55 @@ export const AGENT_CONFIG: ConfigTable = [
     default: null,
     env: 'BERTH_API_TOKEN',
     description: 'bearer token required on the TCP API',
+  },
+  {
+    key: 'apiTlsCert',
+    type: 'string',
+    default: null,
+    env: 'BERTH_API_TLS_CERT',
+    description: 'PEM certificate (chain) the TCP API serves TLS with (needs apiTlsKey)',
+  },
+  {
+    key: 'apiTlsKey',
+    type: 'string',
+    default: null,
+    env: 'BERTH_API_TLS_KEY',
+    description: 'PEM private key of apiTlsCert',
+  },
+  {
+    key: 'apiTlsClientCa',
+    type: 'string',
+    default: null,
+    env: 'BERTH_API_TLS_CLIENT_CA',
+    description: 'PEM CA: TCP API clients must present a certificate it signed (mutual TLS)',
+  },
+  {
+    key: 'apiTcpInsecure',
+    type: 'bool',
+    default: false,
+    description:
+      'allow apiTcp on an address that is not loopback without TLS (the token then crosses the network in clear text)',
+  },
+  {
+    key: 'imageMaxLayerBytes',
+    type: 'bytes',
+    default: '16g',
+    min: 1,
+    description:
+      'most bytes one image layer may unpack to (a gzip bomb fails the pull or load here; runtime/image/README.md)',
+  },
+  {
+    key: 'imageMaxLayerEntries',
+    type: 'int',
+    default: 1_000_000,
+    min: 1,
+    description: 'most files, dirs and links one image layer may hold (bounds inode use)',
+  },
+  {
+    key: 'imageMinFreeBytes',
+    type: 'bytes',
+    default: '512m',
+    description: 'free space the image store keeps: a layer or archive that would eat into it is refused',
   },
   {
     key: 'bridge',
@@ -196,6 +245,13 @@ export interface AgentConfig {
   logLevel: string;
   apiTcp?: string;
   apiToken?: string;
+  apiTlsCert?: string;
+  apiTlsKey?: string;
+  apiTlsClientCa?: string;
+  apiTcpInsecure: boolean;
+  imageMaxLayerBytes: number;
+  imageMaxLayerEntries: number;
+  imageMinFreeBytes: number;
   bridge: string;
   subnet: string;
   ociRuntime: 'auto' | 'runc' | 'crun';
@@ -260,7 +316,27 @@ export async function loadAgentConfig(
       field: 'apiToken',
     });
   }
-  if (v.apiTcp) apiTcpAddress(String(v.apiTcp));
+  if (v.apiTcp) {
+    const { host } = apiTcpAddress(String(v.apiTcp));
+    if (!v.apiTlsCert && !v.apiTcpInsecure && !isLoopbackHost(host)) {
+      throw new InvalidArgumentError(
+        `apiTcp: ${host} is not loopback: without TLS the API token would cross the network in clear text; set apiTlsCert and apiTlsKey (and apiTlsClientCa for mutual TLS), or apiTcpInsecure to force it`,
+        { field: 'apiTcp' },
+      );
+    }
+  }
+  if (
+    (v.apiTlsCert === undefined || v.apiTlsCert === null) !==
+    (v.apiTlsKey === undefined || v.apiTlsKey === null)
+  ) {
+    const missing = v.apiTlsCert ? 'apiTlsKey' : 'apiTlsCert';
+    throw new InvalidArgumentError(`${missing}: apiTlsCert and apiTlsKey go together`, { field: missing });
+  }
+  if (v.apiTlsClientCa && !v.apiTlsCert) {
+    throw new InvalidArgumentError('apiTlsClientCa: mutual TLS needs apiTlsCert and apiTlsKey too', {
+      field: 'apiTlsClientCa',
+    });
+  }
   return { ...(v as unknown as AgentConfig), sections };
 }
 

@@ -62,11 +62,31 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
   );
   await api.listen({
     socketPath: cfg.socket,
-    ...(cfg.apiTcp && cfg.apiToken ? { tcp: { ...apiTcpAddress(cfg.apiTcp), token: cfg.apiToken } } : {}),
+    ...(cfg.apiTcp && cfg.apiToken
+      ? {
+          tcp: {
+            ...apiTcpAddress(cfg.apiTcp),
+            token: cfg.apiToken,
+            insecure: cfg.apiTcpInsecure,
+            ...(cfg.apiTlsCert && cfg.apiTlsKey
+              ? {
+                  tls: {
+                    certFile: cfg.apiTlsCert,
+                    keyFile: cfg.apiTlsKey,
+                    ...(cfg.apiTlsClientCa ? { clientCaFile: cfg.apiTlsClientCa } : {}),
+                  },
+                }
+              : {}),
+          },
+        }
+      : {}),
   });
   if (api.tcpAddress) {
     const { host, port } = api.tcpAddress;
-    endpoints.apiTcp = `tcp://${host.includes(':') ? `[${host}]` : host}:${port} (bearer token)`;
+    const how = cfg.apiTlsCert
+      ? `TLS${cfg.apiTlsClientCa ? ', client certificates' : ''}, bearer token`
+      : 'bearer token';
+    endpoints.apiTcp = `tcp://${host.includes(':') ? `[${host}]` : host}:${port} (${how})`;
   }
   logger.info({ version: VERSION, endpoints, restored }, 'berth agent ready');
   process.stdout.write(
