@@ -87,6 +87,8 @@ export class ContainerLog {
   readonly counters = emptyCounters();
   private readonly tailer: FileTailer;
   private readonly joiners = new Map<'stdout' | 'stderr', MultilineJoiner>();
+  /** Per stream: the next record ordinal of a capped line being shipped in parts. */
+  private readonly partOrdinals = new Map<'stdout' | 'stderr', number>();
   private memory: (Queued | undefined)[] = [];
   private memHead = 0;
   private memBytes = 0;
@@ -334,6 +336,13 @@ export class ContainerLog {
       this.emit(tl);
       return;
     }
+    if (tl.line.part) {
+      // A part of a capped line is no multiline continuation: the group before it goes first.
+      const g = joiner.flush();
+      if (g) this.emit(g);
+      this.emit(tl);
+      return;
+    }
     for (const g of joiner.push(tl, Date.now())) this.emit(g);
   }
 
@@ -361,6 +370,11 @@ export class ContainerLog {
   }
 
   private emit(tl: TailLine): void {
+    // Parts of a capped line number their records on from the part before
+    // (a re-read after a crash starts at the line's start: same numbers).
+    const part = tl.line.part;
+    const stream = tl.line.stream;
+    const first = part && part.index > 0 ? (this.partOrdinals.get(stream) ?? 1) : 1;
     // The key (the line's place in its file) only matters for a line split in parts: made on demand.
     const records = formatLine(
       tl.line,
@@ -369,7 +383,10 @@ export class ContainerLog {
       this.opts.format,
       () => `${tl.inode}:${tl.start}`,
       this.shared,
+      first,
     );
+    if (part && !part.last) this.partOrdinals.set(stream, first + records.length);
+    else if (part) this.partOrdinals.delete(stream);
     const commit = this.safeOffset(tl.end, tl.inode);
     for (const record of records) this.enqueue(record, tl, commit);
   }

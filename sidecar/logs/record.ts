@@ -38,6 +38,13 @@ export interface LogLine {
    */
   sec?: number | undefined;
   nsec?: number | undefined;
+  /**
+   * Set on a piece of a line longer than the join cap (the tailer's
+   * `maxJoinBytes`): the line goes on in the next piece of its stream unless
+   * `last`; `index` counts the parts from 0. Its records are all flagged
+   * partial, so a receiver joins the pieces like any split line.
+   */
+  part?: { index: number; last: boolean };
 }
 
 export interface FormatOptions {
@@ -294,6 +301,8 @@ export function formatLine(
   opts: FormatOptions,
   key: string | (() => string) = '',
   shared?: SharedFields,
+  /** For a `part` of a capped line: the ordinal of its first record (the parts before it had the others). */
+  firstOrdinal = 1,
 ): LogRecord[] {
   let t: { sec: number; nsec: number };
   let time: string;
@@ -305,7 +314,7 @@ export function formatLine(
     t = (canonical ? parseCanonical(line.time) : parseTime(line.time)) ?? { sec: 0, nsec: 0 };
     time = canonical ? line.time : formatTime(t.sec, t.nsec);
   }
-  const single = line.text.length * 3 <= opts.maxLineBytes;
+  const single = line.part === undefined && line.text.length * 3 <= opts.maxLineBytes;
   if (single && opts.labels.length === 0 && opts.env.length === 0) {
     const merged = opts.mergeJson ? parseJsonObject(line.text) : undefined;
     if (!merged) {
@@ -345,7 +354,7 @@ export function formatLine(
     time,
   };
   const pieces = splitUtf8(line.text, Math.max(1, opts.maxLineBytes));
-  if (pieces.length === 1) {
+  if (pieces.length === 1 && line.part === undefined) {
     // A JSON line split in pieces is no longer JSON in any piece: merge whole lines only.
     const merged = opts.mergeJson ? parseJsonObject(line.text) : undefined;
     return [{ tag, sec: t.sec, nsec: t.nsec, fields: { ...base, ...merged, ...meta, log: line.text } }];
@@ -364,8 +373,8 @@ export function formatLine(
       log: piece,
       partial: true,
       partial_id: partialId,
-      partial_ordinal: i + 1,
-      partial_last: i === pieces.length - 1,
+      partial_ordinal: firstOrdinal + i,
+      partial_last: i === pieces.length - 1 && line.part?.last !== false,
     },
   }));
 }

@@ -48,7 +48,12 @@ export interface TailerOptions {
   position?: TailPosition;
   /** Most bytes read per poll (bounds memory and latency of one poll). */
   readBytes?: number;
-  /** A line made of partial fragments is emitted once this long (bytes), even without its `F`. */
+  /**
+   * Most bytes of one line joined from partial fragments. Past it, what was
+   * joined so far is emitted as a `part` of the line and joining goes on
+   * from there: nothing is lost, and memory holds at most this much per
+   * stream (plus one fragment).
+   */
   maxJoinBytes?: number;
 }
 
@@ -70,8 +75,11 @@ interface Fragment {
   sec: number | undefined;
   nsec: number | undefined;
   text: string;
+  /** Offset of the line's first fragment (also after parts of it were emitted). */
   start: number;
   bytes: number;
+  /** Parts of this line emitted already (a line longer than maxJoinBytes). */
+  parts: number;
 }
 
 export class FileTailer {
@@ -282,7 +290,14 @@ export class FileTailer {
     }
     for (const [stream, f] of this.partial) {
       res.lines.push({
-        line: { time: f.time, stream, text: f.text, sec: f.sec, nsec: f.nsec },
+        line: {
+          time: f.time,
+          stream,
+          text: f.text,
+          sec: f.sec,
+          nsec: f.nsec,
+          ...(f.parts > 0 ? { part: { index: f.parts, last: true } } : {}),
+        },
         inode: this.inode,
         start: f.start,
         end: this.offset,
@@ -297,7 +312,28 @@ export class FileTailer {
       res.malformed++;
       return;
     }
-    const prev = this.partial.get(e.stream);
+    let prev = this.partial.get(e.stream);
+    if (prev && prev.bytes > 0 && prev.bytes + e.bytes > this.maxJoinBytes) {
+      // The cap: what is joined so far goes out as a part of the line, which
+      // goes on (same start, same time: one line to the receiver).
+      res.lines.push({
+        line: {
+          time: prev.time,
+          stream: e.stream,
+          text: prev.text,
+          sec: prev.sec,
+          nsec: prev.nsec,
+          part: { index: prev.parts, last: false },
+        },
+        inode: this.inode,
+        start: prev.start,
+        // Committing a part never passes the line's start: a crash re-reads the
+        // whole line and sends the same parts (same partial_id and ordinals).
+        end: prev.start,
+        fingerprint: this.fp,
+      });
+      prev = { ...prev, text: '', bytes: 0, parts: prev.parts + 1 };
+    }
     // A joined line keeps the time of its first fragment: when the line began.
     const frag: Fragment = prev
       ? {
@@ -306,16 +342,24 @@ export class FileTailer {
           nsec: prev.nsec,
           text: prev.text + e.text,
           start: prev.start,
-          bytes: prev.bytes + e.text.length,
+          bytes: prev.bytes + e.bytes,
+          parts: prev.parts,
         }
-      : { time: e.time, sec: e.sec, nsec: e.nsec, text: e.text, start, bytes: e.text.length };
-    if (e.partial && frag.bytes < this.maxJoinBytes) {
+      : { time: e.time, sec: e.sec, nsec: e.nsec, text: e.text, start, bytes: e.bytes, parts: 0 };
+    if (e.partial) {
       this.partial.set(e.stream, frag);
       return;
     }
     this.partial.delete(e.stream);
     res.lines.push({
-      line: { time: frag.time, stream: e.stream, text: frag.text, sec: frag.sec, nsec: frag.nsec },
+      line: {
+        time: frag.time,
+        stream: e.stream,
+        text: frag.text,
+        sec: frag.sec,
+        nsec: frag.nsec,
+        ...(frag.parts > 0 ? { part: { index: frag.parts, last: true } } : {}),
+      },
       inode: this.inode,
       start: frag.start,
       end,
@@ -365,6 +409,8 @@ interface Entry {
   stream: 'stdout' | 'stderr';
   partial: boolean;
   text: string;
+  /** UTF-8 bytes of `text`. */
+  bytes: number;
 }
 
 const SP = 0x20;
@@ -450,12 +496,21 @@ function parseEntryAt(buf: Buffer, from: number, to: number): Entry | undefined 
   const afterFlag = s2 + 2 === s3 ? SP : buf[s2 + 2];
   if ((flag !== 0x46 && flag !== 0x50) || (afterFlag !== SP && afterFlag !== 0x3a)) return undefined;
   const text = s3 >= to ? '' : buf.toString('utf8', s3 + 1, to);
+  const bytes = s3 >= to ? 0 : to - s3 - 1;
   if (conmonTime(buf, from, s1)) {
-    return { time: parsed.time, sec: parsed.sec, nsec: parsed.nsec, stream, partial: flag === 0x50, text };
+    return {
+      time: parsed.time,
+      sec: parsed.sec,
+      nsec: parsed.nsec,
+      stream,
+      partial: flag === 0x50,
+      text,
+      bytes,
+    };
   }
   const time = normalizeTime(buf.toString('latin1', from, s1));
   if (time === undefined) return undefined;
-  return { time, sec: undefined, nsec: undefined, stream, partial: flag === 0x50, text };
+  return { time, sec: undefined, nsec: undefined, stream, partial: flag === 0x50, text, bytes };
 }
 
 /** One k8s-file entry; undefined when the line is not one. */
@@ -475,5 +530,14 @@ export function parseEntry(raw: string): Entry | undefined {
   if ((flag !== 0x46 && flag !== 0x50) || (afterFlag !== 0x20 && afterFlag !== 0x3a)) return undefined;
   const time = normalizeTime(raw.slice(0, s1));
   if (time === undefined) return undefined;
-  return { time, sec: undefined, nsec: undefined, stream, partial: flag === 0x50, text: raw.slice(s3 + 1) };
+  const text = raw.slice(s3 + 1);
+  return {
+    time,
+    sec: undefined,
+    nsec: undefined,
+    stream,
+    partial: flag === 0x50,
+    text,
+    bytes: Buffer.byteLength(text),
+  };
 }
