@@ -279,7 +279,11 @@ export async function removeEmptyBerthCgroups(): Promise<void> {
   }
 }
 
-async function sweep(dir: string, runDir: string, bridge: string): Promise<void> {
+/**
+ * Undoes what an agent (or an in-process runtime, test/harness/runtime.ts) left under `dir`: its
+ * containers, netns, veths, cgroups, iptables rules, bridge and mounts. Tolerates what is gone.
+ */
+export async function sweep(dir: string, runDir: string, bridge: string): Promise<void> {
   const { readdir, readFile, rmdir } = await import('node:fs/promises');
   // The agent leaves its HAProxy running on purpose (it outlives the agent, like containers).
   const haproxyPid = Number(
