@@ -69,7 +69,7 @@ async function stage(source: Readable, staging: string, maxBytes: number): Promi
   const ex = tar.extract();
   // A gzipped archive is a bomb like a layer: its uncompressed tar may use only the disk's room.
   const limit = new ByteLimit(maxBytes, () =>
-    bad(`uncompressed, the archive exceeds the ${maxBytes} bytes the disk can spare (minFreeBytes)`),
+    bad(`uncompressed, the archive exceeds the ${maxBytes} bytes the disk can spare (imageMinFreeBytes)`),
   );
   const feeding = pipeline(plain, limit, ex as unknown as NodeJS.WritableStream);
   feeding.catch((err: unknown) => ex.destroy(err instanceof Error ? err : new Error(String(err))));

@@ -22,7 +22,7 @@ export interface ExtractOptions {
   label: string;
   /** Called for xattrs that could not be applied (non-fatal). */
   onWarning?: (msg: string) => void;
-  /** Most entries the layer may have (maxLayerEntries); one more fails it. */
+  /** Most entries the layer may have (imageMaxLayerEntries); one more fails it. */
   maxEntries?: number;
 }
 
@@ -54,9 +54,12 @@ export async function extractLayer(
     const h = entry.header as Header;
     if (entries >= maxEntries) {
       entry.resume();
-      throw new InvalidArgumentError(`${opts.label}: has more than ${maxEntries} entries (maxLayerEntries)`, {
-        field: 'layer',
-      });
+      throw new InvalidArgumentError(
+        `${opts.label}: has more than ${maxEntries} entries (imageMaxLayerEntries)`,
+        {
+          field: 'layer',
+        },
+      );
     }
     try {
       await extractEntry(root, h, entry as unknown as Body, dirTimes, opts);

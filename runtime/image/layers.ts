@@ -55,7 +55,7 @@ export class LayerStore {
     const room = free - this.limits.minFreeBytes;
     if (room <= need) {
       throw new FailedPreconditionError(
-        `${what}: not enough free space in ${this.tmpDir}: ${free} bytes free${need ? `, ${need} bytes needed` : ''}, and ${this.limits.minFreeBytes} must stay free (minFreeBytes)`,
+        `${what}: not enough free space in ${this.tmpDir}: ${free} bytes free${need ? `, ${need} bytes needed` : ''}, and ${this.limits.minFreeBytes} must stay free (imageMinFreeBytes)`,
       );
     }
     return room;
@@ -147,8 +147,8 @@ export class LayerStore {
         () =>
           new InvalidArgumentError(
             cap === maxLayerBytes
-              ? `${opts.label}: uncompressed size exceeds the limit of ${cap} bytes (maxLayerBytes)`
-              : `${opts.label}: uncompressed size exceeds the ${cap} bytes the disk can spare (minFreeBytes)`,
+              ? `${opts.label}: uncompressed size exceeds the limit of ${cap} bytes (imageMaxLayerBytes)`
+              : `${opts.label}: uncompressed size exceeds the ${cap} bytes the disk can spare (imageMinFreeBytes)`,
             { field: 'layer' },
           ),
       );

@@ -53,7 +53,10 @@ describe('image limits', () => {
     const s = store({ maxLayerBytes: 8 << 20 });
     await assert.rejects(s.load(Readable.from([archive])), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'InvalidArgument');
-      assert.match(err.message, /uncompressed size exceeds the limit of 8388608 bytes \(maxLayerBytes\)/);
+      assert.match(
+        err.message,
+        /uncompressed size exceeds the limit of 8388608 bytes \(imageMaxLayerBytes\)/,
+      );
       return true;
     });
     assert.deepEqual(await leftovers(), { layers: [], tmp: [] });
@@ -64,7 +67,7 @@ describe('image limits', () => {
     const s = store({ maxLayerBytes: 4 << 20 });
     await assert.rejects(
       s.importRootfs(Readable.from([gzip(await bomb(16))]), 'bomb:2'),
-      /rootfs: uncompressed size exceeds the limit of 4194304 bytes \(maxLayerBytes\)/,
+      /rootfs: uncompressed size exceeds the limit of 4194304 bytes \(imageMaxLayerBytes\)/,
     );
     assert.deepEqual(await leftovers(), { layers: [], tmp: [] });
   });
@@ -75,7 +78,7 @@ describe('image limits', () => {
     const s = store({ maxLayerEntries: 20 });
     await assert.rejects(
       s.load(Readable.from([await dockerArchive(img, ['many:1'])])),
-      /has more than 20 entries \(maxLayerEntries\)/,
+      /has more than 20 entries \(imageMaxLayerEntries\)/,
     );
     assert.deepEqual(await leftovers(), { layers: [], tmp: [] });
   });
@@ -102,7 +105,7 @@ describe('image limits', () => {
       s.load(Readable.from([await dockerArchive(img, ['full:1'])])),
       (err: Error & { code?: string }) => {
         assert.equal(err.code, 'FailedPrecondition');
-        assert.match(err.message, /not enough free space .* \(minFreeBytes\)/);
+        assert.match(err.message, /not enough free space .* \(imageMinFreeBytes\)/);
         return true;
       },
     );
