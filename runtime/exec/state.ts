@@ -1,5 +1,6 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../src/common/atomic-file.js';
 import type { ExitInfo } from '../containers/ports.js';
 import { signalFromExitCode } from './signals.js';
 
@@ -57,8 +58,9 @@ export interface ContainerMeta {
   createdAt: string;
 }
 
+/** Atomically (temp, fsync, rename): a crash or a full disk leaves the old meta.json or the new, never a torn one. */
 export async function writeMeta(layout: StateLayout, id: string, meta: ContainerMeta): Promise<void> {
-  await writeFile(layout.metaFile(id), `${JSON.stringify(meta, null, 2)}\n`);
+  await writeFileAtomic(layout.metaFile(id), `${JSON.stringify(meta, null, 2)}\n`);
 }
 
 export async function readMeta(layout: StateLayout, id: string): Promise<ContainerMeta | undefined> {
