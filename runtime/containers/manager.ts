@@ -26,7 +26,7 @@ import type {
   WaitResult,
 } from '../runtime.js';
 import type { ContainerDescriptor, ContainerEvent, ContainerTopic, RuntimeEvent } from '../types.js';
-import { HealthMonitor } from './health.js';
+import { HEALTH_OUTPUT_MAX, HealthMonitor } from './health.js';
 import type {
   ExecutorPort,
   ExitInfo,
@@ -966,7 +966,12 @@ export class ContainerManager implements Runtime {
       hc,
       async (probe, signal) => {
         if (probe.kind === 'cmd') {
-          const r = await this.d.executor.exec(rec.id, { cmd: probe.argv }, signal);
+          // Only what the health log keeps is collected; the rest of a chatty command's output is dropped.
+          const r = await this.d.executor.exec(
+            rec.id,
+            { cmd: probe.argv, outputLimit: HEALTH_OUTPUT_MAX },
+            signal,
+          );
           return { ok: r.exitCode === 0, output: (r.stdout + r.stderr).trim() };
         }
         const host = Object.values(rec.network?.addresses ?? {})[0] ?? '127.0.0.1';

@@ -135,7 +135,7 @@ export interface ExecutorPort {
   /** `io` relays the command's streams as they come (its signal kills it); `signal` alone bounds a probe. */
   exec(
     id: string,
-    req: { cmd: string[]; env?: string[]; user?: string; workdir?: string },
+    req: { cmd: string[]; env?: string[]; user?: string; workdir?: string; outputLimit?: number },
     signal?: AbortSignal,
     io?: ExecIO,
   ): Promise<{

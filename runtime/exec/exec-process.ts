@@ -11,13 +11,26 @@ import { resolveUser } from './user.js';
 /** Each stream keeps at most this much; the rest is dropped (exec is for probes and short commands). */
 const MAX_OUTPUT = 16 << 20;
 
+export interface ExecProcessRequest {
+  cmd: string[];
+  env?: string[];
+  user?: string;
+  workdir?: string;
+  /**
+   * Bytes of each stream kept when the output is collected (no `io`), at most
+   * the 16 MiB default; the rest is read and dropped. A health probe keeps
+   * only what its log shows.
+   */
+  outputLimit?: number;
+}
+
 export interface ExecJob {
   runc: RuncClient;
   id: string;
   bundleDir: string;
   /** Where the process.json, pid file and runtime log of this exec go (removed afterwards). */
   workDir: string;
-  req: { cmd: string[]; env?: string[]; user?: string; workdir?: string };
+  req: ExecProcessRequest;
   signal?: AbortSignal;
   /** Relay the command's streams as they come instead of collecting its output. */
   io?: ExecIO;
@@ -93,8 +106,9 @@ function spawnExec(
       ],
       { stdio: [io?.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] },
     );
-    const out = collector();
-    const err = collector();
+    const limit = Math.min(job.req.outputLimit ?? MAX_OUTPUT, MAX_OUTPUT);
+    const out = collector(limit);
+    const err = collector(limit);
     const { stdout: outPipe, stderr: errPipe } = child;
     if (!outPipe || !errPipe) throw new Error('runc exec: no output pipes');
     // The end of what stderr said: runc prints its own failure there too, which is then not repeated.
@@ -228,13 +242,14 @@ function mergeEnv(base: string[], extra: string[]): string[] {
   return [...byName.values()];
 }
 
-function collector(): { push: (b: Buffer) => void; text: () => string } {
+function collector(max: number): { push: (b: Buffer) => void; text: () => string } {
   const chunks: Buffer[] = [];
   let size = 0;
   return {
     push: (b: Buffer) => {
-      if (size >= MAX_OUTPUT) return;
-      const part = b.subarray(0, MAX_OUTPUT - size);
+      if (size >= max) return;
+      // The last, partial chunk is copied: a slice would keep the whole chunk alive.
+      const part = b.length <= max - size ? b : Buffer.from(b.subarray(0, max - size));
       chunks.push(part);
       size += part.length;
     },

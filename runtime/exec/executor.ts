@@ -356,7 +356,7 @@ export class ConmonExecutor implements ExecutorPort {
 
   async exec(
     id: string,
-    req: { cmd: string[]; env?: string[]; user?: string; workdir?: string },
+    req: { cmd: string[]; env?: string[]; user?: string; workdir?: string; outputLimit?: number },
     signal?: AbortSignal,
     io?: ExecIO,
   ): Promise<{ exitCode: number; stdout: string; stderr: string }> {

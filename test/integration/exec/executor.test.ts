@@ -288,6 +288,21 @@ describe('ConmonExecutor with runc', () => {
     await assert.rejects(executor.exec(c.id, { cmd: ['true'] }), (e: unknown) => isFailedPrecondition(e));
   });
 
+  test('exec with an output limit keeps that many bytes of each stream and still reports the exit', async () => {
+    const c = await run({ args: ['sleep', '300'] });
+    // 8 MiB on each stream, as a chatty health command might print.
+    const r = await executor.exec(c.id, {
+      cmd: ['sh', '-c', 'yes out | head -c 8388608; yes err | head -c 8388608 >&2; exit 3'],
+      outputLimit: 4096,
+    });
+    assert.equal(r.exitCode, 3);
+    assert.equal(r.stdout.length, 4096);
+    assert.equal(r.stderr.length, 4096);
+    assert.ok(r.stdout.startsWith('out\nout\n') && r.stderr.startsWith('err\nerr\n'));
+    await executor.kill(c.id, 'KILL');
+    await executor.wait(c.id);
+  });
+
   test('live restore: a new executor adopts a running container and sees its exit', async () => {
     let a: ConmonExecutor | undefined = newExecutor();
     const c = await run({ args: ['sleep', '300'] }, a);
