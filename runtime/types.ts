@@ -91,9 +91,14 @@ export type RuntimeEvent = ContainerEvent | ImageEvent;
 
 /**
  * Descriptors plus events: what every sidecar consumes. Implementations:
- * berth's runtime, and the observe-mode source (later). `list()` is the
- * resync point: a consumer lists, then subscribes, and treats each event as a
- * delta; if its subscription fails (it fell behind), it lists again.
+ * berth's runtime, and the observe-mode source (later); each passes the
+ * conformance suite in test/harness/source-conformance.ts. The contract a
+ * consumer relies on: a subscription is live as soon as `events()` returns
+ * (before the first `next()`), so subscribing and then listing misses
+ * nothing; events of one container come in order; a subscriber that falls
+ * behind its buffer gets `Unavailable` and must list again. Consumers follow
+ * a source through `ContainerInformer` (runtime/source/informer.ts), which
+ * does exactly that, rather than by hand.
  */
 export interface ContainerSource {
   list(opts?: { all?: boolean }): Promise<ContainerDescriptor[]>;

@@ -1,4 +1,5 @@
-import type { ContainerDescriptor, ContainerEvent, ContainerSource } from '../../runtime/types.js';
+import { ContainerInformer } from '../../runtime/source/informer.js';
+import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.js';
 import type { Logger } from '../../src/common/log.js';
 import { ContainerLog, emptyCounters, type LogCounters } from './container-log.js';
 import type { LinePattern } from './line-pattern.js';
@@ -64,8 +65,7 @@ export interface LogPipelineMetrics extends LogCounters {
 export class LogPipeline {
   private readonly logs = new Map<string, ContainerLog>();
   private readonly finished = emptyCounters();
-  private abort = new AbortController();
-  private eventsDone: Promise<void> = Promise.resolve();
+  private informer: ContainerInformer | undefined;
   private readonly defaultTag: ReturnType<typeof compileTag>;
   private readonly defaultMultiline: LinePattern | undefined;
 
@@ -77,11 +77,24 @@ export class LogPipeline {
         : undefined;
   }
 
-  /** Lists running containers, starts shipping theirs, then follows events. */
+  /**
+   * Starts shipping every container's log, stopped ones too (their last lines
+   * may not be shipped yet, and a restart appends to the same file), and
+   * follows the source through a ContainerInformer: subscribed before it
+   * lists, so a container started meanwhile is not missed; a relist after a
+   * lost subscription adds what was missed and drains what is gone. Resolves
+   * once the listed containers are being read.
+   */
   async start(): Promise<void> {
-    this.abort = new AbortController();
-    await this.resync();
-    this.eventsDone = this.followEvents(this.abort.signal);
+    const add = (c: ContainerDescriptor) => this.add(c);
+    this.informer = new ContainerInformer(
+      this.deps.source,
+      // `created` already: the reader watches before conmon creates the file, so a first file
+      // rotated away at once is not missed; `add` is idempotent and picks up a later logPath.
+      { add, update: add, remove: (c) => this.remove(c.id) },
+      { all: true, ...(this.deps.logger ? { logger: this.deps.logger } : {}) },
+    );
+    await this.informer.start();
   }
 
   /**
@@ -90,13 +103,13 @@ export class LogPipeline {
    */
   async stop(opts: { graceful?: boolean } = {}): Promise<void> {
     const graceful = opts.graceful ?? true;
-    this.abort.abort();
+    const following = this.informer?.close();
     const all = [...this.logs.values()];
     this.logs.clear();
     await Promise.all(all.map((l) => l.stop({ graceful })));
     for (const l of all) addCounters(this.finished, l.counters);
     if (graceful) {
-      await this.eventsDone;
+      await following;
       await this.deps.positions.flush();
     }
   }
@@ -191,40 +204,6 @@ export class LogPipeline {
     await log.stop({ graceful: true, drain: true, timeoutMs: this.deps.options.drainTimeoutMs ?? 10_000 });
     addCounters(this.finished, log.counters);
     if (log.backlog === 0) this.deps.positions.remove(log.path);
-  }
-
-  private async resync(): Promise<void> {
-    // Stopped containers too: their last lines may not be shipped yet, and a
-    // restart appends to the same file.
-    const list = await this.deps.source.list({ all: true });
-    const ids = new Set(list.map((c) => c.id));
-    for (const c of list) await this.add(c);
-    for (const id of [...this.logs.keys()]) if (!ids.has(id)) await this.remove(id);
-  }
-
-  private async followEvents(signal: AbortSignal): Promise<void> {
-    for (let attempt = 0; !signal.aborted; attempt++) {
-      try {
-        for await (const env of this.deps.source.events({
-          // From `created`: the reader is watching before conmon creates the
-          // file, so a first file rotated away at once is not missed.
-          topics: ['container.created', 'container.started', 'container.removed'],
-          signal,
-        })) {
-          const ev = env.event as ContainerEvent;
-          if (env.topic === 'container.started' || env.topic === 'container.created') {
-            await this.add(ev.container);
-          } else if (env.topic === 'container.removed') await this.remove(ev.container.id);
-        }
-        return;
-      } catch (err) {
-        if (signal.aborted) return;
-        // Fell behind the event stream: list again, then subscribe again.
-        this.deps.logger?.warn({ err }, 'container events lost; resyncing');
-        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6))));
-        await this.resync().catch(() => {});
-      }
-    }
   }
 }
 

@@ -1,11 +1,12 @@
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.js';
+import type { ContainerSource } from '../../runtime/types.js';
 import { ConsulCatalog } from '../../sidecar/discovery/consul.js';
 import { LocalCatalog } from '../../sidecar/discovery/local.js';
 import { Registrar } from '../../sidecar/discovery/registrar.js';
 import type { Catalog } from '../../sidecar/discovery/types.js';
+import { ContainerNameIndex } from '../../sidecar/dns/container-names.js';
 import { DnsServer, type ListenAddress } from '../../sidecar/dns/server.js';
 import { resolveHaproxyOptions } from '../../sidecar/haproxy/config.js';
 import { HaproxyManager } from '../../sidecar/haproxy/manager.js';
@@ -23,64 +24,6 @@ import { validateConfig } from '../common/config.js';
 import { messageOf } from '../common/errors.js';
 import type { PreStopHook } from './compose.js';
 import type { AgentConfig } from './config.js';
-
-/**
- * Container name → bridge address of running containers, kept current from
- * the event stream, so the DNS server answers `<name>.<domain>` without
- * awaiting anything on its hot path.
- */
-export class ContainerNameIndex {
-  private map = new Map<string, string>();
-  private readonly ac = new AbortController();
-
-  constructor(
-    private readonly source: ContainerSource,
-    private readonly log: Logger,
-  ) {}
-
-  names(): ReadonlyMap<string, string> {
-    return this.map;
-  }
-
-  async start(): Promise<void> {
-    await this.resync();
-    void this.follow();
-  }
-
-  private async resync(): Promise<void> {
-    const next = new Map<string, string>();
-    for (const d of await this.source.list()) this.put(next, d);
-    this.map = next;
-  }
-
-  private put(map: Map<string, string>, d: ContainerDescriptor): void {
-    const addr = Object.values(d.addresses)[0];
-    if (d.state === 'running' && addr) map.set(d.name, addr);
-    else map.delete(d.name);
-  }
-
-  private async follow(): Promise<void> {
-    for (let attempt = 0; attempt < 1_000_000 && !this.ac.signal.aborted; attempt++) {
-      try {
-        for await (const env of this.source.events({ signal: this.ac.signal })) {
-          const ev = env.event as { container?: ContainerDescriptor };
-          if (!ev.container) continue;
-          if (env.topic === 'container.removed') this.map.delete(ev.container.name);
-          else this.put(this.map, ev.container);
-        }
-      } catch (err) {
-        if (this.ac.signal.aborted) return;
-        // Fell behind the exchange: list again and carry on.
-        this.log.warn({ err: messageOf(err) }, 'container name index resync');
-        await this.resync().catch(() => undefined);
-      }
-    }
-  }
-
-  close(): void {
-    this.ac.abort();
-  }
-}
 
 export interface Sidecars {
   catalog: Catalog;
