@@ -344,11 +344,12 @@ export class ContainerManager implements Runtime {
         mode: 0o600,
         sync: false,
       });
+      phases.mark('spec');
       // Recorded before the runtime is asked: an agent that dies between `runc start` and the save below
       // leaves a running container that the next agent must adopt, not an orphan whose network it tears down.
       rec.starting = true;
       await this.store.save(rec);
-      phases.mark('spec');
+      phases.mark('record_starting');
       const { pid } = await this.d.executor.create(rec.id, rec.bundleDir, { logPath: rec.logPath });
       phases.mark('runtime_create');
       this.crashPoint('after-runc-create');
