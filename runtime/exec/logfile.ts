@@ -110,7 +110,15 @@ export class K8sLogReader implements LogPort {
           // An abort ends the follow after one last read, so a caller that aborts
           // once the container exited still gets the lines written just before.
           const stopping = signal?.aborted === true;
-          let lines = await drain();
+          // Chunk by chunk here too: a burst of output is never held whole, and a consumer that
+          // waits (an attached client that reads slowly) holds the reading back (issue 12 item 11).
+          for (let chunk = await readChunk(); chunk; chunk = await readChunk()) {
+            for (const line of chunk) {
+              if (filter.pastUntil(line)) return;
+              yield line;
+            }
+          }
+          let lines: LogLine[] = [];
           // Rotation: a new file at the path (new inode) or the same file truncated.
           const cur = await stat(logPath).catch(() => undefined);
           if (cur !== undefined && cur.ino !== ino) {
