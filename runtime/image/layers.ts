@@ -162,15 +162,15 @@ export class LayerStore {
         onWarning: (msg) => this.logger.warn(msg),
       });
       await reading;
-      if (size !== undefined && packed.bytes !== size) {
-        throw new InvalidArgumentError(
-          `${opts.label}: ${packed.bytes} bytes, but its descriptor says ${size}`,
-          { field: 'layer' },
-        );
-      }
       if (opts.expectedDigest && packed.digest() !== opts.expectedDigest) {
         throw new InvalidArgumentError(
           `${opts.label}: content digest ${packed.digest()} does not match the expected ${opts.expectedDigest}`,
+          { field: 'layer' },
+        );
+      }
+      if (size !== undefined && packed.bytes !== size) {
+        throw new InvalidArgumentError(
+          `${opts.label}: ${packed.bytes} bytes, but its descriptor says ${size}`,
           { field: 'layer' },
         );
       }
