@@ -1,4 +1,4 @@
-import type { Envelope, SubscribeOptions } from '../src/common/events.js';
+import type { Envelope, SubscribeOptions } from './base/events.js';
 
 /**
  * What the runtime tells the rest of berth about a container. Sidecars read

@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join, posix } from 'node:path';
-import { FailedPreconditionError, NotFoundError } from '../../src/common/errors.js';
+import { FailedPreconditionError, NotFoundError } from '../base/errors.js';
 
 /**
  * Which cgroup hierarchy the host runs. Detected once at agent start (the

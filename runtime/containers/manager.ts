@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../src/common/atomic-file.js';
+import { writeFileAtomic } from '../base/atomic-file.js';
 import {
   AlreadyExistsError,
   errorCode,
@@ -10,9 +10,9 @@ import {
   messageOf,
   NotFoundError,
   NotImplementedError,
-} from '../../src/common/errors.js';
-import type { Envelope, EventExchange, SubscribeOptions } from '../../src/common/events.js';
-import type { Logger } from '../../src/common/log.js';
+} from '../base/errors.js';
+import type { Envelope, EventExchange, SubscribeOptions } from '../base/events.js';
+import type { Logger } from '../base/log.js';
 import type {
   ExecIO,
   ExecRequest,

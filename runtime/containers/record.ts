@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../src/common/atomic-file.js';
+import { writeFileAtomic } from '../base/atomic-file.js';
 import type { ContainerState, HealthStatus, PortMapping } from '../types.js';
 import type { HealthLogEntry } from './health.js';
 import type { ManagedConfig, NetworkAttachment } from './ports.js';

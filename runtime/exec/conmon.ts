@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { FailedPreconditionError, UnavailableError } from '../../src/common/errors.js';
+import { FailedPreconditionError, UnavailableError } from '../base/errors.js';
 
 export interface ConmonLaunch {
   conmonPath: string;

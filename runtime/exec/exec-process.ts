@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../src/common/errors.js';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../base/errors.js';
 import type { ExecIO } from '../runtime.js';
 import type { RuncClient } from './runc.js';
 import { resolveUser } from './user.js';

@@ -7,8 +7,8 @@ import {
   InvalidArgumentError,
   NotFoundError,
   UnavailableError,
-} from '../../src/common/errors.js';
-import type { Logger } from '../../src/common/log.js';
+} from '../base/errors.js';
+import type { Logger } from '../base/log.js';
 import type { ExecutorPort, ExitInfo } from '../containers/ports.js';
 import type { ExecIO } from '../runtime.js';
 import { launchConmon } from './conmon.js';

@@ -1,6 +1,6 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
-import { InvalidArgumentError, NotFoundError } from '../../src/common/errors.js';
+import { InvalidArgumentError, NotFoundError } from '../base/errors.js';
 import type { LogPort } from '../containers/ports.js';
 import type { LogLine, LogQuery } from '../runtime.js';
 import { LineAssembler, parseK8sRecord, parseTimeBound } from './k8s-format.js';

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { FailedPreconditionError, NotFoundError, UnavailableError } from '../../src/common/errors.js';
+import { FailedPreconditionError, NotFoundError, UnavailableError } from '../base/errors.js';
 
 /** What `runc state` prints (the fields berth reads). */
 export interface RuncState {

@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 
 const SIGNALS = constants.signals as Record<string, number>;
 

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../src/common/atomic-file.js';
+import { writeFileAtomic } from '../base/atomic-file.js';
 import type { ExitInfo } from '../containers/ports.js';
 import { signalFromExitCode } from './signals.js';
 

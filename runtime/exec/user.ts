@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 
 export interface OciUser {
   uid: number;

@@ -4,7 +4,7 @@ import { dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 import type { ImageCandidate, LayerSource } from './candidate.js';
 import { decompress } from './decompress.js';
 import { sha256Of } from './digest.js';

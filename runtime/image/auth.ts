@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../../src/common/atomic-file.js';
-import { InternalError, InvalidArgumentError } from '../../src/common/errors.js';
+import { writeFileAtomic } from '../base/atomic-file.js';
+import { InternalError, InvalidArgumentError } from '../base/errors.js';
 import type { RegistryHostConfig } from './pull.js';
 
 /** What `berth login` keeps for one registry. */

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InternalError, InvalidArgumentError } from '../../src/common/errors.js';
+import { InternalError, InvalidArgumentError } from '../base/errors.js';
 import { digestHex, HashingStream, sha256Of } from './digest.js';
 import { isErrno, tmpName } from './fsutil.js';
 

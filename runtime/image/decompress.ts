@@ -1,6 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { setAttribute } from '@napi-rs/xattr';
 import tar, { type Header as TarHeader } from 'tar-stream';
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 import { isErrno } from './fsutil.js';
 import { entryComponents, resolveDirInRoot, UnsafePathError } from './safe-path.js';
 

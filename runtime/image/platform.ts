@@ -1,4 +1,4 @@
-import { InvalidArgumentError, NotFoundError } from '../../src/common/errors.js';
+import { InvalidArgumentError, NotFoundError } from '../base/errors.js';
 import type { Descriptor, Platform } from './types.js';
 
 const ARCH: Record<string, string> = {

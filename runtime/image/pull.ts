@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
-import { isLoopbackHost } from '../../src/common/address.js';
-import { InvalidArgumentError, NotImplementedError } from '../../src/common/errors.js';
+import { isLoopbackHost } from '../base/address.js';
+import { InvalidArgumentError, NotImplementedError } from '../base/errors.js';
 import type { PullProgress } from '../runtime.js';
 import { descriptorSize } from './archive.js';
 import type { ImageCandidate, LayerSource } from './candidate.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../../src/common/atomic-file.js';
-import { InternalError } from '../../src/common/errors.js';
+import { writeFileAtomic } from '../base/atomic-file.js';
+import { InternalError } from '../base/errors.js';
 import { isErrno } from './fsutil.js';
 import type { ImageRecord } from './types.js';
 

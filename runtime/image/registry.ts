@@ -7,7 +7,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   UnavailableError,
-} from '../../src/common/errors.js';
+} from '../base/errors.js';
 import { parseChallenge } from './www-authenticate.js';
 
 export interface Credentials {

@@ -6,8 +6,8 @@ import {
   InternalError,
   InvalidArgumentError,
   NotFoundError,
-} from '../../src/common/errors.js';
-import type { Logger } from '../../src/common/log.js';
+} from '../base/errors.js';
+import type { Logger } from '../base/log.js';
 import type { ImageOps } from '../containers/manager.js';
 import type { ImagePort, ResolvedImage } from '../containers/ports.js';
 import type { ImageSummary, PullProgress } from '../runtime.js';

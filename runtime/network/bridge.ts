@@ -1,13 +1,8 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isLoopbackHost } from '../../src/common/address.js';
-import {
-  FailedPreconditionError,
-  InternalError,
-  InvalidArgumentError,
-  messageOf,
-} from '../../src/common/errors.js';
-import type { Logger } from '../../src/common/log.js';
+import { isLoopbackHost } from '../base/address.js';
+import { FailedPreconditionError, InternalError, InvalidArgumentError, messageOf } from '../base/errors.js';
+import type { Logger } from '../base/log.js';
 import type { NetworkAttachment, NetworkPort } from '../containers/ports.js';
 import type { PortMapping } from '../types.js';
 import { parseSubnet, type Subnet } from './cidr.js';

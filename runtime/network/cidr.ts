@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 
 /** An IPv4 subnet as integers, so IPAM can walk it without string juggling. */
 export interface Subnet {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { FailedPreconditionError, InternalError } from '../../src/common/errors.js';
+import { FailedPreconditionError, InternalError } from '../base/errors.js';
 
 export interface CommandResult {
   stdout: string;

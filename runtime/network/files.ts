@@ -1,8 +1,8 @@
-import { writeFileAtomic as writeAtomic } from '../../src/common/atomic-file.js';
+import { writeFileAtomic as writeAtomic } from '../base/atomic-file.js';
 
 /**
  * Replaces `file` with `data` so that a crash leaves either the old or the new
- * content, never a torn file (see src/common/atomic-file.ts). Keeps this
+ * content, never a torn file (see runtime/base/atomic-file.ts). Keeps this
  * module's positional mode; `sync: false` is for files rebuilt on every use.
  */
 export function writeFileAtomic(

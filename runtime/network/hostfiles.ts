@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 import { isIpv4 } from './cidr.js';
 
 /** Parses `--add-host` entries (`name:ip`) into [name, ip] pairs; rejects anything else naming the entry. */

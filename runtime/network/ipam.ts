@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FailedPreconditionError, InternalError } from '../../src/common/errors.js';
+import { FailedPreconditionError, InternalError } from '../base/errors.js';
 import { intToIp, ipToInt, parseSubnet, type Subnet } from './cidr.js';
 import { Mutex, writeFileAtomic } from './files.js';
 

@@ -1,4 +1,4 @@
-import { InternalError } from '../../src/common/errors.js';
+import { InternalError } from '../base/errors.js';
 import { type CommandRunner, describeFailure } from './exec.js';
 
 export type Table = 'nat' | 'filter';

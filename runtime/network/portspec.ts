@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 import type { PortMapping } from '../types.js';
 import { isIpv4 } from './cidr.js';
 

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 
 /** Every Linux capability up to 6.x, in kernel order. */
 export const ALL_CAPS = [

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { constants } from 'node:os';
-import { goDurationMs } from '../../src/common/duration.js';
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { goDurationMs } from '../base/duration.js';
+import { InvalidArgumentError } from '../base/errors.js';
 import type { PortMapping } from '../types.js';
 
 /** Small parsers for values in Docker's CLI notation; each names the field it rejects. */

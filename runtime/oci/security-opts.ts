@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../base/errors.js';
 import { bad } from './fields.js';
 import type { SeccompChoice } from './types.js';
 

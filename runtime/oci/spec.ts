@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { FailedPreconditionError } from '../../src/common/errors.js';
+import { FailedPreconditionError } from '../base/errors.js';
 import type { CgroupInfo } from '../cgroups/detect.js';
 import type { SpecFacts } from '../containers/ports.js';
 import { fromDockerProfile } from './seccomp.js';

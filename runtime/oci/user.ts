@@ -1,6 +1,6 @@
 import { lstat, readFile, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { FailedPreconditionError } from '../../src/common/errors.js';
+import { FailedPreconditionError } from '../base/errors.js';
 
 export interface ResolvedUser {
   uid: number;

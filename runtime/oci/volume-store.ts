@@ -1,6 +1,6 @@
 import { chmod, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError, NotFoundError } from '../../src/common/errors.js';
+import { InvalidArgumentError, NotFoundError } from '../base/errors.js';
 import type { StoredVolumeInfo, VolumePort } from '../containers/ports.js';
 import { VOLUME_NAME_RE } from './volumes.js';
 

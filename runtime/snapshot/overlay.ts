@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { chmod, lstat, mkdir, readdir, readFile, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { writeFileAtomic } from '../../src/common/atomic-file.js';
-import { FailedPreconditionError, InternalError, InvalidArgumentError } from '../../src/common/errors.js';
+import { writeFileAtomic } from '../base/atomic-file.js';
+import { FailedPreconditionError, InternalError, InvalidArgumentError } from '../base/errors.js';
 import type { SnapshotPort } from '../containers/ports.js';
 import { mountPoints } from './mountinfo.js';
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../../src/common/log.js';
+import type { Logger } from '../base/log.js';
 import type { ContainerDescriptor, ContainerEvent, ContainerSource, ContainerTopic } from '../types.js';
 
 /**

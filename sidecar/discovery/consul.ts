@@ -3,17 +3,17 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Consul from 'consul';
-import { goDurationMs } from '../../src/common/duration.js';
+import { goDurationMs } from '../../runtime/base/duration.js';
 import {
   FailedPreconditionError,
   InvalidArgumentError,
   messageOf,
   NotFoundError,
   UnavailableError,
-} from '../../src/common/errors.js';
-import type { SubscribeOptions } from '../../src/common/events.js';
-import type { Logger } from '../../src/common/log.js';
-import { silentLogger } from '../../src/common/log.js';
+} from '../../runtime/base/errors.js';
+import type { SubscribeOptions } from '../../runtime/base/events.js';
+import type { Logger } from '../../runtime/base/log.js';
+import { silentLogger } from '../../runtime/base/log.js';
 import {
   checkIdOf,
   checkStatuses,

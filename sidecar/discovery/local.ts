@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../../src/common/atomic-file.js';
-import { FailedPreconditionError, InternalError, messageOf, NotFoundError } from '../../src/common/errors.js';
-import type { SubscribeOptions } from '../../src/common/events.js';
+import { writeFileAtomic } from '../../runtime/base/atomic-file.js';
+import {
+  FailedPreconditionError,
+  InternalError,
+  messageOf,
+  NotFoundError,
+} from '../../runtime/base/errors.js';
+import type { SubscribeOptions } from '../../runtime/base/events.js';
 import type { Catalog, CatalogView, ServiceInstance } from './types.js';
 import { copyInstance, validateCheckHealth, validateInstance } from './validate.js';
 import { ViewFeed } from './view-feed.js';

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
-import { goDurationMs } from '../../src/common/duration.js';
-import { messageOf } from '../../src/common/errors.js';
+import { goDurationMs } from '../../runtime/base/duration.js';
+import { messageOf } from '../../runtime/base/errors.js';
 import type { CheckSpec, CheckStatus } from './registrator.js';
 
 /** The checks berth runs itself (the Catalog holds one TTL check per instance, fed with the results). */

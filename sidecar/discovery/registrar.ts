@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isUnavailable, messageOf } from '../../runtime/base/errors.js';
+import type { Envelope } from '../../runtime/base/events.js';
+import type { Logger } from '../../runtime/base/log.js';
+import { silentLogger } from '../../runtime/base/log.js';
 import type {
   ContainerDescriptor,
   ContainerEvent,
   ContainerSource,
   RuntimeEvent,
 } from '../../runtime/types.js';
-import { isUnavailable, messageOf } from '../../src/common/errors.js';
-import type { Envelope } from '../../src/common/events.js';
-import type { Logger } from '../../src/common/log.js';
-import { silentLogger } from '../../src/common/log.js';
 import { isProbed, type ProbeResult, Prober } from './probe.js';
 import {
   type CheckSpec,

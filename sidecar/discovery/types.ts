@@ -1,4 +1,4 @@
-import type { SubscribeOptions } from '../../src/common/events.js';
+import type { SubscribeOptions } from '../../runtime/base/events.js';
 
 /** One registered instance of a service, as the catalog holds it. */
 export interface ServiceInstance {

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../../runtime/base/errors.js';
 import type { ServiceInstance } from './types.js';
 
 export const HEALTH_STATES: readonly ServiceInstance['health'][] = [

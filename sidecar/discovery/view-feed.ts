@@ -1,4 +1,4 @@
-import type { SubscribeOptions } from '../../src/common/events.js';
+import type { SubscribeOptions } from '../../runtime/base/events.js';
 import type { CatalogView, ServiceInstance } from './types.js';
 
 /**

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { connect, isIP } from 'node:net';
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../../runtime/base/errors.js';
 import { TcpFramer } from './framing.js';
 
 export interface Upstream {

@@ -1,8 +1,8 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIP, type Server as TcpServer, type Socket as TcpSocket } from 'node:net';
-import { InvalidArgumentError, messageOf, UnavailableError } from '../../src/common/errors.js';
-import type { Logger } from '../../src/common/log.js';
-import { silentLogger } from '../../src/common/log.js';
+import { InvalidArgumentError, messageOf, UnavailableError } from '../../runtime/base/errors.js';
+import type { Logger } from '../../runtime/base/log.js';
+import { silentLogger } from '../../runtime/base/log.js';
 import type { CatalogView } from '../discovery/types.js';
 import { answer, isOurs, type TtlOptions, type Zone } from './answer.js';
 import { DnsCounters } from './counters.js';

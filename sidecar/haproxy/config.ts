@@ -1,5 +1,5 @@
-import { type ConfigTable, type ConfigValues, validateConfig } from '../../src/common/config.js';
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { type ConfigTable, type ConfigValues, validateConfig } from '../../runtime/base/config.js';
+import { InvalidArgumentError } from '../../runtime/base/errors.js';
 import { isIpAddress } from '../discovery/instance.js';
 import { DEFAULT_FRONTEND_ALLOW, FrontendAllowList } from './frontend-allow.js';
 

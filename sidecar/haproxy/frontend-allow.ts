@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../../runtime/base/errors.js';
 import { isIpAddress } from '../discovery/instance.js';
 
 /**

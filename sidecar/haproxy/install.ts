@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { copyFile, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fsyncDir, fsyncPath } from '../../src/common/atomic-file.js';
+import { fsyncDir, fsyncPath } from '../../runtime/base/atomic-file.js';
 
 /**
  * Makes a validated candidate file the live config: fsync the candidate,

@@ -1,14 +1,14 @@
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ContainerDescriptor } from '../../runtime/types.js';
 import {
   InvalidArgumentError,
   isInvalidArgument,
   messageOf,
   UnavailableError,
-} from '../../src/common/errors.js';
-import { type Logger, silentLogger } from '../../src/common/log.js';
+} from '../../runtime/base/errors.js';
+import { type Logger, silentLogger } from '../../runtime/base/log.js';
+import type { ContainerDescriptor } from '../../runtime/types.js';
 import type { Catalog, CatalogView } from '../discovery/types.js';
 import type { HaproxyOptions } from './config.js';
 import { Debouncer } from './debounce.js';

@@ -1,4 +1,4 @@
-import { messageOf } from '../../src/common/errors.js';
+import { messageOf } from '../../runtime/base/errors.js';
 import { instanceEndpointProblem } from '../discovery/instance.js';
 import type { CatalogView, ServiceInstance } from '../discovery/types.js';
 import { type LbSpec, lbSpecFromMeta, sameSpec } from './labels.js';

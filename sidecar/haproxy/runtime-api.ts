@@ -1,5 +1,5 @@
 import { createConnection } from 'node:net';
-import { UnavailableError } from '../../src/common/errors.js';
+import { UnavailableError } from '../../runtime/base/errors.js';
 
 /**
  * Sends one line to a HAProxy CLI socket (stats socket or master CLI) and

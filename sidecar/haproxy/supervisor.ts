@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FailedPreconditionError, messageOf, UnavailableError } from '../../src/common/errors.js';
-import type { Logger } from '../../src/common/log.js';
+import { FailedPreconditionError, messageOf, UnavailableError } from '../../runtime/base/errors.js';
+import type { Logger } from '../../runtime/base/log.js';
 import { HAPROXY_ENV, type HaproxyOptions } from './config.js';
 import { cliCommand, parseShowProc } from './runtime-api.js';
 

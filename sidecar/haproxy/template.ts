@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import Handlebars from 'handlebars';
-import { InvalidArgumentError, messageOf } from '../../src/common/errors.js';
+import { InvalidArgumentError, messageOf } from '../../runtime/base/errors.js';
 import type { TemplateData } from './render.js';
 
 /** Turns template data into config text. */

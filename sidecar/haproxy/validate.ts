@@ -2,7 +2,11 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../../src/common/errors.js';
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  UnavailableError,
+} from '../../runtime/base/errors.js';
 import { HAPROXY_ENV } from './config.js';
 
 export interface ValidateOptions {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
-import { parseHostPort } from '../../src/common/address.js';
-import { type ConfigTable, type ConfigValues, validateConfig } from '../../src/common/config.js';
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { parseHostPort } from '../../runtime/base/address.js';
+import { type ConfigTable, type ConfigValues, validateConfig } from '../../runtime/base/config.js';
+import { InvalidArgumentError } from '../../runtime/base/errors.js';
 import type { LogPipelineOptions } from './pipeline.js';
 import type { ForwardServer } from './shipper.js';
 

@@ -1,7 +1,7 @@
 import { type FSWatcher, readdirSync, watch } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '../../src/common/log.js';
+import type { Logger } from '../../runtime/base/log.js';
 import type { LinePattern } from './line-pattern.js';
 import { MultilineJoiner } from './multiline.js';
 import type { PositionStore } from './positions.js';

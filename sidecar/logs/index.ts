@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { InvalidArgumentError, messageOf } from '../../runtime/base/errors.js';
+import type { Logger } from '../../runtime/base/log.js';
 import type { ContainerSource } from '../../runtime/types.js';
-import { InvalidArgumentError, messageOf } from '../../src/common/errors.js';
-import type { Logger } from '../../src/common/log.js';
 import type { LogShippingConfig } from './config.js';
 import { LogPipeline } from './pipeline.js';
 import { FilePositionStore } from './positions.js';

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type RE2Type from 're2';
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../../runtime/base/errors.js';
 
 /**
  * Multiline start patterns come from container labels (`berth.logs.multiline`),

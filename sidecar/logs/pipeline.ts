@@ -1,6 +1,6 @@
+import type { Logger } from '../../runtime/base/log.js';
 import { ContainerInformer } from '../../runtime/source/informer.js';
 import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.js';
-import type { Logger } from '../../src/common/log.js';
 import { ContainerLog, emptyCounters, type LogCounters } from './container-log.js';
 import type { LinePattern } from './line-pattern.js';
 import type { PositionStore } from './positions.js';

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '../../src/common/atomic-file.js';
-import { InternalError } from '../../src/common/errors.js';
+import { writeFileAtomic } from '../../runtime/base/atomic-file.js';
+import { InternalError } from '../../runtime/base/errors.js';
 
 /**
  * Where shipping of each log file stands: the file's inode and the byte

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { InvalidArgumentError } from '../../runtime/base/errors.js';
 
 /**
  * The pure half of log shipping: turning one container output line into the

@@ -3,7 +3,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import { decodeMultiStream, Encoder, ExtensionCodec } from '@msgpack/msgpack';
-import type { Logger } from '../../src/common/log.js';
+import type { Logger } from '../../runtime/base/log.js';
 import { EntryWriter, forwardMessage } from './entry-writer.js';
 import {
   bytesOf,

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { NotFoundError } from '../../src/common/errors.js';
+import { NotFoundError } from '../../runtime/base/errors.js';
 import { dirExists, parseFlatKeyed, parseSingle, readOptionalSync } from './fsread.js';
 import type { OpenFiles } from './open-files.js';
 

@@ -1,6 +1,6 @@
+import { InternalError, InvalidArgumentError, isNotFound, messageOf } from '../../runtime/base/errors.js';
+import type { Logger } from '../../runtime/base/log.js';
 import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.js';
-import { InternalError, InvalidArgumentError, isNotFound, messageOf } from '../../src/common/errors.js';
-import type { Logger } from '../../src/common/log.js';
 import { createCollectors } from './collectors/index.js';
 import { checkExternalFamily, checkProviderName, type ExternalProvider } from './external.js';
 import { FAMILIES, type FamilyDef, INFO_FAMILY, SELF_FAMILIES } from './families.js';

@@ -1,6 +1,6 @@
-import { type HostPort, parseHostPort } from '../../src/common/address.js';
-import type { ConfigTable } from '../../src/common/config.js';
-import { InvalidArgumentError } from '../../src/common/errors.js';
+import { type HostPort, parseHostPort } from '../../runtime/base/address.js';
+import type { ConfigTable } from '../../runtime/base/config.js';
+import { InvalidArgumentError } from '../../runtime/base/errors.js';
 import { COLLECTOR_NAMES } from './collectors/index.js';
 import type { Roots } from './types.js';
 

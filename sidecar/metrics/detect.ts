@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { FailedPreconditionError } from '../../src/common/errors.js';
+import { FailedPreconditionError } from '../../runtime/base/errors.js';
 import { readOptional } from './fsread.js';
 import type { CgroupVersion, Roots } from './types.js';
 

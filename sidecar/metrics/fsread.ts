@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { InternalError } from '../../src/common/errors.js';
+import { InternalError } from '../../runtime/base/errors.js';
 
 /** True for the errors that mean "this file or directory is not there (any more)". */
 export function isMissing(err: unknown): boolean {

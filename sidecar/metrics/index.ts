@@ -1,6 +1,6 @@
+import type { ConfigValues } from '../../runtime/base/config.js';
+import type { Logger } from '../../runtime/base/log.js';
 import type { ContainerSource } from '../../runtime/types.js';
-import type { ConfigValues } from '../../src/common/config.js';
-import type { Logger } from '../../src/common/log.js';
 import { MetricsCollector } from './collector.js';
 import { parseListen, parseRoots } from './config.js';
 import { MetricsServer } from './server.js';

@@ -1,6 +1,6 @@
 import { totalmem } from 'node:os';
+import { isNotFound } from '../../runtime/base/errors.js';
 import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.js';
-import { isNotFound } from '../../src/common/errors.js';
 import { parseNetDev } from './collectors/network.js';
 import { readOptional } from './fsread.js';
 import { createCgroupReader } from './reader.js';

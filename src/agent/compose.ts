@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { FailedPreconditionError, InvalidArgumentError } from '../../runtime/base/errors.js';
+import type { EventExchange } from '../../runtime/base/events.js';
 import { chooseOciRuntime, detectCgroups } from '../../runtime/cgroups/detect.js';
 import { ContainerManager, CRASH_POINTS, type CrashPoint } from '../../runtime/containers/manager.js';
 import { probeNetwork } from '../../runtime/containers/probe.js';
@@ -12,8 +14,6 @@ import { BridgeNetworkManager } from '../../runtime/network/bridge.js';
 import { OciSpecBuilder } from '../../runtime/oci/builder.js';
 import { OverlaySnapshotter } from '../../runtime/snapshot/overlay.js';
 import type { ContainerDescriptor, ImageTopic, RuntimeEvent } from '../../runtime/types.js';
-import { FailedPreconditionError, InvalidArgumentError } from '../common/errors.js';
-import type { EventExchange } from '../common/events.js';
 import type { AgentConfig } from './config.js';
 
 export type PreStopHook = (d: ContainerDescriptor) => Promise<void>;

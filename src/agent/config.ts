@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { type HostPort, isLoopbackHost, parseHostPort } from '../common/address.js';
-import { type ConfigTable, type ConfigValues, validateConfig } from '../common/config.js';
-import { InvalidArgumentError, messageOf } from '../common/errors.js';
+import { type HostPort, isLoopbackHost, parseHostPort } from '../../runtime/base/address.js';
+import { type ConfigTable, type ConfigValues, validateConfig } from '../../runtime/base/config.js';
+import { InvalidArgumentError, messageOf } from '../../runtime/base/errors.js';
 
 /**
  * The agent's options. Precedence: flags > environment > config file >

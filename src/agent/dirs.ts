@@ -1,6 +1,6 @@
 import { chmod, chown, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FailedPreconditionError } from '../common/errors.js';
+import { FailedPreconditionError } from '../../runtime/base/errors.js';
 
 /**
  * Modes of the agent's roots. Containers write files as root inside (a

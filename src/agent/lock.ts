@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFile, realpath, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../common/atomic-file.js';
-import { FailedPreconditionError } from '../common/errors.js';
+import { writeFileAtomic } from '../../runtime/base/atomic-file.js';
+import { FailedPreconditionError } from '../../runtime/base/errors.js';
 
 /**
  * One agent per state root and run dir. Two agents on the same directories

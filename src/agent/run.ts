@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
+import { messageOf } from '../../runtime/base/errors.js';
+import { EventExchange } from '../../runtime/base/events.js';
+import { createLogger, type Logger } from '../../runtime/base/log.js';
 import type { RuntimeEvent } from '../../runtime/types.js';
 import { ApiServer, claimSocketPath } from '../api/server.js';
-import { messageOf } from '../common/errors.js';
-import { EventExchange } from '../common/events.js';
-import { createLogger, type Logger } from '../common/log.js';
 import { VERSION } from '../version.js';
 import { composeRuntime } from './compose.js';
 import { type AgentConfig, apiTcpAddress, loadAgentConfig } from './config.js';

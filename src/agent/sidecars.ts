@@ -1,6 +1,9 @@
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { parseHostPort } from '../../runtime/base/address.js';
+import { validateConfig } from '../../runtime/base/config.js';
+import { messageOf } from '../../runtime/base/errors.js';
 import type { ContainerSource } from '../../runtime/types.js';
 import { ConsulCatalog } from '../../sidecar/discovery/consul.js';
 import { LocalCatalog } from '../../sidecar/discovery/local.js';
@@ -19,9 +22,6 @@ import type { ExternalProvider } from '../../sidecar/metrics/external.js';
 import { createMetricsSidecar, METRICS_CONFIG, parseRoots } from '../../sidecar/metrics/index.js';
 import type { MetricsServer } from '../../sidecar/metrics/server.js';
 import { StatsReader } from '../../sidecar/metrics/stats.js';
-import { parseHostPort } from '../common/address.js';
-import { validateConfig } from '../common/config.js';
-import { messageOf } from '../common/errors.js';
 import type { PreStopHook } from './compose.js';
 import type { AgentConfig } from './config.js';
 

@@ -4,15 +4,15 @@ import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { isLoopbackHost } from '../common/address.js';
+import { isLoopbackHost } from '../../runtime/base/address.js';
 import {
   errorCode,
   FailedPreconditionError,
   httpStatus,
   InvalidArgumentError,
   messageOf,
-} from '../common/errors.js';
-import type { Logger } from '../common/log.js';
+} from '../../runtime/base/errors.js';
+import type { Logger } from '../../runtime/base/log.js';
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerImageRoutes } from './routes/images.js';

@@ -1,7 +1,7 @@
+import type { EventExchange } from '../../runtime/base/events.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { RuntimeEvent } from '../../runtime/types.js';
 import type { StatsReply } from '../../sidecar/metrics/stats.js';
-import type { EventExchange } from '../common/events.js';
 
 /** What the API needs from the agent; injected by the composition root. */
 export interface ApiDeps {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { fromWire, InvalidArgumentError, messageOf, UnavailableError } from '../common/errors.js';
+import { fromWire, InvalidArgumentError, messageOf, UnavailableError } from '../../runtime/base/errors.js';
 
 export const DEFAULT_SOCKET = '/run/berth/berth.sock';
 

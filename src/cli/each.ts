@@ -1,4 +1,4 @@
-import { errorCode, messageOf } from '../common/errors.js';
+import { errorCode, messageOf } from '../../runtime/base/errors.js';
 
 /**
  * Runs `fn` for every name given to a multi-container verb, as Docker's do:

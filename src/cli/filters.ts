@@ -1,5 +1,5 @@
+import { InvalidArgumentError } from '../../runtime/base/errors.js';
 import type { ContainerDescriptor } from '../../runtime/types.js';
-import { InvalidArgumentError } from '../common/errors.js';
 
 const KEYS = ['id', 'name', 'label', 'status', 'health', 'ancestor'] as const;
 type Key = (typeof KEYS)[number];

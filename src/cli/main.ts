@@ -1,4 +1,4 @@
-import { errorCode, messageOf } from '../common/errors.js';
+import { errorCode, messageOf } from '../../runtime/base/errors.js';
 import { ApiClient } from './client.js';
 import { runContainer } from './commands/run.js';
 import { parseRunArgv } from './run-flags.js';

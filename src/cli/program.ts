@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { ConfigTable } from '../common/config.js';
+import type { ConfigTable } from '../../runtime/base/config.js';
 import { VERSION } from '../version.js';
 import type { ApiClient } from './client.js';
 import { registerContainerCommands } from './commands/containers.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, messageOf, NotImplementedError } from '../common/errors.js';
+import { InvalidArgumentError, messageOf, NotImplementedError } from '../../runtime/base/errors.js';
 
 /** The options `berth run` (and `create`) accept, as commander parses them. */
 export interface RunFlags {

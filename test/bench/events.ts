@@ -3,7 +3,7 @@
  * them all, against the reference of pushing the same envelopes into plain
  * arrays. Proves the bench runner and keeps the exchange's overhead visible.
  */
-import { EventExchange } from '../../src/common/events.js';
+import { EventExchange } from '../../runtime/base/events.js';
 import { median, round, timeMs } from './_stats.js';
 
 export const description = 'event exchange fan-out vs plain arrays (events/s)';

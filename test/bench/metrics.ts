@@ -102,7 +102,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 const [dist, dir] = process.argv.slice(1);
 const { MetricsCollector } = await import(dist + '/sidecar/metrics/collector.js');
 const { MetricsServer } = await import(dist + '/sidecar/metrics/server.js');
-const { silentLogger } = await import(dist + '/src/common/log.js');
+const { silentLogger } = await import(dist + '/runtime/base/log.js');
 const containers = JSON.parse(readFileSync(dir + '/containers.json', 'utf8'));
 const collector = new MetricsCollector({
   source: { list: async () => containers },

@@ -7,14 +7,14 @@
  * subscription is live as soon as `events()` returns.
  */
 import { randomBytes } from 'node:crypto';
+import { NotFoundError } from '../../runtime/base/errors.js';
+import { type Envelope, EventExchange, type SubscribeOptions } from '../../runtime/base/events.js';
 import type {
   ContainerDescriptor,
   ContainerEvent,
   ContainerSource,
   RuntimeEvent,
 } from '../../runtime/types.js';
-import { NotFoundError } from '../../src/common/errors.js';
-import { type Envelope, EventExchange, type SubscribeOptions } from '../../src/common/events.js';
 
 /** A running container's descriptor with test defaults; `o` overrides any field. */
 export function fakeDescriptor(o: Partial<ContainerDescriptor> = {}): ContainerDescriptor {

@@ -9,8 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Envelope } from '../../runtime/base/events.js';
 import type { ContainerSource, RuntimeEvent } from '../../runtime/types.js';
-import type { Envelope } from '../../src/common/events.js';
 
 /** A source and the means to drive it: real containers for the runtime, descriptors for the fake. */
 export interface SourceUnderTest {

@@ -1,5 +1,5 @@
 import { readdirSync, statfsSync, statSync } from 'node:fs';
-import { NotFoundError } from '../../../src/common/errors.js';
+import { NotFoundError } from '../../../runtime/base/errors.js';
 import { isMissing, listOptional } from '../fsread.js';
 import type { Collector } from '../types.js';
 

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../../src/common/errors.js';
+import { InvalidArgumentError } from '../../../runtime/base/errors.js';
 import type { Collector } from '../types.js';
 import { blkioCollector } from './blkio.js';
 import { cpuCollector } from './cpu.js';

@@ -1,4 +1,4 @@
-import { NotFoundError } from '../../../src/common/errors.js';
+import { NotFoundError } from '../../../runtime/base/errors.js';
 import { readOptional } from '../fsread.js';
 import type { Collector } from '../types.js';
 

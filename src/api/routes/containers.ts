@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { InvalidArgumentError, isNotFound, messageOf } from '../../../runtime/base/errors.js';
+import type { Logger } from '../../../runtime/base/log.js';
 import type { LogQuery } from '../../../runtime/runtime.js';
-import { InvalidArgumentError, isNotFound, messageOf } from '../../common/errors.js';
-import type { Logger } from '../../common/log.js';
 import { drained, guardNdjson } from '../backpressure.js';
 import { ndjson } from '../ndjson.js';
 import type { ApiDeps } from '../types.js';

@@ -1,8 +1,8 @@
 import { PassThrough, Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
+import { errorCode, InvalidArgumentError, messageOf } from '../../../runtime/base/errors.js';
 import type { ExecRequest } from '../../../runtime/runtime.js';
-import { errorCode, InvalidArgumentError, messageOf } from '../../common/errors.js';
 import { type ApiDeps, EXEC_STDERR, EXEC_STDIN, EXEC_STDOUT } from '../types.js';
 
 type IdParams = { Params: { id: string } };

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { InvalidArgumentError, messageOf } from '../../common/errors.js';
+import { InvalidArgumentError, messageOf } from '../../../runtime/base/errors.js';
 import { ndjson } from '../ndjson.js';
 import type { ApiDeps } from '../types.js';
 import { withUpload } from '../upload.js';

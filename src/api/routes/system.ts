@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { NotImplementedError } from '../../common/errors.js';
-import type { Logger } from '../../common/log.js';
+import { NotImplementedError } from '../../../runtime/base/errors.js';
+import type { Logger } from '../../../runtime/base/log.js';
 import { VERSION } from '../../version.js';
 import { guardNdjson, guardWebSocket } from '../backpressure.js';
 import { ndjson } from '../ndjson.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { InvalidArgumentError } from '../../common/errors.js';
+import { InvalidArgumentError } from '../../../runtime/base/errors.js';
 import type { ApiDeps } from '../types.js';
 
 type NameParams = { Params: { name: string } };

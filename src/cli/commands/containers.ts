@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
-import type { LogLine, WaitResult } from '../../../runtime/runtime.js';
-import type { ContainerDescriptor } from '../../../runtime/types.js';
-import { EXEC_STDERR, EXEC_STDIN } from '../../api/types.js';
 import {
   fromWire,
   InvalidArgumentError,
   NotImplementedError,
   UnavailableError,
-} from '../../common/errors.js';
+} from '../../../runtime/base/errors.js';
+import type { LogLine, WaitResult } from '../../../runtime/runtime.js';
+import type { ContainerDescriptor } from '../../../runtime/types.js';
+import { EXEC_STDERR, EXEC_STDIN } from '../../api/types.js';
 import type { ApiClient } from '../client.js';
 import { forEachName } from '../each.js';
 import { matchesFilters, parseFilters } from '../filters.js';

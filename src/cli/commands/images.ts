@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
+import { InvalidArgumentError } from '../../../runtime/base/errors.js';
 import type { ImageSummary, PullProgress } from '../../../runtime/runtime.js';
-import { InvalidArgumentError } from '../../common/errors.js';
 import type { ApiClient } from '../client.js';
 import { forEachName } from '../each.js';
 import { ago, humanSize, table } from '../format.js';

@@ -33,7 +33,10 @@ describe('the Node.js berth runs on', () => {
     const machineNode = execFileSync('sh', ['-c', 'command -v node'], { encoding: 'utf8' }).trim();
     // The shim is what PATH finds first: it notes its arguments, then runs the machine's node.
     writeFileSync(join(dir, 'uses'), '');
-    writeFileSync(join(dir, 'node'), `#!/bin/sh\necho "$*" >> ${join(dir, 'uses')}\nexec ${machineNode} "$@"\n`);
+    writeFileSync(
+      join(dir, 'node'),
+      `#!/bin/sh\necho "$*" >> ${join(dir, 'uses')}\nexec ${machineNode} "$@"\n`,
+    );
     chmodSync(join(dir, 'node'), 0o755);
     env = { PATH: `${dir}:${process.env.PATH ?? ''}` };
     delete process.env.BERTH_NODE;

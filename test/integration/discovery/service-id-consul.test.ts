@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import Consul from 'consul';
+import { createLogger } from '../../../runtime/base/log.js';
 import { ConsulCatalog } from '../../../sidecar/discovery/consul.js';
 import { Registrar } from '../../../sidecar/discovery/registrar.js';
-import { createLogger } from '../../../src/common/log.js';
 import { type ConsulHandle, startConsul } from '../../harness/consul.js';
 import { descriptor, TestSource, waitFor } from '../../unit/discovery/registrar-fixtures.js';
 

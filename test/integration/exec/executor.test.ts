@@ -6,12 +6,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { isFailedPrecondition, isInvalidArgument, isNotFound } from '../../../runtime/base/errors.js';
+import { silentLogger } from '../../../runtime/base/log.js';
 import { ConmonExecutor } from '../../../runtime/exec/executor.js';
 import { K8sLogReader } from '../../../runtime/exec/logfile.js';
 import { StateLayout } from '../../../runtime/exec/state.js';
 import type { LogLine } from '../../../runtime/runtime.js';
-import { isFailedPrecondition, isInvalidArgument, isNotFound } from '../../../src/common/errors.js';
-import { silentLogger } from '../../../src/common/log.js';
 import { makeBusyboxRootfs } from '../../harness/rootfs.js';
 
 const RUNC = '/usr/sbin/runc';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import { isInvalidArgument } from '../../../runtime/base/errors.js';
 import { installConfig, restoreBackup } from '../../../sidecar/haproxy/install.js';
 import { validateConfigText } from '../../../sidecar/haproxy/validate.js';
-import { isInvalidArgument } from '../../../src/common/errors.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 
 const GOOD =

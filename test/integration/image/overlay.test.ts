@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { silentLogger } from '../../../runtime/base/log.js';
 import { ImageStore } from '../../../runtime/image/store.js';
-import { silentLogger } from '../../../src/common/log.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 import { buildTar, dockerArchive, makeImage } from '../../unit/image/_tar.js';
 

@@ -15,13 +15,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { FluentServer, type FluentServerOptions } from '@fluent-org/logger';
+import { EventExchange } from '../../../runtime/base/events.js';
+import type { Logger } from '../../../runtime/base/log.js';
 import type { ContainerDescriptor, ContainerSource, RuntimeEvent } from '../../../runtime/types.js';
 import { createLogShipping, parseLogShippingConfig } from '../../../sidecar/logs/index.js';
 import type { LogRecord } from '../../../sidecar/logs/record.js';
 import { ForwardClient, type ForwardClientOptions } from '../../../sidecar/logs/shipper.js';
 import { logPipelineFamilies } from '../../../sidecar/metrics/adapters/logs.js';
-import { EventExchange } from '../../../src/common/events.js';
-import type { Logger } from '../../../src/common/log.js';
 import { makeTestCertificates } from '../../harness/registry.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 

@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { EventExchange } from '../../../runtime/base/events.js';
 import type { ContainerDescriptor, ContainerSource, RuntimeEvent } from '../../../runtime/types.js';
 import { LogPipeline, type LogPipelineOptions } from '../../../sidecar/logs/pipeline.js';
 import { FilePositionStore } from '../../../sidecar/logs/positions.js';
 import { ForwardClient } from '../../../sidecar/logs/shipper.js';
-import { EventExchange } from '../../../src/common/events.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 import { ForwardReceiver } from '../../tools/forward-receiver/receiver.js';
 

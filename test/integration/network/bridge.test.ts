@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { silentLogger } from '../../../runtime/base/log.js';
 import { BridgeNetworkManager } from '../../../runtime/network/bridge.js';
-import { silentLogger } from '../../../src/common/log.js';
 
 const run = promisify(execFile);
 

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { describeConfig } from '../../../runtime/base/config.js';
 import { AGENT_CONFIG, loadAgentConfig } from '../../../src/agent/config.js';
-import { describeConfig } from '../../../src/common/config.js';
 
 const README = new URL('../../../src/README.md', import.meta.url);
 const BEGIN = '<!-- agent-config:begin -->';

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { FailedPreconditionError } from '../../../runtime/base/errors.js';
 import { lockAgentDirs } from '../../../src/agent/lock.js';
-import { FailedPreconditionError } from '../../../src/common/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-lock-'));
 const stateRoot = join(dir, 'state');

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
+import { EventExchange } from '../../../runtime/base/events.js';
+import { createLogger } from '../../../runtime/base/log.js';
 import type { Runtime } from '../../../runtime/runtime.js';
 import type { RuntimeEvent } from '../../../runtime/types.js';
 import { MAX_STREAM_BUFFER_BYTES } from '../../../src/api/backpressure.js';
 import { ApiServer } from '../../../src/api/server.js';
-import { EventExchange } from '../../../src/common/events.js';
-import { createLogger } from '../../../src/common/log.js';
 
 // Issue 12 item 11: a client that does not read its event stream is cut off after a bounded buffer.
 

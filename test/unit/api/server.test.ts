@@ -4,12 +4,12 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { InvalidArgumentError, NotFoundError } from '../../../runtime/base/errors.js';
+import { EventExchange } from '../../../runtime/base/events.js';
+import { silentLogger } from '../../../runtime/base/log.js';
 import type { Runtime } from '../../../runtime/runtime.js';
 import type { RuntimeEvent } from '../../../runtime/types.js';
 import { ApiServer } from '../../../src/api/server.js';
-import { InvalidArgumentError, NotFoundError } from '../../../src/common/errors.js';
-import { EventExchange } from '../../../src/common/events.js';
-import { silentLogger } from '../../../src/common/log.js';
 
 /** The API edge only: a runtime that knows no containers and rejects every create. */
 const emptyRuntime = new Proxy({} as Runtime, {

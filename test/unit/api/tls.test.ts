@@ -5,12 +5,12 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { EventExchange } from '../../../runtime/base/events.js';
+import { silentLogger } from '../../../runtime/base/log.js';
 import type { Runtime } from '../../../runtime/runtime.js';
 import type { RuntimeEvent } from '../../../runtime/types.js';
 import { ApiServer } from '../../../src/api/server.js';
 import { ApiClient, clientOptionsFromEnv } from '../../../src/cli/client.js';
-import { EventExchange } from '../../../src/common/events.js';
-import { silentLogger } from '../../../src/common/log.js';
 import { makeTestCertificates } from '../../harness/registry.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 

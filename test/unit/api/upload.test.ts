@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { EventExchange } from '../../../runtime/base/events.js';
+import { silentLogger } from '../../../runtime/base/log.js';
 import { ImageStore } from '../../../runtime/image/store.js';
 import type { Runtime } from '../../../runtime/runtime.js';
 import type { RuntimeEvent } from '../../../runtime/types.js';
 import { ApiServer } from '../../../src/api/server.js';
 import { ApiClient } from '../../../src/cli/client.js';
-import { EventExchange } from '../../../src/common/events.js';
-import { silentLogger } from '../../../src/common/log.js';
 import { buildTar } from '../image/_tar.js';
 
 // Issue 12 item 13: a refused upload is answered with the refusal, not a reset connection.

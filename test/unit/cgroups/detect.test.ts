@@ -3,13 +3,13 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { isFailedPrecondition, isNotFound } from '../../../runtime/base/errors.js';
 import {
   type CgroupInfo,
   cgroupFile,
   chooseOciRuntime,
   detectCgroups,
 } from '../../../runtime/cgroups/detect.js';
-import { isFailedPrecondition, isNotFound } from '../../../src/common/errors.js';
 
 const fixtures = join(import.meta.dirname, '../../fixtures/cgroups');
 /** Each fixture dir holds `mountinfo` as `<procRoot>/self/mountinfo` would; a tiny proc tree is made per test run. */

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { InvalidArgumentError } from '../../../runtime/base/errors.js';
 import type { ContainerDescriptor } from '../../../runtime/types.js';
 import { matchesFilters, parseFilters } from '../../../src/cli/filters.js';
-import { InvalidArgumentError } from '../../../src/common/errors.js';
 
 const box = (o: Partial<ContainerDescriptor>): ContainerDescriptor =>
   ({

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { isLoopbackHost, parseHostPort } from '../../../runtime/base/address.js';
+import { InvalidArgumentError } from '../../../runtime/base/errors.js';
 import { parseServer } from '../../../sidecar/logs/config.js';
 import { parseListen } from '../../../sidecar/metrics/config.js';
-import { isLoopbackHost, parseHostPort } from '../../../src/common/address.js';
-import { InvalidArgumentError } from '../../../src/common/errors.js';
 
 /** Asserts an InvalidArgumentError whose field is `field` and whose message matches `re`. */
 function rejects(fn: () => unknown, field: string, re: RegExp): void {

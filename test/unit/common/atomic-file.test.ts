@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fsyncDir, fsyncPath, writeFileAtomic } from '../../../src/common/atomic-file.js';
+import { fsyncDir, fsyncPath, writeFileAtomic } from '../../../runtime/base/atomic-file.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 
 describe('atomic file writes', () => {

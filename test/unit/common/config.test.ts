@@ -6,8 +6,8 @@ import {
   parseBytes,
   parseDuration,
   validateConfig,
-} from '../../../src/common/config.js';
-import { InvalidArgumentError } from '../../../src/common/errors.js';
+} from '../../../runtime/base/config.js';
+import { InvalidArgumentError } from '../../../runtime/base/errors.js';
 
 const table: ConfigTable = [
   { key: 'listen', type: 'string', default: '127.0.0.1:9100', description: 'address' },

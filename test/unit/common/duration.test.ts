@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parseDuration } from '../../../runtime/base/config.js';
+import { goDurationMs } from '../../../runtime/base/duration.js';
 import { parseDurationMs } from '../../../runtime/oci/parse.js';
-import { parseDuration } from '../../../src/common/config.js';
-import { goDurationMs } from '../../../src/common/duration.js';
 
 test('Go durations, as Docker, Registrator and Consul write them', () => {
   assert.equal(goDurationMs('10s'), 10_000);

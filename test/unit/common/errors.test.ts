@@ -11,7 +11,7 @@ import {
   isNotFound,
   NotFoundError,
   UnavailableError,
-} from '../../../src/common/errors.js';
+} from '../../../runtime/base/errors.js';
 
 describe('errors', () => {
   it('carry a stable code and keep the field that was wrong', () => {

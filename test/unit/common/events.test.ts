@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isUnavailable } from '../../../src/common/errors.js';
-import { type Envelope, EventExchange, topicMatches } from '../../../src/common/events.js';
+import { isUnavailable } from '../../../runtime/base/errors.js';
+import { type Envelope, EventExchange, topicMatches } from '../../../runtime/base/events.js';
 
 async function take<T>(it: AsyncIterable<T>, n: number): Promise<T[]> {
   const out: T[] = [];

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { isInvalidArgument, isNotFound } from '../../../runtime/base/errors.js';
 import type { Catalog, CatalogView, ServiceInstance } from '../../../sidecar/discovery/types.js';
-import { isInvalidArgument, isNotFound } from '../../../src/common/errors.js';
 
 /** One catalog under test; `cleanup` stops whatever `make` started. */
 export interface CatalogUnderTest {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
+import { NotFoundError } from '../../../runtime/base/errors.js';
+import { type Envelope, EventExchange, type SubscribeOptions } from '../../../runtime/base/events.js';
 import type {
   ContainerDescriptor,
   ContainerEvent,
   ContainerSource,
   RuntimeEvent,
 } from '../../../runtime/types.js';
-import { NotFoundError } from '../../../src/common/errors.js';
-import { type Envelope, EventExchange, type SubscribeOptions } from '../../../src/common/events.js';
 
 /** Shared by the registrator/registrar unit tests and the Consul integration test. */
 

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, describe, test } from 'node:test';
+import { createLogger } from '../../../runtime/base/log.js';
 import type { ContainerDescriptor } from '../../../runtime/types.js';
 import { LocalCatalog } from '../../../sidecar/discovery/local.js';
 import { Registrar } from '../../../sidecar/discovery/registrar.js';
 import type { ServiceInstance } from '../../../sidecar/discovery/types.js';
-import { createLogger } from '../../../src/common/log.js';
 import { descriptor, TestSource, waitFor } from './registrar-fixtures.js';
 
 /**

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { isInvalidArgument } from '../../../runtime/base/errors.js';
 import { nameserversOf, parseUpstream } from '../../../sidecar/dns/forwarder.js';
 import { classify, hexOfAddress, labelsUnder } from '../../../sidecar/dns/names.js';
 import { ClientRateLimiter } from '../../../sidecar/dns/ratelimit.js';
-import { isInvalidArgument } from '../../../src/common/errors.js';
 
 describe('DNS names', () => {
   test('Consul name shapes', () => {

@@ -3,6 +3,7 @@ import { appendFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { isInvalidArgument, isNotFound } from '../../../runtime/base/errors.js';
 import {
   LineAssembler,
   normalizeTime,
@@ -11,7 +12,6 @@ import {
 } from '../../../runtime/exec/k8s-format.js';
 import { K8sLogReader } from '../../../runtime/exec/logfile.js';
 import type { LogLine } from '../../../runtime/runtime.js';
-import { isInvalidArgument, isNotFound } from '../../../src/common/errors.js';
 
 // Lines as conmon 2.1.6 writes them (captured from a real run).
 const FIXTURE = [

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { isInvalidArgument } from '../../../runtime/base/errors.js';
 import { normalizeSignal, signalFromExitCode } from '../../../runtime/exec/signals.js';
-import { isInvalidArgument } from '../../../src/common/errors.js';
 
 test('signals are accepted by short name, full name, any case, or number', () => {
   for (const s of ['TERM', 'SIGTERM', 'sigterm', 'term', '15', ' 15 '])

@@ -1,12 +1,12 @@
 /** Issue 12, item 10: frontends bind only where the agent config allows (labels come from image authors). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { isInvalidArgument } from '../../../runtime/base/errors.js';
 import type { ServiceInstance } from '../../../sidecar/discovery/types.js';
 import { resolveHaproxyOptions } from '../../../sidecar/haproxy/config.js';
 import { FrontendAllowList } from '../../../sidecar/haproxy/frontend-allow.js';
 import { liveBinds } from '../../../sidecar/haproxy/manager.js';
 import { desiredFromView } from '../../../sidecar/haproxy/model.js';
-import { isInvalidArgument } from '../../../src/common/errors.js';
 
 const inst = (service: string, meta: Record<string, string>): ServiceInstance => ({
   id: `h:${service}:80`,

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { isInvalidArgument } from '../../../runtime/base/errors.js';
 import { instanceEndpointProblem } from '../../../sidecar/discovery/instance.js';
 import type { ServiceInstance } from '../../../sidecar/discovery/types.js';
 import { lbSpecFromMeta } from '../../../sidecar/haproxy/labels.js';
@@ -14,7 +15,6 @@ import { desiredFromView } from '../../../sidecar/haproxy/model.js';
 import { renderDefault, templateData } from '../../../sidecar/haproxy/render.js';
 import { planSlots } from '../../../sidecar/haproxy/slots.js';
 import { compileTemplate } from '../../../sidecar/haproxy/template.js';
-import { isInvalidArgument } from '../../../src/common/errors.js';
 
 const settings = {
   bindAddress: '127.0.0.1',

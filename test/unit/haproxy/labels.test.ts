@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { isInvalidArgument } from '../../../runtime/base/errors.js';
 import { lbMetaFromLabels, lbSpecFromMeta } from '../../../sidecar/haproxy/labels.js';
-import { isInvalidArgument } from '../../../src/common/errors.js';
 
 describe('haproxy labels', () => {
   test('labels become Consul-safe meta keys and are read back with defaults', () => {

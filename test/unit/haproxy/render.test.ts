@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { isInvalidArgument } from '../../../runtime/base/errors.js';
 import type { ServiceInstance } from '../../../sidecar/discovery/types.js';
 import { desiredFromView } from '../../../sidecar/haproxy/model.js';
 import { renderDefault, templateData } from '../../../sidecar/haproxy/render.js';
 import { planSlots } from '../../../sidecar/haproxy/slots.js';
 import { compileTemplate } from '../../../sidecar/haproxy/template.js';
-import { isInvalidArgument } from '../../../src/common/errors.js';
 
 const settings = {
   bindAddress: '127.0.0.1',

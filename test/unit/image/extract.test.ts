@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { getAttribute } from '@napi-rs/xattr';
+import { silentLogger } from '../../../runtime/base/log.js';
 import { LayerStore } from '../../../runtime/image/layers.js';
-import { silentLogger } from '../../../src/common/log.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 import { buildTar, gzip, sha256, type TarEntry } from './_tar.js';
 

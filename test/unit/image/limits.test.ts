@@ -3,8 +3,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, beforeEach, describe, test } from 'node:test';
+import { silentLogger } from '../../../runtime/base/log.js';
 import { ImageStore, type ImageStoreOptions } from '../../../runtime/image/store.js';
-import { silentLogger } from '../../../src/common/log.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 import { buildTar, dockerArchive, gzip, makeImage, ociLayout, sha256 } from './_tar.js';
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { describeConfig } from '../../../runtime/base/config.js';
+import { isInvalidArgument } from '../../../runtime/base/errors.js';
 import { LOG_SHIPPING_CONFIG, parseLogShippingConfig, parseServer } from '../../../sidecar/logs/config.js';
 import { LogPipeline } from '../../../sidecar/logs/pipeline.js';
-import { describeConfig } from '../../../src/common/config.js';
-import { isInvalidArgument } from '../../../src/common/errors.js';
 
 describe('log shipping config', () => {
   test('defaults', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { isInvalidArgument } from '../../../runtime/base/errors.js';
 import {
   type ContainerMeta,
   compileTag,
@@ -9,7 +10,6 @@ import {
   parseTime,
   splitUtf8,
 } from '../../../sidecar/logs/record.js';
-import { isInvalidArgument } from '../../../src/common/errors.js';
 
 const ID = 'a1b2c3d4e5f6'.padEnd(64, '0');
 const container: ContainerMeta = {

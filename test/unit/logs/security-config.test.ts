@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { isInvalidArgument } from '../../../runtime/base/errors.js';
 import { parseLogShippingConfig } from '../../../sidecar/logs/config.js';
-import { isInvalidArgument } from '../../../src/common/errors.js';
 
 const refused = (src: Record<string, unknown>, field: RegExp, env: NodeJS.ProcessEnv = {}) =>
   assert.throws(

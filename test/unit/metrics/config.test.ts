@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { describeConfig, validateConfig } from '../../../runtime/base/config.js';
+import { isInvalidArgument } from '../../../runtime/base/errors.js';
+import { silentLogger } from '../../../runtime/base/log.js';
 import { createCollectors } from '../../../sidecar/metrics/collectors/index.js';
 import { METRICS_CONFIG, parseListen, parseRoots } from '../../../sidecar/metrics/config.js';
 import { createMetricsSidecar } from '../../../sidecar/metrics/index.js';
-import { describeConfig, validateConfig } from '../../../src/common/config.js';
-import { isInvalidArgument } from '../../../src/common/errors.js';
-import { silentLogger } from '../../../src/common/log.js';
 import { fixtureContainers, fixtureRoots, StaticSource } from './fixture-source.js';
 
 test('defaults: loopback listener, compose service allow-listed, host roots, all collectors', () => {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { silentLogger } from '../../../runtime/base/log.js';
 import type { CatalogView } from '../../../sidecar/discovery/types.js';
 import { DnsCounters } from '../../../sidecar/dns/counters.js';
 import type { LogPipelineMetrics } from '../../../sidecar/logs/pipeline.js';
@@ -14,7 +15,6 @@ import { dnsFamilies } from '../../../sidecar/metrics/adapters/dns.js';
 import { logPipelineFamilies } from '../../../sidecar/metrics/adapters/logs.js';
 import { MetricsCollector } from '../../../sidecar/metrics/collector.js';
 import { MetricsServer } from '../../../sidecar/metrics/server.js';
-import { silentLogger } from '../../../src/common/log.js';
 import { fixtureContainers, fixtureRoots, StaticSource } from './fixture-source.js';
 
 function logMetrics(over: Partial<LogPipelineMetrics> = {}): LogPipelineMetrics {

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
+import { NotFoundError } from '../../../runtime/base/errors.js';
+import type { Envelope } from '../../../runtime/base/events.js';
 import type { ContainerDescriptor, ContainerSource, RuntimeEvent } from '../../../runtime/types.js';
 import type { Roots } from '../../../sidecar/metrics/types.js';
-import { NotFoundError } from '../../../src/common/errors.js';
-import type { Envelope } from '../../../src/common/events.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../fixtures/metrics/', import.meta.url));
 

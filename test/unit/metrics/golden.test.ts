@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import { silentLogger } from '../../../runtime/base/log.js';
 import { MetricsCollector } from '../../../sidecar/metrics/collector.js';
 import { MetricsServer } from '../../../sidecar/metrics/server.js';
-import { silentLogger } from '../../../src/common/log.js';
 import { FIXED_NOW, FIXTURES, fixtureContainers, fixtureRoots, StaticSource } from './fixture-source.js';
 
 /**

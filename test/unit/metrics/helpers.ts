@@ -1,11 +1,11 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { silentLogger } from '../../../runtime/base/log.js';
 import type { ContainerDescriptor } from '../../../runtime/types.js';
 import { MetricsCollector, type MetricsCollectorOptions } from '../../../sidecar/metrics/collector.js';
 import { MetricsServer } from '../../../sidecar/metrics/server.js';
 import type { Roots } from '../../../sidecar/metrics/types.js';
-import { silentLogger } from '../../../src/common/log.js';
 import { FIXED_NOW, FIXTURES, StaticSource } from './fixture-source.js';
 
 /** A writable copy of a fixture tree, so a test can make containers vanish. */

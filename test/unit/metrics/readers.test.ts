@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { isNotFound } from '../../../runtime/base/errors.js';
 import { CgroupV1Reader, workingSet } from '../../../sidecar/metrics/cgroup-v1.js';
 import { CgroupV2Reader, weightToShares } from '../../../sidecar/metrics/cgroup-v2.js';
 import { detectCgroups } from '../../../sidecar/metrics/detect.js';
 import { createCgroupReader } from '../../../sidecar/metrics/reader.js';
-import { isNotFound } from '../../../src/common/errors.js';
 import { fixtureRoots, GONE_ID, WEB_ID, WORKER_ID } from './fixture-source.js';
 
 const WEB = `/berth/${WEB_ID}`;

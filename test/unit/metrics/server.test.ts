@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { isUnavailable } from '../../../runtime/base/errors.js';
+import { silentLogger } from '../../../runtime/base/log.js';
 import { MetricsCollector } from '../../../sidecar/metrics/collector.js';
 import { MetricsServer, negotiate } from '../../../sidecar/metrics/server.js';
-import { isUnavailable } from '../../../src/common/errors.js';
-import { silentLogger } from '../../../src/common/log.js';
 import { fixtureContainers, fixtureRoots, StaticSource, WEB_ID, WORKER_ID } from './fixture-source.js';
 import { copyFixture, type Running, samples, startServer, value } from './helpers.js';
 

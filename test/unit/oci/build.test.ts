@@ -4,11 +4,11 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { errorCode, isFailedPrecondition } from '../../../runtime/base/errors.js';
 import type { CgroupInfo } from '../../../runtime/cgroups/detect.js';
 import type { ResolvedImage, SpecFacts } from '../../../runtime/containers/ports.js';
 import { OciSpecBuilder, ownNofileHardLimit } from '../../../runtime/oci/builder.js';
 import { ALL_CAPS, boundingCapsFromStatus, DEFAULT_CAPS } from '../../../runtime/oci/capabilities.js';
-import { errorCode, isFailedPrecondition } from '../../../src/common/errors.js';
 
 type Json = Record<string, unknown>;
 const hybrid: CgroupInfo = { version: 'hybrid', unifiedMount: '/sys/fs/cgroup/unified', v1Controllers: {} };

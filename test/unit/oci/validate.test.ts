@@ -3,10 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { InvalidArgumentError } from '../../../runtime/base/errors.js';
 import type { ResolvedImage } from '../../../runtime/containers/ports.js';
 import { OciSpecBuilder } from '../../../runtime/oci/builder.js';
 import type { OciRaw } from '../../../runtime/oci/types.js';
-import { InvalidArgumentError } from '../../../src/common/errors.js';
 
 function image(config: Record<string, unknown> = {}): ResolvedImage {
   return {

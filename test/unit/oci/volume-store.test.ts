@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { InvalidArgumentError, NotFoundError } from '../../../runtime/base/errors.js';
 import { VolumeStore } from '../../../runtime/oci/volume-store.js';
-import { InvalidArgumentError, NotFoundError } from '../../../src/common/errors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'berth-volumes-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ContainerInformer } from '../../../runtime/source/informer.js';
+import { ContainerInformer, type InformerOptions } from '../../../runtime/source/informer.js';
 import type { ContainerDescriptor } from '../../../runtime/types.js';
 import { FakeContainerSource, fakeDescriptor } from '../../harness/fake-source.js';
 import { pollUntil } from '../../harness/proc.js';
@@ -130,9 +130,9 @@ describe('ContainerInformer: subscribe, list, apply, follow', () => {
   it('a handler that throws is logged and does not stop the informer', async () => {
     const source = new FakeContainerSource();
     const warnings: unknown[] = [];
-    const logger = { warn: (o: unknown) => warnings.push(o) } as unknown as ConstructorParameters<
-      typeof ContainerInformer
-    >[2]['logger'];
+    const logger = { warn: (o: unknown) => warnings.push(o) } as unknown as NonNullable<
+      InformerOptions['logger']
+    >;
     const seen: string[] = [];
     const inf = new ContainerInformer(
       source,
