@@ -131,12 +131,26 @@ export class FileTailer {
     if (st.ino !== this.inode) {
       // Renamed away: the old inode is final once the path names another one.
       await this.readAvailable(res, Number.POSITIVE_INFINITY);
+      // A line conmon cut at the rotation (a `P` fragment at the end of the old
+      // file, the rest at the start of the new one) is joined, not split in two:
+      // its fragments carry over and hold the new file's position at 0 until
+      // the line is whole. (After a crash in that moment the old file is gone
+      // and the fragment with it, as before.)
+      const carried = new Map(this.partial);
+      this.partial.clear();
       this.endOfFile(res);
       const done = this.fh;
       this.fh = undefined;
       res.rotated = true;
       this.resumeFrom = undefined;
-      if (await this.openPath(res, done)) await this.readAvailable(res);
+      if (await this.openPath(res, done)) {
+        for (const [stream, f] of carried) this.partial.set(stream, { ...f, start: 0 });
+        await this.readAvailable(res);
+      } else if (carried.size > 0) {
+        // No new file (the container is gone): the fragments are final lines of the old one.
+        for (const [stream, f] of carried) this.partial.set(stream, f);
+        this.endOfFile(res);
+      }
       return res;
     }
     const fst = this.fh ? await this.fh.stat() : undefined;

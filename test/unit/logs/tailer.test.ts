@@ -92,6 +92,28 @@ describe('FileTailer', () => {
     await t.close();
   });
 
+  test('a line conmon cut at a rotation (P in the old file, F in the new) is shipped whole, not split', async () => {
+    // The rotation e2e test lost `line 185683` and got `line 18568` twice this way (1 in ~70 runs).
+    const p = join(dir, 'rot-split.log');
+    await writeFile(p, entry('a1'));
+    const t = new FileTailer(p);
+    await pollAll(t);
+    await appendFile(p, entry('line 18568', 'stdout', 'P') + entry('err-part', 'stderr', 'P'));
+    await writeFile(`${p}.tmp`, entry('3') + entry(' whole', 'stderr') + entry('b1'));
+    await rename(`${p}.tmp`, p);
+    const r = await t.poll();
+    assert.equal(r.rotated, true);
+    assert.deepEqual(
+      r.lines.map((l) => l.line.text),
+      ['line 185683', 'err-part whole', 'b1'],
+    );
+    // The joined lines belong to the new file, from its start (a position commit holds at 0 until whole).
+    const newInode = r.lines[2]?.inode;
+    assert.equal(r.lines[0]?.inode, newInode);
+    assert.equal(r.lines[0]?.start, 0);
+    await t.close();
+  });
+
   test('truncation restarts at offset 0', async () => {
     const p = join(dir, 'trunc.log');
     await writeFile(p, entry('x'.repeat(100)));
