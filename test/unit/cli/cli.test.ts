@@ -229,18 +229,22 @@ describe('the berth command (src/bin/berth, the package bin)', () => {
     }
   };
 
-  it('runs the CLI without NODE_EXTRA_CA_CERTS (the CLI never speaks TLS; node would parse the bundle at every start)', async () => {
+  it('does not read NODE_EXTRA_CA_CERTS at start (Node 24 reads it at the first TLS connection only)', async () => {
     const r = await run(command, ['--version']);
     assert.equal(r.code, 0);
     assert.equal(r.stdout.trim(), pkg.version);
     assert.doesNotMatch(r.stderr, /extra certs/);
   });
 
-  it('keeps NODE_EXTRA_CA_CERTS for the agent, which pulls from registries', async () => {
-    const r = await run(command, ['agent', '--help']);
-    assert.equal(r.code, 0);
-    assert.match(r.stdout, /--state-root/);
-    assert.match(r.stderr, /Ignoring extra certs from `\/nonexistent\/extra-ca.pem`/);
+  it('passes NODE_EXTRA_CA_CERTS to the CLI, which trusts it for a TLS API (BERTH_TLS=1), and to the agent', async () => {
+    // Port 1 on loopback refuses at once; the TLS context (and so the extra certs) is made first.
+    const cli = await promisify(execFile)(command, ['ps'], {
+      env: { ...env, BERTH_TLS: '1', BERTH_HOST: 'tcp://127.0.0.1:1', BERTH_TOKEN: 't' },
+    }).catch((e: { code: number; stderr: string }) => e);
+    assert.match(cli.stderr, /Ignoring extra certs from `\/nonexistent\/extra-ca.pem`/);
+    const agent = await run(command, ['agent', '--help']);
+    assert.equal(agent.code, 0);
+    assert.match(agent.stdout, /--state-root/);
   });
 
   it('works through a symlink, as npm link and npm install -g put it on the PATH', async () => {
