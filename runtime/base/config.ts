@@ -1,5 +1,6 @@
-import { goDurationMs } from './duration.js';
+import { parseDuration } from './duration.js';
 import { InvalidArgumentError } from './errors.js';
+import { parseSize } from './size.js';
 
 /**
  * Config as a table (as Fluent Bit does it): each module declares rows of key,
@@ -27,51 +28,6 @@ export interface ConfigRow<K extends string = string> {
 export type ConfigTable = readonly ConfigRow[];
 
 export type ConfigValues = Record<string, unknown>;
-
-const BYTE_UNITS: Record<string, number> = {
-  '': 1,
-  b: 1,
-  k: 1024,
-  kb: 1024,
-  kib: 1024,
-  m: 1024 ** 2,
-  mb: 1024 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1024 ** 3,
-  gib: 1024 ** 3,
-};
-
-/** Parse `1500`, `250ms`, `10s`, `2m`, `1h30m` into milliseconds. */
-export function parseDuration(input: string | number, field = 'duration'): number {
-  if (typeof input === 'number') {
-    if (!Number.isFinite(input) || input < 0)
-      throw bad(field, `must be a non-negative duration, got ${input}`);
-    return input;
-  }
-  const s = input.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
-  const ms = goDurationMs(s);
-  if (ms === undefined) {
-    throw bad(field, `must be a duration like 500ms, 10s, 2m or 1h, got ${JSON.stringify(input)}`);
-  }
-  return ms;
-}
-
-/** Parse `1024`, `64k`, `512m`, `2g` (binary units) into bytes. */
-export function parseBytes(input: string | number, field = 'size'): number {
-  if (typeof input === 'number') {
-    if (!Number.isInteger(input) || input < 0)
-      throw bad(field, `must be a non-negative byte count, got ${input}`);
-    return input;
-  }
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(input.trim());
-  const unit = BYTE_UNITS[(m?.[2] ?? 'x').toLowerCase()];
-  if (!m || unit === undefined) {
-    throw bad(field, `must be a size like 1024, 64k, 512m or 2g, got ${JSON.stringify(input)}`);
-  }
-  return Math.floor(Number(m[1]) * unit);
-}
 
 function bad(field: string, reason: string): InvalidArgumentError {
   return new InvalidArgumentError(`${field}: ${reason}`, { field });
@@ -107,10 +63,10 @@ function coerce(row: ConfigRow, raw: unknown, field: string): unknown {
     }
     case 'duration':
       if (typeof raw !== 'string' && typeof raw !== 'number') throw bad(field, 'must be a duration');
-      return checkRange(row, parseDuration(raw, field), field);
+      return checkRange(row, parseDuration(raw, field, { unitless: 'ms' }), field);
     case 'bytes':
       if (typeof raw !== 'string' && typeof raw !== 'number') throw bad(field, 'must be a size');
-      return checkRange(row, parseBytes(raw, field), field);
+      return checkRange(row, parseSize(raw, field), field);
     case 'string[]': {
       const list =
         typeof raw === 'string'

@@ -1,7 +1,8 @@
+import { parseDuration } from '../base/duration.js';
 import type { HealthCheckConfig } from '../containers/health.js';
 import { HEALTH_DEFAULTS, parseHealthProbe } from '../containers/health.js';
 import { bad, record } from './fields.js';
-import { parseDurationMs, parseInteger } from './parse.js';
+import { parseInteger } from './parse.js';
 
 /** The request's healthcheck overlaid field by field on the image's (durations there are nanoseconds). */
 export function parseHealth(req: unknown, image: Record<string, unknown>): HealthCheckConfig | undefined {
@@ -27,7 +28,7 @@ export function parseHealth(req: unknown, image: Record<string, unknown>): Healt
   const probe = parseHealthProbe(test, r.test !== undefined ? 'healthcheck.test' : 'image Healthcheck.Test');
   if (!probe) return undefined;
   const pick = (key: string, imgKey: string, def: number): number =>
-    r[key] !== undefined ? parseDurationMs(r[key], `healthcheck.${key}`) : (ns(img[imgKey]) ?? def);
+    r[key] !== undefined ? Math.round(parseDuration(r[key], `healthcheck.${key}`)) : (ns(img[imgKey]) ?? def);
   const cfg: HealthCheckConfig = {
     probe,
     intervalMs: pick('interval', 'Interval', HEALTH_DEFAULTS.intervalMs),

@@ -1,27 +1,15 @@
 import { isIP } from 'node:net';
 import { constants } from 'node:os';
-import { goDurationMs } from '../base/duration.js';
 import { InvalidArgumentError } from '../base/errors.js';
 import type { PortMapping } from '../types.js';
 
-/** Small parsers for values in Docker's CLI notation; each names the field it rejects. */
+/**
+ * Small parsers for values in Docker's CLI notation; each names the field it
+ * rejects. Sizes and durations are in runtime/base (size.ts, duration.ts).
+ */
 
 function bad(field: string, reason: string): InvalidArgumentError {
   return new InvalidArgumentError(`${field}: ${reason}`, { field });
-}
-
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
-/** `512m`, `1g`, `1.5g`, `1048576`, or a byte count as a number. */
-export function parseSize(v: unknown, field: string): number {
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
-  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)\s*([bkmgt]?)b?$/i.exec(v.trim()) : null;
-  const n = m?.[1];
-  const unit = UNITS[(m?.[2] ?? '').toLowerCase()];
-  if (!m || n === undefined || unit === undefined) {
-    throw bad(field, `${JSON.stringify(v)} is not a size (e.g. 512m, 1g)`);
-  }
-  return Math.floor(Number(n) * unit);
 }
 
 /** Integer from a number or a decimal string. */
@@ -35,16 +23,6 @@ export function parseInteger(v: unknown, field: string, min: number, max = Numbe
     );
   }
   return n;
-}
-
-/** Go durations (`30s`, `1m30s`, `500ms`) as Docker takes them; a bare number is milliseconds. */
-export function parseDurationMs(v: unknown, field: string): number {
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v);
-  if (typeof v === 'string') {
-    const ms = goDurationMs(v);
-    if (ms !== undefined) return Math.round(ms);
-  }
-  throw bad(field, `${JSON.stringify(v)} is not a duration (e.g. 30s, 1m30s, 500ms)`);
 }
 
 /** `1.5` CPUs → CFS quota over a 100 ms period. */

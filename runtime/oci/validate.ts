@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { posix } from 'node:path';
+import { parseSize } from '../base/size.js';
 import type { ManagedConfig, ResolvedImage } from '../containers/ports.js';
 import { parseRestartPolicy } from '../containers/restart.js';
 import type { PortMapping } from '../types.js';
@@ -13,7 +14,6 @@ import {
   parseInteger,
   parsePort,
   parseSignal,
-  parseSize,
   parseUlimit,
   type Rlimit,
 } from './parse.js';

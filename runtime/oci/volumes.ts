@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { parseSize } from '../base/size.js';
 import { bad } from './fields.js';
-import { isAbsoluteClean, parseSize } from './parse.js';
+import { isAbsoluteClean } from './parse.js';
 import type { RawMount } from './types.js';
 
 /** Docker's volume names: a letter or digit, then at least one of letters, digits, `_`, `.`, `-`. */

@@ -1,12 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  type ConfigTable,
-  describeConfig,
-  parseBytes,
-  parseDuration,
-  validateConfig,
-} from '../../../runtime/base/config.js';
+import { type ConfigTable, describeConfig, validateConfig } from '../../../runtime/base/config.js';
 import { InvalidArgumentError } from '../../../runtime/base/errors.js';
 
 const table: ConfigTable = [
@@ -68,16 +62,6 @@ describe('config table', () => {
     rejects(() => validateConfig(table, [{ token: 't', interval: 'soon' }]), 'interval', /duration/);
     rejects(() => validateConfig(table, [{ token: 't', interval: '50ms' }]), 'interval', /at least 100/);
     rejects(() => validateConfig(table, [{}]), 'token', /required/);
-  });
-
-  it('parses durations and sizes', () => {
-    assert.equal(parseDuration('1h30m'), 5_400_000);
-    assert.equal(parseDuration('250ms'), 250);
-    assert.equal(parseDuration(42), 42);
-    assert.throws(() => parseDuration('10 seconds'), /duration/);
-    assert.equal(parseBytes('64k'), 65_536);
-    assert.equal(parseBytes('1.5g'), 1.5 * 1024 ** 3);
-    assert.throws(() => parseBytes('lots'), /size like/);
   });
 
   it('writes the same table as docs', () => {
