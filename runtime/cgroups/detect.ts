@@ -1,6 +1,9 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join, posix } from 'node:path';
-import { FailedPreconditionError, NotFoundError } from '../base/errors.js';
+import { FailedPreconditionError, messageOf, NotFoundError } from '../base/errors.js';
+import { type MountEntry, parseMountinfo } from './mountinfo.js';
+import type { ProcCgroup } from './proc.js';
+import { type HostRoots, hostRoots, rerootCgroupMount } from './roots.js';
 
 /**
  * Which cgroup hierarchy the host runs. Detected once at agent start (the
@@ -18,14 +21,15 @@ export interface CgroupInfo {
 }
 
 export interface DetectOptions {
-  /** Where the cgroup filesystems are mounted on this host (or a fixture tree standing for it). */
-  cgroupRoot?: string;
-  /** procfs root; `<procRoot>/self/mountinfo` is read. */
-  procRoot?: string;
+  /**
+   * Whose mount table to read. `self` (default): the agent's own
+   * (`<proc>/self/mountinfo`), where the runtime creates cgroups. `host`: PID
+   * 1's (`<proc>/1/mountinfo`, else `self`): in a DaemonSet with the host's
+   * /proc at /host/proc, `self` is the agent container's mount namespace
+   * while 1 is the host's.
+   */
+  view?: 'self' | 'host';
 }
-
-/** The canonical mount point: mountinfo paths under it are rebased onto `cgroupRoot`. */
-const CANONICAL_ROOT = '/sys/fs/cgroup';
 
 const V1_CONTROLLERS = new Set([
   'cpu',
@@ -44,78 +48,53 @@ const V1_CONTROLLERS = new Set([
   'misc',
 ]);
 
-/** mountinfo escapes space, tab, newline and backslash as octal. */
-function unescapeMountPath(p: string): string {
-  return p.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
-}
-
-interface MountEntry {
-  mountPoint: string;
-  fsType: string;
-  superOptions: string[];
-}
-
-export function parseMountinfo(text: string): MountEntry[] {
-  const out: MountEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const left = line.slice(0, sep).split(' ');
-    const right = line.slice(sep + 3).split(' ');
-    const mountPoint = left[4];
-    const fsType = right[0];
-    if (mountPoint === undefined || fsType === undefined) continue;
-    out.push({
-      mountPoint: unescapeMountPath(mountPoint),
-      fsType,
-      superOptions: (right[2] ?? '').split(','),
-    });
-  }
-  return out;
-}
-
-function rebase(mountPoint: string, cgroupRoot: string): string {
-  if (cgroupRoot === CANONICAL_ROOT) return mountPoint;
-  if (mountPoint === CANONICAL_ROOT) return cgroupRoot;
-  if (mountPoint.startsWith(`${CANONICAL_ROOT}/`)) {
-    return join(cgroupRoot, mountPoint.slice(CANONICAL_ROOT.length + 1));
-  }
-  return mountPoint;
-}
-
 function exists(path: string): boolean {
   try {
     accessSync(path, constants.F_OK);
     return true;
   } catch {
+    // ENOENT (or no access): either way there is nothing for us there
     return false;
   }
+}
+
+/** The mount table per `view`, the file it came from, or why none could be read. */
+function readMountTable(
+  proc: string,
+  view: 'self' | 'host',
+): { file: string; mounts?: MountEntry[]; error?: string } {
+  const files = (view === 'host' ? ['1', 'self'] : ['self']).map((p) => join(proc, p, 'mountinfo'));
+  let error = '';
+  for (const file of files) {
+    try {
+      return { file, mounts: parseMountinfo(readFileSync(file, 'utf8')) };
+    } catch (err) {
+      // Try the next view; the last one's reason goes into the error if nothing else works.
+      error = messageOf(err);
+    }
+  }
+  return { file: files[files.length - 1] ?? '', error };
 }
 
 /**
  * Reads the mount table and classifies the host. Hybrid means v1 controller
  * hierarchies plus a cgroup2 mount (systemd's "unified" layout on older
  * distributions); pure v2 means cgroup2 at the root and no v1 controllers.
+ * Without a mount table (unusual chroot), `<cgroup>/cgroup.controllers` means
+ * pure v2; otherwise detection fails naming the file and the reason.
  */
-export function detectCgroups(opts: DetectOptions = {}): CgroupInfo {
-  const cgroupRoot = opts.cgroupRoot ?? CANONICAL_ROOT;
-  const procRoot = opts.procRoot ?? '/proc';
-  let mounts: MountEntry[] = [];
-  try {
-    mounts = parseMountinfo(readFileSync(join(procRoot, 'self', 'mountinfo'), 'utf8'));
-  } catch {
-    // No mountinfo (unusual chroot): fall back to looking at the root alone.
-  }
+export function detectCgroups(roots: Partial<HostRoots> = {}, opts: DetectOptions = {}): CgroupInfo {
+  const r = hostRoots(roots);
+  const table = readMountTable(r.proc, opts.view ?? 'self');
   const v1Controllers: Record<string, string> = {};
   let unifiedMount: string | undefined;
-  for (const m of mounts) {
+  for (const m of table.mounts ?? []) {
     if (m.fsType === 'cgroup2') {
-      const p = rebase(m.mountPoint, cgroupRoot);
+      const p = rerootCgroupMount(r, m.mountPoint);
       // Prefer the mount at the root when a cgroup2 fs is mounted more than once.
-      if (unifiedMount === undefined || p === cgroupRoot) unifiedMount = p;
+      if (unifiedMount === undefined || p === r.cgroup) unifiedMount = p;
     } else if (m.fsType === 'cgroup') {
-      const p = rebase(m.mountPoint, cgroupRoot);
+      const p = rerootCgroupMount(r, m.mountPoint);
       for (const o of m.superOptions) {
         if ((V1_CONTROLLERS.has(o) || o.startsWith('name=')) && v1Controllers[o] === undefined) {
           v1Controllers[o] = p;
@@ -123,14 +102,16 @@ export function detectCgroups(opts: DetectOptions = {}): CgroupInfo {
       }
     }
   }
-  if (mounts.length === 0 && exists(join(cgroupRoot, 'cgroup.controllers'))) unifiedMount = cgroupRoot;
+  if (table.mounts === undefined && exists(join(r.cgroup, 'cgroup.controllers'))) unifiedMount = r.cgroup;
   const hasV1 = Object.keys(v1Controllers).some((k) => !k.startsWith('name='));
   if (unifiedMount !== undefined && !hasV1) {
     return { version: 'v2', unifiedMount, v1Controllers: {} };
   }
   if (!hasV1) {
+    const read =
+      table.mounts === undefined ? `cannot read ${table.file}: ${table.error}` : `read ${table.file}`;
     throw new FailedPreconditionError(
-      `cgroups: no cgroup v1 controller or cgroup2 mount found (read ${join(procRoot, 'self', 'mountinfo')}, root ${cgroupRoot})`,
+      `cgroups: no cgroup v1 controller or cgroup2 mount found (${read}, root ${r.cgroup})`,
     );
   }
   return unifiedMount !== undefined
@@ -148,7 +129,7 @@ export function onPath(name: string, pathEnv = process.env.PATH ?? ''): boolean 
       accessSync(posix.join(dir, name), constants.X_OK);
       return true;
     } catch {
-      // next dir
+      // not in this dir (or not executable): look in the next one
     }
   }
   return false;
@@ -196,4 +177,24 @@ export function cgroupFile(info: CgroupInfo, controller: string, relPath: string
     throw new NotFoundError(`cgroups: controller ${controller} is not mounted on this ${info.version} host`);
   }
   return join(mount, rel, file);
+}
+
+/**
+ * The file whose `oom_kill` counter tells whether the kernel OOM-killed
+ * inside a process's cgroup: the memory hierarchy's `memory.oom_control`
+ * (v1, hybrid), else the unified hierarchy's `memory.events` (pure v2).
+ * `cgroups` is the process's `/proc/<pid>/cgroup`.
+ */
+export function oomCounterFile(info: CgroupInfo, cgroups: ProcCgroup[]): string | undefined {
+  let unified: string | undefined;
+  for (const cg of cgroups) {
+    if (cg.controllers.includes('memory')) {
+      const mount = info.v1Controllers.memory;
+      return mount === undefined ? undefined : join(mount, cg.path, 'memory.oom_control');
+    }
+    if (cg.controllers.length === 0) unified = cg.path;
+  }
+  return unified !== undefined && info.unifiedMount !== undefined
+    ? join(info.unifiedMount, unified, 'memory.events')
+    : undefined;
 }

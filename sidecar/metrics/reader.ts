@@ -1,3 +1,4 @@
+import { HOST_ROOTS as RUNTIME_HOST_ROOTS } from '../../runtime/cgroups/roots.js';
 import { CgroupV1Reader } from './cgroup-v1.js';
 import { CgroupV2Reader } from './cgroup-v2.js';
 import { detectCgroups } from './detect.js';
@@ -13,4 +14,5 @@ export async function createCgroupReader(roots: Roots, files?: OpenFiles): Promi
   return layout.version === 'v1' ? new CgroupV1Reader(layout, files) : new CgroupV2Reader(layout, files);
 }
 
-export const HOST_ROOTS: Roots = { proc: '/proc', sys: '/sys', cgroup: '/sys/fs/cgroup' };
+/** The host's own roots (the runtime's `HOST_ROOTS`). */
+export const HOST_ROOTS: Roots = RUNTIME_HOST_ROOTS;

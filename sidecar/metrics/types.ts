@@ -1,17 +1,12 @@
+import type { HostRoots } from '../../runtime/cgroups/roots.js';
 import type { ContainerDescriptor } from '../../runtime/types.js';
 
 /**
- * Where every read of procfs, sysfs and cgroupfs starts. Production uses the
- * host's `/proc`, `/sys` and `/sys/fs/cgroup`; tests point them at fixture
- * trees so the same code reads both. `cgroup` stands for the host path
- * `/sys/fs/cgroup`: mount points found in mountinfo under that prefix are
- * re-rooted here.
+ * Where every read of procfs, sysfs and cgroupfs starts: the runtime's
+ * `HostRoots` (runtime/cgroups/roots.ts). Production uses the host's `/proc`,
+ * `/sys` and `/sys/fs/cgroup`; tests point them at fixture trees.
  */
-export interface Roots {
-  proc: string;
-  sys: string;
-  cgroup: string;
-}
+export type Roots = HostRoots;
 
 export type CgroupVersion = 'v1' | 'v2';
 

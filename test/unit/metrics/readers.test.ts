@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isNotFound } from '../../../runtime/base/errors.js';
+import { detectCgroups as detectHostCgroups } from '../../../runtime/cgroups/detect.js';
 import { CgroupV1Reader, workingSet } from '../../../sidecar/metrics/cgroup-v1.js';
 import { CgroupV2Reader, weightToShares } from '../../../sidecar/metrics/cgroup-v2.js';
 import { detectCgroups } from '../../../sidecar/metrics/detect.js';
@@ -30,14 +31,15 @@ describe('cgroup version detection', () => {
     assert.equal((await createCgroupReader(roots)).version, 'v2');
   });
 
-  test('this machine (hybrid) is read with the v1 reader', async () => {
+  test("this machine is read with its mode's reader (v1 controllers mounted: v1; pure v2: v2)", async () => {
     const reader = await createCgroupReader({ proc: '/proc', sys: '/sys', cgroup: '/sys/fs/cgroup' });
-    assert.equal(reader.version, 'v1');
+    assert.equal(reader.version, detectHostCgroups().version === 'v2' ? 'v2' : 'v1');
   });
 
   test('a proc root without mountinfo is a FailedPrecondition naming the file', async () => {
     await assert.rejects(
-      detectCgroups({ proc: '/nonexistent-proc', sys: '/sys', cgroup: '/sys/fs/cgroup' }),
+      // No cgroup root either: on a pure v2 host /sys/fs/cgroup/cgroup.controllers would answer v2.
+      detectCgroups({ proc: '/nonexistent-proc', sys: '/sys', cgroup: '/nonexistent-cgroup' }),
       (err: Error) => err.message.includes('/nonexistent-proc/self/mountinfo'),
     );
   });
