@@ -1,3 +1,4 @@
+import { Backoff } from '../base/backoff.js';
 import type { Logger } from '../base/log.js';
 import type { ContainerDescriptor, ContainerEvent, ContainerSource, ContainerTopic } from '../types.js';
 
@@ -90,7 +91,7 @@ export class ContainerInformer {
 
   private async run(): Promise<void> {
     const signal = this.ac.signal;
-    let delay = this.opts.retryMs ?? 100;
+    const backoff = new Backoff({ initialMs: this.opts.retryMs ?? 100, maxMs: 5000, jitter: 0 });
     while (!signal.aborted) {
       try {
         // 1. Subscribe before listing: what starts while we list is queued for us.
@@ -105,7 +106,7 @@ export class ContainerInformer {
         this.relists++;
         await this.applyList(listed);
         this.firstSync?.resolve();
-        delay = this.opts.retryMs ?? 100;
+        backoff.reset();
         // 3. Then the events, those queued during the list first.
         for await (const env of events) {
           const ev = env.event as ContainerEvent;
@@ -114,12 +115,13 @@ export class ContainerInformer {
         }
         if (signal.aborted) return;
         this.opts.logger?.warn('container events ended; listing again');
+        await sleep(backoff.next(), signal);
       } catch (err) {
         if (signal.aborted) return;
+        const delay = backoff.next();
         this.opts.logger?.warn({ err, retryInMs: delay }, 'container events lost; listing again');
+        await sleep(delay, signal);
       }
-      await sleep(delay, signal);
-      delay = Math.min(delay * 2, 5000);
     }
   }
 

@@ -3,6 +3,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Consul from 'consul';
+import { backoffDelay } from '../../runtime/base/backoff.js';
 import { goDurationMs } from '../../runtime/base/duration.js';
 import {
   FailedPreconditionError,
@@ -12,6 +13,7 @@ import {
   UnavailableError,
 } from '../../runtime/base/errors.js';
 import type { SubscribeOptions } from '../../runtime/base/events.js';
+import { KeyedMutex } from '../../runtime/base/keyed-mutex.js';
 import type { Logger } from '../../runtime/base/log.js';
 import { silentLogger } from '../../runtime/base/log.js';
 import {
@@ -49,7 +51,7 @@ export interface ConsulCatalogOptions {
   wait?: string;
   /** Timeout of a single write and of non-blocking reads, default 3000 ms. */
   requestTimeoutMs?: number;
-  /** Backoff between failed attempts: full jitter between min and an exponentially growing max. */
+  /** Backoff between failed attempts: equal jitter below an exponentially growing delay (runtime/base/backoff.ts). */
   backoffMinMs?: number;
   backoffMaxMs?: number;
   /** Anti-entropy: how often the agent's services are compared with what this node registered, default 30000 ms. */
@@ -114,7 +116,7 @@ export class ConsulCatalog implements Catalog {
   private readonly log: Logger;
   private readonly desired = new Map<string, Desired>();
   private readonly work = new Map<string, Work>();
-  private readonly chains = new Map<string, Promise<void>>();
+  private readonly writes = new KeyedMutex();
   private readonly ctx = new RequestContext();
   private readonly stop = new AbortController();
   private readonly loops: Promise<void>[] = [];
@@ -287,14 +289,7 @@ export class ConsulCatalog implements Catalog {
 
   /** Applies the queued work for one id; writes for the same id never overlap. */
   private syncOne(id: string): Promise<void> {
-    const prev = this.chains.get(id) ?? Promise.resolve();
-    const run = prev.then(() => this.doSync(id));
-    const tail = run.catch(() => undefined);
-    this.chains.set(id, tail);
-    void tail.then(() => {
-      if (this.chains.get(id) === tail) this.chains.delete(id);
-    });
-    return run;
+    return this.writes.run(id, () => this.doSync(id));
   }
 
   private async doSync(id: string): Promise<void> {
@@ -586,9 +581,8 @@ export class ConsulCatalog implements Catalog {
   }
 
   private backoff(failures: number): number {
-    const cap = Math.min(this.backoffMaxMs, this.backoffMinMs * 2 ** Math.min(failures, 20));
-    // Full jitter (half fixed, half random) spreads a fleet reconnecting after an outage.
-    return cap / 2 + Math.random() * (cap / 2);
+    // Equal jitter (half fixed, half random) spreads a fleet reconnecting after an outage.
+    return backoffDelay(failures, { initialMs: this.backoffMinMs, maxMs: this.backoffMaxMs, jitter: 0.5 });
   }
 
   private async pause(ms: number): Promise<void> {

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '../../runtime/base/backoff.js';
 import { isUnavailable, messageOf } from '../../runtime/base/errors.js';
 import type { Envelope } from '../../runtime/base/events.js';
+import { Mutex } from '../../runtime/base/keyed-mutex.js';
 import type { Logger } from '../../runtime/base/log.js';
 import { silentLogger } from '../../runtime/base/log.js';
 import type {
@@ -141,10 +143,10 @@ export class Registrar {
   private readonly byContainer = new Map<string, Registered>();
   private readonly stopper = new AbortController();
   /** One operation at a time (events, reconciles), in arrival order. */
-  private lock: Promise<void> = Promise.resolve();
+  private readonly lock = new Mutex();
   private loop: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private retryDelay: number;
+  private readonly retry: Backoff;
   private started = false;
   private readonly drainMs: number;
   /** Names of the containers a reconcile is planning (not yet in byContainer), for refusal messages. */
@@ -153,7 +155,11 @@ export class Registrar {
   constructor(private readonly opts: RegistrarOptions) {
     this.log = opts.log ?? silentLogger();
     this.drainMs = opts.drainMs ?? 2000;
-    this.retryDelay = opts.reconcileRetryMs ?? 1000;
+    this.retry = new Backoff({
+      initialMs: opts.reconcileRetryMs ?? 1000,
+      maxMs: opts.reconcileRetryMaxMs ?? 30_000,
+      jitter: 0,
+    });
   }
 
   /**
@@ -165,11 +171,11 @@ export class Registrar {
     if (this.started) return;
     this.started = true;
     const events = this.subscribe();
-    await this.serial(() => this.reconcileOrRetry());
+    await this.lock.run(() => this.reconcileOrRetry());
     this.loop = this.follow(events);
     const every = this.opts.reconcileIntervalMs ?? 0;
     if (every > 0) {
-      const t = setInterval(() => void this.serial(() => this.reconcileOrRetry()), every);
+      const t = setInterval(() => void this.lock.run(() => this.reconcileOrRetry()), every);
       t.unref();
       this.stopper.signal.addEventListener('abort', () => clearInterval(t), { once: true });
     }
@@ -221,7 +227,7 @@ export class Registrar {
    * down: acting on a guess would remove live registrations).
    */
   async reconcile(): Promise<{ added: number; removed: number; updated: number }> {
-    return this.serial(() => this.reconcileNow());
+    return this.lock.run(() => this.reconcileNow());
   }
 
   private async reconcileNow(): Promise<{ added: number; removed: number; updated: number }> {
@@ -323,14 +329,13 @@ export class Registrar {
     if (this.stopper.signal.aborted) return;
     try {
       await this.reconcileNow();
-      this.retryDelay = this.opts.reconcileRetryMs ?? 1000;
+      this.retry.reset();
     } catch (err) {
       this.counters.reconcileFailures++;
-      const delay = this.retryDelay;
-      this.retryDelay = Math.min(delay * 2, this.opts.reconcileRetryMaxMs ?? 30_000);
+      const delay = this.retry.next();
       this.log.warn({ err: messageOf(err), retryInMs: delay }, 'discovery: reconcile failed; retrying');
       if (this.timer !== undefined) clearTimeout(this.timer);
-      this.timer = setTimeout(() => void this.serial(() => this.reconcileOrRetry()), delay);
+      this.timer = setTimeout(() => void this.lock.run(() => this.reconcileOrRetry()), delay);
       this.timer.unref();
     }
   }
@@ -350,12 +355,12 @@ export class Registrar {
    */
   private async follow(first: AsyncIterable<Envelope<RuntimeEvent>>): Promise<void> {
     let events = first;
-    let failures = 0;
+    const backoff = new Backoff({ initialMs: 200, maxMs: 10_000, jitter: 0 });
     while (!this.stopper.signal.aborted) {
       try {
         for await (const env of events) {
-          failures = 0;
-          await this.serial(() => this.handle(env));
+          backoff.reset();
+          await this.lock.run(() => this.handle(env));
         }
         return;
       } catch (err) {
@@ -365,15 +370,14 @@ export class Registrar {
           this.log.warn({ err: messageOf(err) }, 'discovery: event stream lost; relisting');
         } else {
           // Bounded backoff on a source that keeps failing.
-          failures++;
           this.log.error({ err: messageOf(err) }, 'discovery: event stream failed');
-          await sleep(Math.min(100 * 2 ** failures, 10_000), undefined, {
+          await sleep(backoff.next(), undefined, {
             signal: this.stopper.signal,
           }).catch(() => undefined);
           if (this.stopper.signal.aborted) return;
         }
         events = this.subscribe();
-        await this.serial(() => this.reconcileOrRetry());
+        await this.lock.run(() => this.reconcileOrRetry());
       }
     }
   }
@@ -517,7 +521,7 @@ export class Registrar {
     id: string,
     check: CheckSpec & { kind: 'http' | 'https' | 'tcp' },
   ): Prober {
-    const p = new Prober(check, (r) => void this.serial(() => this.onProbe(containerId, id, p, r)));
+    const p = new Prober(check, (r) => void this.lock.run(() => this.onProbe(containerId, id, p, r)));
     p.start();
     return p;
   }
@@ -585,15 +589,6 @@ export class Registrar {
       this.counters.catalogErrors++;
       this.log.warn({ err: messageOf(err), op: kind }, 'discovery: catalog call failed');
     }
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn);
-    this.lock = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
   }
 }
 
