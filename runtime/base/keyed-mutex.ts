@@ -42,6 +42,11 @@ export class Mutex {
     return this.keyed.run(0, fn);
   }
 
+  /** Resolves once every section queued so far has settled (a close waits for the work in hand). */
+  async drain(): Promise<void> {
+    await this.run(settled);
+  }
+
   /** Whether a section is running or waiting. */
   get locked(): boolean {
     return this.keyed.isLocked(0);

@@ -7,6 +7,7 @@ import {
   messageOf,
   UnavailableError,
 } from '../../runtime/base/errors.js';
+import { Mutex } from '../../runtime/base/keyed-mutex.js';
 import { type Logger, silentLogger } from '../../runtime/base/log.js';
 import type { ContainerDescriptor } from '../../runtime/types.js';
 import type { Catalog, CatalogView } from '../discovery/types.js';
@@ -105,7 +106,7 @@ export class HaproxyManager {
   /** mtime and size of the template file the renderer was compiled from. */
   private templateStamp = '';
   private state: LbState = new Map();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new Mutex();
   private queued = 0;
   private readonly ac = new AbortController();
   private watching: Promise<void> | undefined;
@@ -229,11 +230,9 @@ export class HaproxyManager {
   /** Runs `fn` on the apply queue (one at a time). */
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
     this.queued++;
-    const run = this.queue.then(fn).finally(() => {
+    return this.queue.run(fn).finally(() => {
       this.queued--;
     });
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   private planOpts() {
@@ -697,7 +696,7 @@ export class HaproxyManager {
     clearTimeout(this.drainTimer);
     clearTimeout(this.expiryTimer);
     await this.watching;
-    await this.queue;
+    await this.queue.drain();
     if (this.opts.mode !== 'managed') return;
     if (opts.keepHaproxy === true) this.supervisor.detach();
     else await this.supervisor.stop();

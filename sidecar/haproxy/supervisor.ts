@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '../../runtime/base/backoff.js';
 import { FailedPreconditionError, messageOf, UnavailableError } from '../../runtime/base/errors.js';
 import type { Logger } from '../../runtime/base/log.js';
 import { HAPROXY_ENV, type HaproxyOptions } from './config.js';
@@ -25,7 +26,7 @@ export class HaproxySupervisor {
   private adoptTimer: NodeJS.Timeout | undefined;
   private out = '';
   private stopping = false;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private restartTimer: NodeJS.Timeout | undefined;
   private restarting: Promise<void> | undefined;
 
@@ -38,7 +39,12 @@ export class HaproxySupervisor {
       onRestartCounted?: () => void;
     },
   ) {
-    this.backoffMs = opts.restartBackoffMinMs;
+    // No jitter: one HAProxy per host, nothing to spread. A 0 ms minimum is Node's 1 ms timer, then doubling.
+    this.backoff = new Backoff({
+      initialMs: Math.max(1, opts.restartBackoffMinMs),
+      maxMs: opts.restartBackoffMaxMs,
+      jitter: 0,
+    });
   }
 
   /** PID of the master berth started (managed mode). */
@@ -213,8 +219,7 @@ export class HaproxySupervisor {
     // Never restart during shutdown (close, detach or stop has begun).
     if (this.stopping) return;
     this.hooks.onRestartCounted?.();
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.opts.restartBackoffMaxMs, Math.max(1, this.backoffMs * 2));
+    const delay = this.backoff.next();
     this.hooks.logger.warn(
       { code, signal, delayMs: delay },
       'haproxy exited; restarting it with the live config',
@@ -227,7 +232,7 @@ export class HaproxySupervisor {
           this.hooks.onRestarted?.();
           // A HAProxy that stays up for a while earns a fresh backoff.
           setTimeout(() => {
-            if (this.child !== undefined) this.backoffMs = this.opts.restartBackoffMinMs;
+            if (this.child !== undefined) this.backoff.reset();
           }, 10_000).unref();
         },
         (err: unknown) => {

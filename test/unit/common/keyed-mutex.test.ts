@@ -96,3 +96,22 @@ describe('Mutex', () => {
     assert.equal(m.locked, false);
   });
 });
+
+describe('Mutex.drain', () => {
+  it('waits for the sections queued before it, failed ones included, and never rejects', async () => {
+    const m = new Mutex();
+    const done: string[] = [];
+    void m.run(async () => {
+      await sleep(10);
+      done.push('a');
+    });
+    m.run(async () => {
+      await sleep(5);
+      done.push('b');
+      throw new Error('b');
+    }).catch(() => undefined);
+    await m.drain();
+    assert.deepEqual(done, ['a', 'b']);
+    await m.drain();
+  });
+});
