@@ -1,18 +1,13 @@
 import { connect } from 'node:net';
 import { goDurationMs } from '../../runtime/base/duration.js';
 import { messageOf } from '../../runtime/base/errors.js';
-import type { CheckSpec, CheckStatus } from './registrator.js';
+import type { CheckStatus, ProbedCheck } from './checks.js';
 
-/** The checks berth runs itself (the Catalog holds one TTL check per instance, fed with the results). */
-export type ProbedCheck = Extract<CheckSpec, { kind: 'http' | 'https' | 'tcp' }>;
+export { isProbed, type ProbedCheck } from './checks.js';
 
 export interface ProbeResult {
   status: CheckStatus;
   output: string;
-}
-
-export function isProbed(check: CheckSpec | undefined): check is ProbedCheck {
-  return check !== undefined && (check.kind === 'http' || check.kind === 'https' || check.kind === 'tcp');
 }
 
 /** Consul's default check timeout. */

@@ -1,6 +1,8 @@
 import type { ContainerDescriptor, PortMapping } from '../../runtime/types.js';
-import { isProbed } from './probe.js';
+import { type CheckSpec, type CheckStatus, isProbed } from './checks.js';
 import type { ServiceInstance } from './types.js';
+
+export type { CheckSpec, CheckStatus } from './checks.js';
 
 /**
  * Registrator's conventions as a pure function: container descriptor + host
@@ -30,19 +32,6 @@ export interface HostFacts {
 
 /** Consul's default check interval, also Registrator's. */
 export const DEFAULT_CHECK_INTERVAL = '10s';
-
-export type CheckStatus = 'passing' | 'warning' | 'critical';
-
-/**
- * A check asked for with SERVICE_[<port>_]CHECK_*, resolved against the
- * instance's address and port as Registrator's Consul backend does.
- */
-export type CheckSpec = (
-  | { kind: 'http' | 'https'; url: string; interval: string; timeout?: string; method?: string }
-  | { kind: 'tcp'; address: string; interval: string; timeout?: string }
-  | { kind: 'script'; script: string; interval: string }
-  | { kind: 'ttl'; ttl: string }
-) & { initialStatus?: CheckStatus };
 
 export interface Registration {
   instance: ServiceInstance;

@@ -4,12 +4,15 @@ import { join } from 'node:path';
 import { InvalidArgumentError, messageOf } from '../../runtime/base/errors.js';
 import type { Logger } from '../../runtime/base/log.js';
 import type { ContainerSource } from '../../runtime/types.js';
+import type { Sidecar } from '../types.js';
 import type { LogShippingConfig } from './config.js';
+import { logPipelineFamilies } from './metrics.js';
 import { LogPipeline } from './pipeline.js';
 import { FilePositionStore } from './positions.js';
 import { ForwardClient } from './shipper.js';
 
 export { LOG_SHIPPING_CONFIG, type LogShippingConfig, parseLogShippingConfig } from './config.js';
+export { logPipelineFamilies } from './metrics.js';
 export { LogPipeline, type LogPipelineMetrics } from './pipeline.js';
 
 export interface LogShipping {
@@ -86,6 +89,33 @@ export async function createLogShipping(deps: {
       await output.close();
       await positions.close();
     },
+  };
+}
+
+/**
+ * Log shipping as a sidecar for the composition root: wired (config files
+ * read, position store opened) and started by `start()`, so a bad key file
+ * fails the agent at the same step as before; exports `berth_logs_*`.
+ */
+export function createLogShippingSidecar(deps: {
+  config: LogShippingConfig;
+  source: ContainerSource;
+  stateDir: string;
+  logger: Logger;
+}): Sidecar {
+  let shipping: LogShipping | undefined;
+  const servers = deps.config.servers.map((s) => `${s.host}:${s.port}`).join(', ');
+  return {
+    name: 'logs',
+    async start() {
+      shipping = await createLogShipping({ ...deps, logger: deps.logger.child({ component: 'logs' }) });
+      await shipping.start();
+    },
+    close: async () => {
+      await shipping?.stop();
+    },
+    endpoint: () => `forward ${servers}`,
+    metrics: { logs: () => (shipping ? logPipelineFamilies(shipping.pipeline.metrics()) : []) },
   };
 }
 

@@ -1,32 +1,17 @@
 import { InternalError, InvalidArgumentError, isNotFound, messageOf } from '../../runtime/base/errors.js';
 import type { Logger } from '../../runtime/base/log.js';
 import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.js';
+import type { MetricsProvider } from '../types.js';
 import { createCollectors } from './collectors/index.js';
-import { checkExternalFamily, checkProviderName, type ExternalProvider } from './external.js';
+import { checkExternalFamily, checkProviderName } from './external.js';
 import { FAMILIES, type FamilyDef, INFO_FAMILY, SELF_FAMILIES } from './families.js';
 import { allowlistedLabels, sortedLabels } from './labels.js';
 import { OpenFiles } from './open-files.js';
 import { createCgroupReader } from './reader.js';
 import { formatLabels } from './registry.js';
-import type { CgroupReader, Collector, Emit, Roots } from './types.js';
+import type { CgroupReader, Collector, Emit, FamilySamples, Roots, Snapshot } from './types.js';
 
-export interface Sample {
-  labels: Record<string, string>;
-  value: number;
-}
-
-/**
- * One family's samples as two parallel lists: the label set already
- * formatted (`{id="…",…}`, see formatLabels) and the value. No object per
- * series: a 1,000-container scrape has ~43,000.
- */
-export interface FamilySamples {
-  labels: string[];
-  values: number[];
-}
-
-/** One scrape's samples by family name. */
-export type Snapshot = ReadonlyMap<string, FamilySamples>;
+export type { FamilySamples, Snapshot } from './types.js';
 
 export interface MetricsCollectorOptions {
   source: ContainerSource;
@@ -113,7 +98,7 @@ export class MetricsCollector {
   private scrapes = 0;
   /** Formatted label sets by container id (see containerLabels). */
   private readonly labelSets = new Map<string, ContainerLabels>();
-  private readonly externals = new Map<string, ExternalProvider>();
+  private readonly externals = new Map<string, MetricsProvider>();
   /** Families external providers have shown so far, with the provider that owns each. */
   private readonly externalDefs = new Map<string, FamilyDef & { owner: string }>();
 
@@ -140,7 +125,7 @@ export class MetricsCollector {
    * an invalid family marks itself failed for that scrape; the scrape goes on.
    * Returns a function that removes the provider.
    */
-  registerExternal(name: string, provide: ExternalProvider): () => void {
+  registerExternal(name: string, provide: MetricsProvider): () => void {
     checkProviderName(name);
     if (this.externals.has(name) || this.collectors.some((c) => c.name === name) || name === 'source') {
       throw new InvalidArgumentError(

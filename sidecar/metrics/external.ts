@@ -1,25 +1,12 @@
 import { InvalidArgumentError } from '../../runtime/base/errors.js';
-import type { Sample } from './collector.js';
+import type { MetricFamily } from '../types.js';
 import type { FamilyDef } from './families.js';
 
 /**
- * A metric family another part of the agent (log shipping, DNS, discovery,
- * HAProxy) hands to /metrics: its definition and its samples now. Samples
- * carry their own labels; no container labels are added.
+ * Families other sidecars hand to /metrics (log shipping, DNS, discovery,
+ * HAProxy) arrive through their `Sidecar.metrics` providers as plain
+ * `MetricFamily` values (sidecar/types.ts); this module checks them.
  */
-export interface ExternalFamily {
-  name: string;
-  type: 'counter' | 'gauge';
-  help: string;
-  samples: readonly Sample[];
-}
-
-/**
- * Called once per scrape, synchronously: it should only read counters the
- * owner keeps anyway, never do I/O (a scrape must not wait on a Consul or a
- * Fluentd).
- */
-export type ExternalProvider = () => readonly ExternalFamily[];
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -39,7 +26,7 @@ export function checkProviderName(name: string): void {
  * external): a valid name, valid label names, and a type that never changes
  * once registered (Prometheus would reject the scrape otherwise).
  */
-export function checkExternalFamily(f: ExternalFamily, known: ReadonlyMap<string, FamilyDef>): void {
+export function checkExternalFamily(f: MetricFamily, known: ReadonlyMap<string, FamilyDef>): void {
   if (!METRIC_NAME.test(f.name)) {
     throw new InvalidArgumentError(
       `metrics external family: ${JSON.stringify(f.name)} is not a metric name`,

@@ -1,6 +1,7 @@
 import type { ConfigValues } from '../../runtime/base/config.js';
 import type { Logger } from '../../runtime/base/log.js';
 import type { ContainerSource } from '../../runtime/types.js';
+import type { MetricsProvider, Sidecar } from '../types.js';
 import { MetricsCollector } from './collector.js';
 import { parseListen, parseRoots } from './config.js';
 import { MetricsServer } from './server.js';
@@ -12,18 +13,23 @@ export { MetricsServer, negotiate } from './server.js';
 export type { CgroupReader, Roots } from './types.js';
 
 /**
- * Wires the sidecar from validated `METRICS_CONFIG` values, for the
- * composition root: `const m = createMetricsSidecar(cfg, source, log); await m.server.start()`.
+ * The metrics sidecar from validated `METRICS_CONFIG` values, for the
+ * composition root. `providers` are the other sidecars' own families
+ * (`Sidecar.metrics`), read when it starts: the agent starts it last, after
+ * every sidecar whose families it serves. Optional: the agent runs on without
+ * /metrics when it cannot listen.
  */
 export function createMetricsSidecar(
   cfg: ConfigValues,
   source: ContainerSource,
   logger: Logger,
-): { collector: MetricsCollector; server: MetricsServer } {
+  providers: Iterable<readonly [string, MetricsProvider]> = [],
+): Sidecar & { collector: MetricsCollector; server: MetricsServer } {
+  const log = logger.child({ component: 'metrics' });
   const listen = parseListen(String(cfg.listen));
   const collector = new MetricsCollector({
     source,
-    logger,
+    logger: log,
     roots: parseRoots(String(cfg.roots)),
     labelsAllowlist: (cfg.labelsAllowlist as string[] | undefined) ?? [],
     labelsOnAllSeries: cfg.labelsOnAllSeries === true,
@@ -31,15 +37,23 @@ export function createMetricsSidecar(
   });
   const server = new MetricsServer({
     collector,
-    logger,
+    logger: log,
     host: listen.host,
     port: listen.port,
     gzip: cfg.gzip === true,
   });
-  return { collector, server };
+  let url = '';
+  return {
+    name: 'metrics',
+    collector,
+    server,
+    async start() {
+      for (const [name, provide] of providers) collector.registerExternal(name, provide);
+      const a = await server.start();
+      url = `http://${a.host}:${a.port}/metrics`;
+    },
+    close: () => server.stop(),
+    endpoint: () => url,
+    optional: { status: 'not serving', warning: 'metrics: cannot listen; the agent runs without /metrics' },
+  };
 }
-
-export { catalogFamilies } from './adapters/catalog.js';
-export { dnsFamilies } from './adapters/dns.js';
-export { logPipelineFamilies } from './adapters/logs.js';
-export type { ExternalFamily, ExternalProvider } from './external.js';

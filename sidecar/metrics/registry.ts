@@ -5,8 +5,8 @@ import {
   Registry,
 } from 'prom-client';
 import type { BodyBuffer } from './body.js';
-import type { Snapshot } from './collector.js';
 import type { FamilyDef } from './families.js';
+import type { Snapshot } from './types.js';
 
 export type ExpositionFormat = 'prometheus' | 'openmetrics';
 

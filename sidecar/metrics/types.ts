@@ -122,3 +122,16 @@ export interface MachineTarget {
 export type Collector =
   | { name: string; scope: 'container'; update(target: ContainerTarget, emit: Emit): Promise<void> }
   | { name: string; scope: 'machine'; update(target: MachineTarget, emit: Emit): Promise<void> };
+
+/**
+ * One family's samples as two parallel lists: the label set already
+ * formatted (`{id="…",…}`, see formatLabels) and the value. No object per
+ * series: a 1,000-container scrape has ~43,000.
+ */
+export interface FamilySamples {
+  labels: string[];
+  values: number[];
+}
+
+/** One scrape's samples by family name. */
+export type Snapshot = ReadonlyMap<string, FamilySamples>;

@@ -5,23 +5,16 @@ import { parseHostPort } from '../../runtime/base/address.js';
 import { validateConfig } from '../../runtime/base/config.js';
 import { messageOf } from '../../runtime/base/errors.js';
 import type { ContainerSource } from '../../runtime/types.js';
-import { ConsulCatalog } from '../../sidecar/discovery/consul.js';
-import { LocalCatalog } from '../../sidecar/discovery/local.js';
-import { Registrar } from '../../sidecar/discovery/registrar.js';
+import { createCatalogSidecar, createRegistrarSidecar } from '../../sidecar/discovery/sidecar.js';
 import type { Catalog } from '../../sidecar/discovery/types.js';
-import { ContainerNameIndex } from '../../sidecar/dns/container-names.js';
-import { DnsServer, type ListenAddress } from '../../sidecar/dns/server.js';
+import type { ListenAddress } from '../../sidecar/dns/server.js';
+import { createDnsSidecar } from '../../sidecar/dns/sidecar.js';
 import { resolveHaproxyOptions } from '../../sidecar/haproxy/config.js';
-import { HaproxyManager } from '../../sidecar/haproxy/manager.js';
-import { createLogShipping, type LogShipping, parseLogShippingConfig } from '../../sidecar/logs/index.js';
-import { catalogFamilies } from '../../sidecar/metrics/adapters/catalog.js';
-import { dnsFamilies } from '../../sidecar/metrics/adapters/dns.js';
-import { haproxyFamilies, registrarFamilies } from '../../sidecar/metrics/adapters/haproxy.js';
-import { logPipelineFamilies } from '../../sidecar/metrics/adapters/logs.js';
-import type { ExternalProvider } from '../../sidecar/metrics/external.js';
+import { createHaproxySidecar } from '../../sidecar/haproxy/sidecar.js';
+import { createLogShippingSidecar, parseLogShippingConfig } from '../../sidecar/logs/index.js';
 import { createMetricsSidecar, METRICS_CONFIG, parseRoots } from '../../sidecar/metrics/index.js';
-import type { MetricsServer } from '../../sidecar/metrics/server.js';
 import { StatsReader } from '../../sidecar/metrics/stats.js';
+import type { MetricsProvider, Sidecar } from '../../sidecar/types.js';
 import type { PreStopHook } from './compose.js';
 import type { AgentConfig } from './config.js';
 
@@ -54,17 +47,14 @@ function primaryIpv4(gateway?: string): string {
   return '127.0.0.1';
 }
 
-function consulOptions(addr: string): { host: string; port: number; secure: boolean } {
-  const url = new URL(/^https?:\/\//.test(addr) ? addr : `http://${addr}`);
-  const secure = url.protocol === 'https:';
-  return { host: url.hostname, port: url.port ? Number(url.port) : 8500, secure };
-}
-
 /**
- * Starts the sidecars over the runtime's ContainerSource: the catalog (Consul
- * when configured, else local), the embedded DNS server, /metrics and log
- * shipping. A sidecar that cannot start (a port in use) is reported and the
- * agent runs on: containers matter more than any one sidecar.
+ * Starts the sidecars over the runtime's ContainerSource, in this order: the
+ * catalog (Consul when configured, else local), registration, HAProxy, the
+ * embedded DNS server, log shipping and /metrics (last: it serves the
+ * others' families). Each is a `Sidecar` (sidecar/types.ts); this builds the
+ * configured ones and runs them in a loop. An optional sidecar that cannot
+ * start (a port in use) is reported and the agent runs on: containers matter
+ * more than any one sidecar.
  */
 export async function startSidecars(
   cfg: AgentConfig,
@@ -73,116 +63,59 @@ export async function startSidecars(
   facts: { gateway?: string; preStopHooks: PreStopHook[] },
 ): Promise<Sidecars> {
   const nodeName = cfg.nodeName ?? hostname();
-  const endpoints: Record<string, string> = {};
-  // Counters each sidecar keeps, exported on /metrics (read at scrape time, never awaited).
-  const providers: Array<[string, ExternalProvider]> = [];
-  const closers: Array<() => Promise<void> | void> = [];
+  const sidecars: Sidecar[] = [];
 
-  const catalog: Catalog = cfg.consul
-    ? new ConsulCatalog({
-        ...consulOptions(cfg.consul),
-        nodeName,
-        datacenter: cfg.datacenter,
-        ...(cfg.consulToken ? { token: cfg.consulToken } : {}),
-        log: logger.child({ component: 'consul' }),
-      })
-    : new LocalCatalog({
-        nodeName,
-        datacenter: cfg.datacenter,
-        path: join(cfg.stateRoot, 'discovery', 'catalog.json'),
-      });
-  endpoints.catalog = cfg.consul ? `consul ${cfg.consul}` : 'local';
-  closers.push(() => catalog.close());
-
-  const registrar = new Registrar({
-    source,
-    catalog,
-    host: { nodeName, hostIp: cfg.hostIp ?? primaryIpv4(facts.gateway), address: cfg.registerAddress },
-    log: logger.child({ component: 'registrar' }),
+  const catalogSidecar = createCatalogSidecar({
+    nodeName,
+    datacenter: cfg.datacenter,
+    ...(cfg.consul ? { consul: cfg.consul } : {}),
+    ...(cfg.consulToken ? { consulToken: cfg.consulToken } : {}),
+    localPath: join(cfg.stateRoot, 'discovery', 'catalog.json'),
+    logger,
   });
-  await registrar.start();
-  providers.push(['discovery', () => catalogFamilies(catalog.view())]);
-  providers.push(['registrar', () => registrarFamilies(registrar.counters.snapshot())]);
-  facts.preStopHooks.push((d) => registrar.preStop(d));
-  closers.push(() => registrar.close());
+  const { catalog } = catalogSidecar;
+  sidecars.push(catalogSidecar);
+
+  sidecars.push(
+    createRegistrarSidecar({
+      source,
+      catalog,
+      host: { nodeName, hostIp: cfg.hostIp ?? primaryIpv4(facts.gateway), address: cfg.registerAddress },
+      logger,
+    }),
+  );
 
   if (cfg.haproxy !== 'off') {
-    const lb = new HaproxyManager({
-      catalog,
-      options: resolveHaproxyOptions(
-        [{ stateDir: join(cfg.stateRoot, 'haproxy') }, cfg.sections.haproxy ?? {}, { mode: cfg.haproxy }],
-        { env: process.env, ...(facts.gateway ? { gateway: facts.gateway } : {}) },
-      ),
-      logger: logger.child({ component: 'haproxy' }),
-    });
-    try {
-      await lb.start();
-      endpoints.haproxy = cfg.haproxy;
-      providers.push(['haproxy', () => haproxyFamilies(lb.metrics.snapshot())]);
-      facts.preStopHooks.push(async (d) => {
-        await lb.preStop(d);
-      });
-      // Containers outlive the agent, and so does the HAProxy in front of them.
-      closers.push(() => lb.close({ keepHaproxy: true }));
-    } catch (err) {
-      endpoints.haproxy = `not running: ${messageOf(err)}`;
-      logger.warn({ err: messageOf(err) }, 'haproxy: cannot start; the agent runs without load balancing');
-    }
+    const options = resolveHaproxyOptions(
+      [{ stateDir: join(cfg.stateRoot, 'haproxy') }, cfg.sections.haproxy ?? {}, { mode: cfg.haproxy }],
+      { env: process.env, ...(facts.gateway ? { gateway: facts.gateway } : {}) },
+    );
+    sidecars.push(createHaproxySidecar({ catalog, options, logger }));
   }
-
-  const names = new ContainerNameIndex(source, logger.child({ component: 'names' }));
-  await names.start();
-  closers.push(() => names.close());
 
   const listen = cfg.dnsListen.map((s, i) => parseAddr(s, `dnsListen[${i}]`, 53));
   if (cfg.dnsOnBridge && facts.gateway) listen.push({ address: facts.gateway, port: 53 });
   if (listen.length > 0) {
-    const dns = new DnsServer({
+    const server = {
       view: () => catalog.view(),
       domain: cfg.dnsDomain,
       datacenter: cfg.datacenter,
       nodeName,
       listen,
       ...(cfg.dnsUpstreams.length > 0 ? { upstreams: cfg.dnsUpstreams } : {}),
-      containerNames: () => names.names(),
-      log: logger.child({ component: 'dns' }),
-    });
-    try {
-      await dns.start();
-      endpoints.dns = dns
-        .addresses()
-        .map((a) => `${a.address}:${a.port}`)
-        .join(', ');
-      closers.push(() => dns.close());
-      providers.push(['dns', () => dnsFamilies(dns.counters.snapshot())]);
-    } catch (err) {
-      endpoints.dns = `not serving: ${messageOf(err)}`;
-      logger.warn(
-        { err: messageOf(err), listen },
-        'dns: cannot listen; the agent runs without its DNS server',
-      );
-    }
+    };
+    sidecars.push(createDnsSidecar({ source, server, logger }));
   }
 
   const logsCfg = parseLogShippingConfig(
     [cfg.sections.logs ?? {}, cfg.fluentd.length > 0 ? { servers: cfg.fluentd } : {}],
     process.env,
   );
-  let shipping: LogShipping | undefined;
   // Shipping is opt-in: with no receiver named, records would only pile up in the spool.
   const named = cfg.fluentd.length > 0 || cfg.sections.logs?.servers !== undefined;
   if (logsCfg.enabled && named && logsCfg.servers.length > 0) {
-    shipping = await createLogShipping({
-      config: { ...logsCfg, host: logsCfg.host || nodeName },
-      source,
-      stateDir: cfg.stateRoot,
-      logger: logger.child({ component: 'logs' }),
-    });
-    await shipping.start();
-    endpoints.logs = `forward ${logsCfg.servers.map((s) => `${s.host}:${s.port}`).join(', ')}`;
-    const s = shipping;
-    closers.push(() => s.stop());
-    providers.push(['logs', () => logPipelineFamilies(s.pipeline.metrics())]);
+    const config = { ...logsCfg, host: logsCfg.host || nodeName };
+    sidecars.push(createLogShippingSidecar({ config, source, stateDir: cfg.stateRoot, logger }));
   }
 
   const values = validateConfig(METRICS_CONFIG, [cfg.sections.metrics ?? {}, { listen: cfg.metricsListen }], {
@@ -190,33 +123,59 @@ export async function startSidecars(
   });
   // `berth stats` reads the same cgroup files through the same roots as /metrics, served or not.
   const stats = new StatsReader(source, parseRoots(String(values.roots)));
-  if (cfg.metricsListen) {
-    const { collector, server } = createMetricsSidecar(
-      values,
-      source,
-      logger.child({ component: 'metrics' }),
-    );
-    for (const [name, provide] of providers) collector.registerExternal(name, provide);
-    endpoints.metrics = await startOrReport(server, logger);
-    closers.push(() => server.stop());
-  }
+  // Filled as the sidecars start; the metrics sidecar, started last, reads it.
+  const providers: Array<[string, MetricsProvider]> = [];
+  if (cfg.metricsListen) sidecars.push(createMetricsSidecar(values, source, logger, providers));
 
-  return {
-    catalog,
-    endpoints,
-    stats,
-    async close() {
-      for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
-    },
-  };
+  const { endpoints, close } = await startInOrder(sidecars, {
+    logger,
+    preStopHooks: facts.preStopHooks,
+    providers,
+  });
+  return { catalog, endpoints, stats, close };
 }
 
-async function startOrReport(server: MetricsServer, logger: Logger): Promise<string> {
-  try {
-    const a = await server.start();
-    return `http://${a.host}:${a.port}/metrics`;
-  } catch (err) {
-    logger.warn({ err: messageOf(err) }, 'metrics: cannot listen; the agent runs without /metrics');
-    return `not serving: ${messageOf(err)}`;
+/**
+ * Starts `sidecars` one after another. A started one's endpoint, preStop
+ * hook and metric providers are collected (in start order, so a later
+ * sidecar reading `providers` at its start sees every earlier one's); an
+ * optional one that fails is reported as `<status>: <reason>` and skipped; a
+ * required one that fails closes those already started and throws. `close`
+ * closes the started ones in reverse order, each failure logged, never thrown.
+ */
+export async function startInOrder(
+  sidecars: readonly Sidecar[],
+  deps: { logger: Logger; preStopHooks: PreStopHook[]; providers: Array<[string, MetricsProvider]> },
+): Promise<{ endpoints: Record<string, string>; close(): Promise<void> }> {
+  const { logger } = deps;
+  const endpoints: Record<string, string> = {};
+  const started: Sidecar[] = [];
+  const close = async () => {
+    for (const s of started.splice(0).reverse()) {
+      await s.close().catch((err: unknown) => {
+        logger.warn({ err, sidecar: s.name }, 'sidecar: close failed; closing the others');
+      });
+    }
+  };
+  for (const s of sidecars) {
+    try {
+      await s.start();
+    } catch (err) {
+      if (s.optional === undefined) {
+        // The agent will not run: what did start stops again (a managed HAProxy keeps serving).
+        await close();
+        throw err;
+      }
+      endpoints[s.name] = `${s.optional.status}: ${messageOf(err)}`;
+      logger.warn({ err, ...s.optional.context }, s.optional.warning);
+      continue;
+    }
+    started.push(s);
+    const endpoint = s.endpoint?.();
+    if (endpoint !== undefined) endpoints[s.name] = endpoint;
+    const preStop = s.preStop;
+    if (preStop) deps.preStopHooks.push((d) => preStop(d));
+    for (const [name, provide] of Object.entries(s.metrics ?? {})) deps.providers.push([name, provide]);
   }
+  return { endpoints, close };
 }

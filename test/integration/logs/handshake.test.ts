@@ -19,9 +19,9 @@ import { EventExchange } from '../../../runtime/base/events.js';
 import type { Logger } from '../../../runtime/base/log.js';
 import type { ContainerDescriptor, ContainerSource, RuntimeEvent } from '../../../runtime/types.js';
 import { createLogShipping, parseLogShippingConfig } from '../../../sidecar/logs/index.js';
+import { logPipelineFamilies } from '../../../sidecar/logs/metrics.js';
 import type { LogRecord } from '../../../sidecar/logs/record.js';
 import { ForwardClient, type ForwardClientOptions } from '../../../sidecar/logs/shipper.js';
-import { logPipelineFamilies } from '../../../sidecar/metrics/adapters/logs.js';
 import { makeTestCertificates } from '../../harness/registry.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 

@@ -1,5 +1,5 @@
-import type { DnsCounters } from '../../dns/counters.js';
-import type { ExternalFamily } from '../external.js';
+import type { MetricFamily } from '../types.js';
+import type { DnsCounters } from './counters.js';
 
 type DnsSnapshot = ReturnType<DnsCounters['snapshot']>;
 
@@ -7,9 +7,9 @@ type DnsSnapshot = ReturnType<DnsCounters['snapshot']>;
  * The DNS server's counters as `berth_dns_*` families (the contract of the
  * discovery dashboard; see dashboards/README.md). Label values are query type
  * and rcode names, a small fixed set, so cardinality stays bounded.
- * Wiring: `collector.registerExternal('dns', () => dnsFamilies(dns.counters.snapshot()))`.
+ * Delivered as the DNS sidecar's `metrics.dns` (see sidecar.ts).
  */
-export function dnsFamilies(c: DnsSnapshot): ExternalFamily[] {
+export function dnsFamilies(c: DnsSnapshot): MetricFamily[] {
   const byKey = (label: string, counts: Record<string, number>) =>
     Object.keys(counts)
       .sort()

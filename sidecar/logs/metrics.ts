@@ -1,14 +1,14 @@
-import type { LogPipelineMetrics } from '../../logs/pipeline.js';
-import type { ExternalFamily } from '../external.js';
+import type { MetricFamily } from '../types.js';
+import type { LogPipelineMetrics } from './pipeline.js';
 
 /**
  * The log pipeline's counters as `berth_logs_*` families (the contract the
  * log-pipeline dashboard reads; see dashboards/README.md). Totals only: the
  * pipeline's per-container counters vanish with their container, and
  * per-container series would double the agent's series count for little.
- * Wiring: `collector.registerExternal('logs', () => logPipelineFamilies(shipping.pipeline.metrics()))`.
+ * Delivered as the log shipping sidecar's `metrics.logs` (see index.ts).
  */
-export function logPipelineFamilies(m: LogPipelineMetrics): ExternalFamily[] {
+export function logPipelineFamilies(m: LogPipelineMetrics): MetricFamily[] {
   const one = (value: number) => [{ labels: {}, value }];
   return [
     {

@@ -1,5 +1,5 @@
-import type { CatalogView } from '../../discovery/types.js';
-import type { ExternalFamily } from '../external.js';
+import type { MetricFamily } from '../types.js';
+import type { CatalogView } from './types.js';
 
 const HEALTH = ['passing', 'warning', 'critical', 'maintenance'] as const;
 
@@ -8,9 +8,9 @@ const HEALTH = ['passing', 'warning', 'critical', 'maintenance'] as const;
  * discovery dashboard; see dashboards/README.md): instances per service and
  * health, every health state present (0 when none) so "no critical instance"
  * is a 0, not a missing series. Reads the local view only, never Consul.
- * Wiring: `collector.registerExternal('discovery', () => catalogFamilies(catalog.view()))`.
+ * Delivered as the catalog sidecar's `metrics.discovery` (see sidecar.ts).
  */
-export function catalogFamilies(view: CatalogView): ExternalFamily[] {
+export function catalogFamilies(view: CatalogView): MetricFamily[] {
   const counts = new Map<string, Record<string, number>>();
   for (const i of view.instances) {
     let c = counts.get(i.service);
@@ -45,4 +45,17 @@ export function catalogFamilies(view: CatalogView): ExternalFamily[] {
       samples: [{ labels: {}, value: view.index }],
     },
   ];
+}
+
+/** The registrar's counters as `berth_discovery_registrar_*` families. */
+export function registrarFamilies(c: Record<string, number>): MetricFamily[] {
+  const snake = (k: string) => k.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`);
+  return Object.keys(c)
+    .sort()
+    .map((k) => ({
+      name: `berth_discovery_registrar_${snake(k)}_total`,
+      type: 'counter' as const,
+      help: `Registrar counter ${k}.`,
+      samples: [{ labels: {}, value: c[k] ?? 0 }],
+    }));
 }
