@@ -3,7 +3,7 @@ import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import { isLoopbackHost } from '../../runtime/base/address.js';
 import {
   errorCode,
@@ -13,12 +13,17 @@ import {
   messageOf,
 } from '../../runtime/base/errors.js';
 import type { Logger } from '../../runtime/base/log.js';
+import { compileSchema, schemaError } from '../../runtime/base/schema.js';
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerImageRoutes } from './routes/images.js';
 import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
+import { errorBody } from './schemas.js';
 import type { ApiDeps } from './types.js';
+
+/** How a request part is named in an error about it as a whole (`request: must be an object`). */
+const PART_NAMES: Record<string, string> = { body: 'request', querystring: 'query', params: 'params' };
 
 export interface ApiListenOptions {
   /** Unix socket path; created with mode `socketMode` (default 0660, owner root). */
@@ -87,8 +92,15 @@ export class ApiServer {
     }
   }
 
-  /** An app without a listener, for in-process tests through `inject`. */
-  async build(token: string | undefined, tls?: TlsMaterial): Promise<FastifyInstance> {
+  /**
+   * An app without a listener, for in-process tests through `inject`;
+   * `onRoute` sees every route as it is registered (the schema test walks them).
+   */
+  async build(
+    token: string | undefined,
+    tls?: TlsMaterial,
+    onRoute?: (route: RouteOptions) => void,
+  ): Promise<FastifyInstance> {
     const app = Fastify({
       logger: false,
       bodyLimit: 1024 * 1024,
@@ -105,6 +117,18 @@ export class ApiServer {
           }
         : {}),
     }) as unknown as FastifyInstance;
+    if (onRoute) app.addHook('onRoute', onRoute);
+    // Route schemas (src/api/schemas.ts) are checked by berth's ajv: no coercion, no removal of
+    // unknown keys, and a rejection is an InvalidArgumentError naming the field (`ports[0]: ...`).
+    app.setValidatorCompiler(({ schema, httpPart }) => {
+      const validate = compileSchema(schema as Record<string, unknown>);
+      const root = PART_NAMES[httpPart ?? ''] ?? httpPart ?? 'request';
+      return (data: unknown) =>
+        validate(data) ? { value: data } : { error: schemaError(validate.errors ?? [], root) };
+    });
+    // Response schemas document the wire (and an OpenAPI document later); bodies are written as
+    // JSON.stringify writes them, exactly as without a schema, so no field is dropped or coerced.
+    app.setSerializerCompiler(() => (data) => JSON.stringify(data));
     await app.register(websocket);
     // Image tarballs are streamed to the runtime, never buffered.
     app.addContentTypeParser(['application/x-tar', 'application/octet-stream'], (_req, payload, done) =>
@@ -118,9 +142,7 @@ export class ApiServer {
           reply
             .code(401)
             .header('www-authenticate', 'Bearer')
-            .send({
-              error: { code: 'Unauthenticated', message: 'missing or wrong bearer token' },
-            });
+            .send(errorBody(new Error('missing or wrong bearer token'), 'Unauthenticated'));
         }
       });
     }
@@ -128,11 +150,10 @@ export class ApiServer {
       const code = errorCode(err) ?? (isFastifyClientError(err) ? 'InvalidArgument' : 'Internal');
       const status = code === 'InvalidArgument' && !errorCode(err) ? 400 : httpStatus(err);
       if (status >= 500) this.logger.error({ err, url: req.url }, 'api request failed');
-      const field = err instanceof InvalidArgumentError ? err.field : undefined;
-      reply.code(status).send({ error: { code, message: messageOf(err), ...(field ? { field } : {}) } });
+      reply.code(status).send(errorBody(err, code));
     });
     app.setNotFoundHandler((req, reply) => {
-      reply.code(404).send({ error: { code: 'NotFound', message: `no API route ${req.method} ${req.url}` } });
+      reply.code(404).send(errorBody(new Error(`no API route ${req.method} ${req.url}`), 'NotFound'));
     });
     registerSystemRoutes(app, this.deps, this.info, this.logger);
     registerContainerRoutes(app, this.deps, this.logger);

@@ -1,12 +1,32 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { InvalidArgumentError, isNotFound, messageOf } from '../../../runtime/base/errors.js';
 import type { Logger } from '../../../runtime/base/log.js';
+import { CreateRequest } from '../../../runtime/oci/request.js';
 import type { LogQuery } from '../../../runtime/runtime.js';
 import { drained, guardNdjson } from '../backpressure.js';
 import { ndjson } from '../ndjson.js';
+import {
+  bodiless,
+  ContainerDescriptor,
+  Flag,
+  type IdParams as Id,
+  IdParams as IdSchema,
+  LogLine,
+  LogQuery as LogQuerySchema,
+  NoContent,
+  NoQuery,
+  ndjsonResponse,
+  Removed,
+  RunRecord,
+  responses,
+  StopQuery,
+  StreamError,
+  WaitResult,
+} from '../schemas.js';
 import type { ApiDeps } from '../types.js';
 
-type IdParams = { Params: { id: string } };
+type IdParams = { Params: Id };
 type Query = Record<string, string | undefined>;
 
 export function flag(q: Query, key: string): boolean {
@@ -43,58 +63,145 @@ export function logQuery(q: Query): LogQuery {
  * `berth run --rm` costs one round trip; it streams NDJSON records
  * `{created}`, `{stream, line, time}` and finally `{exit}`.
  */
+const createSchema = {
+  querystring: NoQuery,
+  body: CreateRequest,
+  response: responses({ 201: ContainerDescriptor }),
+};
+
+const runSchema = {
+  querystring: Type.Object({ detach: Type.Optional(Flag), rm: Type.Optional(Flag) }),
+  body: CreateRequest,
+  response: ndjsonResponse(RunRecord, 'create, start, attach, wait (and remove) in one request'),
+};
+
 export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDeps, logger: Logger): void {
-  app.get<{ Querystring: Query }>('/v1/containers', async (req) =>
-    runtime.list({ all: flag(req.query, 'all') }),
+  app.get<{ Querystring: Query }>(
+    '/v1/containers',
+    {
+      schema: {
+        querystring: Type.Object({ all: Type.Optional(Flag) }),
+        response: responses({ 200: Type.Array(ContainerDescriptor) }),
+      },
+    },
+    async (req) => runtime.list({ all: flag(req.query, 'all') }),
   );
 
-  app.post('/v1/containers', async (req, reply) => {
+  app.post('/v1/containers', { schema: createSchema }, async (req, reply) => {
     const d = await runtime.create(req.body);
     reply.code(201);
     return d;
   });
 
-  app.get<IdParams>('/v1/containers/:id', async (req) => runtime.inspect(req.params.id));
-  app.post<IdParams>('/v1/containers/:id/start', async (req) => runtime.start(req.params.id));
-  app.post<IdParams & { Querystring: Query }>('/v1/containers/:id/stop', async (req) => {
-    const t = intParam(req.query, 't');
-    return runtime.stop(req.params.id, t === undefined ? {} : { timeoutMs: t * 1000 });
-  });
-  app.post('/v1/containers/prune', async () => ({ removed: await runtime.pruneContainers() }));
-  app.post<IdParams & { Querystring: Query }>('/v1/containers/:id/restart', async (req) => {
-    const t = intParam(req.query, 't');
-    return runtime.restart(req.params.id, t === undefined ? {} : { timeoutMs: t * 1000 });
-  });
-  app.post<IdParams & { Querystring: Query }>('/v1/containers/:id/kill', async (req, reply) => {
-    await runtime.kill(req.params.id, req.query.signal ?? 'SIGKILL');
-    reply.code(204);
-  });
-  app.delete<IdParams & { Querystring: Query }>('/v1/containers/:id', async (req, reply) => {
-    await runtime.remove(req.params.id, { force: flag(req.query, 'force') });
-    reply.code(204);
-  });
-  app.post<IdParams>('/v1/containers/:id/wait', async (req) => {
-    const ac = new AbortController();
-    req.raw.on('close', () => ac.abort());
-    return runtime.wait(req.params.id, ac.signal);
-  });
-  app.get<IdParams & { Querystring: Query }>('/v1/containers/:id/logs', async (req, reply) => {
-    const query = logQuery(req.query);
-    // Resolve before hijacking so that a missing container is a 404, not a broken stream.
-    await runtime.get(req.params.id);
-    const out = ndjson(reply);
-    try {
-      for await (const l of runtime.logs(req.params.id, { ...query, signal: out.closed })) {
-        // Read from the log file only as fast as the client takes it; a closed client ends the loop.
-        if (!out.write(l)) await drained(reply.raw);
+  app.get<IdParams>(
+    '/v1/containers/:id',
+    {
+      schema: {
+        params: IdSchema,
+        querystring: NoQuery,
+        response: responses({
+          200: Type.Object(ContainerDescriptor.properties, {
+            description: 'the descriptor plus the validated config, health log and runtime details',
+          }),
+        }),
+      },
+    },
+    async (req) => runtime.inspect(req.params.id),
+  );
+  app.post<IdParams>(
+    '/v1/containers/:id/start',
+    bodiless({ params: IdSchema, querystring: NoQuery, response: responses({ 200: ContainerDescriptor }) }),
+    async (req) => runtime.start(req.params.id),
+  );
+  const stopSchema = { params: IdSchema, querystring: StopQuery, response: responses({ 200: WaitResult }) };
+  app.post<IdParams & { Querystring: Query }>(
+    '/v1/containers/:id/stop',
+    bodiless(stopSchema),
+    async (req) => {
+      const t = intParam(req.query, 't');
+      return runtime.stop(req.params.id, t === undefined ? {} : { timeoutMs: t * 1000 });
+    },
+  );
+  app.post(
+    '/v1/containers/prune',
+    bodiless({ querystring: NoQuery, response: responses({ 200: Removed }) }),
+    async () => ({ removed: await runtime.pruneContainers() }),
+  );
+  app.post<IdParams & { Querystring: Query }>(
+    '/v1/containers/:id/restart',
+    bodiless({ params: IdSchema, querystring: StopQuery, response: responses({ 200: ContainerDescriptor }) }),
+    async (req) => {
+      const t = intParam(req.query, 't');
+      return runtime.restart(req.params.id, t === undefined ? {} : { timeoutMs: t * 1000 });
+    },
+  );
+  app.post<IdParams & { Querystring: Query }>(
+    '/v1/containers/:id/kill',
+    bodiless({
+      params: IdSchema,
+      querystring: Type.Object({
+        signal: Type.Optional(Type.String({ description: 'name or number; SIGKILL when absent' })),
+      }),
+      response: responses({ 204: NoContent }),
+    }),
+    async (req, reply) => {
+      await runtime.kill(req.params.id, req.query.signal ?? 'SIGKILL');
+      reply.code(204);
+    },
+  );
+  app.delete<IdParams & { Querystring: Query }>(
+    '/v1/containers/:id',
+    {
+      schema: {
+        params: IdSchema,
+        querystring: Type.Object({ force: Type.Optional(Flag) }),
+        response: responses({ 204: NoContent }),
+      },
+    },
+    async (req, reply) => {
+      await runtime.remove(req.params.id, { force: flag(req.query, 'force') });
+      reply.code(204);
+    },
+  );
+  app.post<IdParams>(
+    '/v1/containers/:id/wait',
+    bodiless({ params: IdSchema, querystring: NoQuery, response: responses({ 200: WaitResult }) }),
+    async (req) => {
+      const ac = new AbortController();
+      req.raw.on('close', () => ac.abort());
+      return runtime.wait(req.params.id, ac.signal);
+    },
+  );
+  app.get<IdParams & { Querystring: Query }>(
+    '/v1/containers/:id/logs',
+    {
+      schema: {
+        params: IdSchema,
+        querystring: LogQuerySchema,
+        response: ndjsonResponse(
+          Type.Union([LogLine, StreamError]),
+          'the output lines, as they come with follow',
+        ),
+      },
+    },
+    async (req, reply) => {
+      const query = logQuery(req.query);
+      // Resolve before hijacking so that a missing container is a 404, not a broken stream.
+      await runtime.get(req.params.id);
+      const out = ndjson(reply);
+      try {
+        for await (const l of runtime.logs(req.params.id, { ...query, signal: out.closed })) {
+          // Read from the log file only as fast as the client takes it; a closed client ends the loop.
+          if (!out.write(l)) await drained(reply.raw);
+        }
+      } catch (err) {
+        out.write({ error: { message: messageOf(err) } });
       }
-    } catch (err) {
-      out.write({ error: { message: messageOf(err) } });
-    }
-    out.end();
-  });
+      out.end();
+    },
+  );
 
-  app.post<{ Querystring: Query }>('/v1/containers/run', async (req, reply) => {
+  app.post<{ Querystring: Query }>('/v1/containers/run', { schema: runSchema }, async (req, reply) => {
     const attach = !flag(req.query, 'detach');
     const autoRemove = flag(req.query, 'rm');
     const created = await runtime.create(req.body);

@@ -1,9 +1,23 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { NotImplementedError } from '../../../runtime/base/errors.js';
 import type { Logger } from '../../../runtime/base/log.js';
 import { VERSION } from '../../version.js';
 import { guardNdjson, guardWebSocket } from '../backpressure.js';
 import { ndjson } from '../ndjson.js';
+import {
+  documented,
+  EventEnvelope,
+  Info,
+  NoQuery,
+  ndjsonResponse,
+  Repeated,
+  responses,
+  Stats,
+  StreamError,
+  SwitchingProtocols,
+  Version,
+} from '../schemas.js';
 import type { ApiDeps } from '../types.js';
 
 export interface SystemInfo {
@@ -19,37 +33,76 @@ export function registerSystemRoutes(
   info: () => SystemInfo,
   logger: Logger,
 ): void {
-  app.get('/v1/version', async () => ({ berth: VERSION, node: process.version, api: 'v1' }));
-  app.get('/v1/info', async () => info());
-  // Counters of running containers (all, or `?name=` each named), read now: `berth stats` makes rates.
-  app.get<{ Querystring: { name?: string | string[] } }>('/v1/stats', async (req) => {
-    if (!stats) throw new NotImplementedError('stats: this agent has no cgroup reader');
-    return stats.read(req.query.name === undefined ? [] : [req.query.name].flat());
+  app.get(
+    '/v1/version',
+    { schema: { querystring: NoQuery, response: responses({ 200: Version }) } },
+    async () => ({
+      berth: VERSION,
+      node: process.version,
+      api: 'v1',
+    }),
+  );
+  app.get('/v1/info', { schema: { querystring: NoQuery, response: responses({ 200: Info }) } }, async () =>
+    info(),
+  );
+  const topicQuery = Type.Object({
+    topic: Type.Optional(Repeated('topic filters: exact (container.started) or a prefix (container.*)')),
   });
+  // Counters of running containers (all, or `?name=` each named), read now: `berth stats` makes rates.
+  const statsSchema = {
+    querystring: Type.Object({
+      name: Type.Optional(Repeated('containers to measure; all running when absent')),
+    }),
+    response: responses({ 200: Stats }),
+  };
+  app.get<{ Querystring: { name?: string | string[] } }>(
+    '/v1/stats',
+    { schema: statsSchema },
+    async (req) => {
+      if (!stats) throw new NotImplementedError('stats: this agent has no cgroup reader');
+      return stats.read(req.query.name === undefined ? [] : [req.query.name].flat());
+    },
+  );
 
   // A client that stops reading is cut off (src/api/README.md), never buffered for without bound.
-  app.get<{ Querystring: { topic?: string | string[] } }>('/v1/events', async (req, reply) => {
-    const topics = req.query.topic === undefined ? [] : [req.query.topic].flat();
-    const out = ndjson(reply);
-    const stop = new AbortController();
-    out.closed.addEventListener('abort', () => stop.abort());
-    const guard = guardNdjson(reply.raw, '/v1/events', logger, () => stop.abort());
-    try {
-      for await (const env of events.subscribe({ topics, signal: stop.signal })) {
-        out.write(env);
-        if (guard.check()) break;
+  const eventsSchema = {
+    querystring: topicQuery,
+    response: ndjsonResponse(Type.Union([EventEnvelope, StreamError]), 'events as they happen'),
+  };
+  app.get<{ Querystring: { topic?: string | string[] } }>(
+    '/v1/events',
+    { schema: eventsSchema },
+    async (req, reply) => {
+      const topics = req.query.topic === undefined ? [] : [req.query.topic].flat();
+      const out = ndjson(reply);
+      const stop = new AbortController();
+      out.closed.addEventListener('abort', () => stop.abort());
+      const guard = guardNdjson(reply.raw, '/v1/events', logger, () => stop.abort());
+      try {
+        for await (const env of events.subscribe({ topics, signal: stop.signal })) {
+          out.write(env);
+          if (guard.check()) break;
+        }
+      } catch (err) {
+        out.write({ error: { message: String(err) } });
+      } finally {
+        guard.dispose();
       }
-    } catch (err) {
-      out.write({ error: { message: String(err) } });
-    } finally {
-      guard.dispose();
-    }
-    if (!guard.cut) out.end();
-  });
+      if (!guard.cut) out.end();
+    },
+  );
 
   app.get<{ Querystring: { topic?: string | string[] } }>(
     '/v1/ws/events',
-    { websocket: true },
+    {
+      websocket: true,
+      schema: documented({
+        querystring: topicQuery,
+        description:
+          'WebSocket: one text message per event envelope; closed 1008 when the client is too slow',
+        response: responses({ 101: SwitchingProtocols }),
+      }),
+    },
     (socket, req) => {
       const topics = req.query.topic === undefined ? [] : [req.query.topic].flat();
       const ac = new AbortController();
