@@ -183,6 +183,17 @@ build_tools() {
     mv -f "$gobin/helm" "$bin/helm-$HELM_VERSION" && rm -rf "$gobin"
     say "built helm in $((SECONDS - start))s"
   fi
+  # compose-go, the oracle of the Compose loader tests: a tiny main in
+  # test/tools/compose-go (go.mod pins the version; versions.env names it for the cache).
+  if [ ! -x "$bin/compose-go-$COMPOSE_GO_VERSION" ]; then
+    find_go
+    say "building compose-go $COMPOSE_GO_VERSION (first time only)"
+    start=$SECONDS
+    (cd "$root/test/tools/compose-go" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly \
+      "$GO" build -trimpath -o "$bin/.compose-go-$COMPOSE_GO_VERSION.tmp" .)
+    mv -f "$bin/.compose-go-$COMPOSE_GO_VERSION.tmp" "$bin/compose-go-$COMPOSE_GO_VERSION"
+    say "built compose-go in $((SECONDS - start))s"
+  fi
 }
 
 # --- compiled CLI (dist/), rebuilt when a source is newer than the stamp -------
