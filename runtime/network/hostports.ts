@@ -1,6 +1,9 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 
+/** Binds `ip:port` (0: any) for a moment; the bound port, or undefined when it is taken. */
+export type PortProbe = (ip: string, port: number, protocol: 'tcp' | 'udp') => Promise<number | undefined>;
+
 /**
  * Tries to bind `ip:port` (port 0: any) for the protocol and returns the bound
  * port, or undefined when it is taken. DNAT rules have no listening socket, so

@@ -1,6 +1,8 @@
 import type { Logger } from '../base/log.js';
 import type { PortMapping } from '../types.js';
 import type { CommandRunner } from './exec.js';
+import type { PortProbe } from './hostports.js';
+import type { SysctlWriter } from './sysctl.js';
 
 export const NETWORK_MODES = ['bridge', 'host', 'none'] as const;
 export type NetworkMode = (typeof NETWORK_MODES)[number];
@@ -28,6 +30,10 @@ export interface BridgeNetworkOptions {
   logger: Logger;
   /** Runs `ip` and `iptables`; default spawns child processes. */
   runner?: CommandRunner;
+  /** Sets `ip_forward` and the bridge's `route_localnet`; default writes /proc/sys. */
+  sysctl?: SysctlWriter;
+  /** Checks (and for hostPort 0 picks) a free host port; default binds a socket for a moment (hostports.ts). */
+  probePort?: PortProbe;
   /** `iptables` binary (e.g. `iptables-legacy`). Default `iptables`. */
   iptables?: string;
   /** The host's resolver config and hosts file (copied for `host`, search/options for the others). */
