@@ -4,10 +4,12 @@ import { parseSize } from './size.js';
 
 /**
  * Config as a table (as Fluent Bit does it): each module declares rows of key,
- * type, default and description; `validateConfig` applies defaults, coerces
- * strings from env and flags, and rejects unknown keys and wrong types with a
- * message naming the key. `describeConfig` writes the same table into docs and
- * `--help`, so the docs cannot drift from the code.
+ * type, default and description with `defineConfig`; `validateConfig` applies
+ * the defaults, coerces strings from env and flags, and rejects unknown keys
+ * and wrong types with a message naming the key. Its result is typed from the
+ * rows (`ConfigOf`), so a default lives in the table and nowhere else.
+ * `describeConfig` writes the same table into docs and `--help`, so the docs
+ * cannot drift from the code. Keys are camelCase in every table (README.md).
  */
 export type ConfigType = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'bytes' | 'string[]' | 'enum';
 
@@ -23,11 +25,50 @@ export interface ConfigRow<K extends string = string> {
   max?: number;
   /** Name of an environment variable that sets this key (lower precedence than flags). */
   env?: string;
+  /**
+   * Former spellings of the key, still accepted: each use is reported through
+   * `onDeprecated` (the agent logs it once) and the docs name them.
+   */
+  aliases?: readonly string[];
 }
 
 export type ConfigTable = readonly ConfigRow[];
 
 export type ConfigValues = Record<string, unknown>;
+
+/** The value type of one row: durations in ms and sizes in bytes are numbers. */
+type RowValue<R> = R extends { type: 'enum'; values: readonly (infer V extends string)[] }
+  ? V
+  : R extends { type: 'string' | 'enum' }
+    ? string
+    : R extends { type: 'int' | 'number' | 'duration' | 'bytes' }
+      ? number
+      : R extends { type: 'bool' }
+        ? boolean
+        : R extends { type: 'string[]' }
+          ? string[]
+          : unknown;
+
+/** A row whose default is `null`: optional, absent when not given. */
+type OptionalRow = { default: null };
+
+/**
+ * The typed result of `validateConfig` over `T`: one property per row, optional
+ * where the default is `null`. Over a plain `ConfigTable` it is a string map.
+ */
+export type ConfigOf<T extends ConfigTable> = {
+  [R in T[number] as R extends OptionalRow ? never : R['key']]: RowValue<R>;
+} & {
+  [R in T[number] as R extends OptionalRow ? R['key'] : never]?: RowValue<R>;
+};
+
+/**
+ * Declares a table so that its keys, types and enum values stay literal and
+ * `ConfigOf<typeof TABLE>` (and `validateConfig`'s result) is typed from it.
+ */
+export function defineConfig<const T extends readonly ConfigRow[]>(rows: T): T {
+  return rows;
+}
 
 function bad(field: string, reason: string): InvalidArgumentError {
   return new InvalidArgumentError(`${field}: ${reason}`, { field });
@@ -89,18 +130,29 @@ function checkRange(row: ConfigRow, n: number, field: string): number {
   return n;
 }
 
+export interface ValidateOptions {
+  /** Prepended to key names in messages (e.g. `logs.`). */
+  prefix?: string;
+  /** Where the rows' `env` variables are read (lowest precedence). */
+  env?: NodeJS.ProcessEnv;
+  /** Called for each deprecated alias used, with both names prefixed. */
+  onDeprecated?: (alias: string, key: string) => void;
+}
+
 /**
  * Validate `sources` (lowest precedence first: file, env-derived, flags) against
- * `table`. Unknown keys are rejected, naming the key and the nearest known one.
- * `prefix` is prepended to key names in messages (e.g. `logs.`).
+ * `table`. Unknown keys are rejected, naming the key and the nearest known one;
+ * a deprecated alias counts as its key.
  */
-export function validateConfig(
-  table: ConfigTable,
+export function validateConfig<const T extends ConfigTable>(
+  table: T,
   sources: readonly ConfigValues[],
-  opts: { prefix?: string; env?: NodeJS.ProcessEnv } = {},
-): ConfigValues {
+  opts: ValidateOptions = {},
+): ConfigOf<T> {
   const prefix = opts.prefix ?? '';
-  const known = new Map(table.map((r) => [r.key, r]));
+  const known = new Map<string, ConfigRow>(table.map((r) => [r.key, r]));
+  const aliases = new Map<string, string>();
+  for (const r of table) for (const a of r.aliases ?? []) aliases.set(a, r.key);
   const merged: ConfigValues = {};
   if (opts.env) {
     for (const row of table) {
@@ -109,10 +161,22 @@ export function validateConfig(
     }
   }
   for (const src of sources) {
-    for (const [k, v] of Object.entries(src)) {
-      if (!known.has(k)) {
-        const hint = nearest(k, [...known.keys()]);
-        throw bad(`${prefix}${k}`, `unknown key${hint ? ` (did you mean ${prefix}${hint}?)` : ''}`);
+    for (const [given, v] of Object.entries(src)) {
+      let k = given;
+      const canonical = aliases.get(given);
+      if (canonical !== undefined) {
+        if (src[canonical] !== undefined && v !== undefined) {
+          throw bad(
+            `${prefix}${given}`,
+            `is the old name of ${prefix}${canonical}: give only ${prefix}${canonical}`,
+          );
+        }
+        opts.onDeprecated?.(`${prefix}${given}`, `${prefix}${canonical}`);
+        k = canonical;
+      } else if (!known.has(given)) {
+        const hint = nearest(given, [...known.keys(), ...aliases.keys()]);
+        const named = hint === undefined ? undefined : (aliases.get(hint) ?? hint);
+        throw bad(`${prefix}${given}`, `unknown key${named ? ` (did you mean ${prefix}${named}?)` : ''}`);
       }
       if (v !== undefined) merged[k] = v;
     }
@@ -130,7 +194,18 @@ export function validateConfig(
     }
     out[row.key] = coerce(row, raw, field);
   }
-  return out;
+  return out as ConfigOf<T>;
+}
+
+/** The table's defaults, coerced (durations in ms, sizes in bytes); required rows are left out. */
+export function configDefaults<const T extends ConfigTable>(table: T): Partial<ConfigOf<T>> {
+  const out: ConfigValues = {};
+  for (const row of table) {
+    if ('default' in row && row.default !== null && row.default !== undefined) {
+      out[row.key] = coerce(row, row.default, row.key);
+    }
+  }
+  return out as Partial<ConfigOf<T>>;
 }
 
 /** Markdown table of a config table, for READMEs and `--help`. */
@@ -143,8 +218,11 @@ export function describeConfig(table: ConfigTable, prefix = ''): string {
       : r.default === null
         ? ''
         : `\`${JSON.stringify(r.default)}\``;
+    const formerly = r.aliases?.length
+      ? ` Deprecated old name: ${r.aliases.map((a) => `\`${prefix}${a}\``).join(', ')}.`
+      : '';
     lines.push(
-      `| \`${prefix}${r.key}\` | ${type} | ${def} | ${r.env ? `\`${r.env}\`` : ''} | ${r.description} |`,
+      `| \`${prefix}${r.key}\` | ${type} | ${def} | ${r.env ? `\`${r.env}\`` : ''} | ${r.description}${formerly} |`,
     );
   }
   return lines.join('\n');

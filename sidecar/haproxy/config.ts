@@ -1,4 +1,4 @@
-import { type ConfigTable, type ConfigValues, validateConfig } from '../../runtime/base/config.js';
+import { type ConfigValues, defineConfig, validateConfig } from '../../runtime/base/config.js';
 import { InvalidArgumentError } from '../../runtime/base/errors.js';
 import { isIpAddress } from '../discovery/instance.js';
 import { DEFAULT_FRONTEND_ALLOW, FrontendAllowList } from './frontend-allow.js';
@@ -7,7 +7,7 @@ import { DEFAULT_FRONTEND_ALLOW, FrontendAllowList } from './frontend-allow.js';
  * Options of the HAProxy sidecar as a config table: the same rows validate
  * user input (unknown keys rejected) and write the README's option table.
  */
-export const HAPROXY_CONFIG: ConfigTable = [
+export const HAPROXY_CONFIG = defineConfig([
   {
     key: 'mode',
     type: 'enum',
@@ -164,7 +164,7 @@ export const HAPROXY_CONFIG: ConfigTable = [
     min: 0,
     description: 'longest delay between restarts of a HAProxy that keeps dying',
   },
-];
+]);
 
 /**
  * The whole environment HAProxy (and `haproxy -c`) runs with. Not the
@@ -213,48 +213,42 @@ export function resolveHaproxyOptions(
   sources: readonly ConfigValues[],
   opts: { env?: NodeJS.ProcessEnv; prefix?: string; gateway?: string } = {},
 ): HaproxyOptions {
-  const v = validateConfig(HAPROXY_CONFIG, sources, { prefix: opts.prefix ?? 'haproxy.', env: opts.env });
-  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
-  const num = (k: string): number => Number(v[k]);
-  const stateDir = str('stateDir') ?? '/var/lib/berth/haproxy';
-  const mode = str('mode') === 'external' ? 'external' : 'managed';
-  const bindAddress = str('bindAddress') ?? '127.0.0.1';
+  const prefix = opts.prefix ?? 'haproxy.';
+  const v = validateConfig(HAPROXY_CONFIG, sources, { prefix, env: opts.env });
+  const { stateDir, mode, bindAddress } = v;
   if (!isIpAddress(bindAddress)) {
-    const field = `${opts.prefix ?? 'haproxy.'}bindAddress`;
+    const field = `${prefix}bindAddress`;
     throw new InvalidArgumentError(`${field}: ${JSON.stringify(bindAddress)} is not an IP address`, {
       field,
     });
   }
   return {
     mode,
-    binary: str('binary') ?? 'haproxy',
+    binary: v.binary,
     stateDir,
-    configPath: str('configPath') ?? `${stateDir}/haproxy.cfg`,
-    masterSocket: str('masterSocket') ?? `${stateDir}/master.sock`,
-    statsSocket: str('statsSocket') ?? (mode === 'managed' ? `${stateDir}/stats.sock` : undefined),
+    // Paths under stateDir: derived, so not defaults of the table.
+    configPath: v.configPath ?? `${stateDir}/haproxy.cfg`,
+    masterSocket: v.masterSocket ?? `${stateDir}/master.sock`,
+    statsSocket: v.statsSocket ?? (mode === 'managed' ? `${stateDir}/stats.sock` : undefined),
     globalPath: mode === 'managed' ? `${stateDir}/00-berth-global.cfg` : undefined,
     pidFile: `${stateDir}/haproxy.pid`,
-    templatePath: str('templatePath'),
+    templatePath: v.templatePath,
     bindAddress,
-    frontendAllow: new FrontendAllowList(
-      Array.isArray(v.frontendAllow) ? (v.frontendAllow as string[]) : [...DEFAULT_FRONTEND_ALLOW],
-      opts.gateway,
-      `${opts.prefix ?? 'haproxy.'}frontendAllow`,
-    ),
-    exporterListen: str('exporterListen') ?? '',
-    quietPeriodMs: num('quietPeriod'),
-    maxWaitMs: num('maxWait'),
-    slotsPerBackend: num('slotsPerBackend'),
-    drainTimeoutMs: num('drainTimeout'),
-    emptyServiceRetentionMs: num('emptyServiceRetention'),
-    checkIntervalMs: num('checkInterval'),
-    timeoutConnectMs: num('timeoutConnect'),
-    timeoutClientMs: num('timeoutClient'),
-    timeoutServerMs: num('timeoutServer'),
-    hardStopAfterMs: num('hardStopAfter'),
-    validateTimeoutMs: num('validateTimeout'),
-    reloadTimeoutMs: num('reloadTimeout'),
-    restartBackoffMinMs: num('restartBackoffMin'),
-    restartBackoffMaxMs: num('restartBackoffMax'),
+    frontendAllow: new FrontendAllowList(v.frontendAllow, opts.gateway, `${prefix}frontendAllow`),
+    exporterListen: v.exporterListen,
+    quietPeriodMs: v.quietPeriod,
+    maxWaitMs: v.maxWait,
+    slotsPerBackend: v.slotsPerBackend,
+    drainTimeoutMs: v.drainTimeout,
+    emptyServiceRetentionMs: v.emptyServiceRetention,
+    checkIntervalMs: v.checkInterval,
+    timeoutConnectMs: v.timeoutConnect,
+    timeoutClientMs: v.timeoutClient,
+    timeoutServerMs: v.timeoutServer,
+    hardStopAfterMs: v.hardStopAfter,
+    validateTimeoutMs: v.validateTimeout,
+    reloadTimeoutMs: v.reloadTimeout,
+    restartBackoffMinMs: v.restartBackoffMin,
+    restartBackoffMaxMs: v.restartBackoffMax,
   };
 }

@@ -1,11 +1,11 @@
 import { type HostPort, parseHostPort } from '../../runtime/base/address.js';
-import type { ConfigTable } from '../../runtime/base/config.js';
+import { type ConfigOf, defineConfig } from '../../runtime/base/config.js';
 import { InvalidArgumentError } from '../../runtime/base/errors.js';
 import { COLLECTOR_NAMES } from './collectors/index.js';
 import type { Roots } from './types.js';
 
 /** The metrics sidecar's config rows (keys under `metrics.` in the agent config). */
-export const METRICS_CONFIG: ConfigTable = [
+export const METRICS_CONFIG = defineConfig([
   {
     key: 'listen',
     type: 'string',
@@ -50,7 +50,10 @@ export const METRICS_CONFIG: ConfigTable = [
     default: COLLECTOR_NAMES,
     description: `Collectors to run: ${COLLECTOR_NAMES.join(', ')}.`,
   },
-];
+]);
+
+/** `metrics.*` as the table types it. */
+export type MetricsConfig = ConfigOf<typeof METRICS_CONFIG>;
 
 /** `host:port` or `[v6]:port`; an empty host (`:9338`) listens on every IPv4 address. */
 export function parseListen(value: string, field = 'metrics.listen'): HostPort {

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { ConfigTable } from '../../runtime/base/config.js';
+import type { ConfigRow, ConfigTable } from '../../runtime/base/config.js';
 import { VERSION } from '../version.js';
 import type { ApiClient } from './client.js';
 import { registerContainerCommands } from './commands/containers.js';
@@ -57,19 +57,12 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
     .description(
       'run the berth agent in the foreground (the daemon every other verb talks to); containers outlive it',
     )
-    .option('--config <file>', 'agent config file (JSON with the keys below in camelCase)');
+    .option(
+      '--config <file>',
+      `agent config file: JSON with the keys below (camelCase) and the sections ${AGENT_CONFIG_SECTIONS.join(', ')} (src/README.md)`,
+    );
   // One flag per config row, so --help, the config file and the docs agree.
-  for (const row of agentConfig ?? []) {
-    const flag = row.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    const extra = [
-      row.values ? `one of ${row.values.join(', ')}` : '',
-      row.default !== null && row.default !== undefined ? `default ${String(row.default)}` : '',
-      row.env ? `env ${row.env}` : '',
-    ]
-      .filter(Boolean)
-      .join('; ');
-    agent.option(`--${flag} <value>`, `${row.description}${extra ? ` (${extra})` : ''}`);
-  }
+  for (const row of agentConfig ?? []) agent.option(...agentFlag(row));
   agent.action(async (opts: Record<string, string | undefined>) => {
     const { runAgent } = await import('../agent/run.js');
     await runAgent(opts);
@@ -103,3 +96,27 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** The agent config file's sections (src/agent/config.ts CONFIG_SECTIONS; a test keeps them in step). */
+export const AGENT_CONFIG_SECTIONS = [
+  'metrics',
+  'logs',
+  'haproxy',
+  'dns',
+  'discovery',
+  'consulClient',
+] as const;
+
+/** A config row as a commander option: `stateRoot` → `--state-root <value>`, its default and env in the help. */
+export function agentFlag(row: ConfigRow): [flags: string, description: string] {
+  const flag = row.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const def = Array.isArray(row.default) ? row.default.join(',') : row.default;
+  const extra = [
+    row.values ? `one of ${row.values.join(', ')}` : '',
+    def !== null && def !== undefined && def !== '' ? `default ${String(def)}` : '',
+    row.env ? `env ${row.env}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  return [`--${flag} <value>`, `${row.description}${extra ? ` (${extra})` : ''}`];
+}

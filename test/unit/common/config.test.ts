@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type ConfigTable, describeConfig, validateConfig } from '../../../runtime/base/config.js';
+import {
+  type ConfigOf,
+  type ConfigTable,
+  configDefaults,
+  defineConfig,
+  describeConfig,
+  validateConfig,
+} from '../../../runtime/base/config.js';
 import { InvalidArgumentError } from '../../../runtime/base/errors.js';
 
 const table: ConfigTable = [
@@ -68,5 +75,105 @@ describe('config table', () => {
     const md = describeConfig(table, 'metrics.');
     assert.match(md, /\| `metrics\.workers` \| int \| `2` \| `T_WORKERS` \| workers \|/);
     assert.match(md, /\| `metrics\.token` \| string \| \(required\) \|/);
+  });
+
+  it('types its result from the rows of a defineConfig table', () => {
+    const typed = defineConfig([
+      { key: 'name', type: 'string', default: 'x', description: 'a string' },
+      { key: 'timeout', type: 'duration', default: '2s', description: 'ms' },
+      { key: 'cap', type: 'bytes', default: '1k', description: 'bytes' },
+      { key: 'on', type: 'bool', default: false, description: 'a flag' },
+      { key: 'list', type: 'string[]', default: ['a'], description: 'strings' },
+      { key: 'mode', type: 'enum', values: ['a', 'b'], default: 'a', description: 'one of two' },
+      { key: 'maybe', type: 'string', default: null, description: 'optional' },
+    ]);
+    const v = validateConfig(typed, [{ timeout: '1m' }]);
+    // Each line compiles only with the inferred types (tsc checks the test files).
+    const name: string = v.name;
+    const timeout: number = v.timeout;
+    const cap: number = v.cap;
+    const on: boolean = v.on;
+    const list: string[] = v.list;
+    const mode: 'a' | 'b' = v.mode;
+    const maybe: string | undefined = v.maybe;
+    // @ts-expect-error: a key the table does not have
+    assert.equal(v.nope, undefined);
+    const same: ConfigOf<typeof typed> = v;
+    assert.deepEqual(
+      { name, timeout, cap, on, list, mode, maybe },
+      {
+        name: 'x',
+        timeout: 60_000,
+        cap: 1024,
+        on: false,
+        list: ['a'],
+        mode: 'a',
+        maybe: undefined,
+      },
+    );
+    assert.equal(same.timeout, 60_000);
+    assert.deepEqual(configDefaults(typed), {
+      name: 'x',
+      timeout: 2000,
+      cap: 1024,
+      on: false,
+      list: ['a'],
+      mode: 'a',
+    });
+  });
+
+  describe('a renamed key keeps its old spelling as a deprecated alias', () => {
+    const renamed = defineConfig([
+      { key: 'maxLineBytes', aliases: ['max_line_bytes'], type: 'bytes', default: '16k', description: 'cap' },
+      { key: 'tag', type: 'string', default: 't', description: 'tag' },
+    ]);
+
+    it('accepts the old spelling and reports it, prefixed, once per use', () => {
+      const heard: string[] = [];
+      const v = validateConfig(renamed, [{ max_line_bytes: '32k' }], {
+        prefix: 'logs.',
+        onDeprecated: (alias, key) => heard.push(`${alias} -> ${key}`),
+      });
+      assert.equal(v.maxLineBytes, 32 * 1024);
+      assert.deepEqual(heard, ['logs.max_line_bytes -> logs.maxLineBytes']);
+      assert.equal(
+        validateConfig(renamed, [{ maxLineBytes: '1k' }], { onDeprecated: () => assert.fail() }).maxLineBytes,
+        1024,
+      );
+    });
+
+    it('a later source overrides an earlier one whichever spelling each uses', () => {
+      assert.equal(
+        validateConfig(renamed, [{ max_line_bytes: '1k' }, { maxLineBytes: '2k' }]).maxLineBytes,
+        2048,
+      );
+      assert.equal(
+        validateConfig(renamed, [{ maxLineBytes: '2k' }, { max_line_bytes: '1k' }]).maxLineBytes,
+        1024,
+      );
+    });
+
+    it('refuses both spellings in one source, naming both', () => {
+      rejects(
+        () => validateConfig(renamed, [{ max_line_bytes: '1k', maxLineBytes: '2k' }], { prefix: 'logs.' }),
+        'logs.max_line_bytes',
+        /old name of logs\.maxLineBytes: give only logs\.maxLineBytes/,
+      );
+    });
+
+    it('still rejects unknown keys, hinting at the new name for a misspelt old one', () => {
+      rejects(
+        () => validateConfig(renamed, [{ max_line_byte: 1 }], { prefix: 'logs.' }),
+        'logs.max_line_byte',
+        /unknown key \(did you mean logs\.maxLineBytes\?\)/,
+      );
+    });
+
+    it('documents the old spelling', () => {
+      assert.match(
+        describeConfig(renamed, 'logs.'),
+        /cap Deprecated old name: `logs\.max_line_bytes`\. \|$/m,
+      );
+    });
   });
 });

@@ -19,7 +19,7 @@ describe('log shipping config', () => {
 
   test('values from file, env and flags; units parsed', () => {
     const c = parseLogShippingConfig(
-      [{ servers: 'a:1,[::1]:2,b', spool_max_bytes: '1g' }, { ack_timeout: '3s' }],
+      [{ servers: 'a:1,[::1]:2,b', spoolMaxBytes: '1g' }, { ackTimeout: '3s' }],
       { BERTH_LOGS_SERVERS: 'ignored:9' },
     );
     assert.deepEqual(c.servers, [
@@ -36,7 +36,13 @@ describe('log shipping config', () => {
       () => parseLogShippingConfig([{ requre_ack: true }]),
       (e) =>
         isInvalidArgument(e) &&
-        /logs\.requre_ack: unknown key \(did you mean logs\.require_ack\?\)/.test(String(e)),
+        /logs\.requre_ack: unknown key \(did you mean logs\.requireAck\?\)/.test(String(e)),
+    );
+    assert.throws(
+      () => parseLogShippingConfig([{ requireAk: true }]),
+      (e) =>
+        isInvalidArgument(e) &&
+        /logs\.requireAk: unknown key \(did you mean logs\.requireAck\?\)/.test(String(e)),
     );
     assert.throws(
       () => parseServer('a:99999'),

@@ -18,13 +18,13 @@ describe('logs handshake and TLS options', () => {
     const c = parseLogShippingConfig([
       {
         tls: true,
-        tls_ca: '/ca.pem',
-        tls_cert: '/c.pem',
-        tls_key: '/c.key',
-        shared_key_file: '/key',
+        tlsCa: '/ca.pem',
+        tlsCert: '/c.pem',
+        tlsKey: '/c.key',
+        sharedKeyFile: '/key',
         username: 'berth',
-        password_file: '/pw',
-        self_hostname: 'node1',
+        passwordFile: '/pw',
+        selfHostname: 'node1',
       },
     ]);
     assert.equal(c.tlsCert, '/c.pem');
@@ -33,6 +33,40 @@ describe('logs handshake and TLS options', () => {
     assert.equal(c.username, 'berth');
     assert.equal(c.passwordFile, '/pw');
     assert.equal(c.selfHostname, 'node1');
+  });
+
+  test('the old snake_case spellings still work, each reported as deprecated', () => {
+    const heard: string[] = [];
+    const c = parseLogShippingConfig(
+      [
+        {
+          tls: true,
+          tls_ca: '/ca.pem',
+          tls_cert: '/c.pem',
+          tls_key: '/c.key',
+          shared_key_file: '/key',
+          username: 'berth',
+          password_file: '/pw',
+          self_hostname: 'node1',
+        },
+      ],
+      {},
+      (alias, key) => heard.push(`${alias}->${key}`),
+    );
+    assert.equal(c.tlsCa, '/ca.pem');
+    assert.equal(c.tlsCert, '/c.pem');
+    assert.equal(c.tlsKey, '/c.key');
+    assert.equal(c.sharedKeyFile, '/key');
+    assert.equal(c.passwordFile, '/pw');
+    assert.equal(c.selfHostname, 'node1');
+    assert.deepEqual(heard, [
+      'logs.tls_ca->logs.tlsCa',
+      'logs.tls_cert->logs.tlsCert',
+      'logs.tls_key->logs.tlsKey',
+      'logs.shared_key_file->logs.sharedKeyFile',
+      'logs.password_file->logs.passwordFile',
+      'logs.self_hostname->logs.selfHostname',
+    ]);
   });
 
   test('the shared key and the password may come from the environment', () => {
@@ -46,14 +80,14 @@ describe('logs handshake and TLS options', () => {
 
   test('bad combinations are refused naming the field and the reason', () => {
     refused({ password: 'x' }, /logs\.password: not taken from the config file/);
-    refused({ tls: true, tls_cert: '/c.pem' }, /logs\.tls_key: tls_cert and tls_key go together/);
-    refused({ tls_ca: '/ca.pem' }, /logs\.tls_ca: set logs\.tls: true/);
-    refused({ shared_key: 'a', shared_key_file: '/k' }, /logs\.shared_key_file: give the shared key once/);
-    refused({ shared_key: 'a', username: 'u' }, /logs\.username: needs a password/);
-    refused(
-      { shared_key: 'a', password_file: '/pw' },
-      /logs\.password_file: a password needs logs\.username/,
-    );
-    refused({ username: 'u', password_file: '/pw' }, /logs\.username: .*needs logs\.shared_key/);
+    refused({ tls: true, tlsCert: '/c.pem' }, /logs\.tlsKey: tlsCert and tlsKey go together/);
+    refused({ tlsCa: '/ca.pem' }, /logs\.tlsCa: set logs\.tls: true/);
+    refused({ sharedKey: 'a', sharedKeyFile: '/k' }, /logs\.sharedKeyFile: give the shared key once/);
+    refused({ sharedKey: 'a', username: 'u' }, /logs\.username: needs a password/);
+    refused({ sharedKey: 'a', passwordFile: '/pw' }, /logs\.passwordFile: a password needs logs\.username/);
+    refused({ username: 'u', passwordFile: '/pw' }, /logs\.username: .*needs logs\.sharedKey/);
+    // An old spelling is refused with the new name, as validation sees the key.
+    refused({ tls_ca: '/ca.pem' }, /logs\.tlsCa: set logs\.tls: true/);
+    refused({ tls_ca: '/a.pem', tlsCa: '/b.pem' }, /logs\.tls_ca: is the old name of logs\.tlsCa/);
   });
 });
