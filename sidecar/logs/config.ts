@@ -118,7 +118,7 @@ export const LOG_SHIPPING_CONFIG = defineConfig([
     aliases: ['backoff_min'],
     type: 'duration',
     default: '500ms',
-    description: 'First reconnect delay of a failed server (doubles, ±50% jitter).',
+    description: 'First reconnect delay of a failed server (doubles; the jitter takes up to half off).',
   },
   {
     key: 'backoffMax',

@@ -1,6 +1,7 @@
 import { type FSWatcher, readdirSync, watch } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '../../runtime/base/backoff.js';
 import type { Logger } from '../../runtime/base/log.js';
 import type { LinePattern } from './line-pattern.js';
 import { MultilineJoiner } from './multiline.js';
@@ -473,7 +474,11 @@ export class ContainerLog {
    * until one is delivered.
    */
   private async sendLoop(): Promise<void> {
-    let delay = this.opts.retryMinMs;
+    const backoff = new Backoff({
+      initialMs: this.opts.retryMinMs,
+      maxMs: this.opts.retryMaxMs,
+      jitter: 0.5,
+    });
     const window: { batch: Queued[]; result: Promise<FlushResult> }[] = [];
     let resend: Queued[][] = [];
     const track = () => {
@@ -508,12 +513,11 @@ export class ContainerLog {
         window.length = 0;
         track();
         if (!this.degraded) this.enterDegraded(resend.flat());
-        await sleep(delay * (0.5 + Math.random()));
-        delay = Math.min(this.opts.retryMaxMs, delay * 2);
+        await sleep(backoff.next());
         continue;
       }
       window.shift();
-      delay = this.opts.retryMinMs;
+      backoff.reset();
       this.degraded = false;
       if (result === 'ok') this.counters.recordsShipped += head.batch.length;
       else this.counters.recordsDropped += head.batch.length;

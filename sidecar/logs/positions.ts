@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../runtime/base/atomic-file.js';
 import { InternalError } from '../../runtime/base/errors.js';
+import { Mutex } from '../../runtime/base/keyed-mutex.js';
 
 /**
  * Where shipping of each log file stands: the file's inode and the byte
@@ -37,6 +38,8 @@ export class FilePositionStore implements PositionStore {
   private positions = new Map<string, Position>();
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
+  /** One write at a time, in order; a failed one does not stop the next. */
+  private readonly writes = new Mutex();
   private writing: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -99,7 +102,7 @@ export class FilePositionStore implements PositionStore {
     if (!this.dirty) return this.writing;
     this.dirty = false;
     const snapshot = JSON.stringify({ version: 1, files: Object.fromEntries(this.positions) });
-    this.writing = this.writing.then(() => this.write(snapshot));
+    this.writing = this.writes.run(() => this.write(snapshot));
     return this.writing;
   }
 

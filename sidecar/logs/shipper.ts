@@ -3,6 +3,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import { decodeMultiStream, Encoder, ExtensionCodec } from '@msgpack/msgpack';
+import { backoffDelay } from '../../runtime/base/backoff.js';
 import type { Logger } from '../../runtime/base/log.js';
 import { EntryWriter, forwardMessage } from './entry-writer.js';
 import {
@@ -53,7 +54,7 @@ export interface ForwardClientOptions {
   connectTimeoutMs: number;
   /** gzip the entries (CompressedPackedForward). */
   compress: boolean;
-  /** Reconnect backoff per server: first delay and cap, with ±50% jitter. */
+  /** Reconnect backoff per server: first delay and cap; it doubles, and jitter takes up to half off. */
   backoffMinMs: number;
   backoffMaxMs: number;
   logger?: Logger;
@@ -245,8 +246,12 @@ export class ForwardClient implements LogOutput {
     const h = this.health[i];
     if (!h) return;
     h.failures++;
-    const base = Math.min(this.opts.backoffMaxMs, this.opts.backoffMinMs * 2 ** (h.failures - 1));
-    h.retryAt = Date.now() + base * (0.5 + this.random());
+    const delay = backoffDelay(
+      h.failures - 1,
+      { initialMs: this.opts.backoffMinMs, maxMs: this.opts.backoffMaxMs, jitter: 0.5 },
+      this.random,
+    );
+    h.retryAt = Date.now() + delay;
   }
 }
 
