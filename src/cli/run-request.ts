@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, messageOf, NotImplementedError } from '../../runtime/base/errors.js';
+import type { CreateRequest, HealthcheckRequest } from '../../runtime/oci/request.js';
 
 /** The options `berth run` (and `create`) accept, as commander parses them. */
 export interface RunFlags {
@@ -43,9 +44,16 @@ export interface RunFlags {
   stopTimeout?: string;
 }
 
-/** Which CLI flag sets each request field, so an API error can name the flag the user typed. */
+/**
+ * Which CLI flag sets each request field, so an API error can name the flag
+ * the user typed; every field of the create request's schema
+ * (runtime/oci/request.ts) has one (test/unit/api/schemas.test.ts).
+ */
 export const FIELD_FLAGS: Record<string, string> = {
   name: '--name',
+  cmd: 'COMMAND',
+  privileged: '--privileged',
+  autoRemove: '--rm',
   env: '-e/--env',
   extraHosts: '--add-host',
   ports: '-p/--publish',
@@ -94,7 +102,7 @@ function keyValues(list: string[] | undefined, flagName: string): Record<string,
  * user's notation (`64m`, `8080:80`, `/data:/data:ro`): the runtime validates
  * them and names the field; `FIELD_FLAGS` maps that field back to the flag.
  */
-export function buildCreateRequest(image: string, args: string[], f: RunFlags): Record<string, unknown> {
+export function buildCreateRequest(image: string, args: string[], f: RunFlags): CreateRequest {
   // Docker users type -it by habit: say what berth does instead of "unknown option".
   for (const [on, flag] of [
     [f.interactive, '-i/--interactive'],
@@ -106,9 +114,9 @@ export function buildCreateRequest(image: string, args: string[], f: RunFlags): 
       );
     }
   }
-  const req: Record<string, unknown> = { image };
+  const req: CreateRequest = { image };
   if (args.length) req.cmd = args;
-  const set = (key: string, v: unknown) => {
+  const set = <K extends keyof CreateRequest>(key: K, v: CreateRequest[K] | undefined) => {
     if (v !== undefined && !(Array.isArray(v) && v.length === 0)) req[key] = v;
   };
   set('name', f.name);
@@ -130,7 +138,8 @@ export function buildCreateRequest(image: string, args: string[], f: RunFlags): 
   set('pidsLimit', f.pidsLimit);
   set('ulimits', f.ulimit);
   set('restart', f.restart);
-  set('network', f.network);
+  // As typed: the agent checks it against the schema and names the field.
+  set('network', f.network as CreateRequest['network']);
   set('labels', keyValues(f.label, '-l/--label'));
   set('user', f.user);
   set('workdir', f.workdir);
@@ -140,7 +149,7 @@ export function buildCreateRequest(image: string, args: string[], f: RunFlags): 
   set('stopTimeout', f.stopTimeout);
   if (f.noHealthcheck) req.healthcheck = { test: ['NONE'] };
   else if (f.healthCmd || f.healthInterval || f.healthTimeout || f.healthRetries || f.healthStartPeriod) {
-    const hc: Record<string, unknown> = {};
+    const hc: HealthcheckRequest = {};
     if (f.healthCmd) hc.test = ['CMD-SHELL', f.healthCmd];
     if (f.healthInterval) hc.interval = f.healthInterval;
     if (f.healthTimeout) hc.timeout = f.healthTimeout;
