@@ -9,7 +9,8 @@ import { Registrar } from '../../../sidecar/discovery/registrar.js';
 import type { ServiceInstance } from '../../../sidecar/discovery/types.js';
 import { DnsServer } from '../../../sidecar/dns/server.js';
 import { type ConsulHandle, startConsul } from '../../harness/consul.js';
-import { descriptor, TestSource, waitFor } from '../../unit/discovery/registrar-fixtures.js';
+import { FakeContainerSource } from '../../harness/fake-source.js';
+import { descriptor, waitFor } from '../../unit/discovery/registrar-fixtures.js';
 
 const exec = promisify(execFile);
 
@@ -59,7 +60,7 @@ describe('Registrar registers containers in a real Consul', () => {
   let catalog: ConsulCatalog;
   let registrar: Registrar;
   let dns: DnsServer;
-  const source = new TestSource();
+  const source = new FakeContainerSource();
   const svc = `shop${randomBytes(3).toString('hex')}`;
   const hex = (n: number): string => `${randomBytes(28).toString('hex')}${n.toString(16).padStart(8, '0')}`;
 
@@ -207,7 +208,7 @@ describe('Registrar registers containers in a real Consul', () => {
       ports: [{ containerPort: 80, hostPort: 18081, protocol: 'tcp', hostIp: '0.0.0.0' }],
       health: 'none',
     });
-    const source2 = new TestSource();
+    const source2 = new FakeContainerSource();
     source2.containers.set(missed.id, missed);
     const catalog2 = new ConsulCatalog({
       host: '127.0.0.1',

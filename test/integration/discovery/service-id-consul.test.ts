@@ -12,7 +12,8 @@ import { createLogger } from '../../../runtime/base/log.js';
 import { ConsulCatalog } from '../../../sidecar/discovery/consul.js';
 import { Registrar } from '../../../sidecar/discovery/registrar.js';
 import { type ConsulHandle, startConsul } from '../../harness/consul.js';
-import { descriptor, TestSource, waitFor } from '../../unit/discovery/registrar-fixtures.js';
+import { FakeContainerSource } from '../../harness/fake-source.js';
+import { descriptor, waitFor } from '../../unit/discovery/registrar-fixtures.js';
 
 const FAST = {
   wait: '5s',
@@ -35,7 +36,7 @@ describe('SERVICE_ID cannot claim another container’s registration in Consul',
   let catalog: ConsulCatalog | undefined;
   const registrars: Registrar[] = [];
   const lines: Record<string, unknown>[] = [];
-  const source = new TestSource();
+  const source = new FakeContainerSource();
   const sfx = randomBytes(3).toString('hex');
   const sharedId = `pay-${sfx}`;
   const hex = (n: number): string => `${randomBytes(28).toString('hex')}${n.toString(16).padStart(8, '0')}`;

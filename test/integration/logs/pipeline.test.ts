@@ -4,11 +4,11 @@ import { appendFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EventExchange } from '../../../runtime/base/events.js';
-import type { ContainerDescriptor, ContainerSource, RuntimeEvent } from '../../../runtime/types.js';
+import type { ContainerDescriptor } from '../../../runtime/types.js';
 import { LogPipeline, type LogPipelineOptions } from '../../../sidecar/logs/pipeline.js';
 import { FilePositionStore } from '../../../sidecar/logs/positions.js';
 import { ForwardClient, type ForwardServer } from '../../../sidecar/logs/shipper.js';
+import { FakeContainerSource } from '../../harness/fake-source.js';
 import { freePort } from '../../harness/ports.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 import { ForwardReceiver, type ReceivedEvent } from '../../tools/forward-receiver/receiver.js';
@@ -17,33 +17,6 @@ import { ForwardReceiver, type ReceivedEvent } from '../../tools/forward-receive
 // loopback, the real pipeline in between. What a user relies on: every line
 // arrives (at least once), in order, across receiver outages, rotations and
 // agent crashes.
-
-/** A ContainerSource made of plain descriptors and an event exchange. */
-class TestSource implements ContainerSource {
-  readonly exchange = new EventExchange<RuntimeEvent>();
-  readonly containers = new Map<string, ContainerDescriptor>();
-  async list(): Promise<ContainerDescriptor[]> {
-    return [...this.containers.values()];
-  }
-  async get(id: string): Promise<ContainerDescriptor> {
-    const c = this.containers.get(id);
-    if (!c) throw new Error(`no container ${id}`);
-    return c;
-  }
-  events(opts?: Parameters<ContainerSource['events']>[0]) {
-    return this.exchange.subscribe(opts);
-  }
-  start(c: ContainerDescriptor): void {
-    this.containers.set(c.id, c);
-    this.exchange.publish('container.started', { container: c });
-  }
-  remove(id: string): void {
-    const c = this.containers.get(id);
-    if (!c) return;
-    this.containers.delete(id);
-    this.exchange.publish('container.removed', { container: c });
-  }
-}
 
 function descriptor(name: string, logPath: string, labels: Record<string, string> = {}): ContainerDescriptor {
   return {
@@ -162,7 +135,7 @@ describe('log pipeline with real files and a Forward receiver', () => {
   let pipeline: LogPipeline | undefined;
   let output: ForwardClient | undefined;
   let positions: FilePositionStore | undefined;
-  const source = new TestSource();
+  const source = new FakeContainerSource();
 
   before(async () => {
     dir = await tempDir('logs-pipeline');
@@ -445,7 +418,7 @@ describe('log pipeline: spool replay after a crash', () => {
   });
 
   test('lines of a file rotated away while the receiver was down survive a crash via the spool', async () => {
-    const source = new TestSource();
+    const source = new FakeContainerSource();
     const rx = await ForwardReceiver.start();
     await rx.down();
     const path = join(dir, 'replay.log');

@@ -1,12 +1,5 @@
 import assert from 'node:assert/strict';
-import { NotFoundError } from '../../../runtime/base/errors.js';
-import { type Envelope, EventExchange, type SubscribeOptions } from '../../../runtime/base/events.js';
-import type {
-  ContainerDescriptor,
-  ContainerEvent,
-  ContainerSource,
-  RuntimeEvent,
-} from '../../../runtime/types.js';
+import type { ContainerDescriptor } from '../../../runtime/types.js';
 
 /** Shared by the registrator/registrar unit tests and the Consul integration test. */
 
@@ -29,29 +22,6 @@ export function descriptor(o: Partial<ContainerDescriptor> = {}): ContainerDescr
     source: 'berth',
     ...o,
   };
-}
-
-/** berth's own ContainerSource contract over plain descriptors and the event exchange. */
-export class TestSource implements ContainerSource {
-  readonly containers = new Map<string, ContainerDescriptor>();
-  readonly exchange = new EventExchange<RuntimeEvent>();
-
-  async list(opts: { all?: boolean } = {}): Promise<ContainerDescriptor[]> {
-    return [...this.containers.values()].filter((c) => opts.all === true || c.state === 'running');
-  }
-  async get(idOrName: string): Promise<ContainerDescriptor> {
-    for (const c of this.containers.values()) if (c.id === idOrName || c.name === idOrName) return c;
-    throw new NotFoundError(`container "${idOrName}" not found`);
-  }
-  events(opts?: SubscribeOptions): AsyncIterable<Envelope<RuntimeEvent>> {
-    return this.exchange.subscribe(opts);
-  }
-  /** Updates the descriptor and publishes the event, as the runtime does. */
-  emit(topic: string, c: ContainerDescriptor, extra: Partial<ContainerEvent> = {}): void {
-    if (topic === 'container.removed') this.containers.delete(c.id);
-    else this.containers.set(c.id, c);
-    this.exchange.publish(topic, { container: c, ...extra });
-  }
 }
 
 export async function waitFor(

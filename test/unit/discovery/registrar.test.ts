@@ -7,8 +7,9 @@ import { ConsulCatalog } from '../../../sidecar/discovery/consul.js';
 import { LocalCatalog } from '../../../sidecar/discovery/local.js';
 import { Registrar } from '../../../sidecar/discovery/registrar.js';
 import type { Catalog, ServiceInstance } from '../../../sidecar/discovery/types.js';
+import { FakeContainerSource } from '../../harness/fake-source.js';
 import { freePort } from '../../harness/ports.js';
-import { descriptor, TestSource, waitFor } from './registrar-fixtures.js';
+import { descriptor, waitFor } from './registrar-fixtures.js';
 
 const NODE = 'node-a';
 const HOST_IP = '192.0.2.10';
@@ -42,7 +43,7 @@ describe('Registrar over LocalCatalog', () => {
   });
 
   async function setup(opts: { drainMs?: number; eventBuffer?: number } = {}) {
-    const source = new TestSource();
+    const source = new FakeContainerSource();
     const catalog = new LocalCatalog({ nodeName: NODE });
     const registrar = new Registrar({
       source,
@@ -209,7 +210,7 @@ describe('Registrar runs label-declared checks (SERVICE_CHECK_HTTP|TCP) and feed
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
     const port = (srv.address() as AddressInfo).port;
-    const source = new TestSource();
+    const source = new FakeContainerSource();
     const catalog = new LocalCatalog({ nodeName: NODE });
     const registrar = new Registrar({
       source,
@@ -255,7 +256,7 @@ describe('Registrar runs label-declared checks (SERVICE_CHECK_HTTP|TCP) and feed
 
   test('TCP: critical while nothing listens, passing once something does', async () => {
     const port = await freePort();
-    const source = new TestSource();
+    const source = new FakeContainerSource();
     const catalog = new LocalCatalog({ nodeName: NODE });
     const registrar = new Registrar({
       source,
@@ -298,7 +299,7 @@ describe('Registrar with Consul unreachable', () => {
       backoffMinMs: 50,
       backoffMaxMs: 200,
     });
-    const source = new TestSource();
+    const source = new FakeContainerSource();
     const c = web(60);
     source.containers.set(c.id, c);
     const registrar = new Registrar({

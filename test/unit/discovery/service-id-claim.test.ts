@@ -6,7 +6,8 @@ import type { ContainerDescriptor } from '../../../runtime/types.js';
 import { LocalCatalog } from '../../../sidecar/discovery/local.js';
 import { Registrar } from '../../../sidecar/discovery/registrar.js';
 import type { ServiceInstance } from '../../../sidecar/discovery/types.js';
-import { descriptor, TestSource, waitFor } from './registrar-fixtures.js';
+import { FakeContainerSource } from '../../harness/fake-source.js';
+import { descriptor, waitFor } from './registrar-fixtures.js';
 
 /**
  * Issue 12 item 4: a container must not take over another container's
@@ -44,7 +45,7 @@ describe('SERVICE_ID cannot claim another container’s registration (LocalCatal
     for (const c of cleanups.reverse()) await c();
   });
 
-  async function setup(catalog = new LocalCatalog({ nodeName: NODE }), source = new TestSource()) {
+  async function setup(catalog = new LocalCatalog({ nodeName: NODE }), source = new FakeContainerSource()) {
     const { log, lines } = capture();
     const registrar = new Registrar({
       source,
@@ -121,7 +122,7 @@ describe('SERVICE_ID cannot claim another container’s registration (LocalCatal
   test('after an agent restart the catalog’s owner keeps the id, whatever order the containers are listed in', async () => {
     const catalog = new LocalCatalog({ nodeName: NODE });
     cleanups.push(() => catalog.close());
-    const source = new TestSource();
+    const source = new FakeContainerSource();
     // Bravo was created first and is listed first, but alpha holds the id.
     const b = box(1, 'bravo', { SERVICE_NAME: 'evil', SERVICE_ID: 'pay-main' });
     const a = box(2, 'alpha', { SERVICE_NAME: 'pay', SERVICE_ID: 'pay-main' });

@@ -6,7 +6,8 @@ import { silentLogger } from '../../../runtime/base/log.js';
 import { createCollectors } from '../../../sidecar/metrics/collectors/index.js';
 import { METRICS_CONFIG, parseListen, parseRoots } from '../../../sidecar/metrics/config.js';
 import { createMetricsSidecar } from '../../../sidecar/metrics/index.js';
-import { fixtureContainers, fixtureRoots, StaticSource } from './fixture-source.js';
+import { FakeContainerSource } from '../../harness/fake-source.js';
+import { fixtureContainers, fixtureRoots } from './fixture-source.js';
 
 test('defaults: loopback listener, compose service allow-listed, host roots, all collectors', () => {
   const cfg = validateConfig(METRICS_CONFIG, [], { prefix: 'metrics.' });
@@ -44,7 +45,7 @@ test('createMetricsSidecar wires a working server from config values', async () 
   const cfg = validateConfig(METRICS_CONFIG, [
     { listen: '127.0.0.1:0', roots: `${r.proc}:${r.sys}:${r.cgroup}` },
   ]);
-  const { server } = createMetricsSidecar(cfg, new StaticSource(fixtureContainers()), silentLogger());
+  const { server } = createMetricsSidecar(cfg, new FakeContainerSource(fixtureContainers()), silentLogger());
   const { port } = await server.start();
   try {
     const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -15,7 +15,8 @@ import { logPipelineFamilies } from '../../../sidecar/logs/metrics.js';
 import type { LogPipelineMetrics } from '../../../sidecar/logs/pipeline.js';
 import { MetricsCollector } from '../../../sidecar/metrics/collector.js';
 import { MetricsServer } from '../../../sidecar/metrics/server.js';
-import { fixtureContainers, fixtureRoots, StaticSource } from './fixture-source.js';
+import { FakeContainerSource } from '../../harness/fake-source.js';
+import { fixtureContainers, fixtureRoots } from './fixture-source.js';
 
 function logMetrics(over: Partial<LogPipelineMetrics> = {}): LogPipelineMetrics {
   return {
@@ -81,7 +82,7 @@ describe('registerExternal: other components on /metrics', () => {
 
   before(async () => {
     collector = new MetricsCollector({
-      source: new StaticSource(fixtureContainers()),
+      source: new FakeContainerSource(fixtureContainers()),
       roots: fixtureRoots('v1'),
       logger: silentLogger(),
     });

@@ -1,7 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { NotFoundError } from '../../../runtime/base/errors.js';
-import type { Envelope } from '../../../runtime/base/events.js';
-import type { ContainerDescriptor, ContainerSource, RuntimeEvent } from '../../../runtime/types.js';
+import type { ContainerDescriptor } from '../../../runtime/types.js';
 import type { Roots } from '../../../sidecar/metrics/types.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../fixtures/metrics/', import.meta.url));
@@ -64,24 +62,6 @@ export function fixtureContainers(): ContainerDescriptor[] {
     }),
     descriptor({ id: GONE_ID, name: 'shop-migrate-1', pid: 999999, startedAt: '2026-11-27T10:02:00Z' }),
   ];
-}
-
-/** A ContainerSource over a fixed list, as the runtime would report it. */
-export class StaticSource implements ContainerSource {
-  constructor(public containers: ContainerDescriptor[]) {}
-
-  async list(): Promise<ContainerDescriptor[]> {
-    return this.containers.map((c) => ({ ...c }));
-  }
-
-  async get(idOrName: string): Promise<ContainerDescriptor> {
-    const c = this.containers.find((x) => x.id === idOrName || x.name === idOrName);
-    if (!c) throw new NotFoundError(`container ${idOrName} not found`);
-    return c;
-  }
-
-  /** A static list never changes, so it has no events. */
-  async *events(): AsyncIterable<Envelope<RuntimeEvent>> {}
 }
 
 /** Fixed scrape time so container_last_seen is stable in golden files. */

@@ -5,7 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../../../runtime/base/log.js';
 import { MetricsCollector } from '../../../sidecar/metrics/collector.js';
 import { MetricsServer } from '../../../sidecar/metrics/server.js';
-import { FIXED_NOW, FIXTURES, fixtureContainers, fixtureRoots, StaticSource } from './fixture-source.js';
+import { FakeContainerSource } from '../../harness/fake-source.js';
+import { FIXED_NOW, FIXTURES, fixtureContainers, fixtureRoots } from './fixture-source.js';
 
 /**
  * Fixture roots → MetricsServer over real HTTP → diff against the expected
@@ -36,7 +37,7 @@ for (const version of ['v1', 'v2'] as const) {
 
     before(async () => {
       const collector = new MetricsCollector({
-        source: new StaticSource(fixtureContainers()),
+        source: new FakeContainerSource(fixtureContainers()),
         roots: fixtureRoots(version),
         logger: silentLogger(),
         labelsAllowlist: ['com.docker.compose.service'],

@@ -6,7 +6,8 @@ import type { ContainerDescriptor } from '../../../runtime/types.js';
 import { MetricsCollector, type MetricsCollectorOptions } from '../../../sidecar/metrics/collector.js';
 import { MetricsServer } from '../../../sidecar/metrics/server.js';
 import type { Roots } from '../../../sidecar/metrics/types.js';
-import { FIXED_NOW, FIXTURES, StaticSource } from './fixture-source.js';
+import { FakeContainerSource } from '../../harness/fake-source.js';
+import { FIXED_NOW, FIXTURES } from './fixture-source.js';
 
 /** A writable copy of a fixture tree, so a test can make containers vanish. */
 export async function copyFixture(
@@ -23,7 +24,7 @@ export async function copyFixture(
 
 export interface Running {
   server: MetricsServer;
-  source: StaticSource;
+  source: FakeContainerSource;
   url: string;
   scrape(accept?: string): Promise<{ status: number; contentType: string | null; body: string }>;
   stop(): Promise<void>;
@@ -34,7 +35,7 @@ export async function startServer(
   roots: Roots,
   opts: Partial<MetricsCollectorOptions> = {},
 ): Promise<Running> {
-  const source = new StaticSource(containers);
+  const source = new FakeContainerSource(containers);
   const collector = new MetricsCollector({
     source,
     roots,

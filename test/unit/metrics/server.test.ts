@@ -6,7 +6,8 @@ import { isUnavailable } from '../../../runtime/base/errors.js';
 import { silentLogger } from '../../../runtime/base/log.js';
 import { MetricsCollector } from '../../../sidecar/metrics/collector.js';
 import { MetricsServer, negotiate } from '../../../sidecar/metrics/server.js';
-import { fixtureContainers, fixtureRoots, StaticSource, WEB_ID, WORKER_ID } from './fixture-source.js';
+import { FakeContainerSource } from '../../harness/fake-source.js';
+import { fixtureContainers, fixtureRoots, WEB_ID, WORKER_ID } from './fixture-source.js';
 import { copyFixture, type Running, samples, startServer, value } from './helpers.js';
 
 const PROMETHEUS_ACCEPT =
@@ -65,7 +66,7 @@ describe('content negotiation', () => {
   test('a port in use is Unavailable, naming the address', async () => {
     const port = Number(new URL(run.url).port);
     const collector = new MetricsCollector({
-      source: new StaticSource([]),
+      source: new FakeContainerSource([]),
       roots: fixtureRoots('v2'),
       logger: silentLogger(),
     });
