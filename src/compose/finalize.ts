@@ -74,7 +74,7 @@ export function finalizeProject(input: FinalizeInput): ComposeProject {
   for (const [svc, s] of Object.entries(services)) {
     const draft = merged.services.get(svc);
     const at = (key: string): Pos | undefined =>
-      draft?.pos.get(key) ?? draft?.pos.get(key.split('.')[0] ?? '');
+      draft?.pos.get(key) ?? draft?.pos.get(key.split(/[.[]/)[0] ?? '') ?? draft?.pos.get('');
     for (const [dep, d] of Object.entries(s.dependsOn)) {
       if (services[dep] !== undefined) continue;
       const why = disabledServices[dep] !== undefined ? 'is disabled by its profiles' : 'is not defined';
@@ -109,7 +109,7 @@ export function finalizeProject(input: FinalizeInput): ComposeProject {
     s.volumes.forEach((m, i) => {
       if (m.type === 'volume' && m.source !== undefined && volumes[m.source] === undefined) {
         throw new ComposeError(
-          at('volumes'),
+          at(`volumes[${i}]`),
           `services.${svc}.volumes[${i}]`,
           `volume "${m.source}" is not declared under the top-level volumes`,
         );

@@ -39,7 +39,7 @@ export function readFile(r: NodeReader, root: YMap, workingDir: string): FileDra
     for (const [svc, e] of r.map(services.value, 'services').entries) {
       const path = `services.${svc}`;
       if (!SERVICE_NAME.test(svc)) r.fail(undefined, path, `"${svc}" is not a valid service name`);
-      out.services.set(svc, readService(r, r.map(e.value, path), path, workingDir));
+      out.services.set(svc, readService(r, r.map(e.value, path), path, workingDir, e.keyPos));
     }
   }
   for (const kind of ['networks', 'volumes'] as const) {
@@ -55,8 +55,9 @@ export function readFile(r: NodeReader, root: YMap, workingDir: string): FileDra
   return out;
 }
 
-function readService(r: NodeReader, m: YMap, path: string, workingDir: string): ServiceDraft {
-  const draft: ServiceDraft = { fields: {}, pos: new Map() };
+function readService(r: NodeReader, m: YMap, path: string, workingDir: string, at: Pos): ServiceDraft {
+  // '' is the service's own name, for refusals about the service as a whole.
+  const draft: ServiceDraft = { fields: {}, pos: new Map([['', at]]) };
   const fields = draft.fields as Record<string, unknown>;
   for (const [k, e] of m.entries) {
     if (isExtension(k)) continue;
@@ -69,9 +70,12 @@ function readService(r: NodeReader, m: YMap, path: string, workingDir: string): 
       // Later checks (depends_on targets, replicas vs container_name) point at the nested key.
       if (e.value.kind === 'map') {
         for (const [sub, se] of e.value.entries) draft.pos.set(`${k}.${sub}`, se.keyPos);
-      } else if (e.value.kind === 'seq' && k === 'depends_on') {
-        for (const item of e.value.items)
+      } else if (e.value.kind === 'seq') {
+        e.value.items.forEach((item, i) => {
+          draft.pos.set(`${k}[${i}]`, item.pos);
+          // List forms of depends_on and networks name services and networks: point at the name.
           if (item.kind === 'scalar') draft.pos.set(`${k}.${String(item.value)}`, item.pos);
+        });
       }
     }
   }
