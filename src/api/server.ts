@@ -218,6 +218,7 @@ export async function claimSocketPath(path: string): Promise<void> {
       s.destroy();
       resolve(true);
     });
+    // Refused or missing: nobody answers there, which is the answer, not a failure.
     s.once('error', () => resolve(false));
   });
   if (live) {

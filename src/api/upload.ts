@@ -50,6 +50,7 @@ export function uploadBody(req: FastifyRequest): { body: Readable; settle: () =>
       };
       raw.once('end', done);
       raw.once('close', done);
+      // A client that breaks off mid-discard ends the discard; its refusal is answered anyway.
       raw.once('error', done);
     });
   };

@@ -237,7 +237,16 @@ export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDe
       out.write({ exit });
     } catch (err) {
       out.write({ error: { message: messageOf(err) } });
-      if (autoRemove) await runtime.remove(created.id, { force: true }).catch(() => undefined);
+      if (autoRemove) {
+        await runtime.remove(created.id, { force: true }).catch((rmErr: unknown) => {
+          // Gone already is the usual case: the runtime removes --rm containers itself.
+          if (!isNotFound(rmErr))
+            logger.warn(
+              { err: rmErr, id: created.id },
+              'run --rm: cannot remove the container of a failed run',
+            );
+        });
+      }
     }
     out.end();
   });
