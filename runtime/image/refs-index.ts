@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../base/atomic-file.js';
 import { InternalError } from '../base/errors.js';
+import { Mutex } from '../base/keyed-mutex.js';
 import { isErrno } from './fsutil.js';
 import type { ImageRecord } from './types.js';
 
@@ -18,7 +19,7 @@ interface IndexFile {
  */
 export class RefsIndex {
   private data: IndexFile = { version: 1, refs: {}, images: {} };
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly lock = new Mutex();
 
   constructor(private readonly path: string) {}
 
@@ -55,14 +56,12 @@ export class RefsIndex {
 
   /** Runs `fn` on the index exclusively and persists what it changed. */
   update<T>(fn: (d: IndexFile) => T | Promise<T>): Promise<T> {
-    const next = this.chain.then(async () => {
+    return this.lock.run(async () => {
       const draft = structuredClone(this.data);
       const out = await fn(draft);
       await writeFileAtomic(this.path, `${JSON.stringify(draft, null, 2)}\n`);
       this.data = draft;
       return out;
     });
-    this.chain = next.catch(() => undefined);
-    return next;
   }
 }

@@ -1,5 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { FailedPreconditionError, InvalidArgumentError } from '../base/errors.js';
+import { Mutex } from '../base/keyed-mutex.js';
 import type { Logger } from '../base/log.js';
 import type { NetworkAttachment, NetworkPort } from '../containers/ports.js';
 import type { PortMapping } from '../types.js';
@@ -7,7 +8,6 @@ import { BridgeSetup } from './bridge-setup.js';
 import { parseSubnet, type Subnet } from './cidr.js';
 import { ContainerFiles } from './container-files.js';
 import { ChildProcessRunner, type CommandRunner } from './exec.js';
-import { Mutex } from './files.js';
 import { parseExtraHosts } from './hostfiles.js';
 import { probeHostPort } from './hostports.js';
 import { IpTool } from './ip.js';

@@ -13,14 +13,3 @@ export function writeFileAtomic(
 ): Promise<void> {
   return writeAtomic(file, data, { mode, sync: opts.sync !== false });
 }
-
-/** Serialises async sections in one process (IPAM and host-state changes). */
-export class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn, fn);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-}

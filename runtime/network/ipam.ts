@@ -1,8 +1,9 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FailedPreconditionError, InternalError } from '../base/errors.js';
+import { Mutex } from '../base/keyed-mutex.js';
 import { intToIp, ipToInt, parseSubnet, type Subnet } from './cidr.js';
-import { Mutex, writeFileAtomic } from './files.js';
+import { writeFileAtomic } from './files.js';
 
 interface IpamFile {
   version: 1;

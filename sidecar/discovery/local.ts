@@ -7,6 +7,7 @@ import {
   NotFoundError,
 } from '../../runtime/base/errors.js';
 import type { SubscribeOptions } from '../../runtime/base/events.js';
+import { Mutex } from '../../runtime/base/keyed-mutex.js';
 import type { Catalog, CatalogView, ServiceInstance } from './types.js';
 import { copyInstance, validateCheckHealth, validateInstance } from './validate.js';
 import { ViewFeed } from './view-feed.js';
@@ -44,7 +45,7 @@ interface FileFormat {
 export class LocalCatalog implements Catalog {
   private readonly entries = new Map<string, Entry>();
   private readonly feed: ViewFeed;
-  private persistChain: Promise<void> = Promise.resolve();
+  private readonly persisting = new Mutex();
   private closed = false;
 
   constructor(private readonly opts: LocalCatalogOptions) {
@@ -116,7 +117,7 @@ export class LocalCatalog implements Catalog {
   async close(): Promise<void> {
     this.closed = true;
     this.feed.close();
-    await this.persistChain;
+    await this.persisting.drain();
   }
 
   private get(id: string): Entry {
@@ -142,11 +143,10 @@ export class LocalCatalog implements Catalog {
     if (path === undefined) return;
     // Serialise writes and always write the newest state: each link snapshots
     // the entries when it runs, so a burst of changes costs few writes.
-    const run = this.persistChain.then(() => {
+    const run = this.persisting.run(() => {
       const data: FileFormat = { version: 1, entries: [...this.entries.values()] };
       return writeFileAtomic(path, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600, mkdir: true });
     });
-    this.persistChain = run.catch(() => undefined);
     try {
       await run;
     } catch (err) {

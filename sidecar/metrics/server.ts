@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { Registry } from 'prom-client';
 import { FailedPreconditionError, messageOf, UnavailableError } from '../../runtime/base/errors.js';
+import { Mutex } from '../../runtime/base/keyed-mutex.js';
 import type { Logger } from '../../runtime/base/log.js';
 import { BodyBuffer } from './body.js';
 import type { MetricsCollector, Snapshot } from './collector.js';
@@ -36,7 +37,7 @@ export interface MetricsServerOptions {
 export class MetricsServer {
   private readonly registries: Record<ExpositionFormat, AnyRegistry>;
   private server: Server | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new Mutex();
   /** Chunk buffers the socket has finished sending, reused by the next ones (see stream()). */
   private readonly chunks: BodyBuffer[] = [];
 
@@ -107,7 +108,7 @@ export class MetricsServer {
    * Rendering happens outside the queue: a slow client never holds up the next scrape.
    */
   private collectOnce(format: ExpositionFormat): Promise<Scrape> {
-    const run = this.queue.then(async () => {
+    return this.queue.run(async () => {
       const collector = this.opts.collector;
       const snapshot = await collector.collect();
       const registry = this.registries[format];
@@ -119,8 +120,6 @@ export class MetricsServer {
         processMetrics: await registry.metrics(),
       };
     });
-    this.queue = run.catch(() => {});
-    return run;
   }
 
   /**
