@@ -1,11 +1,15 @@
 import { parseDuration } from '../base/duration.js';
 import type { HealthCheckConfig } from '../containers/health.js';
 import { HEALTH_DEFAULTS, parseHealthProbe } from '../containers/health.js';
-import { bad, record } from './fields.js';
+import { bad } from './fields.js';
 import { parseInteger } from './parse.js';
+import type { HealthcheckRequest } from './request.js';
 
 /** The request's healthcheck overlaid field by field on the image's (durations there are nanoseconds). */
-export function parseHealth(req: unknown, image: Record<string, unknown>): HealthCheckConfig | undefined {
+export function parseHealth(
+  req: HealthcheckRequest | undefined,
+  image: Record<string, unknown>,
+): HealthCheckConfig | undefined {
   // Image durations are nanoseconds (Docker image config); 0 means "inherit the default".
   const img =
     image.Healthcheck && typeof image.Healthcheck === 'object'
@@ -13,12 +17,8 @@ export function parseHealth(req: unknown, image: Record<string, unknown>): Healt
       : {};
   const ns = (v: unknown): number | undefined =>
     typeof v === 'number' && v > 0 ? Math.round(v / 1e6) : undefined;
-  const r = req === undefined ? {} : record(req, 'healthcheck');
-  for (const k of Object.keys(r)) {
-    if (!['test', 'interval', 'timeout', 'retries', 'startPeriod'].includes(k)) {
-      throw bad(`healthcheck.${k}`, 'unknown key (known: test, interval, timeout, retries, startPeriod)');
-    }
-  }
+  // Its shape (an object of the known keys) is the schema's (request.ts); the values are parsed here.
+  const r: Record<string, unknown> = req ?? {};
   const test = r.test ?? img.Test;
   if (test === undefined) {
     if (Object.keys(r).length > 0)

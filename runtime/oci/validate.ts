@@ -1,14 +1,14 @@
 import { isIP } from 'node:net';
 import { posix } from 'node:path';
+import { checker } from '../base/schema.js';
 import { parseSize } from '../base/size.js';
 import type { ManagedConfig, ResolvedImage } from '../containers/ports.js';
 import { parseRestartPolicy } from '../containers/restart.js';
 import type { PortMapping } from '../types.js';
 import { normaliseCap, resolveCaps } from './capabilities.js';
-import { bad, bool, record, str, strList } from './fields.js';
+import { bad } from './fields.js';
 import { parseHealth } from './healthcheck.js';
 import {
-  isAbsoluteClean,
   parseCpus,
   parseCpuset,
   parseInteger,
@@ -17,6 +17,7 @@ import {
   parseUlimit,
   type Rlimit,
 } from './parse.js';
+import { CreateRequest, HOSTNAME_PATTERN } from './request.js';
 import { parseSecurityOpts } from './security-opts.js';
 import type { NetworkMode, OciRaw, RawMount, RawResources } from './types.js';
 import { parseTmpfs, parseVolume } from './volumes.js';
@@ -28,43 +29,7 @@ export interface ValidateContext {
   readProfile: (path: string) => Promise<string>;
 }
 
-const KNOWN_KEYS = new Set([
-  'image',
-  'cmd',
-  'entrypoint',
-  'env',
-  'ports',
-  'volumes',
-  'tmpfs',
-  'readOnly',
-  'capAdd',
-  'capDrop',
-  'securityOpt',
-  'privileged',
-  'memory',
-  'memorySwap',
-  'cpus',
-  'cpusetCpus',
-  'pidsLimit',
-  'ulimits',
-  'restart',
-  'network',
-  'labels',
-  'user',
-  'workdir',
-  'hostname',
-  'stopSignal',
-  'stopTimeout',
-  'healthcheck',
-  'autoRemove',
-  'name',
-  'extraHosts',
-]);
-
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
-const HOSTNAME_RE =
-  /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
-const USER_RE = /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]*(:[a-zA-Z0-9_.][a-zA-Z0-9_.-]*)?$/;
+const HOSTNAME_RE = new RegExp(HOSTNAME_PATTERN);
 const ENV_KEY_RE = /^[^=\0]+$/;
 const STOP_TIMEOUT_DEFAULT_S = 10;
 
@@ -109,91 +74,22 @@ function exposedPorts(image: Record<string, unknown>, published: PortMapping[]):
   return out;
 }
 
-/**
- * Validates a create request merged with the image config, Docker's way:
- * an entrypoint override clears the image Cmd; env, labels and health fields
- * overlay the image's; workdir/user/stop signal fall back to the image.
- */
-export async function validateRequest(
-  request: unknown,
-  image: ResolvedImage,
-  ctx: ValidateContext,
-): Promise<ManagedConfig> {
-  const req = record(request, 'request');
-  for (const k of Object.keys(req)) {
-    if (!KNOWN_KEYS.has(k)) throw bad(k, 'unknown key');
-  }
-  const ic = image.config;
-  const has = (k: string): boolean => req[k] !== undefined;
+const checkCreateRequest = checker(CreateRequest, 'request');
 
-  const imageRef = str(req.image, 'image');
-  if (imageRef.trim() === '') throw bad('image', 'an image reference is required');
-
-  let name: string | undefined;
-  if (has('name')) {
-    name = str(req.name, 'name').replace(/^\//, '');
-    if (!NAME_RE.test(name))
-      throw bad(
-        'name',
-        `must match [a-zA-Z0-9][a-zA-Z0-9_.-]* (at most 128 characters), got ${JSON.stringify(name)}`,
-      );
-  }
-
-  // Command: Docker semantics.
-  const entrypoint = has('entrypoint')
-    ? strList(req.entrypoint, 'entrypoint')
-    : (imageStrList(ic, 'Entrypoint') ?? []);
-  // An empty cmd is "not given" (Docker API), so the image Cmd still applies.
-  const reqCmd = has('cmd') ? strList(req.cmd, 'cmd') : [];
-  const cmd = reqCmd.length > 0 ? reqCmd : has('entrypoint') ? [] : (imageStrList(ic, 'Cmd') ?? []);
+/** Docker's command: an entrypoint override clears the image Cmd; an empty cmd is "not given" (Docker API). */
+function command(req: CreateRequest, ic: Record<string, unknown>): string[] {
+  const entrypoint = req.entrypoint ?? imageStrList(ic, 'Entrypoint') ?? [];
+  const reqCmd = req.cmd ?? [];
+  const cmd = reqCmd.length > 0 ? reqCmd : req.entrypoint ? [] : (imageStrList(ic, 'Cmd') ?? []);
   const args = [...entrypoint, ...cmd];
   if (args.length === 0)
     throw bad('cmd', 'no command: the image has no Cmd or Entrypoint and the request gives none');
+  return args;
+}
 
-  const env = mergeEnv(imageStrList(ic, 'Env') ?? [], has('env') ? strList(req.env, 'env') : undefined);
-
-  const labels: Record<string, string> = {};
-  if (ic.Labels && typeof ic.Labels === 'object') {
-    for (const [k, v] of Object.entries(ic.Labels as Record<string, unknown>))
-      if (typeof v === 'string') labels[k] = v;
-  }
-  if (has('labels')) {
-    for (const [k, v] of Object.entries(record(req.labels, 'labels'))) labels[k] = str(v, `labels.${k}`);
-  }
-
-  // Docker resolves a relative image WorkingDir against /.
-  let cwd =
-    typeof ic.WorkingDir === 'string' && ic.WorkingDir !== '' ? posix.resolve('/', ic.WorkingDir) : '/';
-  if (has('workdir')) {
-    cwd = str(req.workdir, 'workdir');
-    if (!isAbsoluteClean(cwd)) throw bad('workdir', `must be an absolute path, got ${JSON.stringify(cwd)}`);
-  }
-
-  let user = typeof ic.User === 'string' && ic.User !== '' ? ic.User : '0';
-  if (has('user')) {
-    user = str(req.user, 'user');
-    if (!USER_RE.test(user))
-      throw bad('user', `must be uid[:gid] or name[:group], got ${JSON.stringify(user)}`);
-  }
-
-  let hostname: string | undefined;
-  if (has('hostname')) {
-    hostname = str(req.hostname, 'hostname');
-    if (!HOSTNAME_RE.test(hostname))
-      throw bad('hostname', `${JSON.stringify(hostname)} is not a valid hostname (RFC 1123)`);
-  }
-
-  let network: NetworkMode = 'bridge';
-  if (has('network')) {
-    const n = str(req.network, 'network');
-    if (n !== 'none' && n !== 'host' && n !== 'bridge')
-      throw bad('network', `must be none, host or bridge, got ${JSON.stringify(n)}`);
-    network = n;
-  }
-
-  const published = has('ports')
-    ? strList(req.ports, 'ports').map((p, i) => parsePort(p, `ports[${i}]`))
-    : [];
+/** Published ports: a host address:port/protocol at most once; publishing needs the bridge network. */
+function publishedPorts(req: CreateRequest, network: NetworkMode): PortMapping[] {
+  const published = (req.ports ?? []).map((p, i) => parsePort(p, `ports[${i}]`));
   const seen = new Set<string>();
   published.forEach((p, i) => {
     if (p.hostPort === 0) return;
@@ -204,16 +100,15 @@ export async function validateRequest(
   if (network !== 'bridge' && published.some((p) => p.hostIp !== '')) {
     throw bad('ports', `publishing ports needs network bridge (network is ${network})`);
   }
-  const ports = [...published, ...exposedPorts(ic, published)];
+  return published;
+}
 
-  const mounts: RawMount[] = [];
-  if (has('volumes')) {
-    for (const [i, v] of strList(req.volumes, 'volumes').entries())
-      mounts.push(parseVolume(v, `volumes[${i}]`));
-  }
-  if (has('tmpfs')) {
-    for (const [i, v] of strList(req.tmpfs, 'tmpfs').entries()) mounts.push(parseTmpfs(v, `tmpfs[${i}]`));
-  }
+/** Volumes then tmpfs mounts; a destination at most once across both. */
+function mountsOf(req: CreateRequest): RawMount[] {
+  const mounts: RawMount[] = [
+    ...(req.volumes ?? []).map((v, i) => parseVolume(v, `volumes[${i}]`)),
+    ...(req.tmpfs ?? []).map((v, i) => parseTmpfs(v, `tmpfs[${i}]`)),
+  ];
   const dests = new Set<string>();
   for (const m of mounts) {
     const d = m.destination.replace(/\/+$/, '');
@@ -227,28 +122,18 @@ export async function validateRequest(
     }
     dests.add(d);
   }
+  return mounts;
+}
 
-  const readOnly = has('readOnly') ? bool(req.readOnly, 'readOnly') : false;
-  const privileged = has('privileged') ? bool(req.privileged, 'privileged') : false;
-  const capAdd = has('capAdd')
-    ? strList(req.capAdd, 'capAdd').map((c, i) => normaliseCap(c, `capAdd[${i}]`))
-    : [];
-  const capDrop = has('capDrop')
-    ? strList(req.capDrop, 'capDrop').map((c, i) => normaliseCap(c, `capDrop[${i}]`))
-    : [];
-  const caps = resolveCaps(privileged ? ['ALL'] : capAdd, privileged ? [] : capDrop);
-  const sec = await parseSecurityOpts(
-    has('securityOpt') ? strList(req.securityOpt, 'securityOpt') : [],
-    ctx.readProfile,
-  );
-
+/** Limits in Docker's notation, with the checks across them (memory minimum, swap above memory). */
+function resourcesOf(req: CreateRequest, hostCpus: number): RawResources {
   const resources: RawResources = {};
-  if (has('memory')) {
+  if (req.memory !== undefined) {
     resources.memory = parseSize(req.memory, 'memory');
     if (resources.memory < 6 * 1024 * 1024)
       throw bad('memory', `${JSON.stringify(req.memory)} is below the minimum of 6m`);
   }
-  if (has('memorySwap')) {
+  if (req.memorySwap !== undefined) {
     const s = req.memorySwap;
     resources.memorySwap = s === -1 || s === '-1' ? -1 : parseSize(s, 'memorySwap');
     if (resources.memory === undefined) throw bad('memorySwap', 'needs memory to be set as well');
@@ -256,54 +141,109 @@ export async function validateRequest(
       throw bad('memorySwap', `${JSON.stringify(s)} is below memory (it is memory plus swap, as in Docker)`);
     }
   }
-  if (has('cpus')) {
-    const c = parseCpus(req.cpus, 'cpus', ctx.hostCpus);
+  if (req.cpus !== undefined) {
+    const c = parseCpus(req.cpus, 'cpus', hostCpus);
     resources.cpuQuota = c.quota;
     resources.cpuPeriod = c.period;
   }
-  if (has('cpusetCpus')) resources.cpusetCpus = parseCpuset(req.cpusetCpus, 'cpusetCpus');
-  if (has('pidsLimit')) {
+  if (req.cpusetCpus !== undefined) resources.cpusetCpus = parseCpuset(req.cpusetCpus, 'cpusetCpus');
+  if (req.pidsLimit !== undefined) {
     const p = parseInteger(req.pidsLimit, 'pidsLimit', -1);
     if (p === 0) throw bad('pidsLimit', 'must be positive, or -1 for unlimited');
     resources.pidsLimit = p;
   }
-  const rlimits: Rlimit[] = [];
-  if (has('ulimits')) {
-    strList(req.ulimits, 'ulimits').forEach((u, i) => {
-      const r = parseUlimit(u, `ulimits[${i}]`);
-      if (rlimits.some((x) => x.type === r.type)) throw bad(`ulimits[${i}]`, `${r.type} is given twice`);
-      rlimits.push(r);
-    });
-  }
+  return resources;
+}
 
-  const restart = parseRestartPolicy(has('restart') ? str(req.restart, 'restart') : 'no');
-  const autoRemove = has('autoRemove') ? bool(req.autoRemove, 'autoRemove') : false;
+/** `ulimits`, each limit at most once. */
+function rlimitsOf(req: CreateRequest): Rlimit[] {
+  const rlimits: Rlimit[] = [];
+  (req.ulimits ?? []).forEach((u, i) => {
+    const r = parseUlimit(u, `ulimits[${i}]`);
+    if (rlimits.some((x) => x.type === r.type)) throw bad(`ulimits[${i}]`, `${r.type} is given twice`);
+    rlimits.push(r);
+  });
+  return rlimits;
+}
+
+/** `HOST:IP` (IPv6 possibly bracketed) → `HOST:IP`. */
+function extraHostsOf(list: string[]): string[] {
+  return list.map((h, i) => {
+    const field = `extraHosts[${i}]`;
+    const colon = h.indexOf(':');
+    const host = h.slice(0, colon);
+    const ip = h.slice(colon + 1).replace(/^\[(.*)\]$/, '$1');
+    if (colon < 0 || !HOSTNAME_RE.test(host)) throw bad(field, `must be HOST:IP, got ${JSON.stringify(h)}`);
+    if (isIP(ip) === 0) throw bad(field, `${JSON.stringify(ip)} is not an IP address`);
+    return `${host}:${ip}`;
+  });
+}
+
+/**
+ * Validates a create request merged with the image config, Docker's way:
+ * an entrypoint override clears the image Cmd; env, labels and health fields
+ * overlay the image's; workdir/user/stop signal fall back to the image. The
+ * shape is the schema's (request.ts); what is checked here is what a schema
+ * cannot say: Docker's notations and the checks across fields or against the
+ * image and the host.
+ */
+export async function validateRequest(
+  request: unknown,
+  image: ResolvedImage,
+  ctx: ValidateContext,
+): Promise<ManagedConfig> {
+  const req = checkCreateRequest(request);
+  const ic = image.config;
+  const name = req.name?.replace(/^\//, '');
+  const args = command(req, ic);
+  const env = mergeEnv(imageStrList(ic, 'Env') ?? [], req.env);
+
+  const labels: Record<string, string> = {};
+  if (ic.Labels && typeof ic.Labels === 'object') {
+    for (const [k, v] of Object.entries(ic.Labels as Record<string, unknown>))
+      if (typeof v === 'string') labels[k] = v;
+  }
+  Object.assign(labels, req.labels);
+
+  // Docker resolves a relative image WorkingDir against /.
+  const cwd =
+    req.workdir ??
+    (typeof ic.WorkingDir === 'string' && ic.WorkingDir !== '' ? posix.resolve('/', ic.WorkingDir) : '/');
+  const user = req.user ?? (typeof ic.User === 'string' && ic.User !== '' ? ic.User : '0');
+  const hostname = req.hostname;
+  const network: NetworkMode = req.network ?? 'bridge';
+  const published = publishedPorts(req, network);
+  const ports = [...published, ...exposedPorts(ic, published)];
+  const mounts = mountsOf(req);
+
+  const readOnly = req.readOnly ?? false;
+  const privileged = req.privileged ?? false;
+  const capAdd = (req.capAdd ?? []).map((c, i) => normaliseCap(c, `capAdd[${i}]`));
+  const capDrop = (req.capDrop ?? []).map((c, i) => normaliseCap(c, `capDrop[${i}]`));
+  const caps = resolveCaps(privileged ? ['ALL'] : capAdd, privileged ? [] : capDrop);
+  const sec = await parseSecurityOpts(req.securityOpt ?? [], ctx.readProfile);
+
+  const resources = resourcesOf(req, ctx.hostCpus);
+  const rlimits = rlimitsOf(req);
+
+  const restart = parseRestartPolicy(req.restart ?? 'no');
+  const autoRemove = req.autoRemove ?? false;
   if (autoRemove && restart.name !== 'no')
     throw bad('autoRemove', `conflicts with restart ${restart.name}: a removed container cannot restart`);
 
-  const stopSignal = has('stopSignal')
-    ? parseSignal(req.stopSignal, 'stopSignal')
-    : typeof ic.StopSignal === 'string' && ic.StopSignal !== ''
-      ? parseSignal(ic.StopSignal, 'image StopSignal')
-      : 'SIGTERM';
+  const stopSignal =
+    req.stopSignal !== undefined
+      ? parseSignal(req.stopSignal, 'stopSignal')
+      : typeof ic.StopSignal === 'string' && ic.StopSignal !== ''
+        ? parseSignal(ic.StopSignal, 'image StopSignal')
+        : 'SIGTERM';
   const stopTimeoutMs =
-    (has('stopTimeout') ? parseInteger(req.stopTimeout, 'stopTimeout', 0, 86_400) : STOP_TIMEOUT_DEFAULT_S) *
-    1000;
+    (req.stopTimeout !== undefined
+      ? parseInteger(req.stopTimeout, 'stopTimeout', 0, 86_400)
+      : STOP_TIMEOUT_DEFAULT_S) * 1000;
 
   const health = parseHealth(req.healthcheck, ic);
-
-  let extraHosts: string[] | undefined;
-  if (has('extraHosts')) {
-    extraHosts = strList(req.extraHosts, 'extraHosts').map((h, i) => {
-      const field = `extraHosts[${i}]`;
-      const colon = h.indexOf(':');
-      const host = h.slice(0, colon);
-      const ip = h.slice(colon + 1).replace(/^\[(.*)\]$/, '$1');
-      if (colon < 0 || !HOSTNAME_RE.test(host)) throw bad(field, `must be HOST:IP, got ${JSON.stringify(h)}`);
-      if (isIP(ip) === 0) throw bad(field, `${JSON.stringify(ip)} is not an IP address`);
-      return `${host}:${ip}`;
-    });
-  }
+  const extraHosts = req.extraHosts ? extraHostsOf(req.extraHosts) : undefined;
 
   const raw: OciRaw = {
     v: 1,
@@ -324,7 +264,7 @@ export async function validateRequest(
   };
   return {
     ...(name !== undefined ? { name } : {}),
-    image: imageRef,
+    image: req.image,
     labels,
     env,
     ...(hostname !== undefined ? { hostname } : {}),
