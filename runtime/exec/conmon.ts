@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { FailedPreconditionError, UnavailableError } from '../base/errors.js';
+import type { StateLayout } from './state.js';
 
 export interface ConmonLaunch {
   conmonPath: string;
@@ -12,6 +13,61 @@ export interface ConmonLaunch {
   stderrPath: string;
   /** conmon's working directory: it writes an `oom` file into its cwd as well as into the persist dir. */
   cwd: string;
+}
+
+/**
+ * conmon's command line for container `id` (README: "How conmon is
+ * invoked"): its state under `layout`, the k8s-file log at `logPath`, the
+ * OCI runtime's `--root` and json log.
+ */
+export function conmonArgs(
+  id: string,
+  o: {
+    layout: StateLayout;
+    runtimePath: string;
+    bundleDir: string;
+    logPath: string;
+    terminal: boolean;
+    logSizeMax?: number | undefined;
+  },
+): string[] {
+  const L = o.layout;
+  const args = [
+    '--api-version',
+    '1',
+    '-c',
+    id,
+    '-u',
+    id,
+    '-n',
+    id,
+    '-r',
+    o.runtimePath,
+    '-b',
+    o.bundleDir,
+    '-p',
+    L.pidFile(id),
+    '-P',
+    L.conmonPidFile(id),
+    '-l',
+    `k8s-file:${o.logPath}`,
+    '--exit-dir',
+    L.exitDir,
+    '--persist-dir',
+    L.containerDir(id),
+    '--socket-dir-path',
+    L.socketDir,
+    '--runtime-arg',
+    `--root=${L.runtimeRoot}`,
+    '--runtime-arg',
+    `--log=${L.runtimeLog(id)}`,
+    '--runtime-arg',
+    '--log-format=json',
+  ];
+  // With process.terminal the runtime wants a console socket; conmon provides it and logs the pty.
+  if (o.terminal) args.push('--terminal');
+  if (o.logSizeMax !== undefined && o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax));
+  return args;
 }
 
 /**
@@ -52,6 +108,7 @@ export function launchConmon(id: string, launch: ConmonLaunch): Promise<number> 
       try {
         return readFileSync(launch.stderrPath, 'utf8').slice(-4096).trim();
       } catch {
+        // conmon wrote nothing (file not created): the message says "no output"
         return '';
       }
     };
@@ -119,6 +176,7 @@ function parseSyncMessage(line: string): SyncMessage | undefined {
     if (typeof data !== 'number') return undefined;
     return typeof message === 'string' ? { data, message } : { data };
   } catch {
+    // not JSON: the caller reports the line itself as an unexpected sync message
     return undefined;
   }
 }

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-file.js';
 import { FailedPreconditionError, InternalError } from '../base/errors.js';
 import type { CgroupInfo } from '../cgroups/detect.js';
+import { HostProc } from '../cgroups/proc.js';
 import type { ManagedConfig, ResolvedImage, SpecFacts, SpecPort } from '../containers/ports.js';
 import { ALL_CAPS, boundingCapsFromStatus } from './capabilities.js';
 import { type Arch, hostArch } from './seccomp-default.js';
@@ -35,32 +35,25 @@ export interface OciSpecBuilderOptions {
   defaultNofile?: number;
   /**
    * Capabilities the agent can hand out (its bounding set); defaults to
-   * /proc/self/status. Privileged and `ALL` mean all of these: a confined
+   * `<procRoot>/self/status`. Privileged and `ALL` mean all of these: a confined
    * agent cannot grant more, and runc fails the start if asked to.
    */
   hostCaps?: string[];
+  /** procfs root for the agent's own status and limits; default `/proc`. */
+  procRoot?: string;
 }
 
 const DOCKER_NOFILE = 1_048_576;
 
-function ownBoundingCaps(): string[] {
-  try {
-    return boundingCapsFromStatus(readFileSync('/proc/self/status', 'utf8')) ?? [...ALL_CAPS];
-  } catch {
-    return [...ALL_CAPS];
-  }
+function ownBoundingCaps(proc: HostProc): string[] {
+  const status = proc.selfFile('status');
+  return (status === undefined ? undefined : boundingCapsFromStatus(status)) ?? [...ALL_CAPS];
 }
 
-/** The hard "Max open files" of this process, from /proc/self/limits. */
-export function ownNofileHardLimit(limitsText?: string): number | undefined {
-  let text = limitsText;
-  if (text === undefined) {
-    try {
-      text = readFileSync('/proc/self/limits', 'utf8');
-    } catch {
-      return undefined;
-    }
-  }
+/** The hard "Max open files" of this process, from /proc/self/limits (or `limitsText`). */
+export function ownNofileHardLimit(limitsText?: string, proc = new HostProc()): number | undefined {
+  const text = limitsText ?? proc.selfFile('limits');
+  if (text === undefined) return undefined;
   const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
   if (!m || m[2] === 'unlimited') return undefined;
   const n = Number(m[2]);
@@ -87,8 +80,10 @@ export class OciSpecBuilder implements SpecPort {
     this.volumes = new VolumeStore(opts.volumesRoot);
     this.arch = opts.seccomp?.arch ?? hostArch();
     this.hostCpus = opts.hostCpus ?? availableParallelism();
-    this.hostCaps = opts.hostCaps ?? ownBoundingCaps();
-    this.defaultNofile = opts.defaultNofile ?? Math.min(DOCKER_NOFILE, ownNofileHardLimit() ?? DOCKER_NOFILE);
+    const proc = new HostProc(opts.procRoot);
+    this.hostCaps = opts.hostCaps ?? ownBoundingCaps(proc);
+    this.defaultNofile =
+      opts.defaultNofile ?? Math.min(DOCKER_NOFILE, ownNofileHardLimit(undefined, proc) ?? DOCKER_NOFILE);
   }
 
   validate(request: unknown, image: ResolvedImage): Promise<ManagedConfig> {

@@ -101,6 +101,7 @@ export async function composeRuntime(
     runtimeName,
     conmonPath,
     stateDir: join(cfg.runDir, 'exec'),
+    cgroups,
     logger: logger.child({ component: 'exec' }),
     ...(cfg.logMaxSize > 0 ? { logSizeMax: cfg.logMaxSize } : {}),
   });
