@@ -77,16 +77,15 @@ export function finalizeProject(input: FinalizeInput): ComposeProject {
       draft?.pos.get(key) ?? draft?.pos.get(key.split(/[.[]/)[0] ?? '') ?? draft?.pos.get('');
     for (const [dep, d] of Object.entries(s.dependsOn)) {
       if (services[dep] !== undefined) continue;
+      // As compose-go: an optional dependency on a service its profiles switch off stays (the
+      // reconciler skips it); an undefined service, or a required disabled one, is refused.
+      if (!d.required && disabledServices[dep] !== undefined) continue;
       const why = disabledServices[dep] !== undefined ? 'is disabled by its profiles' : 'is not defined';
-      if (d.required || disabledServices[dep] === undefined) {
-        throw new ComposeError(
-          at(`depends_on.${dep}`),
-          `services.${svc}.depends_on.${dep}`,
-          `service "${dep}" ${why}`,
-        );
-      }
-      // An optional dependency that is switched off is dropped, as Compose does.
-      delete s.dependsOn[dep];
+      throw new ComposeError(
+        at(`depends_on.${dep}`),
+        `services.${svc}.depends_on.${dep}`,
+        `service "${dep}" ${why}`,
+      );
     }
     for (const net of Object.keys(s.networks)) {
       if (net === 'default' && networks.default === undefined) {

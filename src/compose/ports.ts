@@ -47,7 +47,7 @@ function portNumber(r: NodeReader, node: YNode, path: string): number {
   return n;
 }
 
-/** Splits `ip:host:container` where ip may be `[v6]` or a bare IPv6 (docker's nat.ParsePortSpec rules). */
+/** Splits `ip:host:container` where ip may be `[v6]` (docker's nat.ParsePortSpec rules). */
 function splitSpec(spec: string): [string, string, string] | undefined {
   if (spec.startsWith('[')) {
     const end = spec.indexOf(']');
@@ -60,8 +60,8 @@ function splitSpec(spec: string): [string, string, string] | undefined {
   if (parts.length === 1) return ['', '', parts[0] ?? ''];
   if (parts.length === 2) return ['', parts[0] ?? '', parts[1] ?? ''];
   if (parts.length === 3) return [parts[0] ?? '', parts[1] ?? '', parts[2] ?? ''];
-  // An unbracketed IPv6 host address: the last two fields are the ports.
-  return [parts.slice(0, -2).join(':'), parts.at(-2) ?? '', parts.at(-1) ?? ''];
+  // An IPv6 host address must be bracketed, as compose-go requires.
+  return undefined;
 }
 
 function range(s: string): [number, number] | undefined {

@@ -19,6 +19,7 @@ export class NodeReader {
   /** The scalar's text after interpolation; numbers and booleans as written. */
   str(node: YNode, path: string): string {
     const s = this.scalar(node, path, 'a string');
+    if (typeof s.value === 'number') return numberText(s);
     if (typeof s.value !== 'string') return s.value === null ? '' : String(s.value);
     try {
       return interpolate(s.value, this.lookup);
@@ -136,6 +137,18 @@ export class NodeReader {
     if (node.kind !== 'scalar') this.fail(node, path, `expected ${what}, got ${describe(node)}`);
     return node;
   }
+}
+
+/**
+ * A plain YAML number as compose-go's decoder prints it: a leading-zero
+ * integer is octal (YAML 1.1, as go-yaml reads it), integers keep every digit
+ * (no float rounding), anything else as JavaScript prints the number.
+ */
+function numberText(s: YScalar): string {
+  const src = s.source.trim();
+  if (/^[-+]?0[0-7]+$/.test(src)) return String(Number.parseInt(src, 8));
+  if (/^[-+]?\d+$/.test(src)) return BigInt(src).toString();
+  return String(s.value);
 }
 
 function describe(node: YNode): string {

@@ -105,7 +105,7 @@ export type DependsOnCondition = 'service_started' | 'service_healthy' | 'servic
 
 export interface ComposeDependency {
   condition: DependsOnCondition;
-  /** false: a missing or disabled dependency is skipped instead of refused. */
+  /** false: a dependency switched off by profiles is skipped (it stays here, absent from services). */
   required: boolean;
   /** Restart this service when the dependency is updated. */
   restart: boolean;
