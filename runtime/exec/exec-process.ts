@@ -184,7 +184,7 @@ async function killExecProcess(pidPath: string, runcPid: number | undefined): Pr
         return;
       }
     } catch {
-      // pid file not written yet
+      // pid file not written yet (ENOENT), or the process exited before the kill (ESRCH): look again
     }
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -192,7 +192,7 @@ async function killExecProcess(pidPath: string, runcPid: number | undefined): Pr
     try {
       process.kill(runcPid, 'SIGKILL');
     } catch {
-      // already gone
+      // ESRCH: runc already exited, which is what the kill was for
     }
   }
 }
@@ -203,6 +203,7 @@ async function runtimeFailure(logPath: string): Promise<string | undefined> {
   try {
     text = await readFile(logPath, 'utf8');
   } catch {
+    // no log: runc wrote no error, so the command's own exit status stands
     return undefined;
   }
   const msgs: string[] = [];
@@ -212,7 +213,7 @@ async function runtimeFailure(logPath: string): Promise<string | undefined> {
       const rec = JSON.parse(line) as { level?: string; msg?: string };
       if ((rec.level === 'error' || rec.level === 'fatal') && rec.msg) msgs.push(rec.msg);
     } catch {
-      // not json: ignore
+      // not a json record (runc prints some plain lines): not an error message to report
     }
   }
   return msgs.length > 0 ? msgs.join('; ') : undefined;

@@ -120,6 +120,7 @@ export class K8sLogReader implements LogPort {
           }
           let lines: LogLine[] = [];
           // Rotation: a new file at the path (new inode) or the same file truncated.
+          // ENOENT between conmon's rename and its new file: no rotation to follow yet, the next turn looks again.
           const cur = await stat(logPath).catch(() => undefined);
           if (cur !== undefined && cur.ino !== ino) {
             lines = lines.concat(await drain());
@@ -313,6 +314,7 @@ class ChangeWaiter {
         // The poll keeps things going.
       });
     } catch {
+      // The file is gone (rotation in progress) or watching is not possible: the poll keeps things going.
       this.watcher = undefined;
     }
   }

@@ -67,6 +67,8 @@ export async function readMeta(layout: StateLayout, id: string): Promise<Contain
   try {
     return JSON.parse(await readFile(layout.metaFile(id), 'utf8')) as ContainerMeta;
   } catch {
+    // Not created by this executor or already deleted (meta.json is written atomically, never torn):
+    // callers then ask the OCI runtime itself.
     return undefined;
   }
 }
@@ -88,6 +90,7 @@ export async function readExitFile(
     text = await readFile(path, 'utf8');
     mtime = (await stat(path)).mtime;
   } catch {
+    // No exit file yet: the container still runs (or never started), which is the answer.
     return undefined;
   }
   const t = text.trim();
@@ -114,7 +117,7 @@ async function wasOomKilled(
     await stat(layout.oomFile(id));
     return true;
   } catch {
-    // fall through to the cgroup counter
+    // No `oom` file (ENOENT): conmon saw no OOM; fall through to the cgroup counter
   }
   if (meta?.oomCounterPath === undefined) return false;
   try {
@@ -122,6 +125,7 @@ async function wasOomKilled(
     const m = /^oom_kill (\d+)$/m.exec(text);
     return m?.[1] !== undefined && Number(m[1]) > 0;
   } catch {
+    // The cgroup is already gone (deleted with the container): no counter, no OOM evidence.
     return false;
   }
 }

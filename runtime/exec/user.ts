@@ -57,6 +57,7 @@ async function readTable(path: string): Promise<string[][]> {
       .filter((l) => l.trim() !== '' && !l.startsWith('#'))
       .map((l) => l.split(':'));
   } catch {
+    // No /etc/passwd or /etc/group in the image: names cannot resolve, numeric ids still do (the caller says which failed).
     return [];
   }
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isFailedPrecondition, isInvalidArgument, isNotFound } from '../../../runtime/base/errors.js';
 import { silentLogger } from '../../../runtime/base/log.js';
+import { cgroupFile, detectCgroups } from '../../../runtime/cgroups/detect.js';
 import { ConmonExecutor } from '../../../runtime/exec/executor.js';
 import { K8sLogReader } from '../../../runtime/exec/logfile.js';
 import { StateLayout } from '../../../runtime/exec/state.js';
@@ -249,6 +250,13 @@ describe('ConmonExecutor with runc', () => {
     assert.equal(exit.exitCode, 137);
     assert.equal(exit.oomKilled, true);
     assert.equal(exit.signal, 'SIGKILL');
+    // The kernel's counter was found where this host's cgroup layout puts it (v1/hybrid or v2).
+    const info = detectCgroups();
+    const meta = JSON.parse(await readFile(new StateLayout(stateDir).metaFile(c.id), 'utf8')) as {
+      oomCounterPath?: string;
+    };
+    const counter = info.version === 'v2' ? 'memory.events' : 'memory.oom_control';
+    assert.equal(meta.oomCounterPath, cgroupFile(info, 'memory', `/${CGROUP_PARENT}/${c.id}`, counter));
   });
 
   test('a missing binary fails create with the runtime message', async () => {
@@ -387,11 +395,15 @@ describe('ConmonExecutor with runc', () => {
   });
 });
 
-/** runc removes each container's cgroup on delete; the shared parent is ours to remove. */
+/** runc removes each container's cgroup on delete; the shared parent is ours to remove, in every hierarchy of this host's mode. */
 async function removeCgroups(): Promise<void> {
-  const root = '/sys/fs/cgroup';
-  for (const ctrl of await readdir(root).catch(() => [] as string[])) {
-    const parent = join(root, ctrl, CGROUP_PARENT);
+  const info = detectCgroups();
+  const mounts = new Set([
+    ...Object.values(info.v1Controllers),
+    ...(info.unifiedMount ? [info.unifiedMount] : []),
+  ]);
+  for (const mount of mounts) {
+    const parent = join(mount, CGROUP_PARENT);
     if (!(await stat(parent).catch(() => undefined))) continue;
     for (const child of await readdir(parent, { withFileTypes: true }).catch(() => [])) {
       if (child.isDirectory()) await rmdir(join(parent, child.name)).catch(() => undefined);
