@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { cgroupFile, detectCgroups } from '../../../runtime/cgroups/detect.js';
 import { startAgent, type TestAgent } from '../../harness/agent.js';
 import { buildBusyboxImage } from '../../harness/images.js';
 import { pollUntil } from '../../harness/proc.js';
@@ -185,9 +186,12 @@ describe('berth run/ps/logs/stop/rm through a real agent', () => {
     ).trim();
     const d = await inspect(id);
     const cg = String(d.cgroupPath);
-    const limit = (await readFile(`/sys/fs/cgroup/memory${cg}/memory.limit_in_bytes`, 'utf8')).trim();
+    // Where this host's cgroup mode keeps them (v1/hybrid: per controller; v2: memory.max in the unified tree).
+    const info = detectCgroups();
+    const memFile = info.version === 'v2' ? 'memory.max' : 'memory.limit_in_bytes';
+    const limit = (await readFile(cgroupFile(info, 'memory', cg, memFile), 'utf8')).trim();
     assert.equal(limit, String(32 * 1024 * 1024));
-    assert.equal((await readFile(`/sys/fs/cgroup/pids${cg}/pids.max`, 'utf8')).trim(), '12');
+    assert.equal((await readFile(cgroupFile(info, 'pids', cg, 'pids.max'), 'utf8')).trim(), '12');
     // Enforced: forking past the limit fails inside the container.
     const fork = await agent.cli([
       'exec',
