@@ -1,3 +1,4 @@
+// Over 400 lines: one runc + conmon executor and busybox bundle shared by every lifecycle test, so they stay in one file.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -1,3 +1,4 @@
+// Over 400 lines: one real bridge shared by every test in order (attach, publish, restore, destroy), so they stay in one file.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
