@@ -8,12 +8,16 @@ import {
 import type { SubscribeOptions } from '../../runtime/base/events.js';
 import type { Logger } from '../../runtime/base/log.js';
 import { silentLogger } from '../../runtime/base/log.js';
+import { CONSUL_DEFAULTS, consulClientOptions } from './config.js';
 import { ConsulClient, type ConsulConnection } from './consul-client.js';
 import { ownedFromAgent } from './consul-decode.js';
 import { ConsulView } from './consul-view.js';
 import { ConsulWriter, type Desired } from './consul-writer.js';
 import type { Catalog, CatalogView, ServiceInstance } from './types.js';
 import { copyInstance, validateCheckHealth, validateInstance } from './validate.js';
+
+/** Defaults of the client's options: the rows of CONSUL_CONFIG (config.ts). */
+const DEFAULTS = consulClientOptions(CONSUL_DEFAULTS);
 
 export type { ConsulConnection } from './consul-client.js';
 
@@ -61,14 +65,14 @@ export class ConsulCatalog implements Catalog {
       throw new InvalidArgumentError('nodeName: must be a non-empty string', { field: 'nodeName' });
     }
     const log = opts.log ?? silentLogger();
-    const backoffMinMs = opts.backoffMinMs ?? 250;
-    const backoffMaxMs = opts.backoffMaxMs ?? 30_000;
+    const backoffMinMs = opts.backoffMinMs ?? DEFAULTS.backoffMinMs;
+    const backoffMaxMs = opts.backoffMaxMs ?? DEFAULTS.backoffMaxMs;
     // Equal jitter (half fixed, half random) spreads a fleet reconnecting after an outage.
     const backoff = (failures: number) =>
       backoffDelay(failures, { initialMs: backoffMinMs, maxMs: backoffMaxMs, jitter: 0.5 });
-    this.client = new ConsulClient(opts, opts.requestTimeoutMs ?? 3000);
+    this.client = new ConsulClient(opts, opts.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs);
     this.reader = new ConsulView(this.client, {
-      wait: opts.wait ?? '30s',
+      wait: opts.wait ?? DEFAULTS.wait,
       backoff,
       onReconnect: () => {
         // It may be a different agent now (restart, failover): ask its node name again.
@@ -80,9 +84,9 @@ export class ConsulCatalog implements Catalog {
     });
     this.writer = new ConsulWriter(this.client, {
       nodeName: opts.nodeName,
-      checkTtl: opts.checkTtl ?? '30s',
-      heartbeatMs: opts.heartbeatMs ?? 10_000,
-      resyncIntervalMs: opts.resyncIntervalMs ?? 30_000,
+      checkTtl: opts.checkTtl ?? DEFAULTS.checkTtl,
+      heartbeatMs: opts.heartbeatMs ?? DEFAULTS.heartbeatMs,
+      resyncIntervalMs: opts.resyncIntervalMs ?? DEFAULTS.resyncIntervalMs,
       backoff,
       reachable: () => this.reader.reachable,
       log,

@@ -11,6 +11,7 @@ import type {
   ContainerSource,
   RuntimeEvent,
 } from '../../runtime/types.js';
+import { DISCOVERY_DEFAULTS, registrarOptions } from './config.js';
 import { isProbed, type ProbeResult, Prober } from './probe.js';
 import {
   type CheckSpec,
@@ -20,6 +21,9 @@ import {
   registrationsFor,
 } from './registrator.js';
 import type { Catalog, ServiceInstance } from './types.js';
+
+/** Defaults of the options: the rows of DISCOVERY_CONFIG (config.ts). */
+const DEFAULTS = registrarOptions(DISCOVERY_DEFAULTS);
 
 export interface RegistrarOptions {
   source: ContainerSource;
@@ -154,10 +158,10 @@ export class Registrar {
 
   constructor(private readonly opts: RegistrarOptions) {
     this.log = opts.log ?? silentLogger();
-    this.drainMs = opts.drainMs ?? 2000;
+    this.drainMs = opts.drainMs ?? DEFAULTS.drainMs;
     this.retry = new Backoff({
-      initialMs: opts.reconcileRetryMs ?? 1000,
-      maxMs: opts.reconcileRetryMaxMs ?? 30_000,
+      initialMs: opts.reconcileRetryMs ?? DEFAULTS.reconcileRetryMs,
+      maxMs: opts.reconcileRetryMaxMs ?? DEFAULTS.reconcileRetryMaxMs,
       jitter: 0,
     });
   }
@@ -173,7 +177,7 @@ export class Registrar {
     const events = this.subscribe();
     await this.lock.run(() => this.reconcileOrRetry());
     this.loop = this.follow(events);
-    const every = this.opts.reconcileIntervalMs ?? 0;
+    const every = this.opts.reconcileIntervalMs ?? DEFAULTS.reconcileIntervalMs;
     if (every > 0) {
       const t = setInterval(() => void this.lock.run(() => this.reconcileOrRetry()), every);
       t.unref();
@@ -344,7 +348,7 @@ export class Registrar {
     return this.opts.source.events({
       topics: ['container.*'],
       signal: this.stopper.signal,
-      buffer: this.opts.eventBuffer ?? 10_000,
+      buffer: this.opts.eventBuffer ?? DEFAULTS.eventBuffer,
     });
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from '../../runtime/base/log.js';
 import type { Sidecar } from '../types.js';
+import { type ConsulClientConfig, consulClientOptions } from './config.js';
 import { ConsulCatalog } from './consul.js';
 import { LocalCatalog } from './local.js';
 import { catalogFamilies, registrarFamilies } from './metrics.js';
@@ -16,6 +17,8 @@ export function createCatalogSidecar(deps: {
   datacenter?: string;
   consul?: string;
   consulToken?: string;
+  /** The Consul client's `consulClient.*` options (defaults: CONSUL_CONFIG's rows). */
+  consulClient?: ConsulClientConfig;
   localPath: string;
   logger: Logger;
 }): Sidecar & { catalog: Catalog } {
@@ -25,6 +28,7 @@ export function createCatalogSidecar(deps: {
         nodeName: deps.nodeName,
         datacenter: deps.datacenter,
         ...(deps.consulToken ? { token: deps.consulToken } : {}),
+        ...(deps.consulClient ? consulClientOptions(deps.consulClient) : {}),
         log: deps.logger.child({ component: 'consul' }),
       })
     : new LocalCatalog({ nodeName: deps.nodeName, datacenter: deps.datacenter, path: deps.localPath });

@@ -5,6 +5,7 @@ import type { Logger } from '../../runtime/base/log.js';
 import { silentLogger } from '../../runtime/base/log.js';
 import type { CatalogView } from '../discovery/types.js';
 import { answer, isOurs, type TtlOptions, type Zone } from './answer.js';
+import { DNS_DEFAULTS, dnsServerOptions } from './config.js';
 import { DnsCounters } from './counters.js';
 import { Forwarder, parseUpstream, systemNameservers, type Upstream } from './forwarder.js';
 import { TcpFramer } from './framing.js';
@@ -102,15 +103,10 @@ interface CachedAnswer {
 const UDP_DEFAULT = 512;
 /** Most cached queries per view; past it the oldest go (random names cannot grow it without bound). */
 const CACHE_MAX = 10_000;
-/** Default byte bound of the answer cache (see the README: the key count alone allowed gigabytes). */
-const CACHE_MAX_BYTES = 16 * 1024 * 1024;
+/** Defaults of the options, caps included (README: "Limits"): the rows of DNS_CONFIG (config.ts). */
+const DEFAULTS = dnsServerOptions(DNS_DEFAULTS);
 /** Estimated heap cost of one decoded record object kept for re-encoding rotations. */
 const RECORD_OBJECT_BYTES = 128;
-/** Defaults of the TCP and forwarding caps (README: "Limits"). */
-const TCP_MAX_CONNECTIONS = 256;
-const TCP_MAX_CONNECTIONS_PER_CLIENT = 16;
-const TCP_MAX_QUEUED_BYTES = 64 * 1024;
-const MAX_FORWARDS_IN_FLIGHT = 256;
 /** Answers with more records than this are rotated and encoded per query instead of cached per rotation. */
 const CACHE_ROTATIONS_MAX = 64;
 const TCP_MAX = 65535;
@@ -173,35 +169,35 @@ export class DnsServer {
       datacenter: opts.datacenter ?? 'dc1',
       nodeName: opts.nodeName,
       ttl: {
-        service: opts.ttl?.service ?? 0,
-        node: opts.ttl?.node ?? 0,
-        container: opts.ttl?.container ?? 0,
-        negative: opts.ttl?.negative ?? 0,
+        service: opts.ttl?.service ?? DEFAULTS.ttl.service,
+        node: opts.ttl?.node ?? DEFAULTS.ttl.node,
+        container: opts.ttl?.container ?? DEFAULTS.ttl.container,
+        negative: opts.ttl?.negative ?? DEFAULTS.ttl.negative,
         perService: opts.ttl?.perService ?? {},
       },
-      healthyOnly: opts.healthyOnly ?? true,
-      onlyPassing: opts.onlyPassing ?? false,
+      healthyOnly: opts.healthyOnly ?? DEFAULTS.healthyOnly,
+      onlyPassing: opts.onlyPassing ?? DEFAULTS.onlyPassing,
       // Canonical order: the server rotates the records per answer (see cachedAnswer), which
       // spreads clients over instances like a shuffle while letting encodings be cached.
       shuffle: (items) => items,
     };
     if (opts.nodeAddress !== undefined) this.zone.nodeAddress = opts.nodeAddress;
     if (containerDomain !== undefined && containerDomain !== '') this.zone.containerDomain = containerDomain;
-    this.maxUdp = Math.max(UDP_DEFAULT, Math.min(opts.maxUdpSize ?? 4096, TCP_MAX));
+    this.maxUdp = Math.max(UDP_DEFAULT, Math.min(opts.maxUdpSize ?? DEFAULTS.maxUdpSize, TCP_MAX));
     const upstreams = (opts.upstreams ?? this.defaultUpstreams()).map(parseUpstream);
-    this.forwarder = new Forwarder(upstreams, opts.upstreamTimeoutMs ?? 2000);
-    const rl = opts.rateLimit ?? { qps: 1000, burst: 2000 };
+    this.forwarder = new Forwarder(upstreams, opts.upstreamTimeoutMs ?? DEFAULTS.upstreamTimeoutMs);
+    const rl = opts.rateLimit ?? DEFAULTS.rateLimit;
     this.limiter = rl === false ? undefined : new ClientRateLimiter(rl.qps, rl.burst);
     this.limits = {
-      tcpConnections: positiveInt(opts.tcpMaxConnections, TCP_MAX_CONNECTIONS, 'tcpMaxConnections'),
+      tcpConnections: positiveInt(opts.tcpMaxConnections, DEFAULTS.tcpMaxConnections, 'tcpMaxConnections'),
       tcpPerClient: positiveInt(
         opts.tcpMaxConnectionsPerClient,
-        TCP_MAX_CONNECTIONS_PER_CLIENT,
+        DEFAULTS.tcpMaxConnectionsPerClient,
         'tcpMaxConnectionsPerClient',
       ),
-      tcpQueuedBytes: positiveInt(opts.tcpMaxQueuedBytes, TCP_MAX_QUEUED_BYTES, 'tcpMaxQueuedBytes'),
-      forwards: positiveInt(opts.maxForwardsInFlight, MAX_FORWARDS_IN_FLIGHT, 'maxForwardsInFlight'),
-      cacheBytes: positiveInt(opts.answerCacheMaxBytes, CACHE_MAX_BYTES, 'answerCacheMaxBytes'),
+      tcpQueuedBytes: positiveInt(opts.tcpMaxQueuedBytes, DEFAULTS.tcpMaxQueuedBytes, 'tcpMaxQueuedBytes'),
+      forwards: positiveInt(opts.maxForwardsInFlight, DEFAULTS.maxForwardsInFlight, 'maxForwardsInFlight'),
+      cacheBytes: positiveInt(opts.answerCacheMaxBytes, DEFAULTS.answerCacheMaxBytes, 'answerCacheMaxBytes'),
     };
   }
 
@@ -568,7 +564,7 @@ export class DnsServer {
     }
     this.conns.add(c);
     this.connsPerClient.set(address, mine + 1);
-    c.setTimeout(this.opts.tcpIdleTimeoutMs ?? 10_000, () => c.destroy());
+    c.setTimeout(this.opts.tcpIdleTimeoutMs ?? DEFAULTS.tcpIdleTimeoutMs, () => c.destroy());
     c.on('close', () => {
       this.conns.delete(c);
       const n = (this.connsPerClient.get(address) ?? 1) - 1;

@@ -5,8 +5,10 @@ import { parseHostPort } from '../../runtime/base/address.js';
 import { validateConfig } from '../../runtime/base/config.js';
 import { messageOf } from '../../runtime/base/errors.js';
 import type { ContainerSource } from '../../runtime/types.js';
+import { registrarOptions } from '../../sidecar/discovery/config.js';
 import { createCatalogSidecar, createRegistrarSidecar } from '../../sidecar/discovery/sidecar.js';
 import type { Catalog } from '../../sidecar/discovery/types.js';
+import { dnsServerOptions } from '../../sidecar/dns/config.js';
 import type { ListenAddress } from '../../sidecar/dns/server.js';
 import { createDnsSidecar } from '../../sidecar/dns/sidecar.js';
 import { resolveHaproxyOptions } from '../../sidecar/haproxy/config.js';
@@ -70,6 +72,7 @@ export async function startSidecars(
     datacenter: cfg.datacenter,
     ...(cfg.consul ? { consul: cfg.consul } : {}),
     ...(cfg.consulToken ? { consulToken: cfg.consulToken } : {}),
+    consulClient: cfg.consulClient,
     localPath: join(cfg.stateRoot, 'discovery', 'catalog.json'),
     logger,
   });
@@ -81,6 +84,7 @@ export async function startSidecars(
       source,
       catalog,
       host: { nodeName, hostIp: cfg.hostIp ?? primaryIpv4(facts.gateway), address: cfg.registerAddress },
+      ...registrarOptions(cfg.discovery),
       logger,
     }),
   );
@@ -103,6 +107,7 @@ export async function startSidecars(
       nodeName,
       listen,
       ...(cfg.dnsUpstreams.length > 0 ? { upstreams: cfg.dnsUpstreams } : {}),
+      ...dnsServerOptions(cfg.dns),
     };
     sidecars.push(createDnsSidecar({ source, server, logger }));
   }
