@@ -55,8 +55,10 @@ export function compileSchema(schema: TSchema | Record<string, unknown>): Valida
  * field of an error at the top, e.g. `request`).
  */
 export function checker<T extends TSchema>(schema: T, root: string): (value: unknown) => Static<T> {
-  const validate = compileSchema(schema);
+  // Compiled at the first check, not at import: ajv's first compile costs tens of milliseconds.
+  let validate: ValidateFunction | undefined;
   return (value) => {
+    validate ??= compileSchema(schema);
     if (validate(value)) return value as Static<T>;
     throw schemaError(validate.errors ?? [], root);
   };
