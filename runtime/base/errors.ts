@@ -11,9 +11,22 @@ export const ERROR_CODES = [
   'FailedPrecondition',
   'Unavailable',
   'NotImplemented',
+  'Unauthenticated',
   'Internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The HTTP status of each code at the API edge (src/api/README.md lists them; a test keeps it in step). */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  NotFound: 404,
+  AlreadyExists: 409,
+  InvalidArgument: 400,
+  FailedPrecondition: 412,
+  Unavailable: 503,
+  NotImplemented: 501,
+  Unauthenticated: 401,
+  Internal: 500,
+};
 
 export class BerthError extends Error {
   readonly code: ErrorCode;
@@ -50,6 +63,8 @@ export class FailedPreconditionError extends make('FailedPrecondition') {}
 export class UnavailableError extends make('Unavailable') {}
 /** The feature exists in the interface but not on this host or build. */
 export class NotImplementedError extends make('NotImplemented') {}
+/** The caller did not prove who it is (the TCP API's bearer token missing or wrong). */
+export class UnauthenticatedError extends make('Unauthenticated') {}
 /** A bug or an unexpected system failure. */
 export class InternalError extends make('Internal') {}
 
@@ -71,25 +86,11 @@ export const isInvalidArgument = (err: unknown): boolean => errorCode(err) === '
 export const isFailedPrecondition = (err: unknown): boolean => errorCode(err) === 'FailedPrecondition';
 export const isUnavailable = (err: unknown): boolean => errorCode(err) === 'Unavailable';
 export const isNotImplemented = (err: unknown): boolean => errorCode(err) === 'NotImplemented';
+export const isUnauthenticated = (err: unknown): boolean => errorCode(err) === 'Unauthenticated';
 
 /** HTTP status for an error at the API edge; anything without a berth code is a 500. */
 export function httpStatus(err: unknown): number {
-  switch (errorCode(err)) {
-    case 'NotFound':
-      return 404;
-    case 'AlreadyExists':
-      return 409;
-    case 'InvalidArgument':
-      return 400;
-    case 'FailedPrecondition':
-      return 412;
-    case 'Unavailable':
-      return 503;
-    case 'NotImplemented':
-      return 501;
-    default:
-      return 500;
-  }
+  return HTTP_STATUS[errorCode(err) ?? 'Internal'];
 }
 
 /** Rebuild a typed error from its wire form (`{code, message}`), e.g. in the CLI's API client. */

@@ -13,8 +13,8 @@ import { REASON, StringEnum } from '../../runtime/base/schema.js';
 
 // ---- errors -------------------------------------------------------------------
 
-/** Codes the API answers with: the closed set, plus the TCP listener's bearer-token refusal. */
-const WIRE_CODES = [...new Set<string>([...ERROR_CODES, 'Unauthenticated'])];
+/** Codes the API answers with: the closed set (the TCP listener's token refusal is Unauthenticated). */
+const WIRE_CODES = [...ERROR_CODES];
 
 /** `{error: {code, message, field?}}`: every error response, with the status of its code. */
 export const ErrorBody = Type.Object(

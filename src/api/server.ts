@@ -11,6 +11,7 @@ import {
   httpStatus,
   InvalidArgumentError,
   messageOf,
+  UnauthenticatedError,
 } from '../../runtime/base/errors.js';
 import type { Logger } from '../../runtime/base/log.js';
 import { compileSchema, schemaError } from '../../runtime/base/schema.js';
@@ -139,10 +140,8 @@ export class ApiServer {
       app.addHook('onRequest', async (req, reply) => {
         const got = Buffer.from(req.headers.authorization ?? '');
         if (got.length !== want.length || !timingSafeEqual(got, want)) {
-          reply
-            .code(401)
-            .header('www-authenticate', 'Bearer')
-            .send(errorBody(new Error('missing or wrong bearer token'), 'Unauthenticated'));
+          const err = new UnauthenticatedError('missing or wrong bearer token');
+          reply.code(httpStatus(err)).header('www-authenticate', 'Bearer').send(errorBody(err));
         }
       });
     }

@@ -1,4 +1,5 @@
-import { errorCode, messageOf } from '../../runtime/base/errors.js';
+import { errorCode } from '../../runtime/base/errors.js';
+import { cliError } from './errors.js';
 
 /**
  * Runs `fn` for every name given to a multi-container verb, as Docker's do:
@@ -13,8 +14,9 @@ export async function forEachName<T>(names: string[], fn: (name: string) => Prom
       done.push(await fn(name));
     } catch (err) {
       if (errorCode(err) === 'Unavailable') throw err;
-      process.stderr.write(`berth: ${messageOf(err)}\n`);
-      process.exitCode = 125;
+      const { line, exit } = cliError(err);
+      process.stderr.write(`${line}\n`);
+      process.exitCode = exit;
     }
   }
   return done;

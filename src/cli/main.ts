@@ -1,8 +1,7 @@
-import { errorCode, messageOf } from '../../runtime/base/errors.js';
 import { ApiClient } from './client.js';
 import { runContainer } from './commands/run.js';
+import { cliError } from './errors.js';
 import { parseRunArgv } from './run-flags.js';
-import { nameFlagInMessage } from './run-request.js';
 
 /**
  * The `berth` CLI. Its start-up is part of every `berth run`, so this module
@@ -28,9 +27,9 @@ export async function main(argv: string[]): Promise<number> {
     // Verbs that mirror a container's exit (run, exec, wait) set process.exitCode.
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    const msg = errorCode(err) === 'InvalidArgument' ? nameFlagInMessage(messageOf(err)) : messageOf(err);
-    process.stderr.write(`berth: ${msg}\n`);
-    return 125;
+    const { line, exit } = cliError(err, { nameFlags: true });
+    process.stderr.write(`${line}\n`);
+    return exit;
   }
 }
 
