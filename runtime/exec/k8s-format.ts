@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../base/errors.js';
+import { CANONICAL_SHAPE, normalizeTime } from '../base/rfc3339.js';
 import type { LogLine } from '../runtime.js';
 
 /**
@@ -18,40 +19,123 @@ export interface K8sRecord {
   text: string;
 }
 
-/** Parses one record; undefined for a malformed line (e.g. one cut off by a crash). */
-export function parseK8sRecord(line: string): K8sRecord | undefined {
-  const s1 = line.indexOf(' ');
-  if (s1 <= 0) return undefined;
-  const s2 = line.indexOf(' ', s1 + 1);
-  if (s2 < 0) return undefined;
-  const stream = line.slice(s1 + 1, s2);
-  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
-  let s3 = line.indexOf(' ', s2 + 1);
-  // An empty full line may be written without the separator after the tag.
-  if (s3 < 0) s3 = line.length;
-  const tags = line.slice(s2 + 1, s3);
-  const first = tags.split(':', 1)[0];
-  if (first !== 'F' && first !== 'P') return undefined;
-  const time = normalizeTime(line.slice(0, s1));
-  if (time === undefined) return undefined;
-  return { time, stream, partial: first === 'P', text: line.slice(s3 + 1) };
+/**
+ * A record with what the log shipper needs besides: the time as unix
+ * seconds and nanoseconds when it was conmon's own form (read straight from
+ * the bytes, else undefined), and the UTF-8 length of the text.
+ */
+export interface K8sEntry extends K8sRecord {
+  sec: number | undefined;
+  nsec: number | undefined;
+  /** UTF-8 bytes of `text`. */
+  bytes: number;
 }
 
-const TIME_RE = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+/** Parses one record from text; undefined for a malformed line (e.g. one cut off by a crash). */
+export function parseK8sRecord(line: string): K8sRecord | undefined {
+  const e = parseK8sEntry(Buffer.from(line, 'utf8'));
+  return e && { time: e.time, stream: e.stream, partial: e.partial, text: e.text };
+}
+
+const SP = 0x20;
 
 /**
- * RFC 3339 with any offset → UTC with exactly nine fractional digits and `Z`.
- * Done by hand because Date keeps only milliseconds.
+ * The last conmonTime result. A one-entry memo of a pure function (like
+ * runtime/base/rfc3339.ts's secondsOf): lines come in runs within the same second, so the
+ * calendar arithmetic runs once a second, not once a line.
  */
-export function normalizeTime(t: string): string | undefined {
-  const m = TIME_RE.exec(t);
-  if (!m) return undefined;
-  const [, date, clock, frac = '', zone] = m;
-  const nanos = frac.padEnd(9, '0');
-  if (zone === 'Z' || zone === '+00:00' || zone === '-00:00') return `${date}T${clock}.${nanos}Z`;
-  const ms = Date.parse(`${date}T${clock}${zone}`);
-  if (Number.isNaN(ms)) return undefined;
-  return `${new Date(ms).toISOString().slice(0, 19)}.${nanos}Z`;
+const parsed = { time: '', sec: 0, nsec: 0 };
+const memoPrefix = new Uint8Array(19);
+let memoValid = false;
+
+/**
+ * conmon's time (`…nnnnnnnnnZ`, or `+00:00` instead of `Z` on a UTC host)
+ * checked and read straight from the bytes into `parsed`: the canonical UTC
+ * string and its seconds and nanoseconds. False for anything else, which
+ * then goes the general way (normalizeTime). Every shipped line passes here:
+ * the string checks, slices and regexes it replaces were ~10% of the
+ * agent's CPU per line.
+ */
+function conmonTime(buf: Buffer, from: number, to: number): boolean {
+  const n = to - from;
+  if (n === 35) {
+    if (
+      buf[from + 29] !== 0x2b || // +
+      buf[from + 30] !== 0x30 ||
+      buf[from + 31] !== 0x30 ||
+      buf[from + 32] !== 0x3a || // :
+      buf[from + 33] !== 0x30 ||
+      buf[from + 34] !== 0x30
+    ) {
+      return false;
+    }
+  } else if (n !== 30 || buf[from + 29] !== 0x5a /* Z */) return false;
+  let nsec = 0;
+  for (let i = 0; i < 29; i++) {
+    const c = buf[from + i] ?? 0;
+    const sep = CANONICAL_SHAPE[i];
+    if (sep !== 0) {
+      if (c !== sep) return false;
+    } else if (c < 0x30 || c > 0x39) return false;
+    else if (i >= 20) nsec = nsec * 10 + (c - 0x30);
+  }
+  let same = memoValid;
+  for (let i = 0; same && i < 19; i++) if (memoPrefix[i] !== buf[from + i]) same = false;
+  if (!same) {
+    const d = (a: number, b: number) => {
+      let v = 0;
+      for (let i = from + a; i < from + b; i++) v = v * 10 + ((buf[i] ?? 0x30) - 0x30);
+      return v;
+    };
+    parsed.sec = Date.UTC(d(0, 4), d(5, 7) - 1, d(8, 10), d(11, 13), d(14, 16), d(17, 19)) / 1000;
+    for (let i = 0; i < 19; i++) memoPrefix[i] = buf[from + i] ?? 0;
+    memoValid = true;
+  }
+  parsed.nsec = nsec;
+  parsed.time = n === 30 ? buf.toString('latin1', from, to) : `${buf.toString('latin1', from, from + 29)}Z`;
+  return true;
+}
+
+/**
+ * Parses one record straight from a read buffer (`buf[from, to)`, no
+ * newline): only the time and the text become strings, not the whole line
+ * first. Undefined for a malformed line (e.g. one cut off by a crash).
+ */
+export function parseK8sEntry(buf: Buffer, from = 0, to = buf.length): K8sEntry | undefined {
+  const s1 = buf.indexOf(SP, from);
+  if (s1 <= from || s1 >= to) return undefined;
+  const s2 = buf.indexOf(SP, s1 + 1);
+  if (s2 < 0 || s2 >= to) return undefined;
+  let stream: 'stdout' | 'stderr';
+  if (s2 - s1 - 1 !== 6) return undefined;
+  // Byte by byte: a native compare call per line cost more than the rest of the stream check.
+  const p = s1 + 1;
+  if (buf[p] !== 0x73 || buf[p + 1] !== 0x74 || buf[p + 2] !== 0x64) return undefined; // "std"
+  if (buf[p + 3] === 0x6f && buf[p + 4] === 0x75 && buf[p + 5] === 0x74) stream = 'stdout';
+  else if (buf[p + 3] === 0x65 && buf[p + 4] === 0x72 && buf[p + 5] === 0x72) stream = 'stderr';
+  else return undefined;
+  let s3 = buf.indexOf(SP, s2 + 1);
+  // An empty full line may come without the space after the tag.
+  if (s3 < 0 || s3 > to) s3 = to;
+  const flag = buf[s2 + 1];
+  const afterFlag = s2 + 2 === s3 ? SP : buf[s2 + 2];
+  if ((flag !== 0x46 && flag !== 0x50) || (afterFlag !== SP && afterFlag !== 0x3a)) return undefined;
+  const text = s3 >= to ? '' : buf.toString('utf8', s3 + 1, to);
+  const bytes = s3 >= to ? 0 : to - s3 - 1;
+  if (conmonTime(buf, from, s1)) {
+    return {
+      time: parsed.time,
+      sec: parsed.sec,
+      nsec: parsed.nsec,
+      stream,
+      partial: flag === 0x50,
+      text,
+      bytes,
+    };
+  }
+  const time = normalizeTime(buf.toString('latin1', from, s1));
+  if (time === undefined) return undefined;
+  return { time, sec: undefined, nsec: undefined, stream, partial: flag === 0x50, text, bytes };
 }
 
 /**

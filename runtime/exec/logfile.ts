@@ -3,7 +3,7 @@ import { type FileHandle, open, stat } from 'node:fs/promises';
 import { InvalidArgumentError, NotFoundError } from '../base/errors.js';
 import type { LogPort } from '../containers/ports.js';
 import type { LogLine, LogQuery } from '../runtime.js';
-import { LineAssembler, parseK8sRecord, parseTimeBound } from './k8s-format.js';
+import { LineAssembler, parseK8sEntry, parseTimeBound } from './k8s-format.js';
 
 const CHUNK = 64 << 10;
 
@@ -63,7 +63,7 @@ export class K8sLogReader implements LogPort {
         carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
       let nl = data.indexOf(0x0a);
       while (nl >= 0) {
-        const rec = parseK8sRecord(data.subarray(0, nl).toString('utf8'));
+        const rec = parseK8sEntry(data, 0, nl);
         if (rec) for (const line of asm.push(rec)) if (filter.keep(line)) out.push(line);
         data = data.subarray(nl + 1);
         nl = data.indexOf(0x0a);
@@ -192,7 +192,7 @@ export async function tailStart(file: FileHandle, size: number, n: number, filte
 
   /** One record at `offset`, going backwards; true when the scan is done. */
   const visit = (offset: number, raw: Buffer): boolean => {
-    const rec = parseK8sRecord(raw.toString('utf8'));
+    const rec = parseK8sEntry(raw);
     if (!rec) return false;
     const s = rec.stream;
     if (waiting) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type FileHandle, open, stat } from 'node:fs/promises';
+import { type K8sEntry, parseK8sEntry } from '../../runtime/exec/k8s-format.js';
 import type { LogLine } from './record.js';
-import { CANONICAL_SHAPE, normalizeTime } from './record.js';
 
 /**
  * Tails one k8s-file log (conmon's format, one entry a line):
@@ -288,7 +288,7 @@ export class FileTailer {
       const start = this.offset + pos;
       if (start === 0) this.fp = fingerprintOf(data.subarray(0, nl + 1));
       const end = this.offset + nl + 1;
-      this.entry(parseEntryAt(data, pos, nl), start, end, res);
+      this.entry(parseK8sEntry(data, pos, nl), start, end, res);
       pos = nl + 1;
     }
     this.offset += pos;
@@ -321,7 +321,7 @@ export class FileTailer {
     this.partial.clear();
   }
 
-  private entry(e: Entry | undefined, start: number, end: number, res: PollResult): void {
+  private entry(e: K8sEntry | undefined, start: number, end: number, res: PollResult): void {
     if (!e) {
       res.malformed++;
       return;
@@ -414,144 +414,4 @@ async function headFingerprint(fh: FileHandle): Promise<string> {
   const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
   if (nl >= 0) return fingerprintOf(buf.subarray(0, nl + 1));
   return bytesRead === HEAD_BYTES ? fingerprintOf(buf) : '';
-}
-
-interface Entry {
-  time: string;
-  sec: number | undefined;
-  nsec: number | undefined;
-  stream: 'stdout' | 'stderr';
-  partial: boolean;
-  text: string;
-  /** UTF-8 bytes of `text`. */
-  bytes: number;
-}
-
-const SP = 0x20;
-
-/**
- * The last conmonTime result. A one-entry memo of a pure function (like
- * record.ts's secondsOf): lines come in runs within the same second, so the
- * calendar arithmetic runs once a second, not once a line.
- */
-const parsed = { time: '', sec: 0, nsec: 0 };
-const memoPrefix = new Uint8Array(19);
-let memoValid = false;
-
-/**
- * conmon's time (`…nnnnnnnnnZ`, or `+00:00` instead of `Z` on a UTC host)
- * checked and read straight from the bytes into `parsed`: the canonical UTC
- * string and its seconds and nanoseconds. False for anything else, which
- * then goes the general way (normalizeTime). Every shipped line passes here:
- * the string checks, slices and regexes it replaces were ~10% of the
- * agent's CPU per line.
- */
-function conmonTime(buf: Buffer, from: number, to: number): boolean {
-  const n = to - from;
-  if (n === 35) {
-    if (
-      buf[from + 29] !== 0x2b || // +
-      buf[from + 30] !== 0x30 ||
-      buf[from + 31] !== 0x30 ||
-      buf[from + 32] !== 0x3a || // :
-      buf[from + 33] !== 0x30 ||
-      buf[from + 34] !== 0x30
-    ) {
-      return false;
-    }
-  } else if (n !== 30 || buf[from + 29] !== 0x5a /* Z */) return false;
-  let nsec = 0;
-  for (let i = 0; i < 29; i++) {
-    const c = buf[from + i] ?? 0;
-    const sep = CANONICAL_SHAPE[i];
-    if (sep !== 0) {
-      if (c !== sep) return false;
-    } else if (c < 0x30 || c > 0x39) return false;
-    else if (i >= 20) nsec = nsec * 10 + (c - 0x30);
-  }
-  let same = memoValid;
-  for (let i = 0; same && i < 19; i++) if (memoPrefix[i] !== buf[from + i]) same = false;
-  if (!same) {
-    const d = (a: number, b: number) => {
-      let v = 0;
-      for (let i = from + a; i < from + b; i++) v = v * 10 + ((buf[i] ?? 0x30) - 0x30);
-      return v;
-    };
-    parsed.sec = Date.UTC(d(0, 4), d(5, 7) - 1, d(8, 10), d(11, 13), d(14, 16), d(17, 19)) / 1000;
-    for (let i = 0; i < 19; i++) memoPrefix[i] = buf[from + i] ?? 0;
-    memoValid = true;
-  }
-  parsed.nsec = nsec;
-  parsed.time = n === 30 ? buf.toString('latin1', from, to) : `${buf.toString('latin1', from, from + 29)}Z`;
-  return true;
-}
-
-/**
- * `parseEntry` straight from the read buffer (`buf[from, to)`, no newline):
- * only the time and the text become strings, not the whole line first.
- */
-function parseEntryAt(buf: Buffer, from: number, to: number): Entry | undefined {
-  const s1 = buf.indexOf(SP, from);
-  if (s1 <= from || s1 >= to) return undefined;
-  const s2 = buf.indexOf(SP, s1 + 1);
-  if (s2 < 0 || s2 >= to) return undefined;
-  let stream: 'stdout' | 'stderr';
-  if (s2 - s1 - 1 !== 6) return undefined;
-  // Byte by byte: a native compare call per line cost more than the rest of the stream check.
-  const p = s1 + 1;
-  if (buf[p] !== 0x73 || buf[p + 1] !== 0x74 || buf[p + 2] !== 0x64) return undefined; // "std"
-  if (buf[p + 3] === 0x6f && buf[p + 4] === 0x75 && buf[p + 5] === 0x74) stream = 'stdout';
-  else if (buf[p + 3] === 0x65 && buf[p + 4] === 0x72 && buf[p + 5] === 0x72) stream = 'stderr';
-  else return undefined;
-  let s3 = buf.indexOf(SP, s2 + 1);
-  // An empty full line may come without the space after the tag.
-  if (s3 < 0 || s3 > to) s3 = to;
-  const flag = buf[s2 + 1];
-  const afterFlag = s2 + 2 === s3 ? SP : buf[s2 + 2];
-  if ((flag !== 0x46 && flag !== 0x50) || (afterFlag !== SP && afterFlag !== 0x3a)) return undefined;
-  const text = s3 >= to ? '' : buf.toString('utf8', s3 + 1, to);
-  const bytes = s3 >= to ? 0 : to - s3 - 1;
-  if (conmonTime(buf, from, s1)) {
-    return {
-      time: parsed.time,
-      sec: parsed.sec,
-      nsec: parsed.nsec,
-      stream,
-      partial: flag === 0x50,
-      text,
-      bytes,
-    };
-  }
-  const time = normalizeTime(buf.toString('latin1', from, s1));
-  if (time === undefined) return undefined;
-  return { time, sec: undefined, nsec: undefined, stream, partial: flag === 0x50, text, bytes };
-}
-
-/** One k8s-file entry; undefined when the line is not one. */
-export function parseEntry(raw: string): Entry | undefined {
-  const s1 = raw.indexOf(' ');
-  if (s1 <= 0) return undefined;
-  const s2 = raw.indexOf(' ', s1 + 1);
-  if (s2 < 0) return undefined;
-  const stream = raw.slice(s1 + 1, s2);
-  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
-  let s3 = raw.indexOf(' ', s2 + 1);
-  // An empty full line may come without the space after the tag.
-  if (s3 < 0) s3 = raw.length;
-  // The tag is `F` or `P`, optionally followed by `:`-separated extra tags.
-  const flag = raw.charCodeAt(s2 + 1);
-  const afterFlag = s2 + 2 === s3 ? 0x20 : raw.charCodeAt(s2 + 2);
-  if ((flag !== 0x46 && flag !== 0x50) || (afterFlag !== 0x20 && afterFlag !== 0x3a)) return undefined;
-  const time = normalizeTime(raw.slice(0, s1));
-  if (time === undefined) return undefined;
-  const text = raw.slice(s3 + 1);
-  return {
-    time,
-    sec: undefined,
-    nsec: undefined,
-    stream,
-    partial: flag === 0x50,
-    text,
-    bytes: Buffer.byteLength(text),
-  };
 }

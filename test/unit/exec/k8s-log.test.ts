@@ -4,12 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isInvalidArgument, isNotFound } from '../../../runtime/base/errors.js';
-import {
-  LineAssembler,
-  normalizeTime,
-  parseK8sRecord,
-  parseTimeBound,
-} from '../../../runtime/exec/k8s-format.js';
+import { normalizeTime } from '../../../runtime/base/rfc3339.js';
+import { LineAssembler, parseK8sRecord, parseTimeBound } from '../../../runtime/exec/k8s-format.js';
 import { K8sLogReader } from '../../../runtime/exec/logfile.js';
 import type { LogLine } from '../../../runtime/runtime.js';
 

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isInvalidArgument } from '../../../runtime/base/errors.js';
+import { normalizeTime, parseTime } from '../../../runtime/base/rfc3339.js';
 import {
   type ContainerMeta,
   compileTag,
   type FormatOptions,
   formatLine,
-  normalizeTime,
-  parseTime,
   splitUtf8,
 } from '../../../sidecar/logs/record.js';
 
