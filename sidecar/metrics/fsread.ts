@@ -1,12 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { InternalError } from '../../runtime/base/errors.js';
+import { isGone } from '../../runtime/cgroups/proc.js';
 
-/** True for the errors that mean "this file or directory is not there (any more)". */
-export function isMissing(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  // ESRCH/ENODEV: reading a /proc/<pid> file of a process that just exited.
-  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ESRCH' || code === 'ENODEV';
-}
+/** True for the errors that mean "this file or directory is not there (any more)" (runtime/cgroups' one definition). */
+export const isMissing = isGone;
 
 /*
  * Reads are synchronous on purpose. cgroupfs, procfs and sysfs files are
