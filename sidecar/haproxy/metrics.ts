@@ -1,4 +1,5 @@
 import type { MetricFamily } from '../types.js';
+import type { LbState } from './slots.js';
 
 /** Upper bounds (ms) of the change-to-apply latency histogram buckets; the last bucket is +Inf. */
 export const APPLY_LATENCY_BUCKETS_MS = [10, 25, 50, 100, 200, 500, 1000, 2500, 5000, 10000] as const;
@@ -54,6 +55,19 @@ export class HaproxyMetrics {
     APPLY_LATENCY_BUCKETS_MS.forEach((le, i) => {
       if (ms <= le) this.bucketCounts[i] = (this.bucketCounts[i] ?? 0) + 1;
     });
+  }
+
+  /** Backends and server slots by state, from the slot state berth believes HAProxy holds. */
+  observeSlots(state: LbState): void {
+    const servers = { ready: 0, drain: 0, maint: 0, free: 0 };
+    for (const be of state.values()) {
+      for (const s of be.slots) {
+        if (s.instanceId === undefined) servers.free++;
+        else servers[s.state]++;
+      }
+    }
+    this.backends = state.size;
+    this.servers = servers;
   }
 
   snapshot(): HaproxyMetricsSnapshot {

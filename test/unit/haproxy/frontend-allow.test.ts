@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isInvalidArgument } from '../../../runtime/base/errors.js';
 import type { ServiceInstance } from '../../../sidecar/discovery/types.js';
+import { liveBinds } from '../../../sidecar/haproxy/binds.js';
 import { resolveHaproxyOptions } from '../../../sidecar/haproxy/config.js';
 import { FrontendAllowList } from '../../../sidecar/haproxy/frontend-allow.js';
-import { liveBinds } from '../../../sidecar/haproxy/manager.js';
 import { desiredFromView } from '../../../sidecar/haproxy/model.js';
 
 const inst = (service: string, meta: Record<string, string>): ServiceInstance => ({
