@@ -110,7 +110,7 @@ export const CONSUL_CONFIG = defineConfig([
     type: 'duration',
     default: '250ms',
     min: 1,
-    description: 'first delay after a failed request (full jitter, growing exponentially to backoffMax)',
+    description: 'first delay after a failed request (equal jitter, growing exponentially to backoffMax)',
   },
   {
     key: 'backoffMax',
