@@ -13,6 +13,19 @@ import {
 } from '../base/errors.js';
 import type { Envelope, EventExchange, SubscribeOptions } from '../base/events.js';
 import type { Logger } from '../base/log.js';
+import type { ExecutorPort, ExitInfo, LogPort } from '../exec/types.js';
+import { HealthMonitor } from '../health/monitor.js';
+import { HEALTH_OUTPUT_MAX, type NetworkProber } from '../health/types.js';
+import type { ImageOps, ImagePort } from '../image/types.js';
+import type { NetworkPort } from '../network/types.js';
+import type { SpecPort } from '../oci/types.js';
+import {
+  type BackoffOptions,
+  backoffDelay,
+  DEFAULT_BACKOFF,
+  shouldRestart,
+  startOnAgentStart,
+} from '../restart/policy.js';
 import type {
   ExecIO,
   ExecRequest,
@@ -25,47 +38,10 @@ import type {
   VolumeSummary,
   WaitResult,
 } from '../runtime.js';
+import type { SnapshotPort } from '../snapshot/types.js';
 import type { ContainerDescriptor, ContainerEvent, ContainerTopic, RuntimeEvent } from '../types.js';
-import { HEALTH_OUTPUT_MAX, HealthMonitor } from './health.js';
-import type {
-  ExecutorPort,
-  ExitInfo,
-  ImagePort,
-  LogPort,
-  NetworkPort,
-  ProbeResult,
-  SnapshotPort,
-  SpecPort,
-  StoredVolumeInfo,
-  VolumePort,
-} from './ports.js';
+import { VolumeOps } from '../volumes/ops.js';
 import { type ContainerRecord, generateName, isValidName, newId, RecordStore } from './record.js';
-import {
-  type BackoffOptions,
-  backoffDelay,
-  DEFAULT_BACKOFF,
-  shouldRestart,
-  startOnAgentStart,
-} from './restart.js';
-
-/** Image operations the runtime forwards to the image store (list, pull, load, …). */
-export interface ImageOps {
-  list(): Promise<ImageSummary[]>;
-  pull(
-    ref: string,
-    opts: Record<string, unknown>,
-    onProgress?: (p: PullProgress) => void,
-  ): Promise<ImageSummary>;
-  load(tar: NodeJS.ReadableStream): Promise<ImageSummary[]>;
-  importRootfs(tar: NodeJS.ReadableStream, ref: string): Promise<ImageSummary>;
-  remove(ref: string, opts: { force?: boolean; inUse: (imageId: string) => boolean }): Promise<string[]>;
-  /** Adds `target` as another ref of the image `source` names. */
-  tag(source: string, target: string): Promise<void>;
-  /** `berth login`: checks and keeps credentials for a registry; returns its domain. */
-  login(registry: string, login: { username: string; password: string; caFile?: string }): Promise<string>;
-  logout(registry: string): Promise<string>;
-  logins(): Promise<string[]>;
-}
 
 export interface ContainerManagerDeps {
   stateRoot: string;
@@ -80,10 +56,7 @@ export interface ContainerManagerDeps {
   events: EventExchange<RuntimeEvent>;
   logger: Logger;
   /** Runs a health probe of kind http/tcp against a container address; cmd probes use the executor. */
-  probeNetwork?: (
-    probe: { kind: 'http' | 'tcp'; url?: string; port?: number; host: string },
-    signal: AbortSignal,
-  ) => Promise<ProbeResult>;
+  probeNetwork?: NetworkProber;
   backoff?: BackoffOptions;
   /** Called before a stop signal is sent (drain in discovery and HAProxy); bounded by `preStopTimeoutMs`. */
   preStopHooks?: Array<(d: ContainerDescriptor) => Promise<void>>;
@@ -128,9 +101,21 @@ export class ContainerManager implements Runtime {
    */
   private readonly cleaning = new Map<string, Promise<void>>();
   private closed = false;
+  private readonly volumeOps: VolumeOps;
 
   constructor(private readonly d: ContainerManagerDeps) {
     this.store = new RecordStore(join(d.stateRoot, 'containers'));
+    this.volumeOps = new VolumeOps(
+      d.spec.volumes,
+      {
+        all: () =>
+          [...this.records.values()].map((r) => ({
+            name: r.name,
+            mounts: d.spec.volumesOf?.(r.config) ?? [],
+          })),
+      },
+      d.logger,
+    );
   }
 
   // ---- read side (ContainerSource) -------------------------------------------
@@ -498,78 +483,31 @@ export class ContainerManager implements Runtime {
     return this.d.executor.exec(rec.id, req, io?.signal, io);
   }
 
-  // ---- volumes ----------------------------------------------------------------
+  // ---- volumes (runtime/volumes/ops.ts) ---------------------------------------
 
-  /** Named volumes with the containers (names) that mount them. */
-  async volumes(): Promise<VolumeSummary[]> {
-    const list = await this.volumePort().list();
-    return list.map((v) => this.summarizeVolume(v));
+  volumes(): Promise<VolumeSummary[]> {
+    return this.volumeOps.list();
   }
 
-  async inspectVolume(name: string): Promise<VolumeSummary> {
-    return this.summarizeVolume(await this.volumePort().get(name));
+  inspectVolume(name: string): Promise<VolumeSummary> {
+    return this.volumeOps.inspect(name);
   }
 
-  async createVolume(name: string): Promise<VolumeSummary> {
-    return this.summarizeVolume(await this.volumePort().create(name));
+  createVolume(name: string): Promise<VolumeSummary> {
+    return this.volumeOps.create(name);
   }
 
-  /** Refuses a volume any container mounts (running or not), as Docker does. */
-  async removeVolume(name: string): Promise<void> {
-    const users = this.volumeUsers(name);
-    if (users.length > 0) {
-      throw new FailedPreconditionError(
-        `volume ${name} is in use by container${users.length > 1 ? 's' : ''} ${users.join(', ')}: remove ${users.length > 1 ? 'them' : 'it'} first`,
-      );
-    }
-    await this.volumePort().remove(name);
+  removeVolume(name: string): Promise<void> {
+    return this.volumeOps.remove(name);
   }
 
-  /** Removes every volume no container mounts; returns their names. */
-  async pruneVolumes(): Promise<string[]> {
-    const removed: string[] = [];
-    for (const v of await this.volumePort().list()) {
-      // Checked again just before each removal: a container created meanwhile keeps its volume.
-      if (this.volumeUsers(v.name).length > 0) continue;
-      await this.volumePort()
-        .remove(v.name)
-        .then(
-          () => removed.push(v.name),
-          (err) => {
-            if (!isNotFound(err)) throw err;
-          },
-        );
-    }
-    return removed;
-  }
-
-  private volumePort(): VolumePort {
-    const v = this.d.spec.volumes;
-    if (!v) throw new NotImplementedError('volumes: this runtime has no volume store');
-    return v;
-  }
-
-  private volumeUsers(name: string): string[] {
-    const users: string[] = [];
-    for (const rec of this.records.values()) {
-      if (this.d.spec.volumesOf?.(rec.config).some((m) => m.name === name)) users.push(rec.name);
-    }
-    return users.sort();
-  }
-
-  private summarizeVolume(v: StoredVolumeInfo): VolumeSummary {
-    return { ...v, anonymous: /^[0-9a-f]{64}$/.test(v.name), usedBy: this.volumeUsers(v.name) };
+  pruneVolumes(): Promise<string[]> {
+    return this.volumeOps.prune();
   }
 
   /** A removed container's anonymous volumes (`-v /path`) go with it, unless another container mounts one. */
   private async dropAnonymousVolumes(rec: ContainerRecord): Promise<void> {
-    for (const m of this.d.spec.volumesOf?.(rec.config) ?? []) {
-      if (!m.anonymous || this.volumeUsers(m.name).length > 0) continue;
-      await this.d.spec.volumes?.remove(m.name).catch((err) => {
-        if (!isNotFound(err))
-          this.d.logger.warn({ err, id: rec.id, volume: m.name }, 'anonymous volume remove failed');
-      });
-    }
+    await this.volumeOps.dropAnonymous(rec.id, this.d.spec.volumesOf?.(rec.config) ?? []);
   }
 
   // ---- images -----------------------------------------------------------------
@@ -666,7 +604,7 @@ export class ContainerManager implements Runtime {
    * ones that died meanwhile (with their exit code) and apply restart policies.
    */
   async restore(): Promise<{ running: number; exited: number }> {
-    await this.d.spec.volumes?.sweep?.().catch((err) => this.d.logger.warn({ err }, 'volume sweep failed'));
+    await this.volumeOps.sweep();
     const recs = await this.store.loadAll();
     let running = 0;
     let exited = 0;

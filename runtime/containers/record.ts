@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-file.js';
+import type { HealthLogEntry } from '../health/types.js';
+import type { NetworkAttachment } from '../network/types.js';
+import type { ManagedConfig } from '../oci/types.js';
 import type { ContainerState, HealthStatus, PortMapping } from '../types.js';
-import type { HealthLogEntry } from './health.js';
-import type { ManagedConfig, NetworkAttachment } from './ports.js';
 
 /**
  * Everything berth knows about one container, persisted as

@@ -11,7 +11,6 @@ import type { Logger } from '../base/log.js';
 import { type CgroupInfo, detectCgroups, oomCounterFile } from '../cgroups/detect.js';
 import { HostProc } from '../cgroups/proc.js';
 import { type HostRoots, hostRoots } from '../cgroups/roots.js';
-import type { ExecutorPort, ExitInfo } from '../containers/ports.js';
 import type { ExecIO } from '../runtime.js';
 import { conmonArgs, launchConmon } from './conmon.js';
 import { runExec } from './exec-process.js';
@@ -20,6 +19,7 @@ import { MonitorProbe, readPid } from './monitor.js';
 import { RuncClient, runtimeError, startThroughFifo } from './runc.js';
 import { normalizeSignal } from './signals.js';
 import { type ContainerMeta, readExitFile, readMeta, StateLayout, writeMeta } from './state.js';
+import type { ExecutorPort, ExitInfo } from './types.js';
 
 export interface ConmonExecutorOptions {
   runtimePath: string;

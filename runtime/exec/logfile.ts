@@ -1,9 +1,9 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { InvalidArgumentError, NotFoundError } from '../base/errors.js';
-import type { LogPort } from '../containers/ports.js';
 import type { LogLine, LogQuery } from '../runtime.js';
 import { LineAssembler, parseK8sEntry, parseTimeBound } from './k8s-format.js';
+import type { LogPort } from './types.js';
 
 const CHUNK = 64 << 10;
 

@@ -1,8 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-file.js';
-import type { ExitInfo } from '../containers/ports.js';
 import { signalFromExitCode } from './signals.js';
+import type { ExitInfo } from './types.js';
 
 /**
  * On-disk layout under the executor's stateDir. Everything a restarted agent

@@ -8,8 +8,6 @@ import {
   NotFoundError,
 } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
-import type { ImageOps } from '../containers/manager.js';
-import type { ImagePort, ResolvedImage } from '../containers/ports.js';
 import type { ImageSummary, PullProgress } from '../runtime.js';
 import type { ImageTopic } from '../types.js';
 import { readArchive } from './archive.js';
@@ -24,7 +22,15 @@ import { hostPlatform } from './platform.js';
 import { type PullConfig, parsePullOptions, resolveRemote, verifyLogin } from './pull.js';
 import { parseReference } from './reference.js';
 import { RefsIndex } from './refs-index.js';
-import type { ImageEventSink, ImageRecord, LayerRef, Platform } from './types.js';
+import type {
+  ImageEventSink,
+  ImageOps,
+  ImagePort,
+  ImageRecord,
+  LayerRef,
+  Platform,
+  ResolvedImage,
+} from './types.js';
 
 export interface ImageStoreOptions extends PullConfig, Partial<LayerLimits> {
   /** berth's state root; the store lives in `<root>/images/`. */

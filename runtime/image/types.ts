@@ -1,3 +1,4 @@
+import type { ImageSummary, PullProgress } from '../runtime.js';
 import type { ImageEvent, ImageTopic } from '../types.js';
 
 /** Media types berth reads (OCI and Docker schema 2). */
@@ -58,3 +59,53 @@ export interface ImageRecord {
 }
 
 export type ImageEventSink = (topic: ImageTopic, event: ImageEvent) => void;
+
+/**
+ * The image store as the container manager sees it (store.ts implements
+ * both interfaces below). An image is in the store from a pull, load or
+ * import until `remove`; a container pins the image id it was created from
+ * (`inUse`), not its tag.
+ */
+export interface ImagePort {
+  /** The stored image a reference, id or id prefix names; throws NotFoundError when it is not in the store. */
+  resolve(ref: string): Promise<ResolvedImage>;
+}
+
+export interface ResolvedImage {
+  /** Image id (config digest). */
+  id: string;
+  /** Normalised reference the user asked for. */
+  ref: string;
+  name: string;
+  tag: string;
+  /** OCI image config (`config` object of the image config blob). */
+  config: Record<string, unknown>;
+  /** Unpacked layer directories, bottom (base) layer first. */
+  layerDirs: string[];
+}
+
+/** Image operations the runtime forwards to the image store (list, pull, load, …). */
+export interface ImageOps {
+  /** Every stored image with its refs. */
+  list(): Promise<ImageSummary[]>;
+  /** Pulls from a registry (v2 API); `onProgress` hears per-layer progress. */
+  pull(
+    ref: string,
+    opts: Record<string, unknown>,
+    onProgress?: (p: PullProgress) => void,
+  ): Promise<ImageSummary>;
+  /** `docker save` or OCI-layout tarball. */
+  load(tar: NodeJS.ReadableStream): Promise<ImageSummary[]>;
+  /** A rootfs tarball as a one-layer image named `ref` (`docker import`). */
+  importRootfs(tar: NodeJS.ReadableStream, ref: string): Promise<ImageSummary>;
+  /** Untags, and deletes what no ref keeps; refuses an image `inUse` says a container uses unless `force`. */
+  remove(ref: string, opts: { force?: boolean; inUse: (imageId: string) => boolean }): Promise<string[]>;
+  /** Adds `target` as another ref of the image `source` names. */
+  tag(source: string, target: string): Promise<void>;
+  /** `berth login`: checks and keeps credentials for a registry; returns its domain. */
+  login(registry: string, login: { username: string; password: string; caFile?: string }): Promise<string>;
+  /** Forgets a registry's credentials; returns its domain. */
+  logout(registry: string): Promise<string>;
+  /** Registries with kept credentials. */
+  logins(): Promise<string[]>;
+}

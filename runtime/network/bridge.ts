@@ -2,7 +2,6 @@ import { mkdir, rm } from 'node:fs/promises';
 import { FailedPreconditionError, InvalidArgumentError } from '../base/errors.js';
 import { Mutex } from '../base/keyed-mutex.js';
 import type { Logger } from '../base/log.js';
-import type { NetworkAttachment, NetworkPort } from '../containers/ports.js';
 import type { PortMapping } from '../types.js';
 import { BridgeSetup } from './bridge-setup.js';
 import { parseSubnet, type Subnet } from './cidr.js';
@@ -19,7 +18,7 @@ import { formatPort, isPublished, validatePortMappings } from './portspec.js';
 import { PortPublisher } from './publish.js';
 import { AttachmentStore } from './records.js';
 import { ProcSysctl } from './sysctl.js';
-import type { AttachmentRecord, BridgeNetworkOptions } from './types.js';
+import type { AttachmentRecord, BridgeNetworkOptions, NetworkAttachment, NetworkPort } from './types.js';
 
 export { CHAINS } from './bridge-setup.js';
 

@@ -55,3 +55,32 @@ export interface AttachmentRecord {
   address?: string;
   ports: PortMapping[];
 }
+
+/**
+ * The network area's contract with the container manager (bridge.ts
+ * implements it). A container is `attach`ed at each start (netns, veth,
+ * address, published ports, /etc/hosts and resolv.conf) and `detach`ed at its
+ * exit or removal; `restore` runs once at agent start.
+ */
+export interface NetworkPort {
+  /** Sets up the container's network for `mode` (bridge, host, none); its record is written first. */
+  attach(
+    id: string,
+    req: { mode: string; hostname: string; ports: PortMapping[]; extraHosts?: string[] },
+  ): Promise<NetworkAttachment>;
+  /** Frees what `attach` set up. Idempotent. */
+  detach(id: string): Promise<void>;
+  /** On agent start: live containers keep their attachments; leaks are freed. */
+  restore(liveIds: string[]): Promise<void>;
+}
+
+/** What a container got from `attach`; kept in its container record. */
+export interface NetworkAttachment {
+  netnsPath?: string;
+  /** Addresses by network name (`bridge` → `10.88.0.5`). */
+  addresses: Record<string, string>;
+  hostsPath?: string;
+  resolvConfPath?: string;
+  /** The published ports with the host ports actually bound (an ephemeral `0` resolved). */
+  ports: PortMapping[];
+}

@@ -5,14 +5,14 @@ import { writeFileAtomic } from '../base/atomic-file.js';
 import { FailedPreconditionError, InternalError } from '../base/errors.js';
 import type { CgroupInfo } from '../cgroups/detect.js';
 import { HostProc } from '../cgroups/proc.js';
-import type { ManagedConfig, ResolvedImage, SpecFacts, SpecPort } from '../containers/ports.js';
+import type { ResolvedImage } from '../image/types.js';
+import { VolumeStore } from '../volumes/store.js';
 import { ALL_CAPS, boundingCapsFromStatus } from './capabilities.js';
 import { type Arch, hostArch } from './seccomp-default.js';
 import { buildSpec } from './spec.js';
-import type { OciRaw } from './types.js';
+import type { ManagedConfig, OciRaw, SpecFacts, SpecPort } from './types.js';
 import { resolveUser } from './user.js';
 import { validateRequest } from './validate.js';
-import { VolumeStore } from './volume-store.js';
 
 export interface OciSpecBuilderOptions {
   cgroups: CgroupInfo;

@@ -1,6 +1,6 @@
 import { parseDuration } from '../base/duration.js';
-import type { HealthCheckConfig } from '../containers/health.js';
-import { HEALTH_DEFAULTS, parseHealthProbe } from '../containers/health.js';
+import { parseHealthProbe } from '../health/parse.js';
+import { HEALTH_DEFAULTS, type HealthCheckConfig } from '../health/types.js';
 import { bad } from './fields.js';
 import { parseInteger } from './parse.js';
 import type { HealthcheckRequest } from './request.js';

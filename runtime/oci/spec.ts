@@ -1,10 +1,9 @@
 import { posix } from 'node:path';
 import { FailedPreconditionError } from '../base/errors.js';
 import type { CgroupInfo } from '../cgroups/detect.js';
-import type { SpecFacts } from '../containers/ports.js';
 import { fromDockerProfile } from './seccomp.js';
 import { type Arch, seccompForContainer } from './seccomp-default.js';
-import type { OciRaw, RawMount } from './types.js';
+import type { OciRaw, RawMount, SpecFacts } from './types.js';
 import type { ResolvedUser } from './user.js';
 
 type Json = Record<string, unknown>;

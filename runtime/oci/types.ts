@@ -1,3 +1,8 @@
+import type { HealthCheckConfig } from '../health/types.js';
+import type { ResolvedImage } from '../image/types.js';
+import type { RestartPolicy } from '../restart/types.js';
+import type { PortMapping } from '../types.js';
+import type { VolumeMountRef, VolumePort } from '../volumes/types.js';
 import type { Rlimit } from './parse.js';
 
 /**
@@ -53,4 +58,55 @@ export interface RawResources {
   cpusetCpus?: string;
   /** -1 is unlimited. */
   pidsLimit?: number;
+}
+
+/**
+ * The oci area's contract with the container manager (builder.ts implements
+ * it). `validate` runs once at create: the request plus the image's defaults
+ * become a `ManagedConfig`, stored in the container record for good; `build`
+ * turns it into config.json at every start, with the facts of that start.
+ */
+export interface SpecPort {
+  /** Validates user input merged with image defaults; throws InvalidArgumentError naming the field. */
+  validate(request: unknown, image: ResolvedImage): Promise<ManagedConfig>;
+  /** The OCI runtime spec (config.json) for a validated config. */
+  build(config: ManagedConfig, facts: SpecFacts): Promise<Record<string, unknown>>;
+  /** cgroup path (relative to each hierarchy) for a container id. */
+  cgroupPath(id: string): string;
+  /** Optional: forget per-container files the builder wrote (e.g. /etc/hostname); idempotent. */
+  release?(id: string): Promise<void>;
+  /** Optional: named volumes, and which of them a config mounts (anonymous ones go with their container). */
+  volumes?: VolumePort;
+  volumesOf?(config: ManagedConfig): VolumeMountRef[];
+}
+
+/** What the manager reads from a validated container config. */
+export interface ManagedConfig {
+  name?: string;
+  image: string;
+  labels: Record<string, string>;
+  env: string[];
+  hostname?: string;
+  network: string;
+  ports: PortMapping[];
+  restart: RestartPolicy;
+  health?: HealthCheckConfig;
+  stopSignal: string;
+  stopTimeoutMs: number;
+  autoRemove: boolean;
+  extraHosts?: string[];
+  /** The spec builder's own validated form, stored and handed back to `build`. */
+  raw: unknown;
+}
+
+/** What one start knows besides the config: where the rootfs and the network ended up. */
+export interface SpecFacts {
+  id: string;
+  rootfs: string;
+  hostname: string;
+  netnsPath?: string;
+  networkMode: string;
+  hostsPath?: string;
+  resolvConfPath?: string;
+  cgroupPath: string;
 }

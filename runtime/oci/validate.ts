@@ -2,8 +2,8 @@ import { isIP } from 'node:net';
 import { posix } from 'node:path';
 import { checker } from '../base/schema.js';
 import { parseSize } from '../base/size.js';
-import type { ManagedConfig, ResolvedImage } from '../containers/ports.js';
-import { parseRestartPolicy } from '../containers/restart.js';
+import type { ResolvedImage } from '../image/types.js';
+import { parseRestartPolicy } from '../restart/policy.js';
 import type { PortMapping } from '../types.js';
 import { normaliseCap, resolveCaps } from './capabilities.js';
 import { bad } from './fields.js';
@@ -19,7 +19,7 @@ import {
 } from './parse.js';
 import { CreateRequest, HOSTNAME_PATTERN } from './request.js';
 import { parseSecurityOpts } from './security-opts.js';
-import type { NetworkMode, OciRaw, RawMount, RawResources } from './types.js';
+import type { ManagedConfig, NetworkMode, OciRaw, RawMount, RawResources } from './types.js';
 import { parseTmpfs, parseVolume } from './volumes.js';
 
 export interface ValidateContext {

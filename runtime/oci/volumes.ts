@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { parseSize } from '../base/size.js';
+import { VOLUME_NAME_RE } from '../volumes/types.js';
 import { bad } from './fields.js';
 import { isAbsoluteClean } from './parse.js';
 import type { RawMount } from './types.js';
 
-/** Docker's volume names: a letter or digit, then at least one of letters, digits, `_`, `.`, `-`. */
-export const VOLUME_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const TMPFS_FLAGS = new Set([
   'ro',
   'rw',

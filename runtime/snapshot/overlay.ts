@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeFileAtomic } from '../base/atomic-file.js';
 import { FailedPreconditionError, InternalError, InvalidArgumentError } from '../base/errors.js';
-import type { SnapshotPort } from '../containers/ports.js';
 import { mountPoints } from './mountinfo.js';
+import type { SnapshotPort } from './types.js';
 
 const run = promisify(execFile);
 

@@ -6,9 +6,9 @@ import { FailedPreconditionError, InvalidArgumentError } from '../../runtime/bas
 import type { EventExchange } from '../../runtime/base/events.js';
 import { chooseOciRuntime, detectCgroups } from '../../runtime/cgroups/detect.js';
 import { ContainerManager, CRASH_POINTS, type CrashPoint } from '../../runtime/containers/manager.js';
-import { probeNetwork } from '../../runtime/containers/probe.js';
 import { ConmonExecutor } from '../../runtime/exec/executor.js';
 import { K8sLogReader } from '../../runtime/exec/logfile.js';
+import { probeNetwork } from '../../runtime/health/probe.js';
 import { ImageStore } from '../../runtime/image/store.js';
 import { BridgeNetworkManager } from '../../runtime/network/bridge.js';
 import { OciSpecBuilder } from '../../runtime/oci/builder.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { detectCgroups } from '../../../runtime/cgroups/detect.js';
-import type { ResolvedImage } from '../../../runtime/containers/ports.js';
+import type { ResolvedImage } from '../../../runtime/image/types.js';
 import { OciSpecBuilder } from '../../../runtime/oci/builder.js';
 import { OverlaySnapshotter } from '../../../runtime/snapshot/overlay.js';
 import { removeEmptyBerthCgroups } from '../../harness/agent.js';

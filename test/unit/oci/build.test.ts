@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { errorCode, isFailedPrecondition } from '../../../runtime/base/errors.js';
 import type { CgroupInfo } from '../../../runtime/cgroups/detect.js';
-import type { ResolvedImage, SpecFacts } from '../../../runtime/containers/ports.js';
+import type { ResolvedImage } from '../../../runtime/image/types.js';
 import { OciSpecBuilder, ownNofileHardLimit } from '../../../runtime/oci/builder.js';
 import { ALL_CAPS, boundingCapsFromStatus, DEFAULT_CAPS } from '../../../runtime/oci/capabilities.js';
+import type { SpecFacts } from '../../../runtime/oci/types.js';
 
 type Json = Record<string, unknown>;
 const hybrid: CgroupInfo = { version: 'hybrid', unifiedMount: '/sys/fs/cgroup/unified', v1Controllers: {} };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { InvalidArgumentError } from '../../../runtime/base/errors.js';
-import type { ResolvedImage } from '../../../runtime/containers/ports.js';
+import type { ResolvedImage } from '../../../runtime/image/types.js';
 import { OciSpecBuilder } from '../../../runtime/oci/builder.js';
 import type { OciRaw } from '../../../runtime/oci/types.js';
 

@@ -1,52 +1,11 @@
-import { InvalidArgumentError } from '../base/errors.js';
 import type { HealthStatus } from '../types.js';
-
-/**
- * Health checks as Docker runs them (interval, timeout, retries, start
- * period), with three probe kinds: a command run inside the container, an
- * HTTP GET (2xx/3xx is healthy), and a TCP connect.
- */
-export type HealthProbe =
-  | { kind: 'cmd'; argv: string[] }
-  | { kind: 'http'; url: string }
-  | { kind: 'tcp'; port: number; host?: string };
-
-export interface HealthCheckConfig {
-  probe: HealthProbe;
-  intervalMs: number;
-  timeoutMs: number;
-  retries: number;
-  startPeriodMs: number;
-}
-
-export const HEALTH_DEFAULTS = { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 };
-
-/**
- * Bytes of a probe's output the health log keeps per entry (Docker keeps the
- * same 4096). An http probe reads no more of the body than this.
- */
-export const HEALTH_OUTPUT_MAX = 4096;
-
-export interface ProbeResult {
-  ok: boolean;
-  output: string;
-}
-
-/** Runs one probe against one container; implemented by the manager (exec, fetch, net.connect). */
-export type ProbeRunner = (probe: HealthProbe, signal: AbortSignal) => Promise<ProbeResult>;
-
-export interface HealthLogEntry {
-  start: string;
-  end: string;
-  ok: boolean;
-  output: string;
-}
-
-export interface HealthState {
-  status: HealthStatus;
-  failingStreak: number;
-  log: HealthLogEntry[];
-}
+import {
+  HEALTH_OUTPUT_MAX,
+  type HealthCheckConfig,
+  type HealthState,
+  type ProbeResult,
+  type ProbeRunner,
+} from './types.js';
 
 /**
  * One container's health loop. Lifecycle: `start()` when the container starts,
@@ -134,30 +93,4 @@ export class HealthMonitor {
     }
     if (this.state.status !== prev) this.onChange(this.state.status, this.state);
   }
-}
-
-/**
- * Parse a health check from Docker-style input: `test` as
- * `["CMD", ...]`, `["CMD-SHELL", "cmd"]`, `["NONE"]`, or berth's
- * `{http: url}` / `{tcp: port}`.
- */
-export function parseHealthProbe(test: unknown, field = 'healthcheck.test'): HealthProbe | undefined {
-  if (Array.isArray(test) && test.every((t) => typeof t === 'string')) {
-    const [kind, ...rest] = test as string[];
-    if (kind === 'NONE') return undefined;
-    if (kind === 'CMD' && rest.length > 0) return { kind: 'cmd', argv: rest };
-    if (kind === 'CMD-SHELL' && rest.length === 1)
-      return { kind: 'cmd', argv: ['/bin/sh', '-c', rest[0] as string] };
-  }
-  if (test && typeof test === 'object' && !Array.isArray(test)) {
-    const t = test as Record<string, unknown>;
-    if (typeof t.http === 'string' && /^https?:\/\//.test(t.http)) return { kind: 'http', url: t.http };
-    if (typeof t.tcp === 'number' && Number.isInteger(t.tcp) && t.tcp > 0 && t.tcp < 65536) {
-      return { kind: 'tcp', port: t.tcp };
-    }
-  }
-  throw new InvalidArgumentError(
-    `${field}: must be ["CMD", arg...], ["CMD-SHELL", "command"], ["NONE"], {"http": "http://..."} or {"tcp": port}, got ${JSON.stringify(test)}`,
-    { field },
-  );
 }

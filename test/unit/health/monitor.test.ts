@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HealthMonitor, type ProbeResult, parseHealthProbe } from '../../../runtime/containers/health.js';
+import { HealthMonitor } from '../../../runtime/health/monitor.js';
+import { parseHealthProbe } from '../../../runtime/health/parse.js';
+import type { ProbeResult } from '../../../runtime/health/types.js';
 import type { HealthStatus } from '../../../runtime/types.js';
 
 function monitor(

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { InvalidArgumentError, NotFoundError } from '../../../runtime/base/errors.js';
-import { VolumeStore } from '../../../runtime/oci/volume-store.js';
+import { VolumeStore } from '../../../runtime/volumes/store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'berth-volumes-'));
 after(() => rmSync(root, { recursive: true, force: true }));

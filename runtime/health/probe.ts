@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { HEALTH_OUTPUT_MAX, type ProbeResult } from './health.js';
+import { HEALTH_OUTPUT_MAX, type ProbeResult } from './types.js';
 
 /**
  * Network health probes, run from the host against the container's address.

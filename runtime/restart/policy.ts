@@ -1,22 +1,12 @@
 import { InvalidArgumentError } from '../base/errors.js';
+import type { RestartPolicy, RestartPolicyName } from './types.js';
 
 /**
- * Restart policies as Docker defines them, decided without systemd:
- * - `no`: never restart.
- * - `on-failure[:N]`: restart when the exit code is non-zero, at most N times
- *   (unlimited without N).
- * - `always`: restart whatever the exit code, unless the user stopped it.
- * - `unless-stopped`: like `always`, and also not brought back at agent start
- *   when the user had stopped it (`always` containers the user stopped come
- *   back on agent restart, as in Docker).
+ * Restart decisions, pure: the policy parsed from Docker's notation, whether
+ * an exit is restarted, whether the agent's start brings a container back,
+ * and the delay before a restart. The container manager applies them
+ * (runtime/containers/restarts.ts keeps the timers).
  */
-export type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
-
-export interface RestartPolicy {
-  name: RestartPolicyName;
-  /** For on-failure: most restarts; 0 = unlimited. */
-  maxRetries: number;
-}
 
 export function parseRestartPolicy(input: string, field = 'restart'): RestartPolicy {
   const m = /^(no|on-failure|always|unless-stopped)(?::(\d+))?$/.exec(input.trim());

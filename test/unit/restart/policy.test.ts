@@ -6,7 +6,7 @@ import {
   parseRestartPolicy,
   shouldRestart,
   startOnAgentStart,
-} from '../../../runtime/containers/restart.js';
+} from '../../../runtime/restart/policy.js';
 
 describe('restart policies', () => {
   it('parse like Docker and reject anything else naming the field', () => {

@@ -1,8 +1,7 @@
 import { chmod, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '../base/errors.js';
-import type { StoredVolumeInfo, VolumePort } from '../containers/ports.js';
-import { VOLUME_NAME_RE } from './volumes.js';
+import { type StoredVolumeInfo, VOLUME_NAME_RE, type VolumePort } from './types.js';
 
 /**
  * The root and each `<root>/<name>`: root only. A container writes into a

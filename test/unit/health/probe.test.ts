@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { HEALTH_OUTPUT_MAX } from '../../../runtime/containers/health.js';
-import { probeNetwork } from '../../../runtime/containers/probe.js';
+import { probeNetwork } from '../../../runtime/health/probe.js';
+import { HEALTH_OUTPUT_MAX } from '../../../runtime/health/types.js';
 
 describe('http probe', () => {
   let server: Server | undefined;
