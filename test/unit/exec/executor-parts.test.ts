@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { silentLogger } from '../../../runtime/base/log.js';
 import { HostProc } from '../../../runtime/cgroups/proc.js';
 import { conmonArgs } from '../../../runtime/exec/conmon.js';
+import { ExitWatcher } from '../../../runtime/exec/exit-watch.js';
 import { MonitorProbe, parsePid, readPid } from '../../../runtime/exec/monitor.js';
 import { StateLayout } from '../../../runtime/exec/state.js';
 
@@ -112,5 +114,36 @@ describe('monitor liveness (procfs under a root)', () => {
     assert.equal(parsePid('-3'), undefined);
     assert.equal(parsePid('abc'), undefined);
     assert.equal(await readPid('/nonexistent/conmon.pid'), undefined);
+  });
+});
+
+describe('exit watcher', () => {
+  test('resolves each wait when its exit file appears (fs.watch), and survives a failing check', async () => {
+    const exits = await mkdtemp(join(tmpdir(), 'berth-exits-'));
+    dirs.push(exits);
+    const watcher = new ExitWatcher(exits, 60_000, new MonitorProbe(new HostProc(exits)), silentLogger());
+    let failOnce = true;
+    const waitFor = (id: string) =>
+      watcher.wait(id, {
+        exitFile: join(exits, id),
+        pidFile: join(exits, `${id}.pid`),
+        probe: async () => {
+          if (id === 'b' && failOnce) {
+            failOnce = false;
+            throw new Error('runc state timed out');
+          }
+          const text = await readFile(join(exits, id), 'utf8').catch(() => undefined);
+          return text === undefined
+            ? undefined
+            : { exitCode: Number(text), oomKilled: false, finishedAt: 'now' };
+        },
+      });
+    const a = waitFor('a');
+    const b = waitFor('b');
+    await new Promise((r) => setTimeout(r, 20));
+    await writeFile(join(exits, 'b'), '3');
+    await writeFile(join(exits, 'a'), '0');
+    assert.equal((await a).exitCode, 0);
+    assert.equal((await b).exitCode, 3);
   });
 });
