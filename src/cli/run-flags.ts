@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import type { Command } from 'commander';
 import type { RunFlags } from './run-request.js';
 
@@ -116,15 +117,22 @@ interface FlagSpec {
   negate: boolean;
 }
 
+type ParseArgsOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'] & {};
+
 const FLAG_RE = /^(?:-([a-zA-Z]), )?--([a-z][a-z-]*)(?: <[^>]+>)?$/;
 
 function camel(s: string): string {
   return s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** `--long` and `-s` → spec, from the table. */
-function flagIndex(): { byName: Map<string, FlagSpec>; defaults: Record<string, string | boolean> } {
-  const byName = new Map<string, FlagSpec>();
+/** The table as `util.parseArgs` options (by long name), each flag's spec, and commander's defaults. */
+function flagIndex(): {
+  options: ParseArgsOptions;
+  specs: Map<string, FlagSpec>;
+  defaults: Record<string, string | boolean>;
+} {
+  const options: ParseArgsOptions = {};
+  const specs = new Map<string, FlagSpec>();
   const defaults: Record<string, string | boolean> = {};
   for (const row of RUN_FLAGS) {
     const m = FLAG_RE.exec(row.flags);
@@ -136,59 +144,57 @@ function flagIndex(): { byName: Map<string, FlagSpec>; defaults: Record<string, 
       repeatable: row.repeatable === true,
       negate,
     };
-    byName.set(`--${m[2]}`, spec);
-    if (m[1]) byName.set(`-${m[1]}`, spec);
+    options[m[2]] = { type: spec.takesValue ? 'string' : 'boolean', ...(m[1] ? { short: m[1] } : {}) };
+    specs.set(m[2], spec);
     if (row.default !== undefined) defaults[spec.key] = row.default;
     // commander gives a --no-x flag the default x: true.
     if (negate) defaults[spec.key] = true;
   }
-  return { byName, defaults };
+  return { options, specs, defaults };
 }
 
 /**
  * Parses `run [flags] IMAGE [command...]` exactly as commander would, for the
  * plain spellings only: `--flag value`, `--flag=value`, `-f value`, boolean
- * flags. Anything else (help, an unknown flag, `-dit`, `-eX=1`, `--`, a value
- * that starts with `-`, a missing image) returns undefined, and the caller
- * lets commander parse it, so errors and help read the same either way.
- * After the image everything belongs to the container command
- * (passThroughOptions).
+ * flags. `util.parseArgs` tokenizes from the table; anything else (help, an
+ * unknown flag, `-dit`, `-eX=1`, `--`, a value that starts with `-`, a
+ * missing image) returns undefined, and the caller lets commander parse it,
+ * so errors and help read the same either way. After the image everything
+ * belongs to the container command (passThroughOptions).
  */
 export function parseRunArgv(
   argv: readonly string[],
 ): { image: string; args: string[]; flags: ParsedRunFlags } | undefined {
   if (argv[0] !== 'run') return undefined;
-  const { byName, defaults } = flagIndex();
+  const rest = argv.slice(1);
+  const { options, specs, defaults } = flagIndex();
+  // Not strict: an unknown flag is a token here, and declines below.
+  const { tokens } = parseArgs({ args: rest, options, strict: false, allowPositionals: true, tokens: true });
   const flags: Record<string, string | boolean | string[]> = { ...defaults };
-  let i = 1;
-  for (; i < argv.length; i++) {
-    const tok = argv[i] ?? '';
-    if (!tok.startsWith('-')) break;
-    const eq = tok.startsWith('--') ? tok.indexOf('=') : -1;
-    const name = eq > 0 ? tok.slice(0, eq) : tok;
-    const spec = byName.get(name);
+  for (const t of tokens) {
+    if (t.kind === 'option-terminator') return undefined;
+    if (t.kind === 'positional') {
+      const image = t.value;
+      const args = rest.slice(t.index + 1);
+      if (image === '-' || args.includes('--')) return undefined;
+      return { image, args, flags: flags as ParsedRunFlags };
+    }
+    const spec = specs.get(t.name);
     if (!spec) return undefined;
+    // Grouped or glued short flags (`-dit`, `-eA=1`) are commander's to read.
+    const raw = rest[t.index];
+    if (raw !== t.rawName && !(t.rawName.startsWith('--') && t.inlineValue)) return undefined;
     if (!spec.takesValue) {
-      if (eq > 0) return undefined;
+      if (t.inlineValue) return undefined;
       flags[spec.key] = !spec.negate;
       continue;
     }
-    let value: string;
-    if (eq > 0) value = tok.slice(eq + 1);
-    else {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('-')) return undefined;
-      value = next;
-      i++;
-    }
+    const value = t.value;
+    if (value === undefined || (!t.inlineValue && value.startsWith('-'))) return undefined;
     if (spec.repeatable) {
       const prev = flags[spec.key];
       flags[spec.key] = [...(Array.isArray(prev) ? prev : []), value];
     } else flags[spec.key] = value;
   }
-  const image = argv[i];
-  if (image === undefined) return undefined;
-  const args = argv.slice(i + 1);
-  if (args.includes('--')) return undefined;
-  return { image, args: [...args], flags: flags as ParsedRunFlags };
+  return undefined;
 }

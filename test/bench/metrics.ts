@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import type { ContainerDescriptor } from '../../runtime/types.js';
 import { startAgent, type TestAgent } from '../harness/agent.js';
 import { buildBusyboxImage } from '../harness/images.js';
@@ -291,10 +292,19 @@ async function idleBench(
   }
 }
 
+/** `npm run bench -- metrics [CONTAINERS] [--skip-live]`. */
 export async function run(args: string[]): Promise<Record<string, unknown>> {
-  const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 1000);
+  const { values, positionals } = parseArgs({
+    args,
+    options: { 'skip-live': { type: 'boolean', default: false } },
+    allowPositionals: true,
+  });
+  const n = Number(positionals[0] ?? 1000);
+  if (!Number.isInteger(n) || n < 1 || positionals.length > 1) {
+    throw new Error(`usage: npm run bench -- metrics [CONTAINERS] [--skip-live], got ${args.join(' ')}`);
+  }
   const result: Record<string, unknown> = await scaleBench(n, 30);
   note(`scale: ${JSON.stringify(result)}`);
-  if (!args.includes('--skip-live')) Object.assign(result, await idleBench(50, 60, 30));
+  if (!values['skip-live']) Object.assign(result, await idleBench(50, 60, 30));
   return result;
 }

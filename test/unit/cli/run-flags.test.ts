@@ -31,6 +31,7 @@ describe('berth run fast parser', () => {
     ['run', '--cap-add', 'NET_ADMIN', '--cap-drop=ALL', '--security-opt', 'seccomp=unconfined', 'img'],
     ['run', '--entrypoint', '', '--name', 'a', '--name', 'b', 'img', ''],
     ['run', '-v', '/data:/data:ro', '--tmpfs', '/run', '--ulimit', 'nofile=10:20', 'img'],
+    ['run', '--name=', '-e', 'A=-1', 'img', '-'],
   ];
   for (const argv of same) {
     it(`reads ${argv.join(' ')} as commander does`, async () => {
@@ -54,6 +55,8 @@ describe('berth run fast parser', () => {
       ['run', 'img', 'sh', '--', 'x'],
       ['run', '--rm=yes', 'img'],
       ['run', '-eA=1', 'img'],
+      ['run', '-d', '-'],
+      ['run', '-dname', 'img'],
       ['ps'],
       ['create', 'img'],
     ]) {
