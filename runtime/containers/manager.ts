@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-file.js';
+import { backoffDelay } from '../base/backoff.js';
 import {
   AlreadyExistsError,
   errorCode,
@@ -12,6 +13,7 @@ import {
   NotImplementedError,
 } from '../base/errors.js';
 import type { Envelope, EventExchange, SubscribeOptions } from '../base/events.js';
+import { KeyedMutex } from '../base/keyed-mutex.js';
 import type { Logger } from '../base/log.js';
 import type { ExecutorPort, ExitInfo, LogPort } from '../exec/types.js';
 import { HealthMonitor } from '../health/monitor.js';
@@ -19,13 +21,7 @@ import { HEALTH_OUTPUT_MAX, type NetworkProber } from '../health/types.js';
 import type { ImageOps, ImagePort } from '../image/types.js';
 import type { NetworkPort } from '../network/types.js';
 import type { SpecPort } from '../oci/types.js';
-import {
-  type BackoffOptions,
-  backoffDelay,
-  DEFAULT_BACKOFF,
-  shouldRestart,
-  startOnAgentStart,
-} from '../restart/policy.js';
+import { DEFAULT_BACKOFF, type RestartBackoff, shouldRestart, startOnAgentStart } from '../restart/policy.js';
 import type {
   ExecIO,
   ExecRequest,
@@ -57,7 +53,7 @@ export interface ContainerManagerDeps {
   logger: Logger;
   /** Runs a health probe of kind http/tcp against a container address; cmd probes use the executor. */
   probeNetwork?: NetworkProber;
-  backoff?: BackoffOptions;
+  backoff?: RestartBackoff;
   /** Called before a stop signal is sent (drain in discovery and HAProxy); bounded by `preStopTimeoutMs`. */
   preStopHooks?: Array<(d: ContainerDescriptor) => Promise<void>>;
   preStopTimeoutMs?: number;
@@ -82,7 +78,7 @@ export type CrashPoint = (typeof CRASH_POINTS)[number];
 export class ContainerManager implements Runtime {
   private readonly records = new Map<string, ContainerRecord>();
   private readonly store: RecordStore;
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedMutex();
   private readonly exitWaiters = new Map<string, Array<(r: WaitResult) => void>>();
   private readonly health = new Map<string, HealthMonitor>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
@@ -273,7 +269,7 @@ export class ContainerManager implements Runtime {
 
   async start(idOrName: string): Promise<ContainerDescriptor> {
     const rec = this.find(idOrName);
-    return this.locked(rec.id, async () => {
+    return this.locks.run(rec.id, async () => {
       if (rec.state === 'running') return this.describe(rec);
       this.clearRestartTimer(rec.id);
       rec.stoppedByUser = false;
@@ -436,7 +432,7 @@ export class ContainerManager implements Runtime {
       await this.d.executor.kill(rec.id, 'SIGKILL').catch((err) => this.ignoreGone(err));
       await exited;
     }
-    await this.locked(rec.id, async () => {
+    await this.locks.run(rec.id, async () => {
       if (!this.records.has(rec.id)) return;
       rec.state = 'removing';
       this.stopHealth(rec.id);
@@ -740,9 +736,9 @@ export class ContainerManager implements Runtime {
       (exit) => {
         this.watching.delete(rec.id);
         if (this.closed) return;
-        void this.locked(rec.id, () => this.afterExit(rec, exit, true)).catch((err) =>
-          this.d.logger.error({ err, id: rec.id }, 'handling container exit failed'),
-        );
+        void this.locks
+          .run(rec.id, () => this.afterExit(rec, exit, true))
+          .catch((err) => this.d.logger.error({ err, id: rec.id }, 'handling container exit failed'));
       },
       (err) => {
         this.watching.delete(rec.id);
@@ -872,7 +868,7 @@ export class ContainerManager implements Runtime {
     const t = setTimeout(() => {
       this.restartTimers.delete(rec.id);
       if (this.closed || !this.records.has(rec.id) || rec.stoppedByUser) return;
-      void this.locked(rec.id, async () => {
+      void this.locks.run(rec.id, async () => {
         if (rec.state !== 'restarting') return;
         rec.restartCount++;
         try {
@@ -959,18 +955,6 @@ export class ContainerManager implements Runtime {
   private ignoreGone(err: unknown): void {
     // The container may exit between our check and the signal; that is fine.
     this.d.logger.debug({ err: messageOf(err) }, 'signal to an exiting container');
-  }
-
-  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const settled = next.catch(() => undefined);
-    this.locks.set(id, settled);
-    try {
-      return await next;
-    } finally {
-      if (this.locks.get(id) === settled) this.locks.delete(id);
-    }
   }
 
   private byName(name: string): ContainerRecord | undefined {

@@ -1,3 +1,4 @@
+import type { BackoffOptions } from '../base/backoff.js';
 import { InvalidArgumentError } from '../base/errors.js';
 import type { RestartPolicy, RestartPolicyName } from './types.js';
 
@@ -62,33 +63,20 @@ export function startOnAgentStart(policy: RestartPolicy, stoppedByUser: boolean)
   return false;
 }
 
-export interface BackoffOptions {
-  /** First delay. Docker starts at 100 ms and doubles. */
-  initialMs: number;
-  maxMs: number;
-  /** 0..1: the delay is drawn uniformly from [d*(1-jitter), d]. */
-  jitter: number;
+/**
+ * How restarts back off: runtime/base's formula (`backoffDelay(restartCount,
+ * …)`: exponential, capped, jitter below the nominal delay so that many
+ * containers failing together do not restart in lock-step), plus a reset.
+ */
+export interface RestartBackoff extends BackoffOptions {
   /** A run longer than this resets the backoff (the container was healthy for a while). */
   resetAfterMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffOptions = {
+/** Docker starts at 100 ms and doubles; the delay is drawn from [d·(1−0.2), d]. */
+export const DEFAULT_BACKOFF: RestartBackoff = {
   initialMs: 100,
   maxMs: 60_000,
   jitter: 0.2,
   resetAfterMs: 10_000,
 };
-
-/**
- * Delay before restart number `attempt` (0-based since the last reset):
- * exponential, capped, with jitter so that many containers failing together
- * do not restart in lock-step.
- */
-export function backoffDelay(
-  attempt: number,
-  opts: BackoffOptions = DEFAULT_BACKOFF,
-  random = Math.random,
-): number {
-  const base = Math.min(opts.maxMs, opts.initialMs * 2 ** Math.min(attempt, 30));
-  return Math.round(base * (1 - opts.jitter * random()));
-}

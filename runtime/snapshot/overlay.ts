@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeFileAtomic } from '../base/atomic-file.js';
 import { FailedPreconditionError, InternalError, InvalidArgumentError } from '../base/errors.js';
+import { KeyedMutex } from '../base/keyed-mutex.js';
 import { mountPoints } from './mountinfo.js';
 import type { SnapshotPort } from './types.js';
 
@@ -49,7 +50,8 @@ const MAX_MOUNT_DATA = 4096 - 1;
  * container, and needs no native code.
  */
 export class OverlaySnapshotter implements SnapshotPort {
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Serialises operations per key: a prepare racing a remove must not leave a half-made mount. */
+  private readonly locks = new KeyedMutex();
 
   constructor(private readonly opts: OverlaySnapshotterOptions) {}
 
@@ -65,18 +67,6 @@ export class OverlaySnapshotter implements SnapshotPort {
     return join(this.opts.root, key);
   }
 
-  /** Serialises operations per key: a prepare racing a remove must not leave a half-made mount. */
-  private async locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(fn);
-    this.locks.set(key, next);
-    try {
-      return await next;
-    } finally {
-      if (this.locks.get(key) === next) this.locks.delete(key);
-    }
-  }
-
   private async isMounted(path: string): Promise<boolean> {
     const points = await mountPoints(this.opts.mountinfoPath);
     return points.has(path);
@@ -84,7 +74,7 @@ export class OverlaySnapshotter implements SnapshotPort {
 
   async prepare(key: string, layerDirs: string[]): Promise<{ rootfs: string }> {
     const dir = this.dir(key);
-    return this.locked(key, async () => {
+    return this.locks.run(key, async () => {
       await mkdir(dir, { recursive: true, mode: HOLDER_MODE });
       const base = await realpath(dir);
       const rootfs = join(base, 'rootfs');
@@ -136,7 +126,7 @@ export class OverlaySnapshotter implements SnapshotPort {
 
   async remove(key: string): Promise<void> {
     const dir = this.dir(key);
-    return this.locked(key, async () => {
+    return this.locks.run(key, async () => {
       const base = await realpath(dir).catch(() => undefined);
       if (base === undefined) return;
       const rootfs = join(base, 'rootfs');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { backoffDelay } from '../../../runtime/base/backoff.js';
 import {
-  backoffDelay,
   formatRestartPolicy,
   parseRestartPolicy,
   shouldRestart,
