@@ -1,13 +1,94 @@
 #!/usr/bin/env bash
-# Runs the suite with node's test runner over TypeScript (tsx), one file at a
-# time: integration tests start real servers and change host state (bridges,
-# cgroups, mounts), and each cleans up in its after-hooks.
+# Runs the suite with node's test runner over TypeScript (tsx), in three phases:
+#   1. unit files, BERTH_TEST_JOBS at a time: pure code, fixture trees, temp
+#      dirs and loopback ports, nothing shared between files;
+#   2. integration files, BERTH_TEST_JOBS at a time, longest first: each one's
+#      host state is its own (the harness gives every agent or runtime its own
+#      state root, bridge, leased subnet, cgroup names, free ports, Consul
+#      service names); the state agents share (berth's iptables chains, the
+#      /berth cgroup parent) is removed once, at the end, not by each file;
+#   3. the integration files in SERIAL below, one at a time: they assert
+#      timings, drive load, or remove host state other agents use.
+# Every phase runs even when an earlier one failed; the exit code says whether
+# any failed. One Consul dev agent is shared by the files of a run (started by
+# the first that asks, test/harness/consul.ts) and stopped here at the end.
 #   test/run.sh                 every *.test.ts under test/ (unit first)
-#   test/run.sh PATH...         only these files or folders
-set -euo pipefail
+#   test/run.sh PATH...         only these files or folders (same phases)
+#   BERTH_TEST_JOBS=N           files at a time in phases 1 and 2 (default: cores, at least 2;
+#                               1 runs every file one at a time, as before issue 13)
+set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 if [ $# -eq 0 ]; then set -- test/unit test/integration; fi
 mapfile -t files < <(for p in "$@"; do [ -e "$p" ] && find "$p" -name '*.test.ts' | sort; done)
 if [ ${#files[@]} -eq 0 ]; then echo "no test files under $*" >&2; exit 1; fi
-exec "$root/src/bin/berth-node" --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 "${files[@]}"
+
+# Run alone: timing assertions (a duration compared with a bound), load
+# generators, or host state another agent relies on.
+SERIAL=(
+  test/integration/logs-e2e/slow-receiver.test.ts # shipping vs no shipping, < 2x + 1 s
+  test/integration/discovery/consul.test.ts       # writes < 1 s while Consul is slow; TTL heartbeats
+  test/integration/haproxy/prestop.test.ts        # drain waits 0.7..3 s
+  test/integration/haproxy/scale.test.ts          # wrk load while scaling, zero errors
+  test/integration/network/bridge.test.ts         # destroy() drops berth's shared iptables chains once unused
+  test/integration/exec/executor.test.ts          # exec answers within 5 s
+)
+# Started first in phase 2 so the long ones overlap (seconds in the baseline run).
+LONG=(
+  test/integration/logs-e2e/outage.test.ts       # 75, mostly the 60 s outage
+  test/integration/logs-e2e/rotation.test.ts     # 20-70
+  test/integration/cli/containers.test.ts        # 35
+  test/integration/dashboards/panels.test.ts     # 25
+  test/integration/cli/discovery-lb.test.ts      # 21
+  test/integration/logs-e2e/secure-forward.test.ts # 18
+  test/integration/containers/state-perms.test.ts  # 17
+  test/integration/logs-e2e/kill9.test.ts        # 16
+  test/integration/cli/images-volumes.test.ts    # 14
+  test/integration/cli/run-backpressure.test.ts  # 12
+  test/integration/logs/pipeline.test.ts         # 10
+)
+
+jobs="${BERTH_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+if ! [[ "$jobs" =~ ^[1-9][0-9]*$ ]]; then echo "BERTH_TEST_JOBS must be a positive number, got '$jobs'" >&2; exit 1; fi
+if [ -z "${BERTH_TEST_JOBS:-}" ] && [ "$jobs" -lt 2 ]; then jobs=2; fi
+
+in_list() {
+  local f="$1"; shift
+  local x
+  for x in "$@"; do [ "$x" = "$f" ] && return 0; done
+  return 1
+}
+unit=() parallel=() serial=()
+for f in "${files[@]}"; do
+  case "$f" in
+    test/unit/*) unit+=("$f") ;;
+    *) if in_list "$f" "${SERIAL[@]}"; then serial+=("$f"); else parallel+=("$f"); fi ;;
+  esac
+done
+ordered=()
+for f in "${LONG[@]}"; do in_list "$f" "${parallel[@]}" && ordered+=("$f"); done
+for f in "${parallel[@]}"; do in_list "$f" "${LONG[@]}" || ordered+=("$f"); done
+
+# What the files of this run share: the Consul dev agent (consul.json, its
+# pid) and the flag that defers the shared host cleanup to the end.
+shared="$(mktemp -d /tmp/berth-test-run-XXXXXX)"
+export BERTH_TEST_RUN_DIR="$shared"
+node_bin="$root/src/bin/berth-node"
+finish() {
+  "$node_bin" --import tsx "$root/test/harness/run-end.ts" "$shared" || true
+  rm -rf "$shared"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+status=0
+run_phase() {
+  local name="$1" conc="$2"; shift 2
+  [ $# -eq 0 ] && return 0
+  echo "# phase: $name ($# files, $conc at a time)"
+  "$node_bin" --import tsx --test --test-reporter=spec --test-concurrency="$conc" --test-timeout=600000 "$@" || status=1
+}
+run_phase unit "$jobs" "${unit[@]}"
+run_phase integration "$jobs" "${ordered[@]}"
+run_phase 'integration, one at a time' 1 "${serial[@]}"
+exit $status

@@ -2,7 +2,15 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { tokenize } from '../../runtime/network/iptables.js';
+import {
+  cgroupHierarchies,
+  deleteRule,
+  dropSharedChainsIfUnusedNow,
+  iptablesRules,
+  leaseSubnet,
+  removeEmptyBerthCgroupsNow,
+  sharedCleanupDeferred,
+} from './host-shared.js';
 import { killOnExit, type ManagedProcess, startProcess } from './proc.js';
 import { removeDir, tempDir } from './tmp.js';
 
@@ -44,8 +52,9 @@ export interface TestAgent {
 
 /**
  * Starts `berth agent` as a child process. Each call gets a unique bridge
- * (`bt<hex>`) and a /24 from 10.215.0.0/16, so test files never collide with
- * each other or with a berth the machine runs.
+ * (`bt<hex>`) and a leased /24 from 10.215.0.0/16 (host-shared.ts), so test
+ * files running at the same time never collide with each other or with a
+ * berth the machine runs.
  */
 export async function startAgent(
   opts: {
@@ -69,7 +78,9 @@ export async function startAgent(
   const dir = await tempDir('berth-agent-');
   const tag = randomBytes(3).toString('hex');
   const bridge = `bt${tag}`;
-  const subnet = `10.215.${Number.parseInt(tag.slice(0, 2), 16)}.0/24`;
+  // Leased, so agents of files running at the same time never share a subnet.
+  const lease = await leaseSubnet();
+  const subnet = lease.subnet;
   const stateRoot = join(dir, 'state');
   const runDir = join(dir, 'run');
   const socket = opts.socketInRunDir ? join(runDir, 'berth.sock') : join(dir, 'berth.sock');
@@ -138,7 +149,13 @@ export async function startAgent(
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  let proc = await launch();
+  let proc: ManagedProcess;
+  try {
+    proc = await launch();
+  } catch (err) {
+    await lease.release();
+    throw err;
+  }
   await trackHaproxy();
   return {
     stateRoot,
@@ -180,6 +197,7 @@ export async function startAgent(
       await proc.stop('SIGTERM', 10_000);
       await sweep(dir, runDir, bridge);
       await removeDir(dir);
+      await lease.release();
     },
   };
 }
@@ -221,62 +239,14 @@ function sh(cmd: string, args: string[]): Promise<number> {
   });
 }
 
-function iptablesRules(table: string): Promise<string> {
-  return new Promise<string>((r) => {
-    const c = spawn('iptables', ['-t', table, '-S'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    c.once('close', () => r(out));
-    c.once('error', () => r(''));
-  });
-}
-
-/** Deletes the rule an `iptables -S` line (`-A CHAIN …`) shows, split as the network manager splits it. */
-function deleteRule(table: string, line: string): Promise<number> {
-  return sh('iptables', ['-t', table, '-D', ...tokenize(line).slice(1)]);
-}
-
-/**
- * berth's chains and the jumps into them are shared by every bridge on the
- * host; once no bridge's rules are left (no other agent or test is running),
- * remove them too, so a test run leaves iptables as it found it.
- */
-async function dropSharedChainsIfUnused(): Promise<void> {
-  const nat = await iptablesRules('nat');
-  const filter = await iptablesRules('filter');
-  if (/berth:/.test(nat) || /berth:/.test(filter)) return;
-  for (const [table, rules] of [
-    ['nat', nat],
-    ['filter', filter],
-  ] as const) {
-    for (const line of rules.split('\n')) {
-      if (!line.startsWith('-A ') || !/-j BERTH-/.test(line) || /^-A BERTH-/.test(line)) continue;
-      await deleteRule(table, line);
-    }
-    for (const chain of rules.matchAll(/^-N (BERTH-\S+)$/gm)) {
-      await sh('iptables', ['-t', table, '-F', chain[1] ?? '']);
-      await sh('iptables', ['-t', table, '-X', chain[1] ?? '']);
-    }
-  }
-}
-
-/**
- * Removes whatever the agent left on the host (also after a failed test or a
- * kill -9): containers in its runc root, their netns, veths and cgroups, the
- * iptables rules tagged with its bridge, the bridge, and mounts under `dir`.
- */
 /**
  * The cgroup parent every berth container shares (`/berth` in each hierarchy),
  * removed once empty so a test run leaves no cgroup behind; one that still has
- * containers (another agent's) refuses the rmdir and stays.
+ * containers (another agent's) refuses the rmdir and stays. Under test/run.sh
+ * this waits for the end of the run (host-shared.ts says why).
  */
 export async function removeEmptyBerthCgroups(): Promise<void> {
-  const { readdir, rmdir } = await import('node:fs/promises');
-  for (const ctrl of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
-    await rmdir(join('/sys/fs/cgroup', ctrl, 'berth')).catch(() => undefined);
-  }
+  if (!sharedCleanupDeferred()) await removeEmptyBerthCgroupsNow();
 }
 
 /**
@@ -309,9 +279,7 @@ export async function sweep(dir: string, runDir: string, bridge: string): Promis
   for (const id of known) {
     await sh('ip', ['netns', 'del', `berth-${id.slice(0, 12)}`]);
     await sh('ip', ['link', 'del', `vb${id.slice(0, 12)}`]);
-    for (const ctrl of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
-      await rmdir(join('/sys/fs/cgroup', ctrl, 'berth', id)).catch(() => undefined);
-    }
+    for (const h of await cgroupHierarchies()) await rmdir(join(h, 'berth', id)).catch(() => undefined);
   }
   await removeEmptyBerthCgroups();
   for (const table of ['nat', 'filter']) {
@@ -322,7 +290,7 @@ export async function sweep(dir: string, runDir: string, bridge: string): Promis
     }
   }
   await sh('ip', ['link', 'del', bridge]);
-  await dropSharedChainsIfUnused();
+  if (!sharedCleanupDeferred()) await dropSharedChainsIfUnusedNow();
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
     .split('\n')
     .map((l) => l.split(' ')[4] ?? '')

@@ -17,6 +17,7 @@ import { composeRuntime } from '../../src/agent/compose.js';
 import { loadAgentConfig } from '../../src/agent/config.js';
 import { makeAgentRoots, secureAgentDirs } from '../../src/agent/dirs.js';
 import { sweep } from './agent.js';
+import { leaseSubnet } from './host-shared.js';
 import { buildBusyboxImage } from './images.js';
 import { removeDir, tempDir } from './tmp.js';
 
@@ -34,13 +35,14 @@ export async function startRuntimeInProcess(): Promise<InProcessRuntime> {
   const tag = randomBytes(3).toString('hex');
   const bridge = `bt${tag}`;
   const runDir = join(dir, 'run');
+  const lease = await leaseSubnet();
   const cfg = await loadAgentConfig(
     {
       stateRoot: join(dir, 'state'),
       runDir,
       socket: join(dir, 'berth.sock'),
       bridge,
-      subnet: `10.215.${Number.parseInt(tag.slice(0, 2), 16)}.0/24`,
+      subnet: lease.subnet,
     },
     {},
   );
@@ -55,6 +57,7 @@ export async function startRuntimeInProcess(): Promise<InProcessRuntime> {
     await runtime.close();
     await sweep(dir, runDir, bridge);
     await removeDir(dir);
+    await lease.release();
     throw err;
   }
   return {
@@ -72,6 +75,7 @@ export async function startRuntimeInProcess(): Promise<InProcessRuntime> {
       await runtime.close();
       await sweep(dir, runDir, bridge);
       await removeDir(dir);
+      await lease.release();
     },
   };
 }

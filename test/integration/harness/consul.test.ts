@@ -4,8 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import Consul from 'consul';
-import { type ConsulHandle, startConsul } from '../../harness/consul.js';
+import { type ConsulHandle, sharedConsul, startConsul, stopSharedConsul } from '../../harness/consul.js';
 import { pollUntil } from '../../harness/proc.js';
+import { removeDir, tempDir } from '../../harness/tmp.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -69,5 +70,45 @@ describe('harness: consul', () => {
     const srv = await dig(dnsPort, `${service}.service.consul`, 'SRV');
     assert.equal(srv.length, 1);
     assert.match(srv[0] ?? '', /^\d+ \d+ 8080 \S+\.$/);
+  });
+});
+
+describe('harness: the run-wide shared consul', () => {
+  const saved = process.env.BERTH_TEST_RUN_DIR;
+  let runDir = '';
+  let other: ConsulHandle | undefined;
+
+  before(async () => {
+    runDir = await tempDir('consul-run');
+    process.env.BERTH_TEST_RUN_DIR = runDir;
+  });
+  after(async () => {
+    if (saved === undefined) delete process.env.BERTH_TEST_RUN_DIR;
+    else process.env.BERTH_TEST_RUN_DIR = saved;
+    await other?.stop();
+    if (runDir) {
+      await stopSharedConsul(runDir);
+      await removeDir(runDir);
+    }
+  });
+
+  it('is started once, reused by the next caller, outlives stop() and is stopped by the run', async () => {
+    const a = await sharedConsul();
+    const b = await sharedConsul();
+    assert.equal(b.pid, a.pid, 'the second caller got another agent');
+    assert.equal(b.httpPort, a.httpPort);
+    await a.stop();
+    const client = new Consul({ host: '127.0.0.1', port: b.httpPort });
+    assert.match(
+      String(await client.status.leader()),
+      /^127\.0\.0\.1:\d+$/,
+      'stop() of a shared handle stopped it',
+    );
+    await stopSharedConsul(runDir);
+    assert.throws(() => process.kill(a.pid, 0), /ESRCH/, 'the run end did not stop it');
+    // Outside a run (no run dir) a caller gets an agent of its own.
+    delete process.env.BERTH_TEST_RUN_DIR;
+    other = await sharedConsul();
+    assert.notEqual(other.pid, a.pid);
   });
 });
