@@ -34,6 +34,9 @@ export interface YSeq {
   pos: Pos;
 }
 
+/** Far above any real Compose file (a 1,000-service file has some 50,000 nodes). */
+const MAX_NODES = 500_000;
+
 /** Parses one Compose file; YAML syntax errors and duplicate keys are ComposeErrors with their position. */
 export function parseYamlTree(text: string, file: string): YMap {
   const lines = new LineCounter();
@@ -46,10 +49,19 @@ export function parseYamlTree(text: string, file: string): YMap {
   if (first !== undefined) {
     throw new ComposeError(posOf(first.pos[0]), '', `invalid YAML: ${first.message.split('\n')[0]}`);
   }
+  // Aliases are expanded into copies, so a file of nested aliases (a billion
+  // laughs) could grow without end: the depth and the node count are capped.
+  let budget = MAX_NODES;
   const convert = (node: unknown, depth: number): YNode => {
-    // Alias chains are resolved by the yaml package; the depth cap stops a
-    // self-referencing document (a billion-laughs file) from running away.
     if (depth > 64) throw new ComposeError(posOf(undefined), '', 'YAML nested deeper than 64 levels');
+    if (--budget < 0) {
+      const at = posOf((node as Node | null)?.range?.[0]);
+      throw new ComposeError(
+        at,
+        '',
+        `YAML expands to more than ${MAX_NODES} nodes (aliases nested too deep?)`,
+      );
+    }
     if (isAlias(node)) return convert(node.resolve(doc), depth + 1);
     const at = posOf((node as Node | null)?.range?.[0]);
     if (isMap(node)) {
