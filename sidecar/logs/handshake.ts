@@ -82,7 +82,7 @@ export function makePing(helo: Helo, auth: HandshakeAuth, salt: Buffer = randomB
   const wantsUser = helo.authSalt.length > 0;
   if (wantsUser && !auth.username) {
     throw new HandshakeError(
-      'the receiver demands a username and password (HELO has an auth salt); set logs.username and logs.password_file',
+      'the receiver demands a username and password (HELO has an auth salt); set logs.username and logs.passwordFile',
     );
   }
   const user = wantsUser ? (auth.username ?? '') : '';
@@ -112,12 +112,12 @@ export function checkPong(msg: unknown, helo: Helo, ping: Ping, auth: HandshakeA
   const serverHost = textOf(host) ?? '';
   if (serverHost === auth.selfHostname) {
     throw new HandshakeError(
-      `the receiver's hostname equals ours (${serverHost}); set logs.self_hostname to another name`,
+      `the receiver's hostname equals ours (${serverHost}); set logs.selfHostname to another name`,
     );
   }
   if (textOf(digest) !== sha512hex(ping.salt, serverHost, helo.nonce, auth.sharedKey)) {
     throw new HandshakeError(
-      "shared key mismatch: the receiver's PONG does not prove logs.shared_key (a receiver with another key, or not the receiver we meant)",
+      "shared key mismatch: the receiver's PONG does not prove logs.sharedKey (a receiver with another key, or not the receiver we meant)",
     );
   }
   return serverHost;

@@ -37,23 +37,23 @@ export async function createLogShipping(deps: {
     c.positionsFile ?? join(deps.stateDir, 'logs', 'positions.json'),
   );
   const sharedKey = c.sharedKeyFile
-    ? firstLine(await readConfigFile(c.sharedKeyFile, 'shared_key_file'))
+    ? firstLine(await readConfigFile(c.sharedKeyFile, 'sharedKeyFile'))
     : c.sharedKey;
   if (sharedKey === '') {
-    throw new InvalidArgumentError('logs.shared_key_file: the file is empty', {
-      field: 'logs.shared_key_file',
+    throw new InvalidArgumentError('logs.sharedKeyFile: the file is empty', {
+      field: 'logs.sharedKeyFile',
     });
   }
   const password = c.passwordFile
-    ? firstLine(await readConfigFile(c.passwordFile, 'password_file'))
+    ? firstLine(await readConfigFile(c.passwordFile, 'passwordFile'))
     : c.password;
   const output = new ForwardClient({
     servers: c.servers,
     tls: c.tls
       ? {
-          ...(c.tlsCa ? { ca: await readConfigFile(c.tlsCa, 'tls_ca') } : {}),
-          ...(c.tlsCert ? { cert: await readConfigFile(c.tlsCert, 'tls_cert') } : {}),
-          ...(c.tlsKey ? { key: await readConfigFile(c.tlsKey, 'tls_key') } : {}),
+          ...(c.tlsCa ? { ca: await readConfigFile(c.tlsCa, 'tlsCa') } : {}),
+          ...(c.tlsCert ? { cert: await readConfigFile(c.tlsCert, 'tlsCert') } : {}),
+          ...(c.tlsKey ? { key: await readConfigFile(c.tlsKey, 'tlsKey') } : {}),
           ...(c.tlsServername ? { servername: c.tlsServername } : {}),
           rejectUnauthorized: c.tlsVerify,
         }

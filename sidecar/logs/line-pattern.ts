@@ -34,7 +34,7 @@ function re2(): typeof RE2Type {
 }
 
 /** Compiles a multiline start pattern with RE2, naming the field and the reason when it is refused. */
-export function compileMultiline(pattern: string, field = 'multiline_start'): LinePattern {
+export function compileMultiline(pattern: string, field = 'multilineStart'): LinePattern {
   const refuse = (reason: string, cause?: unknown): never => {
     throw new InvalidArgumentError(`${field}: ${JSON.stringify(pattern.slice(0, 80))} ${reason}`, {
       field,

@@ -73,7 +73,7 @@ export class LogPipeline {
     this.defaultTag = compileTag(deps.options.tag, 'logs.tag');
     this.defaultMultiline =
       deps.options.multilineStart !== undefined
-        ? compileMultiline(deps.options.multilineStart, 'logs.multiline_start')
+        ? compileMultiline(deps.options.multilineStart, 'logs.multilineStart')
         : undefined;
   }
 

@@ -384,7 +384,7 @@ class Connection {
           // A receiver with a shared key greets first and takes nothing before a PING.
           this.onHandshakeError(
             new HandshakeError(
-              'the receiver demands the Forward handshake (it sent HELO) and logs.shared_key is not set',
+              'the receiver demands the Forward handshake (it sent HELO) and logs.sharedKey is not set',
             ),
           );
           break;
@@ -415,7 +415,7 @@ async function handshake(
           reject(
             new HandshakeError(
               what === 'HELO'
-                ? `no HELO from the receiver within ${timeoutMs}ms: logs.shared_key is set but the receiver does not speak the handshake (no <security> section?)`
+                ? `no HELO from the receiver within ${timeoutMs}ms: logs.sharedKey is set but the receiver does not speak the handshake (no <security> section?)`
                 : `no ${what} from the receiver within ${timeoutMs}ms`,
             ),
           ),

@@ -210,7 +210,7 @@ describe('Forward handshake against FluentServer (@fluent-org/logger)', () => {
     assert.equal(s.entries.length, 0);
     const log = lines.join('\n');
     assert.match(log, new RegExp(`127\\.0\\.0\\.1:${s.port}`), log);
-    assert.match(log, /demands the Forward handshake.*logs\.shared_key is not set/, log);
+    assert.match(log, /demands the Forward handshake.*logs\.sharedKey is not set/, log);
     assert.ok((c.handshakeFailures()[`127.0.0.1:${s.port}`] ?? 0) >= 1);
   });
 
