@@ -214,6 +214,10 @@ function buildService(svc: string, draft: ServiceDraft, input: FinalizeInput): C
     profiles: f.profiles ?? [],
   };
   if (h !== undefined) service.healthcheck = { ...h, disable: h.disable ?? false };
+  // 0 means no limit (Docker's reading, and compose-go drops it), so an override file can lift one.
+  if (service.memLimit === 0) delete service.memLimit;
+  if (service.cpus === 0) delete service.cpus;
+  if (service.pidsLimit === 0) delete service.pidsLimit;
   return service;
 }
 

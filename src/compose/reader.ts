@@ -99,14 +99,15 @@ export class NodeReader {
    * `KEY: value` mapping or `["KEY=value", "KEY"]` list (environment,
    * labels): null marks a key named without a value.
    */
-  keyValues(node: YNode, path: string): Map<string, { value: string | null; node: YNode }> {
-    const out = new Map<string, { value: string | null; node: YNode }>();
+  keyValues(node: YNode, path: string): Map<string, { value: string | null; node: YNode; path: string }> {
+    const out = new Map<string, { value: string | null; node: YNode; path: string }>();
     if (node.kind === 'map') {
       for (const [k, e] of node.entries) {
         const v = e.value;
         out.set(k, {
           value: v.kind === 'scalar' && v.value === null ? null : this.str(v, `${path}.${k}`),
           node: v,
+          path: `${path}.${k}`,
         });
       }
       return out;
@@ -115,7 +116,11 @@ export class NodeReader {
       const item = this.str(n, `${path}[${i}]`);
       const eq = item.indexOf('=');
       if (eq === 0) this.fail(n, `${path}[${i}]`, `"${item}" has no name before "="`);
-      out.set(eq < 0 ? item : item.slice(0, eq), { value: eq < 0 ? null : item.slice(eq + 1), node: n });
+      out.set(eq < 0 ? item : item.slice(0, eq), {
+        value: eq < 0 ? null : item.slice(eq + 1),
+        node: n,
+        path: `${path}[${i}]`,
+      });
     });
     return out;
   }

@@ -56,6 +56,8 @@ const kv =
   (r, n, p) => {
     const out: Record<string, string | null> = {};
     for (const [k, v] of r.keyValues(n, p)) {
+      // compose-go refuses `KEY =value`: the space would become part of the name.
+      if (what === 'environment' && /\s$/.test(k)) r.fail(v.node, v.path, `"${k}" ends with a space`);
       // A label needs a value; an environment name alone takes it from the project's environment.
       out[k] = what === 'labels' ? (v.value ?? '') : v.value;
     }
