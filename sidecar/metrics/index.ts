@@ -1,13 +1,12 @@
-import type { ConfigValues } from '../../runtime/base/config.js';
 import type { Logger } from '../../runtime/base/log.js';
 import type { ContainerSource } from '../../runtime/types.js';
 import type { MetricsProvider, Sidecar } from '../types.js';
 import { MetricsCollector } from './collector.js';
-import { parseListen, parseRoots } from './config.js';
+import { type MetricsConfig, parseListen, parseRoots } from './config.js';
 import { MetricsServer } from './server.js';
 
 export { MetricsCollector, type MetricsCollectorOptions, type Snapshot } from './collector.js';
-export { METRICS_CONFIG, parseListen, parseRoots } from './config.js';
+export { METRICS_CONFIG, type MetricsConfig, parseListen, parseRoots } from './config.js';
 export { createCgroupReader, HOST_ROOTS } from './reader.js';
 export { MetricsServer, negotiate } from './server.js';
 export type { CgroupReader, Roots } from './types.js';
@@ -20,27 +19,27 @@ export type { CgroupReader, Roots } from './types.js';
  * /metrics when it cannot listen.
  */
 export function createMetricsSidecar(
-  cfg: ConfigValues,
+  cfg: MetricsConfig,
   source: ContainerSource,
   logger: Logger,
   providers: Iterable<readonly [string, MetricsProvider]> = [],
 ): Sidecar & { collector: MetricsCollector; server: MetricsServer } {
   const log = logger.child({ component: 'metrics' });
-  const listen = parseListen(String(cfg.listen));
+  const listen = parseListen(cfg.listen);
   const collector = new MetricsCollector({
     source,
     logger: log,
-    roots: parseRoots(String(cfg.roots)),
-    labelsAllowlist: (cfg.labelsAllowlist as string[] | undefined) ?? [],
-    labelsOnAllSeries: cfg.labelsOnAllSeries === true,
-    collectors: cfg.collectors as string[] | undefined,
+    roots: parseRoots(cfg.roots),
+    labelsAllowlist: cfg.labelsAllowlist,
+    labelsOnAllSeries: cfg.labelsOnAllSeries,
+    collectors: cfg.collectors,
   });
   const server = new MetricsServer({
     collector,
     logger: log,
     host: listen.host,
     port: listen.port,
-    gzip: cfg.gzip === true,
+    gzip: cfg.gzip,
   });
   let url = '';
   return {

@@ -95,7 +95,7 @@ export async function loadAgentConfig(
     });
   }
   if (v.apiTcp) {
-    const { host } = apiTcpAddress(String(v.apiTcp));
+    const { host } = apiTcpAddress(v.apiTcp);
     if (!v.apiTlsCert && !v.apiTcpInsecure && !isLoopbackHost(host)) {
       throw new InvalidArgumentError(
         `apiTcp: ${host} is not loopback: without TLS the API token would cross the network in clear text; set apiTlsCert and apiTlsKey (and apiTlsClientCa for mutual TLS), or apiTcpInsecure to force it`,
@@ -103,10 +103,7 @@ export async function loadAgentConfig(
       );
     }
   }
-  if (
-    (v.apiTlsCert === undefined || v.apiTlsCert === null) !==
-    (v.apiTlsKey === undefined || v.apiTlsKey === null)
-  ) {
+  if ((v.apiTlsCert === undefined) !== (v.apiTlsKey === undefined)) {
     const missing = v.apiTlsCert ? 'apiTlsKey' : 'apiTlsCert';
     throw new InvalidArgumentError(`${missing}: apiTlsCert and apiTlsKey go together`, { field: missing });
   }

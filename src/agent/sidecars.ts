@@ -127,7 +127,7 @@ export async function startSidecars(
     prefix: 'metrics.',
   });
   // `berth stats` reads the same cgroup files through the same roots as /metrics, served or not.
-  const stats = new StatsReader(source, parseRoots(String(values.roots)));
+  const stats = new StatsReader(source, parseRoots(values.roots));
   // Filled as the sidecars start; the metrics sidecar, started last, reads it.
   const providers: Array<[string, MetricsProvider]> = [];
   if (cfg.metricsListen) sidecars.push(createMetricsSidecar(values, source, logger, providers));
