@@ -1,7 +1,7 @@
 import { existsSync, type FSWatcher, watch } from 'node:fs';
 import type { Logger } from '../base/log.js';
-import type { ExitInfo } from '../containers/ports.js';
 import type { MonitorProbe } from './monitor.js';
+import type { ExitInfo } from './types.js';
 
 /** One pending wait: `check` reads the exit state now, `poll` is the cheap periodic look. */
 interface Waiter {
