@@ -82,8 +82,20 @@ function appendUnique<T>(a: T[], b: T[]): T[] {
   return out;
 }
 
+/** Deep equality whatever the key order (a long-syntax port and the same port in short syntax are one entry). */
 function sameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return canonical(a) === canonical(b);
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (isPlain(v)) {
+    const keys = Object.keys(v)
+      .filter((k) => v[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'undefined';
 }
 
 /** Objects merge key by key; lists append without duplicates (aliases); anything else is replaced. */

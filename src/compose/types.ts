@@ -84,6 +84,7 @@ export interface ComposeMount {
   source?: string;
   target: string;
   readOnly: boolean;
+  /** Short syntax always has it (createHostPath true); long syntax only with a `bind:` block. Absent: the host path must exist. */
   bind?: { propagation?: string; createHostPath?: boolean; selinux?: 'z' | 'Z' };
   volume?: { nocopy?: boolean; subpath?: string };
   tmpfs?: { size?: number; mode?: number };

@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, posix, resolve } from 'node:path';
 import type { NodeReader } from './reader.js';
 import type { ComposeMount } from './types.js';
 import type { YNode } from './yaml-tree.js';
@@ -26,6 +26,11 @@ function hostPath(s: string, workingDir: string): string {
   return isAbsolute(s) ? resolve(s) : resolve(workingDir, s);
 }
 
+/** compose-go cleans a short-syntax container path (`/data/` and `/data/./x/..` are `/data`). */
+function cleanTarget(t: string): string {
+  return t.startsWith('/') ? posix.normalize(t).replace(/(.)\/$/, '$1') : t;
+}
+
 function parseShortMount(r: NodeReader, node: YNode, path: string, workingDir: string): ComposeMount {
   const raw = r.str(node, path);
   const parts = raw.split(':');
@@ -33,9 +38,10 @@ function parseShortMount(r: NodeReader, node: YNode, path: string, workingDir: s
     r.fail(node, path, `"${raw}" is not a volume (src:dst[:opts])`);
   if (parts.length === 1) {
     // A container path alone: an anonymous volume.
-    return { type: 'volume', target: parts[0] ?? '', readOnly: false, volume: {} };
+    return { type: 'volume', target: cleanTarget(parts[0] ?? ''), readOnly: false, volume: {} };
   }
-  const [src = '', target = '', opts = ''] = parts;
+  const [src = '', rawTarget = '', opts = ''] = parts;
+  const target = cleanTarget(rawTarget);
   if (!target.startsWith('/')) r.fail(node, path, `"${raw}": the container path "${target}" is not absolute`);
   const bind = isHostPath(src);
   const mount: ComposeMount = bind
@@ -84,8 +90,8 @@ function readLongMount(r: NodeReader, node: YNode, path: string, workingDir: str
     return r.map(n, `${path}.${k}`);
   };
   const b = sub('bind');
-  // Compose creates a missing host directory unless told not to (create_host_path defaults to true).
-  if (type === 'bind') mount.bind = { createHostPath: true };
+  // Within a bind block create_host_path defaults to true (compose-go's default); a long-syntax
+  // bind without the block leaves it out, so the host path must exist (short syntax implies it).
   if (b !== undefined) {
     r.onlyKeys(b, `${path}.bind`, ['propagation', 'create_host_path', 'selinux']);
     const bind: NonNullable<ComposeMount['bind']> = { createHostPath: true };
