@@ -208,7 +208,13 @@ function buildService(svc: string, draft: ServiceDraft, input: FinalizeInput): C
     capDrop: f.capDrop ?? [],
     securityOpt: f.securityOpt ?? [],
     ulimits: f.ulimits ?? {},
-    networks: f.networks ?? (f.networkMode === undefined ? { default: { aliases: [] } } : {}),
+    // No networks (or an empty list) and no network_mode: the project's default network, as compose-go.
+    networks:
+      f.networks !== undefined && Object.keys(f.networks).length > 0
+        ? f.networks
+        : f.networkMode === undefined
+          ? { default: { aliases: [] } }
+          : {},
     dependsOn: f.dependsOn ?? {},
     deploy: buildDeploy(d),
     profiles: f.profiles ?? [],
