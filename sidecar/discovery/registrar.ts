@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '../../runtime/base/backoff.js';
-import { isUnavailable, messageOf } from '../../runtime/base/errors.js';
+import { isUnavailable } from '../../runtime/base/errors.js';
 import type { Envelope } from '../../runtime/base/events.js';
 import { Mutex } from '../../runtime/base/keyed-mutex.js';
 import type { Logger } from '../../runtime/base/log.js';
@@ -214,6 +214,7 @@ export class Registrar {
     }
     const wait = opts.drainMs ?? this.drainMs;
     if (wait > 0) {
+      // Rejects only when the caller aborts the wait: the stop goes on at once.
       await sleep(wait, undefined, { signal: opts.signal }).catch(() => undefined);
     }
   }
@@ -337,7 +338,7 @@ export class Registrar {
     } catch (err) {
       this.counters.reconcileFailures++;
       const delay = this.retry.next();
-      this.log.warn({ err: messageOf(err), retryInMs: delay }, 'discovery: reconcile failed; retrying');
+      this.log.warn({ err, retryInMs: delay }, 'discovery: reconcile failed; retrying');
       if (this.timer !== undefined) clearTimeout(this.timer);
       this.timer = setTimeout(() => void this.lock.run(() => this.reconcileOrRetry()), delay);
       this.timer.unref();
@@ -371,12 +372,13 @@ export class Registrar {
         if (this.stopper.signal.aborted) return;
         if (isUnavailable(err)) {
           this.counters.eventOverflows++;
-          this.log.warn({ err: messageOf(err) }, 'discovery: event stream lost; relisting');
+          this.log.warn({ err }, 'discovery: event stream lost; relisting');
         } else {
           // Bounded backoff on a source that keeps failing.
-          this.log.error({ err: messageOf(err) }, 'discovery: event stream failed');
+          this.log.error({ err }, 'discovery: event stream failed');
           await sleep(backoff.next(), undefined, {
             signal: this.stopper.signal,
+            // Rejects only when close() aborts the wait: the loop then ends.
           }).catch(() => undefined);
           if (this.stopper.signal.aborted) return;
         }
@@ -591,7 +593,7 @@ export class Registrar {
       else this.counters.maintenance++;
     } catch (err) {
       this.counters.catalogErrors++;
-      this.log.warn({ err: messageOf(err), op: kind }, 'discovery: catalog call failed');
+      this.log.warn({ err, op: kind }, 'discovery: catalog call failed');
     }
   }
 }

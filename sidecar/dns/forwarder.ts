@@ -76,6 +76,7 @@ export class Forwarder {
     if (got === undefined) return undefined;
     let answer = got.answer;
     if (overTcp && (answer.readUInt16BE(2) & 0x0200) !== 0) {
+      // No answer over TCP in time: the client gets the truncated UDP answer (TC set) and may ask over TCP itself.
       const full = await tcpExchange(got.upstream, query, deadline).catch(() => undefined);
       if (full !== undefined) answer = full;
     }

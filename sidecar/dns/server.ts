@@ -285,7 +285,7 @@ export class DnsServer {
 
   private failed(err: unknown, buf: Buffer): Buffer | undefined {
     this.counters.internalErrors++;
-    this.log.error({ err: messageOf(err) }, 'dns: failed to answer a query');
+    this.log.error({ err }, 'dns: failed to answer a query');
     if (buf.length < 12) return undefined;
     return this.reply(encodeError(buf.readUInt16BE(0), 0, false, RCODE.SERVFAIL, undefined));
   }
@@ -512,7 +512,7 @@ export class DnsServer {
       sock.once('error', onErr);
       sock.bind(l.port, l.address, () => {
         sock.off('error', onErr);
-        sock.on('error', (err) => this.log.warn({ err: err.message }, 'dns: udp socket error'));
+        sock.on('error', (err) => this.log.warn({ err }, 'dns: udp socket error'));
         sock.on('message', (msg, rinfo) => {
           // No send callback: Node then tries a synchronous send (uv_udp_try_send)
           // instead of queueing a request. A reply that cannot be sent is lost like
@@ -538,7 +538,7 @@ export class DnsServer {
       srv.once('error', reject);
       srv.listen({ host: l.address, port: l.port, exclusive: true }, () => {
         srv.off('error', reject);
-        srv.on('error', (err) => this.log.warn({ err: err.message }, 'dns: tcp server error'));
+        srv.on('error', (err) => this.log.warn({ err }, 'dns: tcp server error'));
         resolve(srv);
       });
     });

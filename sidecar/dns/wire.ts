@@ -441,6 +441,7 @@ export function truncateForwarded(buf: Buffer, maxBytes: number): Buffer {
       need(buf, end, 0);
     }
   } catch {
+    // The question does not parse: the answer echoes the header alone (FORMERR).
     end = 12;
   }
   const out = Buffer.from(buf.subarray(0, Math.min(end, maxBytes)));

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '../../runtime/base/backoff.js';
-import { FailedPreconditionError, messageOf, UnavailableError } from '../../runtime/base/errors.js';
+import { FailedPreconditionError, UnavailableError } from '../../runtime/base/errors.js';
 import type { Logger } from '../../runtime/base/log.js';
 import { HAPROXY_ENV, type HaproxyOptions } from './config.js';
 import { cliCommand, parseShowProc } from './runtime-api.js';
@@ -236,7 +236,7 @@ export class HaproxySupervisor {
           }, 10_000).unref();
         },
         (err: unknown) => {
-          this.hooks.logger.error({ err: messageOf(err) }, 'haproxy restart failed');
+          this.hooks.logger.error({ err }, 'haproxy restart failed');
         },
       );
     }, delay);
@@ -287,6 +287,7 @@ export class HaproxySupervisor {
     this.stopping = true;
     clearTimeout(this.restartTimer);
     clearInterval(this.adoptTimer);
+    // A failed restart was logged where it failed; stopping goes on either way.
     if (this.restarting !== undefined) await this.restarting.catch(() => undefined);
     const adopted = this.adopted;
     if (adopted !== undefined) {
@@ -302,6 +303,7 @@ export class HaproxySupervisor {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGUSR1');
     const ac = new AbortController();
+    // Aborted once the child exited first: the race is already decided.
     const timer = sleep(timeoutMs, 'timeout' as const, { signal: ac.signal }).catch(() => 'aborted' as const);
     const first = await Promise.race([exited.then(() => 'exited' as const), timer]);
     ac.abort();

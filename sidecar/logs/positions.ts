@@ -74,6 +74,8 @@ export class FilePositionStore implements PositionStore {
           }
         }
       } catch {
+        // Unreadable (cut short by a crash before atomic writes, or edited): start over, every file is read
+        // from its start again (duplicates, never losses: at-least-once).
         store.positions.clear();
       }
     }

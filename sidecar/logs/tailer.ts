@@ -199,6 +199,7 @@ export class FileTailer {
   async close(): Promise<void> {
     const fh = this.fh;
     this.fh = undefined;
+    // Closing a read-only handle: a failure loses nothing.
     await fh?.close().catch(() => {});
   }
 
@@ -207,6 +208,7 @@ export class FileTailer {
     await this.close();
     const pins = this.pins;
     this.pins = [];
+    // Closing read-only handles: a failure loses nothing.
     for (const p of pins) await (await p)?.fh.close().catch(() => {});
   }
 
@@ -220,6 +222,7 @@ export class FileTailer {
       const pin = await p;
       if (!pin) continue;
       if (pin.ino === done || pin.ino === this.inode) {
+        // Read-only: a failed close loses nothing.
         await pin.fh.close().catch(() => {});
         continue;
       }
@@ -235,7 +238,7 @@ export class FileTailer {
   private async openPath(res: PollResult, done?: FileHandle): Promise<boolean> {
     const doneIno = done ? this.inode : undefined;
     const fh = await this.nextHandle(doneIno);
-    // Only now let the finished file go: while held, its inode number is not reused.
+    // Only now let the finished file go: while held, its inode number is not reused (read-only: a failed close loses nothing).
     await done?.close().catch(() => {});
     if (!fh) {
       res.missing = true;

@@ -1,4 +1,4 @@
-import { InternalError, InvalidArgumentError, isNotFound, messageOf } from '../../runtime/base/errors.js';
+import { InternalError, InvalidArgumentError, isNotFound } from '../../runtime/base/errors.js';
 import type { Logger } from '../../runtime/base/log.js';
 import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.js';
 import type { MetricsProvider } from '../types.js';
@@ -74,7 +74,7 @@ class ScrapeStats {
     this.failed.add(collector);
     if (this.logged.has(collector)) return;
     this.logged.add(collector);
-    this.logger.warn({ collector, container, err: messageOf(err) }, 'metrics collector failed');
+    this.logger.warn({ collector, container, err }, 'metrics collector failed');
   }
 }
 
@@ -208,7 +208,7 @@ export class MetricsCollector {
       containers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       return { containers, sourceOk: true };
     } catch (err) {
-      this.opts.logger.warn({ err: messageOf(err) }, 'metrics: listing containers failed');
+      this.opts.logger.warn({ err }, 'metrics: listing containers failed');
       return { containers: [], sourceOk: false };
     }
   }

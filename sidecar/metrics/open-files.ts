@@ -172,6 +172,7 @@ export class OpenFiles {
       try {
         p = PSEUDO_FS.has(statfsSync(root).type);
       } catch {
+        // statfs failed: not known to be a kernel fs, so a kept file is read only while its group still exists.
         p = false;
       }
       this.pseudo.set(root, p);

@@ -52,7 +52,7 @@ export class MetricsServer {
     if (this.server) throw new FailedPreconditionError('metrics server: already started');
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        this.opts.logger.error({ err: messageOf(err) }, 'metrics: request failed');
+        this.opts.logger.error({ err }, 'metrics: request failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(`error: ${messageOf(err)}\n`);
       });
@@ -189,7 +189,7 @@ export class MetricsServer {
     // at 1,000 containers) for ~14 ms of CPU, and zlib runs on the threadpool, beside the rendering.
     const gz = createGzip({ level: 1 });
     const sent = pipeline(gz, res).catch((err: unknown) => {
-      this.opts.logger.debug({ err: messageOf(err) }, 'metrics: response aborted');
+      this.opts.logger.debug({ err }, 'metrics: response aborted');
     });
     await this.stream(gz, format, scrape);
     await sent;

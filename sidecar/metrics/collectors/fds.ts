@@ -24,6 +24,7 @@ export function fdCountFromSize(proc: string): boolean {
       // readdir's own descriptor is open while it lists and closed before stat: allow one.
       yes = statfsSync(proc).type === PROC_SUPER_MAGIC && size > 0 && Math.abs(size - listed) <= 1;
     } catch {
+      // Not a procfs we can inspect: fall back to counting the listing.
       yes = false;
     }
     countable.set(proc, yes);
