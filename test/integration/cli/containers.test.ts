@@ -9,7 +9,6 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { cgroupFile, detectCgroups } from '../../../runtime/cgroups/detect.js';
@@ -336,7 +335,14 @@ describe('berth run/ps/logs/stop/rm through a real agent', () => {
       out += c.toString();
     });
     try {
-      await sleep(1500); // the subscription is up before the container starts
+      // The subscription is up once it shows an event: short probe containers until one appears.
+      await until(
+        async () => {
+          if (!out.includes('"evt-probe"')) await ok(['run', '--rm', '--name', 'evt-probe', IMAGE, 'true']);
+          return out.includes('"evt-probe"') ? true : undefined;
+        },
+        { timeoutMs: 15_000, what: 'berth events to show a probe container' },
+      );
       await ok([
         'run',
         '--rm',
@@ -390,7 +396,16 @@ describe('berth run/ps/logs/stop/rm through a real agent', () => {
       '-c',
       'trap "exit 7" TERM; while true; do sleep 0.1; done',
     ]);
-    await sleep(300);
+    // The shell has set its TERM trap: SIGTERM (15, bit 14) is among its caught signals.
+    const stPid = Number((await inspect('st')).pid);
+    await until(
+      async () => {
+        const cgt =
+          /^SigCgt:\s*([0-9a-f]+)/m.exec(await readFile(`/proc/${stPid}/status`, 'utf8'))?.[1] ?? '0';
+        return (BigInt(`0x${cgt}`) >> 14n) & 1n ? true : undefined;
+      },
+      { timeoutMs: 10_000, what: "the container's TERM trap" },
+    );
     await ok(['stop', 'st']);
     const d = await inspect('st');
     assert.equal(d.state, 'exited');
@@ -543,7 +558,11 @@ describe('berth run/ps/logs/stop/rm through a real agent', () => {
     await agent.kill9();
     process.kill(before.pid as number, 0); // still alive without the agent
     process.kill(victimPid, 'SIGKILL'); // dies while the agent is down
-    await sleep(300);
+    // Gone (reaped by its conmon) before the agent comes back.
+    await until(async () => (existsSync(`/proc/${victimPid}`) ? undefined : true), {
+      timeoutMs: 10_000,
+      what: 'the victim to be gone',
+    });
     await agent.restart();
     const after = await inspect('survivor');
     assert.equal(after.state, 'running');

@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { startAgent, type TestAgent } from '../../harness/agent.js';
 import { buildBusyboxImage } from '../../harness/images.js';
@@ -178,9 +177,21 @@ describe('discovery, DNS and HAProxy follow the containers', () => {
       '-h',
       '/',
     ]);
-    // Health checks run every 2 s (checkInterval) once HAProxy has the service: give it two rounds and more.
-    await sleep(5000);
-    const logs = await agent.cli(['logs', 'tok']);
+    // The agent has dealt with the label: either HAProxy's checks (every 2 s, checkInterval) reached the
+    // container twice, or the label was refused (berth_haproxy_left_out{reason="label"}) and HAProxy never checks it.
+    const metricsUrl = String(((await agent.info()).endpoints as Record<string, string>).metrics);
+    const logs = await pollUntil(
+      "two HAProxy checks in the container's log, or the check label refused",
+      async () => {
+        const l = await agent.cli(['logs', 'tok']);
+        if ((`${l.stdout}${l.stderr}`.match(/url:/g) ?? []).length >= 2) return l;
+        const m = /^berth_haproxy_left_out\{reason="label"\} (\d+)/m.exec(
+          await (await fetch(metricsUrl)).text(),
+        );
+        return Number(m?.[1] ?? 0) >= 1 ? l : undefined;
+      },
+      20_000,
+    );
     assert.doesNotMatch(`${logs.stdout}${logs.stderr}`, new RegExp(token), "HAProxy sent the agent's token");
     const pid = Number((await readFile(join(agent.stateRoot, 'haproxy', 'haproxy.pid'), 'utf8')).trim());
     const environ = await readFile(`/proc/${pid}/environ`, 'utf8');

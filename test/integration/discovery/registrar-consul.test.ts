@@ -8,7 +8,7 @@ import { ConsulCatalog } from '../../../sidecar/discovery/consul.js';
 import { Registrar } from '../../../sidecar/discovery/registrar.js';
 import type { ServiceInstance } from '../../../sidecar/discovery/types.js';
 import { DnsServer } from '../../../sidecar/dns/server.js';
-import { type ConsulHandle, startConsul } from '../../harness/consul.js';
+import { type ConsulHandle, sharedConsul } from '../../harness/consul.js';
 import { FakeContainerSource } from '../../harness/fake-source.js';
 import { descriptor, waitFor } from '../../unit/discovery/registrar-fixtures.js';
 
@@ -62,6 +62,8 @@ describe('Registrar registers containers in a real Consul', () => {
   let dns: DnsServer;
   const source = new FakeContainerSource();
   const svc = `shop${randomBytes(3).toString('hex')}`;
+  // The berth node this file registers as: its own on the run's shared Consul.
+  const node = `berth-${svc}`;
   const hex = (n: number): string => `${randomBytes(28).toString('hex')}${n.toString(16).padStart(8, '0')}`;
 
   const nodes = async (name: string): Promise<CatalogNode[]> =>
@@ -82,23 +84,23 @@ describe('Registrar registers containers in a real Consul', () => {
   });
 
   before(async () => {
-    consul = await startConsul();
+    consul = await sharedConsul();
     api = new Consul({ host: '127.0.0.1', port: consul.httpPort });
     catalog = new ConsulCatalog({
       host: '127.0.0.1',
       port: consul.httpPort,
-      nodeName: consul.nodeName,
+      nodeName: node,
       ...FAST,
     });
     registrar = new Registrar({
       source,
       catalog,
-      host: { nodeName: consul.nodeName, hostIp: '127.0.0.1' },
+      host: { nodeName: node, hostIp: '127.0.0.1' },
       drainMs: 200,
     });
     dns = new DnsServer({
       view: () => catalog.view(),
-      nodeName: consul.nodeName,
+      nodeName: node,
       nodeAddress: '127.0.0.1',
       listen: [{ address: '127.0.0.1', port: 0 }],
       upstreams: [],
@@ -113,7 +115,7 @@ describe('Registrar registers containers in a real Consul', () => {
     await consul?.stop();
   });
 
-  const id = (): string => `${consul.nodeName}:${svc}-1:80`;
+  const id = (): string => `${node}:${svc}-1:80`;
 
   test('container.started → registered with name, tags, port and meta; health mirrored as the TTL check', async () => {
     source.emit('container.started', web);
@@ -177,17 +179,17 @@ describe('Registrar registers containers in a real Consul', () => {
     const earlier = new ConsulCatalog({
       host: '127.0.0.1',
       port: consul.httpPort,
-      nodeName: consul.nodeName,
+      nodeName: node,
       ...FAST,
     });
     const ghost: ServiceInstance = {
-      id: `${consul.nodeName}:${svc}-ghost:80`,
+      id: `${node}:${svc}-ghost:80`,
       service: svc,
       tags: [],
       meta: {},
       address: '127.0.0.1',
       port: 18999,
-      node: consul.nodeName,
+      node: node,
       health: 'passing',
     };
     await earlier.register(ghost);
@@ -213,31 +215,27 @@ describe('Registrar registers containers in a real Consul', () => {
     const catalog2 = new ConsulCatalog({
       host: '127.0.0.1',
       port: consul.httpPort,
-      nodeName: consul.nodeName,
+      nodeName: node,
       ...FAST,
     });
     const registrar2 = new Registrar({
       source: source2,
       catalog: catalog2,
-      host: { nodeName: consul.nodeName, hostIp: '127.0.0.1' },
+      host: { nodeName: node, hostIp: '127.0.0.1' },
     });
     try {
       await registrar2.start();
       await waitFor(
         async () => {
           const ids = (await nodes(svc)).map((n) => n.ServiceID);
-          return ids.length === 1 && ids[0] === `${consul.nodeName}:${svc}-2:80`;
+          return ids.length === 1 && ids[0] === `${node}:${svc}-2:80`;
         },
         'ghost removed and missing one added',
         10_000,
       );
       assert.equal(registrar2.counters.reconcileRemoved, 1);
       assert.equal(registrar2.counters.reconcileAdded, 1);
-      await waitFor(
-        async () => (await ttlStatus(`${consul.nodeName}:${svc}-2:80`)) === 'passing',
-        'passing',
-        10_000,
-      );
+      await waitFor(async () => (await ttlStatus(`${node}:${svc}-2:80`)) === 'passing', 'passing', 10_000);
     } finally {
       await registrar2.close();
       await catalog2.close();

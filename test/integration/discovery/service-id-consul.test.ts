@@ -11,7 +11,7 @@ import Consul from 'consul';
 import { createLogger } from '../../../runtime/base/log.js';
 import { ConsulCatalog } from '../../../sidecar/discovery/consul.js';
 import { Registrar } from '../../../sidecar/discovery/registrar.js';
-import { type ConsulHandle, startConsul } from '../../harness/consul.js';
+import { type ConsulHandle, sharedConsul } from '../../harness/consul.js';
 import { FakeContainerSource } from '../../harness/fake-source.js';
 import { descriptor, waitFor } from '../../unit/discovery/registrar-fixtures.js';
 
@@ -39,6 +39,8 @@ describe('SERVICE_ID cannot claim another container’s registration in Consul',
   const source = new FakeContainerSource();
   const sfx = randomBytes(3).toString('hex');
   const sharedId = `pay-${sfx}`;
+  // The berth node this file registers as: its own on the run's shared Consul.
+  const node = `berth-sid-${sfx}`;
   const hex = (n: number): string => `${randomBytes(28).toString('hex')}${n.toString(16).padStart(8, '0')}`;
   const box = (n: number, name: string, service: string) =>
     descriptor({
@@ -60,7 +62,7 @@ describe('SERVICE_ID cannot claim another container’s registration in Consul',
     const r = new Registrar({
       source,
       catalog,
-      host: { nodeName: consul.nodeName, hostIp: '127.0.0.1' },
+      host: { nodeName: node, hostIp: '127.0.0.1' },
       drainMs: 0,
       log: createLogger({ destination: stream }),
     });
@@ -73,12 +75,12 @@ describe('SERVICE_ID cannot claim another container’s registration in Consul',
   };
 
   before(async () => {
-    consul = await startConsul();
+    consul = await sharedConsul();
     api = new Consul({ host: '127.0.0.1', port: consul.httpPort });
     catalog = new ConsulCatalog({
       host: '127.0.0.1',
       port: consul.httpPort,
-      nodeName: consul.nodeName,
+      nodeName: node,
       ...FAST,
     });
   });
@@ -99,7 +101,8 @@ describe('SERVICE_ID cannot claim another container’s registration in Consul',
     );
     source.emit('container.started', bravo);
     await waitFor(() => registrar.counters.eventsHandled >= 2, 'bravo handled');
-    await new Promise((r) => setTimeout(r, 500));
+    // What the registrar decided has reached Consul (nothing queued) before Consul is read.
+    await waitFor(() => catalog?.pendingWrites === 0, 'the catalog writes landed', 10_000);
     const held = await agentService();
     assert.equal(
       held?.Service,
@@ -115,7 +118,8 @@ describe('SERVICE_ID cannot claim another container’s registration in Consul',
     source.emit('container.died', { ...bravo, state: 'exited' }, { exitCode: 0 });
     source.emit('container.removed', { ...bravo, state: 'exited' });
     await waitFor(() => registrar.counters.eventsHandled >= 4, 'bravo removed');
-    await new Promise((r) => setTimeout(r, 500));
+    // What the registrar decided has reached Consul (nothing queued) before Consul is read.
+    await waitFor(() => catalog?.pendingWrites === 0, 'the catalog writes landed', 10_000);
     assert.equal(
       (await agentService())?.Service,
       alpha.labels.SERVICE_NAME,
