@@ -1,3 +1,4 @@
+// Over 400 lines: event handling, reconcile and service-id claims share one lock and one map of registrations; the pure parts are registrator.ts, checks.ts and probe.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '../../runtime/base/backoff.js';
 import { isUnavailable } from '../../runtime/base/errors.js';

@@ -1,3 +1,4 @@
+// Over 400 lines: listeners, rate limit, answer cache and forwarding share the server's counters and caps on the hot path; the pure parts are answer.ts, wire.ts, names.ts and framing.ts.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIP, type Server as TcpServer, type Socket as TcpSocket } from 'node:net';
 import { InvalidArgumentError, messageOf, UnavailableError } from '../../runtime/base/errors.js';

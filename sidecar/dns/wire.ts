@@ -1,3 +1,4 @@
+// Over 400 lines: the DNS wire codec, parser and encoder together: they share name handling and the bounds checks.
 import { expandIPv6 } from './names.js';
 
 /**

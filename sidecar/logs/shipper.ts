@@ -1,3 +1,4 @@
+// Over 400 lines: the Forward client's failover and its one connection (handshake, chunk ids, acks) are one protocol; record encoding is in entry-writer.ts, the handshake in handshake.ts.
 import { randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';

@@ -1,3 +1,4 @@
+// Over 400 lines: rotation, truncation, pinned files and partial-line joining all act on the same open handles and position.
 import { createHash } from 'node:crypto';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { type K8sEntry, parseK8sEntry } from '../../runtime/exec/k8s-format.js';

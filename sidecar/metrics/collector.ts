@@ -1,3 +1,4 @@
+// Over 400 lines: one scrape's steps (machine, containers in parallel, external families, self-metrics) share its bookkeeping; the collectors themselves are in collectors/.
 import { InternalError, InvalidArgumentError, isNotFound } from '../../runtime/base/errors.js';
 import type { Logger } from '../../runtime/base/log.js';
 import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.js';
