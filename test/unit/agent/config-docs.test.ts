@@ -230,3 +230,21 @@ test('berth agent --help: one flag per row with its default and env, and the sec
     /sections metrics, logs, haproxy, dns, discovery, consulClient/,
   );
 });
+
+test("src/README.md's example config file loads as written", async () => {
+  const doc = readFileSync(new URL('src/README.md', root), 'utf8');
+  const section = doc.slice(doc.indexOf('## Agent options'));
+  const json = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(json, 'no json example under "Agent options"');
+  const dir = mkdtempSync(join(tmpdir(), 'berth-cfg-'));
+  try {
+    const file = join(dir, 'agent.json');
+    writeFileSync(file, json);
+    const cfg = await loadAgentConfig({ config: file }, {});
+    assert.deepEqual(cfg.deprecated, []);
+    assert.equal(cfg.dns.serviceTtl, 5000);
+    assert.equal(cfg.consulClient.checkTtl, 60_000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
