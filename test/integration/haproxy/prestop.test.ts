@@ -5,6 +5,7 @@ import type { ServiceInstance } from '../../../sidecar/discovery/types.js';
 import { resolveHaproxyOptions } from '../../../sidecar/haproxy/config.js';
 import { HaproxyManager } from '../../../sidecar/haproxy/manager.js';
 import { freePort } from '../../harness/ports.js';
+import { pollUntil } from '../../harness/proc.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 import { type Backend, httpGet, startBackend } from './helpers.js';
 
@@ -56,8 +57,13 @@ describe('haproxy: drain on stop', { timeout: 60_000 }, () => {
 
   test('preStop drains the container and returns once its in-flight request finished', async () => {
     const slow = httpGet(`${url}/slow`, 5000);
-    await new Promise((r) => setTimeout(r, 200));
-    const busy = backends.find((b) => b.hits === 1);
+    // The slow request has reached a backend.
+    const busy = await pollUntil(
+      'the slow request at a backend',
+      async () => backends.find((b) => b.hits === 1),
+      5000,
+      20,
+    ).catch(() => undefined);
     assert.ok(busy !== undefined, 'one backend is serving the slow request');
     const t0 = Date.now();
     const stopping = manager?.preStop({ id: `container-${busy.name}` }, { timeoutMs: 5000 });
@@ -89,8 +95,15 @@ describe('haproxy: drain on stop', { timeout: 60_000 }, () => {
         ?.slots.some((s) => s.containerId === `container-${b.name}` && s.state === 'ready'),
     );
     assert.ok(other !== undefined);
+    const hitsBefore = other.hits;
     const slow = httpGet(`${url}/slow`, 5000);
-    await new Promise((r) => setTimeout(r, 200));
+    // The slow request has reached the one ready backend.
+    await pollUntil(
+      'the slow request at the ready backend',
+      async () => (other.hits > hitsBefore ? true : undefined),
+      5000,
+      20,
+    );
     const result = await manager?.preStop({ id: `container-${other.name}` }, { timeoutMs: 300 });
     assert.equal(result?.drained, false);
     assert.equal(result?.sessions, 1);
