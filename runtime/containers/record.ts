@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-file.js';
+import type { Logger } from '../base/log.js';
 import type { HealthLogEntry } from '../health/types.js';
 import type { NetworkAttachment } from '../network/types.js';
 import type { ManagedConfig } from '../oci/types.js';
@@ -13,6 +14,12 @@ import type { ContainerState, HealthStatus, PortMapping } from '../types.js';
  * file, fsync, rename), so that an agent restart re-adopts it.
  */
 export interface ContainerRecord {
+  /**
+   * The record's format (CONTAINER_RECORD_VERSION when written). Records
+   * written before versioning have none and load as version 1: the format
+   * did not change.
+   */
+  schemaVersion?: number;
   id: string;
   name: string;
   createdAt: string;
@@ -43,6 +50,28 @@ export interface ContainerRecord {
    * stopped or gone: cleaned up and exited, then the restart policy).
    */
   starting?: boolean;
+}
+
+/** The format `RecordStore.save` writes; `upgradeRecord` reads this one and every older one. */
+export const CONTAINER_RECORD_VERSION = 1;
+
+/**
+ * A record as read from disk, brought to the current format. Unversioned
+ * records (every release before versioning) are version 1's shape. Throws
+ * for a version newer than this release knows (an agent downgraded over a
+ * newer one's state): guessing could lose or corrupt the container's state.
+ */
+export function upgradeRecord(raw: unknown): ContainerRecord {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('not a JSON object');
+  const rec = raw as ContainerRecord;
+  const v = rec.schemaVersion ?? 1;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new Error(`schemaVersion ${JSON.stringify(v)} is not a version`);
+  if (v > CONTAINER_RECORD_VERSION)
+    throw new Error(`schemaVersion ${v} is newer than this release reads (${CONTAINER_RECORD_VERSION})`);
+  if (typeof rec.id !== 'string' || typeof rec.state !== 'string' || !rec.config)
+    throw new Error('missing id, state or config');
+  return { ...rec, schemaVersion: CONTAINER_RECORD_VERSION };
 }
 
 export function newId(): string {
@@ -92,7 +121,10 @@ export function generateName(taken: (n: string) => boolean): string {
 }
 
 export class RecordStore {
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly logger?: Logger,
+  ) {}
 
   pathOf(id: string): string {
     return join(this.dir, id);
@@ -101,22 +133,35 @@ export class RecordStore {
   async save(rec: ContainerRecord): Promise<void> {
     const d = this.pathOf(rec.id);
     await mkdir(d, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(join(d, 'container.json'), JSON.stringify(rec, null, 1), { mode: 0o600 });
+    const versioned = { ...rec, schemaVersion: CONTAINER_RECORD_VERSION };
+    await writeFileAtomic(join(d, 'container.json'), JSON.stringify(versioned, null, 1), { mode: 0o600 });
   }
 
   async loadAll(): Promise<ContainerRecord[]> {
     let ids: string[];
     try {
       ids = await readdir(this.dir);
-    } catch {
+    } catch (err) {
+      // No containers directory yet (a first start) is nothing; anything else is worth a line.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.logger?.warn({ err, dir: this.dir }, 'container records unreadable; none restored');
       return [];
     }
     const out: ContainerRecord[] = [];
     for (const id of ids) {
+      let text: string;
       try {
-        out.push(JSON.parse(await readFile(join(this.dir, id, 'container.json'), 'utf8')) as ContainerRecord);
-      } catch {
-        // A directory without a readable record is a create that never finished.
+        text = await readFile(join(this.dir, id, 'container.json'), 'utf8');
+      } catch (err) {
+        // A directory without a record is a create that never finished: nothing to restore.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+          this.logger?.warn({ err, id }, 'container record unreadable; container skipped');
+        continue;
+      }
+      try {
+        out.push(upgradeRecord(JSON.parse(text)));
+      } catch (err) {
+        this.logger?.warn({ err, id }, 'container record not loadable; container skipped');
       }
     }
     return out;

@@ -45,6 +45,7 @@ async function readPrefix(res: Response, max: number): Promise<string> {
       size += part.length;
     }
   } finally {
+    // Cancelling a body that already ended or errored rejects: the probe's result stands either way.
     await reader.cancel().catch(() => undefined);
   }
   return Buffer.concat(chunks).toString('utf8');

@@ -68,6 +68,7 @@ export class VolumeStore implements VolumePort {
       throw err;
     }
     const found = await Promise.all(
+      // A volume removed between readdir and stat is simply not listed.
       names.filter((n) => VOLUME_NAME_RE.test(n)).map((n) => this.get(n).catch(() => undefined)),
     );
     return found
@@ -91,9 +92,11 @@ export class VolumeStore implements VolumePort {
    * directories) and closes volume dirs an older release made 0755.
    */
   async sweep(): Promise<void> {
+    // No volumes root yet (no volume ever made): nothing to sweep.
     const names = await readdir(this.root).catch(() => [] as string[]);
     for (const n of names) {
       if (!VOLUME_NAME_RE.test(n)) continue;
+      // Gone since readdir: nothing to close.
       const st = await lstat(join(this.root, n)).catch(() => undefined);
       if (st?.isDirectory() && (st.mode & 0o7777) !== HOLDER_MODE)
         await chmod(join(this.root, n), HOLDER_MODE);
