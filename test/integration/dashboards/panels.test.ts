@@ -14,6 +14,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { cgroupFile, detectCgroups } from '../../../runtime/cgroups/detect.js';
 import { startAgent, type TestAgent } from '../../harness/agent.js';
 import { buildBusyboxImage } from '../../harness/images.js';
 import { freePort } from '../../harness/ports.js';
@@ -226,10 +227,15 @@ describe('dashboard panels against a real agent, containers, log receiver, DNS, 
     ]);
     // Kernels since 6.9 only account blkio.throttle.* once blk-throttle is active on the
     // disk: a rule that never limits (1 TiB/s) on this container's own cgroup turns it on.
+    // In this host's cgroup mode: v1/hybrid blkio.throttle.write_bps_device, v2 io.max.
     const io = await inspect('io');
+    const cg = detectCgroups();
+    const disk = await diskOf(agent.stateRoot);
     await writeFile(
-      `/sys/fs/cgroup/blkio${String(io.cgroupPath)}/blkio.throttle.write_bps_device`,
-      `${await diskOf(agent.stateRoot)} 1099511627776`,
+      cg.version === 'v2'
+        ? cgroupFile(cg, 'io', String(io.cgroupPath), 'io.max')
+        : cgroupFile(cg, 'blkio', String(io.cgroupPath), 'blkio.throttle.write_bps_device'),
+      cg.version === 'v2' ? `${disk} wbps=1099511627776` : `${disk} 1099511627776`,
     );
 
     trafficDone = trafficLoop(traffic.signal);
