@@ -80,6 +80,9 @@ export class Restorer {
         !this.restarts.has(rec.id) &&
         startOnAgentStart(rec.config.restart, rec.stoppedByUser)
       ) {
+        // `always` comes back at agent start even when the user stopped it (Docker's rule);
+        // the timer skips user-stopped containers, so this start is no longer one.
+        rec.stoppedByUser = false;
         this.restarts.schedule(rec, 0);
       }
     }

@@ -102,6 +102,23 @@ describe('live restore (fake executor, network and snapshots; no runc)', () => {
     await h.manager.close();
   });
 
+  it('an always container the user stopped comes back when the agent starts (as Docker’s always does after a daemon restart)', async () => {
+    const h = setup();
+    await writeRecord(
+      h.stateRoot,
+      await fixture(id('f'), {
+        state: 'exited',
+        stoppedByUser: true,
+        config: { ...(await fixture(id('f'))).config, restart: { name: 'always', maxRetries: 0 } },
+      }),
+    );
+    await h.manager.restore();
+    await until(() => h.executor.count(`start ${id('f')}`) === 1, 'the stopped always container started');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal((await h.manager.get(id('f'))).state, 'running', 'running, not stuck restarting');
+    await h.manager.close();
+  });
+
   for (const [runtime, expect] of [
     ['running', { state: 'running', died: false, exitCode: undefined }],
     ['created', { state: 'exited', died: true, exitCode: 128 }],
