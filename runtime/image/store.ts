@@ -1,3 +1,5 @@
+// Over 400 lines: every image verb (pull, load, import, tag, remove, gc, logins) goes through the one index,
+// its pins against gc and the commit that verifies and unpacks a candidate; they share that state.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';

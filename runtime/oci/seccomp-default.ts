@@ -1,3 +1,4 @@
+// Over 400 lines: data (Docker's default seccomp profile), not code.
 /**
  * Docker's default seccomp profile (moby profiles/seccomp/default.json) as
  * data, for x86_64 and aarch64. Follows current moby: io_uring is not
