@@ -4,8 +4,9 @@
  *
  *   src/agent, src/api, src/cli   the user surface and the composition root
  *   sidecar/<name>/               one folder per sidecar; they share only the
- *                                 discovery Catalog's types and the metrics
- *                                 family type (in the base)
+ *                                 Sidecar contract and the plain metric family
+ *                                 type (sidecar/types.ts) and the discovery
+ *                                 Catalog's types
  *   runtime/<area>/               the runtime core; containers/ sits on the
  *                                 other areas, which never import it
  *   runtime/base/                 the shared base: errors, events, logging,

@@ -109,4 +109,10 @@ describe('import rules (dependency-cruiser, npm run lint)', () => {
     );
     assert.match(r.out, /no-circular: sidecar\/dns\/a\.ts/);
   });
+
+  it('finds the real tree clean', async () => {
+    const r = await cruise(ROOT);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /no dependency violations found/);
+  });
 });
