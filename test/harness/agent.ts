@@ -9,6 +9,7 @@ import {
   iptablesRules,
   leaseSubnet,
   removeEmptyBerthCgroupsNow,
+  requireRoot,
   sharedCleanupDeferred,
 } from './host-shared.js';
 import { killOnExit, type ManagedProcess, startProcess } from './proc.js';
@@ -75,6 +76,7 @@ export async function startAgent(
     viaCommand?: boolean;
   } = {},
 ): Promise<TestAgent> {
+  requireRoot('startAgent (a berth agent)');
   const dir = await tempDir('berth-agent-');
   const tag = randomBytes(3).toString('hex');
   const bridge = `bt${tag}`;

@@ -20,6 +20,20 @@ import { tokenize } from '../../runtime/network/iptables.js';
 
 const LEASES = '/run/berth-test/subnets';
 
+/**
+ * Fails at once, naming what needs root, when the test process is not root:
+ * an agent or runtime started by another user fails much later and far from
+ * the cause (runc, netns, bridges, cgroups, mounts, chown).
+ */
+export function requireRoot(what: string): void {
+  const uid = process.geteuid?.() ?? 0;
+  if (uid !== 0) {
+    throw new Error(
+      `${what} needs root (uid 0, not ${uid}): it runs containers, netns, bridges, cgroups and mounts; run the suite as root (test/README.md lists which folders need it)`,
+    );
+  }
+}
+
 /** True under test/run.sh: the shared host state is cleaned up once at the end of the run. */
 export function sharedCleanupDeferred(): boolean {
   return (process.env.BERTH_TEST_RUN_DIR ?? '') !== '';

@@ -17,7 +17,7 @@ import { composeRuntime } from '../../src/agent/compose.js';
 import { loadAgentConfig } from '../../src/agent/config.js';
 import { makeAgentRoots, secureAgentDirs } from '../../src/agent/dirs.js';
 import { sweep } from './agent.js';
-import { leaseSubnet } from './host-shared.js';
+import { leaseSubnet, requireRoot } from './host-shared.js';
 import { buildBusyboxImage } from './images.js';
 import { removeDir, tempDir } from './tmp.js';
 
@@ -31,6 +31,7 @@ export interface InProcessRuntime {
 }
 
 export async function startRuntimeInProcess(): Promise<InProcessRuntime> {
+  requireRoot("startRuntimeInProcess (berth's runtime over runc)");
   const dir = await tempDir('berth-inproc-');
   const tag = randomBytes(3).toString('hex');
   const bridge = `bt${tag}`;
