@@ -20,7 +20,8 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 if [ $# -eq 0 ]; then set -- test/unit test/integration; fi
-mapfile -t files < <(for p in "$@"; do [ -e "$p" ] && find "$p" -name '*.test.ts' | sort; done)
+# Paths relative to the repository (./test/unit or /…/test/unit name the same files as test/unit).
+mapfile -t files < <(for p in "$@"; do [ -e "$p" ] && find "$p" -name '*.test.ts' | sed -e "s#^$root/##" -e 's#^\./##' | sort; done)
 if [ ${#files[@]} -eq 0 ]; then echo "no test files under $*" >&2; exit 1; fi
 
 # Run alone: timing assertions (a duration compared with a bound), load
@@ -76,7 +77,6 @@ fi
 cores="$(nproc 2>/dev/null || echo 2)"
 [ "$cores" -lt 2 ] && cores=2
 jobs="${BERTH_TEST_JOBS:-$((cores + 1))}"
-unit_jobs="$jobs"
 if ! [[ "$jobs" =~ ^[1-9][0-9]*$ ]]; then echo "BERTH_TEST_JOBS must be a positive number, got '$jobs'" >&2; exit 1; fi
 
 in_list() {
@@ -120,7 +120,7 @@ run_phase() {
   echo "# phase: $name ($# files, $conc at a time)"
   "$node_bin" --import tsx --test --test-reporter=spec --test-concurrency="$conc" --test-timeout=600000 "$@" || status=1
 }
-run_phase unit "$unit_jobs" "${unit[@]}"
+run_phase unit "$jobs" "${unit[@]}"
 run_phase integration "$jobs" "${ordered[@]}"
 run_phase 'integration, one at a time' 1 "${serial[@]}"
 exit $status
