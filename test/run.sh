@@ -9,7 +9,8 @@
 #      /berth cgroup parent) is removed once, at the end, not by each file;
 #   3. the integration files in SERIAL below, one at a time: they assert
 #      timings, drive load, or remove host state other agents use.
-# Every phase runs even when an earlier one failed; the exit code says whether
+# The files in EARLY (long, mostly waiting) start in the background beside
+# phase 1 and report after phase 2. Every phase runs even when an earlier one failed; the exit code says whether
 # any failed. One Consul dev agent is shared by the files of a run (started by
 # the first that asks, test/harness/consul.ts) and stopped here at the end.
 #   test/run.sh                 every *.test.ts under test/ (unit first)
@@ -33,6 +34,11 @@ SERIAL=(
   test/integration/haproxy/scale.test.ts          # wrk load while scaling, zero errors
   test/integration/network/bridge.test.ts         # destroy() drops berth's shared iptables chains once unused
   test/integration/exec/executor.test.ts          # exec answers within 5 s
+)
+# Long and mostly idle (its receiver is down for 60 s): started beside the unit
+# phase, in its own node --test process, its report printed after phase 2.
+EARLY=(
+  test/integration/logs-e2e/outage.test.ts
 )
 # Started first in phase 2 so the long ones overlap (seconds in the baseline run).
 LONG=(
@@ -92,16 +98,19 @@ for f in "${files[@]}"; do
     *) if in_list "$f" "${SERIAL[@]}"; then serial+=("$f"); else parallel+=("$f"); fi ;;
   esac
 done
-ordered=()
-for f in "${LONG[@]}"; do in_list "$f" "${parallel[@]}" && ordered+=("$f"); done
-for f in "${parallel[@]}"; do in_list "$f" "${LONG[@]}" || ordered+=("$f"); done
+early=() ordered=()
+for f in "${EARLY[@]}"; do in_list "$f" "${parallel[@]}" && early+=("$f"); done
+for f in "${LONG[@]}"; do in_list "$f" "${parallel[@]}" && ! in_list "$f" "${early[@]}" && ordered+=("$f"); done
+for f in "${parallel[@]}"; do in_list "$f" "${LONG[@]}" || in_list "$f" "${early[@]}" || ordered+=("$f"); done
 
 # What the files of this run share: the Consul dev agent (consul.json, its
 # pid) and the flag that defers the shared host cleanup to the end.
 shared="$(mktemp -d /tmp/berth-test-run-XXXXXX)"
 export BERTH_TEST_RUN_DIR="$shared"
 node_bin="$root/src/bin/berth-node"
+early_pid=''
 finish() {
+  if [ -n "$early_pid" ]; then kill "$early_pid" 2>/dev/null; wait "$early_pid" 2>/dev/null; fi
   "$node_bin" --import tsx "$root/test/harness/run-end.ts" "$shared" || true
   rm -rf "$shared"
 }
@@ -120,7 +129,18 @@ run_phase() {
   echo "# phase: $name ($# files, $conc at a time)"
   "$node_bin" --import tsx --test --test-reporter=spec --test-concurrency="$conc" --test-timeout=600000 "$@" || status=1
 }
+if [ ${#early[@]} -gt 0 ]; then
+  echo "# started beside the unit phase: ${early[*]} (its report follows phase 2)"
+  "$node_bin" --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 "${early[@]}" >"$shared/early.log" 2>&1 &
+  early_pid=$!
+fi
 run_phase unit "$jobs" "${unit[@]}"
 run_phase integration "$jobs" "${ordered[@]}"
+if [ -n "$early_pid" ]; then
+  wait "$early_pid" || status=1
+  early_pid=''
+  echo "# phase: started beside the unit phase (${#early[@]} files)"
+  cat "$shared/early.log"
+fi
 run_phase 'integration, one at a time' 1 "${serial[@]}"
 exit $status
