@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ConsulCatalog } from '../../../sidecar/discovery/consul.js';
-import { type ConsulHandle, startConsul } from '../../harness/consul.js';
+import { type ConsulHandle, sharedConsul, startConsul } from '../../harness/consul.js';
 import {
   catalogConformance,
   findIn,
@@ -21,7 +21,8 @@ const FAST = {
 };
 
 catalogConformance('consul (dev agent)', async () => {
-  const consul = await startConsul();
+  // The run's shared agent: the suite's instances have names of their own, and nothing here removes others'.
+  const consul = await sharedConsul();
   const catalog = new ConsulCatalog({
     host: '127.0.0.1',
     port: consul.httpPort,
