@@ -127,8 +127,12 @@ run_phase() {
   local name="$1" conc="$2"; shift 2
   [ $# -eq 0 ] && return 0
   echo "# phase: $name ($# files, $conc at a time)"
-  "$node_bin" --import tsx --test --test-reporter=spec --test-concurrency="$conc" --test-timeout=600000 "$@" || status=1
+  phase_n=$((phase_n + 1))
+  "$node_bin" --import tsx --test --test-reporter=spec --test-concurrency="$conc" --test-timeout=600000 "$@" \
+    2>&1 | tee "$shared/phase-$phase_n.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 }
+phase_n=0
 if [ ${#early[@]} -gt 0 ]; then
   echo "# started beside the unit phase: ${early[*]} (its report follows phase 2)"
   "$node_bin" --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 "${early[@]}" >"$shared/early.log" 2>&1 &
@@ -143,4 +147,8 @@ if [ -n "$early_pid" ]; then
   cat "$shared/early.log"
 fi
 run_phase 'integration, one at a time' 1 "${serial[@]}"
+# One closing line for the whole run (each phase's runner printed its own): cancelled tests count as failed.
+cat "$shared"/phase-*.log "$shared"/early.log 2>/dev/null |
+  awk '/^ℹ pass /{p+=$3} /^ℹ fail /{f+=$3} /^ℹ cancelled /{f+=$3} /^ℹ skipped /{k+=$3}
+    END{printf "suite: %d passed, %d failed, %d skipped\n", p, f, k}'
 exit $status

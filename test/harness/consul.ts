@@ -99,6 +99,18 @@ async function hasLeader(httpAddr: string): Promise<boolean> {
  * sharedConsul().
  */
 export async function startConsul(opts: StartConsulOptions = {}): Promise<ConsulHandle> {
+  // Free ports are picked before Consul binds them: with test files running side by side another
+  // process can take one in between. Then Consul stops with "address already in use"; pick again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startConsulOnce(opts);
+    } catch (err) {
+      if (attempt >= 4 || !/address already in use/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startConsulOnce(opts: StartConsulOptions): Promise<ConsulHandle> {
   const bin = toolPath('consul');
   const ports = await pickPorts();
   const dir = await tempDir('consul');
