@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { writeFileAtomic } from '../../runtime/base/atomic-file.js';
 import { Backoff } from '../../runtime/base/backoff.js';
 import { FailedPreconditionError, UnavailableError } from '../../runtime/base/errors.js';
 import type { Logger } from '../../runtime/base/log.js';
@@ -57,11 +58,11 @@ export class HaproxySupervisor {
     return this.out;
   }
 
-  /** Writes berth's global file (managed mode). */
+  /** Writes berth's global file (managed mode), atomically: HAProxy reads it at every (re)start. */
   async prepare(): Promise<void> {
     await mkdir(this.opts.stateDir, { recursive: true });
     if (this.opts.globalPath === undefined || this.opts.statsSocket === undefined) return;
-    await writeFile(
+    await writeFileAtomic(
       this.opts.globalPath,
       [
         '# Written by berth: the Runtime API socket berth drives HAProxy through.',
