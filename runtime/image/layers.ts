@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { fsyncDir, writeFileAtomic } from '../base/atomic-file.js';
 import { FailedPreconditionError, InvalidArgumentError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
+import { checkVersion, stampVersion } from '../base/versioned.js';
 import { decompress } from './decompress.js';
 import { digestHex, HashingStream } from './digest.js';
 import { extractLayer } from './extract.js';
@@ -15,6 +16,9 @@ import { ByteLimit, DEFAULT_LAYER_LIMITS, freeBytes, type LayerLimits } from './
 import type { LayerRef } from './types.js';
 
 const run = promisify(execFile);
+
+/** The `layer.json` format (`schemaVersion`); one without it is version 1. */
+export const LAYER_META_VERSION = 1;
 
 export interface UnpackOptions {
   /** Names the layer in errors. */
@@ -81,10 +85,11 @@ export class LayerStore {
     }
   }
 
+  /** Throws for a layer.json of a newer format (the layer stays; the pull using it fails naming the file). */
   async info(diffId: string): Promise<LayerRef> {
-    const raw = JSON.parse(
-      await readFile(join(this.dir, digestHex(diffId, 'diffId'), 'layer.json'), 'utf8'),
-    ) as LayerRef;
+    const file = join(this.dir, digestHex(diffId, 'diffId'), 'layer.json');
+    const raw = JSON.parse(await readFile(file, 'utf8')) as LayerRef;
+    checkVersion(raw, { file, current: LAYER_META_VERSION });
     return { diffId: raw.diffId, size: raw.size };
   }
 
@@ -184,7 +189,10 @@ export class LayerStore {
       // Flush the layer's files before it becomes visible: after a crash a layer dir is whole or absent.
       await run('sync', ['-f', fs]);
       const ref: LayerRef = { diffId, size: unpacked.bytes };
-      await writeFileAtomic(join(tmp, 'layer.json'), `${JSON.stringify(ref)}\n`);
+      await writeFileAtomic(
+        join(tmp, 'layer.json'),
+        `${JSON.stringify(stampVersion(ref, LAYER_META_VERSION))}\n`,
+      );
       const final = join(this.dir, digestHex(diffId));
       try {
         await rename(tmp, final);
