@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { writeFileAtomic } from '../base/atomic-file.js';
 import { FailedPreconditionError, InternalError, InvalidArgumentError } from '../base/errors.js';
 import { KeyedMutex } from '../base/keyed-mutex.js';
+import { checkVersion, stampVersion } from '../base/versioned.js';
 import { mountPoints } from './mountinfo.js';
 import type { SnapshotPort } from './types.js';
 
@@ -28,6 +29,9 @@ export interface SnapshotInfo {
 interface SnapshotMeta {
   layerDirs: string[];
 }
+
+/** The `snapshot.json` format (`schemaVersion`); one without it is version 1. */
+export const SNAPSHOT_META_VERSION = 1;
 
 const KEY_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 /**
@@ -82,7 +86,11 @@ export class OverlaySnapshotter implements SnapshotPort {
       await this.mountOverlay(base, layerDirs);
       const meta: SnapshotMeta = { layerDirs };
       // Rebuilt from the layers if lost: no fsync on the start path.
-      await writeFileAtomic(join(base, 'snapshot.json'), JSON.stringify(meta), { sync: false });
+      await writeFileAtomic(
+        join(base, 'snapshot.json'),
+        JSON.stringify(stampVersion(meta, SNAPSHOT_META_VERSION)),
+        { sync: false },
+      );
       return { rootfs };
     });
   }
@@ -149,7 +157,12 @@ export class OverlaySnapshotter implements SnapshotPort {
     });
   }
 
-  /** Snapshots on disk (those with a completed prepare), mounted or not. */
+  /**
+   * Snapshots on disk (those with a completed prepare), mounted or not.
+   * Throws for a snapshot.json of a newer format (a downgraded agent): its
+   * layers cannot be trusted to be read right, and skipping it would leave
+   * its container without a root after a reboot.
+   */
   async list(): Promise<SnapshotInfo[]> {
     let names: string[];
     try {
@@ -163,11 +176,13 @@ export class OverlaySnapshotter implements SnapshotPort {
     for (const key of names.sort()) {
       if (!KEY_RE.test(key)) continue;
       let meta: SnapshotMeta;
+      const file = join(root, key, 'snapshot.json');
       try {
-        meta = JSON.parse(await readFile(join(root, key, 'snapshot.json'), 'utf8')) as SnapshotMeta;
+        meta = JSON.parse(await readFile(file, 'utf8')) as SnapshotMeta;
       } catch {
         continue;
       }
+      checkVersion(meta, { file, current: SNAPSHOT_META_VERSION });
       const rootfs = join(root, key, 'rootfs');
       out.push({
         key,
