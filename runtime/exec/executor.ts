@@ -138,6 +138,13 @@ export class ConmonExecutor implements ExecutorPort {
     await this.runc.must(id, ['start', id]);
   }
 
+  /** meta.json of `id`; one of a newer format is logged and left unread (the OCI runtime is asked instead). */
+  private meta(id: string): Promise<ContainerMeta | undefined> {
+    return readMeta(this.layout, id, (err) =>
+      this.log.warn({ err, id }, 'exec: meta.json of a newer berth not read; asking the OCI runtime'),
+    );
+  }
+
   async kill(id: string, signal: string): Promise<void> {
     checkId(id);
     const sig = normalizeSignal(signal);
@@ -146,7 +153,7 @@ export class ConmonExecutor implements ExecutorPort {
 
   async wait(id: string): Promise<ExitInfo> {
     checkId(id);
-    const meta = await readMeta(this.layout, id);
+    const meta = await this.meta(id);
     const first = await readExitFile(this.layout, id, meta);
     if (first) return first;
     if (meta === undefined && (await this.runc.state(id)) === undefined) {
@@ -212,7 +219,7 @@ export class ConmonExecutor implements ExecutorPort {
     io?: ExecIO,
   ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     checkId(id);
-    const meta = await readMeta(this.layout, id);
+    const meta = await this.meta(id);
     const st = await this.runc.state(id);
     if (st === undefined) throw new NotFoundError(`container ${id}: not known to the OCI runtime`);
     if (st.status !== 'running') {
@@ -238,7 +245,7 @@ export class ConmonExecutor implements ExecutorPort {
     | { status: 'missing' }
   > {
     checkId(id);
-    const meta = await readMeta(this.layout, id);
+    const meta = await this.meta(id);
     const st = await this.runc.state(id);
     // 'created': the agent died between create and start; runc init waits for a start that never came.
     if (st?.status === 'created') return { status: 'created', pid: st.pid };

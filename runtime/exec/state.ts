@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-file.js';
+import { checkVersion, stampVersion } from '../base/versioned.js';
 import { signalFromExitCode } from './signals.js';
 import type { ExitInfo } from './types.js';
 
@@ -58,19 +59,45 @@ export interface ContainerMeta {
   createdAt: string;
 }
 
+/** The `meta.json` format (`schemaVersion`); one without it is version 1. */
+export const META_VERSION = 1;
+
 /** Atomically (temp, fsync, rename): a crash or a full disk leaves the old meta.json or the new, never a torn one. */
 export async function writeMeta(layout: StateLayout, id: string, meta: ContainerMeta): Promise<void> {
-  await writeFileAtomic(layout.metaFile(id), `${JSON.stringify(meta, null, 2)}\n`);
+  await writeFileAtomic(
+    layout.metaFile(id),
+    `${JSON.stringify(stampVersion(meta, META_VERSION), null, 2)}\n`,
+  );
 }
 
-export async function readMeta(layout: StateLayout, id: string): Promise<ContainerMeta | undefined> {
+/**
+ * The container's meta.json, or undefined when there is none. A meta.json of
+ * a newer format is not read (undefined, and `onRefused` is told why):
+ * callers then ask the OCI runtime, as for a missing one, so a running
+ * container is still adopted and nothing is removed on a guess.
+ */
+export async function readMeta(
+  layout: StateLayout,
+  id: string,
+  onRefused?: (err: Error) => void,
+): Promise<ContainerMeta | undefined> {
+  const file = layout.metaFile(id);
+  let raw: ContainerMeta & { schemaVersion?: number };
   try {
-    return JSON.parse(await readFile(layout.metaFile(id), 'utf8')) as ContainerMeta;
+    raw = JSON.parse(await readFile(file, 'utf8')) as ContainerMeta & { schemaVersion?: number };
   } catch {
     // Not created by this executor or already deleted (meta.json is written atomically, never torn):
     // callers then ask the OCI runtime itself.
     return undefined;
   }
+  try {
+    checkVersion(raw, { file, current: META_VERSION });
+  } catch (err) {
+    onRefused?.(err as Error);
+    return undefined;
+  }
+  const { schemaVersion: _version, ...meta } = raw;
+  return meta;
 }
 
 /**
