@@ -2,10 +2,16 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FailedPreconditionError, InternalError } from '../base/errors.js';
 import { Mutex } from '../base/keyed-mutex.js';
+import { checkVersion, stampVersion } from '../base/versioned.js';
 import { intToIp, ipToInt, parseSubnet, type Subnet } from './cidr.js';
 import { writeFileAtomic } from './files.js';
 
+/** The `ipam.json` format (`schemaVersion`); one without it is version 1. */
+export const IPAM_VERSION = 1;
+
 interface IpamFile {
+  schemaVersion?: number;
+  /** Kept as releases before schemaVersion wrote it. */
   version: 1;
   subnet: string;
   /** address → container id */
@@ -109,6 +115,8 @@ export class Ipam {
         cause: err,
       });
     }
+    // A newer file is refused (every operation fails naming it): nothing is freed or handed out twice on a guess.
+    checkVersion(parsed, { file: `${this.file}: IPAM state`, current: IPAM_VERSION });
     if (!isIpamFile(parsed)) throw new InternalError(`${this.file}: IPAM state has an unexpected shape`);
     // Allocations from an earlier subnet stay recorded (their containers may be live) but never collide with new ones.
     return parsed;
@@ -118,7 +126,7 @@ export class Ipam {
     await mkdir(path.dirname(this.file), { recursive: true });
     await writeFileAtomic(
       this.file,
-      `${JSON.stringify({ ...st, subnet: this.subnet.cidr }, null, 2)}\n`,
+      `${JSON.stringify(stampVersion({ ...st, subnet: this.subnet.cidr }, IPAM_VERSION), null, 2)}\n`,
       0o600,
     );
   }

@@ -2,9 +2,13 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FailedPreconditionError, InternalError, messageOf } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
+import { checkVersion, stampVersion } from '../base/versioned.js';
 import { writeFileAtomic } from './files.js';
 import { ID_RE, short } from './names.js';
 import type { AttachmentRecord } from './types.js';
+
+/** The `network.json` format (`schemaVersion`); one without it is version 1. */
+export const ATTACHMENT_VERSION = 1;
 
 /**
  * The attachment records, `<stateDir>/<id>/network.json`: what `restore` and
@@ -26,12 +30,15 @@ export class AttachmentStore {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     // Only a bridge record guards host state (netns, veth, address, rules) that a crash could leak;
     // a lost `none`/`host` record is harmless (a detach without one sweeps anyway), so no disk flush.
-    await writeFileAtomic(path.join(dir, 'network.json'), `${JSON.stringify(rec, null, 2)}\n`, 0o600, {
-      sync: rec.mode === 'bridge',
-    });
+    const text = `${JSON.stringify(stampVersion(rec, ATTACHMENT_VERSION), null, 2)}\n`;
+    await writeFileAtomic(path.join(dir, 'network.json'), text, 0o600, { sync: rec.mode === 'bridge' });
   }
 
-  /** The record of `id`; undefined when there is none; InternalError when it cannot be parsed. */
+  /**
+   * The record of `id`; undefined when there is none; InternalError when it
+   * cannot be parsed or is of a newer format (then a detach fails and leaves
+   * it, and `list` logs and skips it: nothing is torn down on a guess).
+   */
   async read(id: string): Promise<AttachmentRecord | undefined> {
     let text: string;
     try {
@@ -41,7 +48,9 @@ export class AttachmentStore {
       throw err;
     }
     try {
-      const rec = JSON.parse(text) as AttachmentRecord;
+      const raw = JSON.parse(text) as AttachmentRecord & { schemaVersion?: number };
+      checkVersion(raw, { file: 'network.json', current: ATTACHMENT_VERSION });
+      const { schemaVersion: _version, ...rec } = raw;
       if (rec.id !== id) throw new Error(`records container ${rec.id}`);
       return rec;
     } catch (err) {
