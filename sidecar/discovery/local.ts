@@ -8,6 +8,7 @@ import {
 } from '../../runtime/base/errors.js';
 import type { SubscribeOptions } from '../../runtime/base/events.js';
 import { Mutex } from '../../runtime/base/keyed-mutex.js';
+import { checkVersion, stampVersion } from '../../runtime/base/versioned.js';
 import type { Catalog, CatalogView, ServiceInstance } from './types.js';
 import { copyInstance, validateCheckHealth, validateInstance } from './validate.js';
 import { ViewFeed } from './view-feed.js';
@@ -32,7 +33,11 @@ interface Entry {
   maintenanceReason?: string;
 }
 
+/** The catalog file's format (`schemaVersion`); one without it is version 1. */
+export const CATALOG_FILE_VERSION = 1;
+
 interface FileFormat {
+  /** Kept as releases before schemaVersion wrote it: they refuse a file without it. */
   version: 1;
   entries: Entry[];
 }
@@ -145,7 +150,8 @@ export class LocalCatalog implements Catalog {
     // the entries when it runs, so a burst of changes costs few writes.
     const run = this.persisting.run(() => {
       const data: FileFormat = { version: 1, entries: [...this.entries.values()] };
-      return writeFileAtomic(path, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600, mkdir: true });
+      const text = `${JSON.stringify(stampVersion(data, CATALOG_FILE_VERSION), null, 2)}\n`;
+      return writeFileAtomic(path, text, { mode: 0o600, mkdir: true });
     });
     try {
       await run;
@@ -168,6 +174,8 @@ export class LocalCatalog implements Catalog {
     } catch (err) {
       throw new InternalError(`local catalog: ${path} is not valid JSON: ${messageOf(err)}`, { cause: err });
     }
+    // A newer file is refused at start (the catalog is not built, so nothing overwrites it).
+    checkVersion(parsed, { file: `local catalog ${path}`, current: CATALOG_FILE_VERSION });
     const file = parsed as Partial<FileFormat>;
     if (file.version !== 1 || !Array.isArray(file.entries)) {
       throw new InternalError(`local catalog: ${path} is not a berth catalog file (version 1)`);

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../runtime/base/atomic-file.js';
 import { InternalError } from '../../runtime/base/errors.js';
 import { Mutex } from '../../runtime/base/keyed-mutex.js';
+import { checkVersion, stampVersion } from '../../runtime/base/versioned.js';
 
 /**
  * Where shipping of each log file stands: the file's inode and the byte
@@ -24,6 +25,9 @@ export interface Position {
   /** Hash of the file's first entry (inode numbers are reused after an unlink). */
   fingerprint?: string;
 }
+
+/** The positions file's format (`schemaVersion`); one without it is version 1. */
+export const POSITIONS_VERSION = 1;
 
 export interface PositionStore {
   get(path: string): Position | undefined;
@@ -61,9 +65,20 @@ export class FilePositionStore implements PositionStore {
     }
     if (text !== undefined && text.trim() !== '') {
       // A corrupt store is not fatal: shipping restarts from each file's start (duplicates, no loss).
+      let parsed: { files?: Record<string, Position> } | undefined;
       try {
-        const parsed = JSON.parse(text) as { files?: Record<string, Position> };
-        for (const [p, v] of Object.entries(parsed.files ?? {})) {
+        parsed = JSON.parse(text) as { files?: Record<string, Position> };
+      } catch {
+        // Unreadable (cut short by a crash before atomic writes, or edited): start over, every file is read
+        // from its start again (duplicates, never losses: at-least-once).
+        parsed = undefined;
+      }
+      // A newer store is refused (log shipping does not start, the file is kept): starting over
+      // would re-ship every log and overwrite the newer release's positions.
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
+        checkVersion(parsed, { file: `log positions ${file}`, current: POSITIONS_VERSION });
+      try {
+        for (const [p, v] of Object.entries(parsed?.files ?? {})) {
           if (typeof v?.inode === 'number' && typeof v.offset === 'number') {
             store.positions.set(p, {
               inode: v.inode,
@@ -74,8 +89,7 @@ export class FilePositionStore implements PositionStore {
           }
         }
       } catch {
-        // Unreadable (cut short by a crash before atomic writes, or edited): start over, every file is read
-        // from its start again (duplicates, never losses: at-least-once).
+        // A shape the loop cannot read (edited): start over as for unreadable JSON above.
         store.positions.clear();
       }
     }
@@ -103,7 +117,9 @@ export class FilePositionStore implements PositionStore {
     }
     if (!this.dirty) return this.writing;
     this.dirty = false;
-    const snapshot = JSON.stringify({ version: 1, files: Object.fromEntries(this.positions) });
+    const snapshot = JSON.stringify(
+      stampVersion({ version: 1, files: Object.fromEntries(this.positions) }, POSITIONS_VERSION),
+    );
     this.writing = this.writes.run(() => this.write(snapshot));
     return this.writing;
   }
