@@ -39,6 +39,7 @@ SERIAL=(
 # phase, in its own node --test process, its report printed after phase 2.
 EARLY=(
   test/integration/logs-e2e/outage.test.ts
+  test/integration/dashboards/panels.test.ts
 )
 # Started first in phase 2 so the long ones overlap (seconds in the baseline run).
 LONG=(
