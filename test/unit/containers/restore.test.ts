@@ -8,11 +8,19 @@ import { harness, until, writeRecord } from './fakes.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/state');
 
-/** Today's release's running record (test/fixtures/state), under a new id and with `patch`. */
+/** Where fixture records' paths point instead of the temp dir they were saved from (set per run). */
+let sampleRoot = '';
+
+/**
+ * Today's release's running record (test/fixtures/state), under a new id and with `patch`. Its
+ * absolute paths (bundle, log, rootfs, hosts) are moved under this run's temp dir: restore writes
+ * the bundle, and a test writes nowhere but its own dir.
+ */
 async function fixture(id: string, patch: Partial<ContainerRecord> = {}): Promise<ContainerRecord> {
-  const rec = JSON.parse(
-    await readFile(join(FIXTURES, 'container-v0-running.json'), 'utf8'),
-  ) as ContainerRecord;
+  const text = await readFile(join(FIXTURES, 'container-v0-running.json'), 'utf8');
+  const savedRoot = /"bundleDir": "(\/[^"]*?)\/run\/containers\//.exec(text)?.[1];
+  assert.ok(savedRoot && sampleRoot, 'the fixture names its bundle dir');
+  const rec = JSON.parse(text.split(savedRoot).join(sampleRoot)) as ContainerRecord;
   // The fixture's health check would start a monitor that runs probes: these tests are about restore.
   const { health: _health, ...config } = rec.config;
   return { ...rec, id, name: `c-${id.slice(0, 6)}`, config, health: 'none', ...patch };
@@ -25,6 +33,7 @@ describe('live restore (fake executor, network and snapshots; no runc)', () => {
   let n = 0;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'berth-restore-'));
+    sampleRoot = join(dir, 'sample-root');
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
