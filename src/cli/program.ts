@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { ConfigRow, ConfigTable } from '../../runtime/base/config.js';
 import { VERSION } from '../version.js';
 import type { ApiClient } from './client.js';
+import { registerComposeCommands } from './commands/compose.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { registerImageCommands, registerLoginCommands } from './commands/images.js';
 import { registerPruneCommands } from './commands/prune.js';
@@ -92,6 +93,7 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
   registerVolumeCommands(program, client);
   registerPruneCommands(program, client);
   registerStatsCommand(program, client);
+  registerComposeCommands(program);
   return program;
 }
 
