@@ -19,7 +19,7 @@ import { MonitorProbe, readPid } from './monitor.js';
 import { RuncClient, runtimeError, startThroughFifo } from './runc.js';
 import { normalizeSignal } from './signals.js';
 import { type ContainerMeta, readExitFile, readMeta, StateLayout, writeMeta } from './state.js';
-import type { ExecutorPort, ExitInfo } from './types.js';
+import type { AdoptResult, ExecutorPort, ExitInfo } from './types.js';
 
 export interface ConmonExecutorOptions {
   runtimePath: string;
@@ -236,14 +236,7 @@ export class ConmonExecutor implements ExecutorPort {
     });
   }
 
-  async adopt(
-    id: string,
-  ): Promise<
-    | { status: 'running'; pid: number }
-    | { status: 'created'; pid: number }
-    | { status: 'exited'; exit: ExitInfo }
-    | { status: 'missing' }
-  > {
+  async adopt(id: string): Promise<AdoptResult> {
     checkId(id);
     const meta = await this.meta(id);
     const st = await this.runc.state(id);

@@ -36,14 +36,7 @@ export interface ExecutorPort {
    * restart. `created`: the OCI runtime created it and nobody started it (its
    * init waits); the caller deletes or starts it.
    */
-  adopt(
-    id: string,
-  ): Promise<
-    | { status: 'running'; pid: number }
-    | { status: 'created'; pid: number }
-    | { status: 'exited'; exit: ExitInfo }
-    | { status: 'missing' }
-  >;
+  adopt(id: string): Promise<AdoptResult>;
 }
 
 /** How a container's init ended, as the monitor recorded it. */
@@ -64,3 +57,10 @@ export interface LogPort {
   /** The lines `query` selects (since, until, tail), then with `follow` new ones as they come. */
   read(logPath: string, query: LogQuery): AsyncIterable<LogLine>;
 }
+
+/** What `adopt` found of a container after an agent restart (see ExecutorPort.adopt). */
+export type AdoptResult =
+  | { status: 'running'; pid: number }
+  | { status: 'created'; pid: number }
+  | { status: 'exited'; exit: ExitInfo }
+  | { status: 'missing' };
