@@ -15,13 +15,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { FluentServer, type FluentServerOptions } from '@fluent-org/logger';
-import { EventExchange } from '../../../runtime/base/events.js';
 import type { Logger } from '../../../runtime/base/log.js';
-import type { ContainerDescriptor, ContainerSource, RuntimeEvent } from '../../../runtime/types.js';
 import { createLogShipping, parseLogShippingConfig } from '../../../sidecar/logs/index.js';
 import { logPipelineFamilies } from '../../../sidecar/logs/metrics.js';
 import type { LogRecord } from '../../../sidecar/logs/record.js';
 import { ForwardClient, type ForwardClientOptions } from '../../../sidecar/logs/shipper.js';
+import { FakeContainerSource, fakeDescriptor } from '../../harness/fake-source.js';
 import { makeTestCertificates } from '../../harness/registry.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 
@@ -321,30 +320,15 @@ describe('log shipping with a wrong shared key: records wait in the spool, and a
       lines.push(`2026-12-07T10:00:00.${String(i).padStart(9, '0')}Z stdout F line ${i}`);
     }
     await appendFile(logPath, `${lines.join('\n')}\n`);
-    const container: ContainerDescriptor = {
-      id: 'c'.repeat(64),
-      name: 'secure-1',
-      image: 'busybox:1.36',
-      imageName: 'busybox',
-      imageTag: '1.36',
-      labels: {},
-      env: {},
-      state: 'running',
-      ports: [],
-      addresses: {},
-      networkMode: 'none',
-      health: 'none',
-      createdAt: new Date().toISOString(),
-      restartCount: 0,
-      source: 'berth',
-      logPath,
-    };
-    const exchange = new EventExchange<RuntimeEvent>();
-    const source: ContainerSource = {
-      list: async () => [container],
-      get: async () => container,
-      events: (o) => exchange.subscribe(o),
-    };
+    const source = new FakeContainerSource([
+      fakeDescriptor({
+        id: 'c'.repeat(64),
+        name: 'secure-1',
+        image: 'busybox:1.36',
+        imageTag: '1.36',
+        logPath,
+      }),
+    ]);
     const keyFile = join(dir, 'key');
     const start = async (key: string) => {
       await writeFile(keyFile, `${key}\n`, { mode: 0o600 });

@@ -9,11 +9,10 @@ import assert from 'node:assert/strict';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { EventExchange } from '../../../runtime/base/events.js';
-import type { ContainerDescriptor, ContainerSource, RuntimeEvent } from '../../../runtime/types.js';
 import { LogPipeline, type LogPipelineOptions } from '../../../sidecar/logs/pipeline.js';
 import { FilePositionStore } from '../../../sidecar/logs/positions.js';
 import { ForwardClient } from '../../../sidecar/logs/shipper.js';
+import { FakeContainerSource, fakeDescriptor } from '../../harness/fake-source.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 import { ForwardReceiver } from '../../tools/forward-receiver/receiver.js';
 
@@ -71,30 +70,15 @@ describe('log shipper: a line longer than the join cap', () => {
     }
     recs.push(`${T(n)} stdout F after`);
     await appendFile(path, `${recs.join('\n')}\n`);
-    const c: ContainerDescriptor = {
-      id: 'd'.repeat(64),
-      name: 'long',
-      image: 'busybox:1.36',
-      imageName: 'busybox',
-      imageTag: '1.36',
-      labels: {},
-      env: {},
-      state: 'running',
-      ports: [],
-      addresses: {},
-      networkMode: 'none',
-      health: 'none',
-      createdAt: new Date().toISOString(),
-      restartCount: 0,
-      source: 'berth',
-      logPath: path,
-    };
-    const exchange = new EventExchange<RuntimeEvent>();
-    const source: ContainerSource = {
-      list: async () => [c],
-      get: async () => c,
-      events: (o) => exchange.subscribe(o),
-    };
+    const source = new FakeContainerSource([
+      fakeDescriptor({
+        id: 'd'.repeat(64),
+        name: 'long',
+        image: 'busybox:1.36',
+        imageTag: '1.36',
+        logPath: path,
+      }),
+    ]);
     positions = await FilePositionStore.open(join(dir, 'positions.json'), { flushMs: 50 });
     output = new ForwardClient({
       servers: [{ host: '127.0.0.1', port: rx.port }],

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { appendFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -8,7 +7,7 @@ import type { ContainerDescriptor } from '../../../runtime/types.js';
 import { LogPipeline, type LogPipelineOptions } from '../../../sidecar/logs/pipeline.js';
 import { FilePositionStore } from '../../../sidecar/logs/positions.js';
 import { ForwardClient, type ForwardServer } from '../../../sidecar/logs/shipper.js';
-import { FakeContainerSource } from '../../harness/fake-source.js';
+import { FakeContainerSource, fakeDescriptor } from '../../harness/fake-source.js';
 import { freePort } from '../../harness/ports.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 import { ForwardReceiver, type ReceivedEvent } from '../../tools/forward-receiver/receiver.js';
@@ -19,24 +18,14 @@ import { ForwardReceiver, type ReceivedEvent } from '../../tools/forward-receive
 // agent crashes.
 
 function descriptor(name: string, logPath: string, labels: Record<string, string> = {}): ContainerDescriptor {
-  return {
-    id: randomBytes(32).toString('hex'),
+  return fakeDescriptor({
     name,
-    image: 'busybox:1.36',
-    imageName: 'busybox',
-    imageTag: '1.36',
-    labels,
-    env: { APP_ENV: 'test' },
-    state: 'running',
-    ports: [],
-    addresses: {},
-    networkMode: 'none',
-    health: 'none',
-    createdAt: new Date().toISOString(),
-    restartCount: 0,
-    source: 'berth',
     logPath,
-  };
+    labels,
+    image: 'busybox:1.36',
+    imageTag: '1.36',
+    env: { APP_ENV: 'test' },
+  });
 }
 
 const OPTIONS: LogPipelineOptions = {
