@@ -149,6 +149,45 @@ export async function makeTestCertificates(
   };
 }
 
+/** A client certificate (extendedKeyUsage clientAuth, 1 day) signed by a CA from makeTestCertificates, for mutual TLS. */
+export async function makeClientCertificate(
+  dir: string,
+  ca: { caCertPath: string; caKeyPath: string },
+  cn = 'berth test client',
+): Promise<{ certPath: string; keyPath: string }> {
+  const p = (f: string): string => join(dir, f);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await execFileAsync('openssl', [
+    'req',
+    ...ec,
+    '-keyout',
+    p('client.key'),
+    '-out',
+    p('client.csr'),
+    '-subj',
+    `/CN=${cn}`,
+  ]);
+  await writeFile(p('client.ext'), 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
+  await execFileAsync('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    p('client.csr'),
+    '-CA',
+    ca.caCertPath,
+    '-CAkey',
+    ca.caKeyPath,
+    '-CAcreateserial',
+    '-out',
+    p('client.crt'),
+    '-days',
+    '1',
+    '-extfile',
+    p('client.ext'),
+  ]);
+  return { certPath: p('client.crt'), keyPath: p('client.key') };
+}
+
 /**
  * Debian's docker-registry (distribution 2.8) with filesystem storage in a
  * temp dir; optionally TLS and htpasswd basic auth. Ready when GET /v2/

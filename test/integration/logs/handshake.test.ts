@@ -9,11 +9,9 @@
  * the key is right).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { FluentServer, type FluentServerOptions } from '@fluent-org/logger';
 import type { Logger } from '../../../runtime/base/log.js';
 import { createLogShipping, parseLogShippingConfig } from '../../../sidecar/logs/index.js';
@@ -21,10 +19,8 @@ import { logPipelineFamilies } from '../../../sidecar/logs/metrics.js';
 import type { LogRecord } from '../../../sidecar/logs/record.js';
 import { ForwardClient, type ForwardClientOptions } from '../../../sidecar/logs/shipper.js';
 import { FakeContainerSource, fakeDescriptor } from '../../harness/fake-source.js';
-import { makeTestCertificates } from '../../harness/registry.js';
+import { makeClientCertificate, makeTestCertificates } from '../../harness/registry.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
-
-const run = promisify(execFile);
 
 const BASE: Omit<ForwardClientOptions, 'servers'> = {
   requireAck: true,
@@ -107,37 +103,8 @@ describe('Forward handshake against FluentServer (@fluent-org/logger)', () => {
     dir = await tempDir('logs-handshake');
     certs = await makeTestCertificates(dir);
     // A client certificate from the same CA, for mutual TLS.
-    const p = (f: string) => join(dir, f);
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    await run('openssl', [
-      'req',
-      ...ec,
-      '-keyout',
-      p('client.key'),
-      '-out',
-      p('client.csr'),
-      '-subj',
-      '/CN=berth',
-    ]);
-    await writeFile(p('client.ext'), 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
-    await run('openssl', [
-      'x509',
-      '-req',
-      '-in',
-      p('client.csr'),
-      '-CA',
-      certs.caCertPath,
-      '-CAkey',
-      certs.caKeyPath,
-      '-CAcreateserial',
-      '-out',
-      p('client.crt'),
-      '-days',
-      '1',
-      '-extfile',
-      p('client.ext'),
-    ]);
-    client = { cert: p('client.crt'), key: p('client.key') };
+    const c = await makeClientCertificate(dir, certs, 'berth');
+    client = { cert: c.certPath, key: c.keyPath };
   });
   after(async () => {
     for (const c of clients) await c.close();

@@ -1,61 +1,19 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { EventExchange } from '../../../runtime/base/events.js';
 import { silentLogger } from '../../../runtime/base/log.js';
 import type { Runtime } from '../../../runtime/runtime.js';
 import type { RuntimeEvent } from '../../../runtime/types.js';
 import { ApiServer } from '../../../src/api/server.js';
 import { ApiClient, clientOptionsFromEnv } from '../../../src/cli/client.js';
-import { makeTestCertificates } from '../../harness/registry.js';
+import { makeClientCertificate, makeTestCertificates } from '../../harness/registry.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 
 // Issue 12 item 5: the TCP API speaks TLS (optionally mutual); clear text only on loopback or when forced.
 
-const run = promisify(execFile);
 const TOKEN = 'tls-test-token';
-
-/** A client certificate signed by the test CA (extendedKeyUsage clientAuth). */
-async function clientCert(dir: string, ca: { caCertPath: string; caKeyPath: string }) {
-  const p = (f: string) => join(dir, f);
-  await run('openssl', [
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    p('client.key'),
-    '-out',
-    p('client.csr'),
-    '-subj',
-    '/CN=berth test client',
-  ]);
-  await writeFile(p('client.ext'), 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    p('client.csr'),
-    '-CA',
-    ca.caCertPath,
-    '-CAkey',
-    ca.caKeyPath,
-    '-CAcreateserial',
-    '-out',
-    p('client.crt'),
-    '-days',
-    '1',
-    '-extfile',
-    p('client.ext'),
-  ]);
-  return { certPath: p('client.crt'), keyPath: p('client.key') };
-}
 
 function server(): ApiServer {
   return new ApiServer(
@@ -74,7 +32,7 @@ describe('API over TLS', () => {
   before(async () => {
     dir = await tempDir('api-tls');
     certs = await makeTestCertificates(dir);
-    client = await clientCert(dir, certs);
+    client = await makeClientCertificate(dir, certs);
   });
   after(async () => {
     for (const s of servers) await s.close();
