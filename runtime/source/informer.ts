@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '../base/backoff.js';
 import type { Logger } from '../base/log.js';
 import type { ContainerDescriptor, ContainerEvent, ContainerSource, ContainerTopic } from '../types.js';
@@ -115,12 +116,12 @@ export class ContainerInformer {
         }
         if (signal.aborted) return;
         this.opts.logger?.warn('container events ended; listing again');
-        await sleep(backoff.next(), signal);
+        await pause(backoff.next(), signal);
       } catch (err) {
         if (signal.aborted) return;
         const delay = backoff.next();
         this.opts.logger?.warn({ err, retryInMs: delay }, 'container events lost; listing again');
-        await sleep(delay, signal);
+        await pause(delay, signal);
       }
     }
   }
@@ -180,14 +181,7 @@ function changed(a: ContainerDescriptor, b: ContainerDescriptor): boolean {
   );
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+/** Waits `ms`, or less when `signal` aborts (close): the abort ends the wait, it is not an error. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return sleep(ms, undefined, { signal }).catch(() => undefined);
 }
