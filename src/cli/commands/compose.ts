@@ -1,18 +1,6 @@
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '../../../runtime/base/errors.js';
-
-/** The file names Compose looks for, in its order, when no -f is given. */
-const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
-
-/** The first default Compose file in `dir` or the nearest parent that has one, as `docker compose` finds it. */
-export function findComposeFile(dir: string): string | undefined {
-  for (let d = resolve(dir); ; d = dirname(d)) {
-    for (const name of DEFAULT_FILES) if (existsSync(join(d, name))) return join(d, name);
-    if (dirname(d) === d) return undefined;
-  }
-}
+import { DEFAULT_COMPOSE_FILES, findComposeFile } from '../../compose/find.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -66,7 +54,7 @@ export function registerComposeCommands(program: Command): void {
         const files = o.file ?? [findComposeFile(process.cwd()) ?? ''];
         if (files[0] === '') {
           throw new InvalidArgumentError(
-            `no Compose file: none of ${DEFAULT_FILES.join(', ')} here or above; name one with -f`,
+            `no Compose file: none of ${DEFAULT_COMPOSE_FILES.join(', ')} here or above; name one with -f`,
             { field: 'file' },
           );
         }
