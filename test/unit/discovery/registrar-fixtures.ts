@@ -1,27 +1,20 @@
 import assert from 'node:assert/strict';
 import type { ContainerDescriptor } from '../../../runtime/types.js';
+import { fakeDescriptor } from '../../harness/fake-source.js';
 
 /** Shared by the registrator/registrar unit tests and the Consul integration test. */
 
 export function descriptor(o: Partial<ContainerDescriptor> = {}): ContainerDescriptor {
-  return {
+  return fakeDescriptor({
     id: 'a'.repeat(64),
     name: 'redis1',
     image: 'redis:7',
     imageName: 'redis',
     imageTag: '7',
-    labels: {},
-    env: {},
-    state: 'running',
-    ports: [],
     addresses: { bridge: '10.88.0.5' },
     networkMode: 'bridge',
-    health: 'none',
-    createdAt: '2026-01-01T00:00:00Z',
-    restartCount: 0,
-    source: 'berth',
     ...o,
-  };
+  });
 }
 
 export async function waitFor(

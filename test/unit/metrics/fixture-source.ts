@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { ContainerDescriptor } from '../../../runtime/types.js';
 import type { Roots } from '../../../sidecar/metrics/types.js';
+import { fakeDescriptor } from '../../harness/fake-source.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../fixtures/metrics/', import.meta.url));
 
@@ -17,23 +18,12 @@ export const GONE_ID = '283bb9deef02e6843abfb538efa1eca70801bd8a701c3f98191e1234
 export function descriptor(
   d: Partial<ContainerDescriptor> & { id: string; name: string },
 ): ContainerDescriptor {
-  return {
-    image: 'busybox:latest',
-    imageName: 'busybox',
-    imageTag: 'latest',
-    labels: {},
-    env: {},
-    state: 'running',
-    ports: [],
-    addresses: {},
+  return fakeDescriptor({
     networkMode: 'bridge',
     cgroupPath: `/berth/${d.id}`,
-    health: 'none',
     createdAt: '2026-11-27T10:00:00Z',
-    restartCount: 0,
-    source: 'berth',
     ...d,
-  };
+  });
 }
 
 export function fixtureContainers(): ContainerDescriptor[] {
