@@ -196,6 +196,36 @@ build_tools() {
   fi
 }
 
+# --- the demo image (npm start's demo project, demo/README.md) -----------------
+# berth-demo:v1 and :v2, rootfs tarballs of Debian's busybox-static (one static
+# binary and its applet links) plus demo/image/, built into $cache/demo/ when
+# missing or older than demo/image. Deterministic (sorted, fixed mtime and
+# owner), so the same inputs give the same image digest. The agent imports them
+# (`berth agent` with BERTH_DEMO) when its image store lacks them.
+build_demo() {
+  local out="$cache/demo" v tmp
+  debian_pkgs busybox-static
+  mkdir -p "$out"
+  for v in v1 v2; do
+    if [ -f "$out/berth-demo-$v.tar" ] && [ -z "$(find "$root/demo/image" -newer "$out/berth-demo-$v.tar" -print -quit)" ]; then
+      continue
+    fi
+    tmp="$(mktemp -d)"
+    mkdir -p "$tmp/bin" "$tmp/etc" "$tmp/tmp" "$tmp/proc" "$tmp/sys" "$tmp/dev"
+    chmod 0755 "$tmp"; chmod 1777 "$tmp/tmp"
+    cp /bin/busybox "$tmp/bin/busybox"
+    for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$tmp/bin/$a"; done
+    cp -r "$root/demo/image/." "$tmp/"
+    echo "$v" > "$tmp/etc/demo-version"
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$tmp/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' > "$tmp/etc/group"
+    tar --sort=name --mtime=@1704067200 --owner=0 --group=0 --numeric-owner -C "$tmp" -cf "$out/.berth-demo-$v.tar" .
+    mv -f "$out/.berth-demo-$v.tar" "$out/berth-demo-$v.tar"
+    rm -rf "$tmp"
+    say "built the demo image berth-demo:$v"
+  done
+}
+
 # --- compiled CLI (dist/), rebuilt when a source is newer than the stamp -------
 build_dist() {
   local stamp="$root/dist/.build-stamp"
@@ -209,9 +239,9 @@ build_dist() {
 
 case "$profile" in
   run)
-    ensure_node; npm_deps; debian_pkgs "${run_pkgs[@]}"; build_dist ;;
+    ensure_node; npm_deps; debian_pkgs "${run_pkgs[@]}"; build_dist; build_demo ;;
   test)
-    ensure_node; npm_deps; debian_pkgs "${run_pkgs[@]}" "${test_pkgs[@]}"; build_tools; build_dist ;;
+    ensure_node; npm_deps; debian_pkgs "${run_pkgs[@]}" "${test_pkgs[@]}"; build_tools; build_dist; build_demo ;;
   *)
     echo "usage: .ci/setup.sh run|test" >&2; exit 2 ;;
 esac

@@ -35,7 +35,23 @@ export const AGENT_CONFIG = defineConfig([
     values: ['trace', 'debug', 'info', 'warn', 'error'],
     default: 'info',
     env: 'BERTH_LOG_LEVEL',
-    description: "the agent's own log level (JSON on stderr)",
+    description: "the agent's own log level",
+  },
+  {
+    key: 'logFormat',
+    type: 'enum',
+    values: ['auto', 'json', 'pretty'],
+    default: 'auto',
+    env: 'BERTH_LOG_FORMAT',
+    description: "the agent's own log on stderr: pretty lines on a terminal and JSON otherwise (auto), or always one",
+  },
+  {
+    key: 'demo',
+    type: 'string',
+    default: null,
+    env: 'BERTH_DEMO',
+    description:
+      'a Compose file brought up as project "demo" once the agent is ready (npm start: demo/compose.yaml; "" or 0: none); its berth-demo images come from the set-up\'s demo build',
   },
   {
     key: 'apiTcp',

@@ -18,7 +18,7 @@ import { startSidecars } from './sidecars.js';
  */
 export async function runAgent(flags: Record<string, string | undefined>): Promise<void> {
   const cfg = await loadAgentConfig(flags);
-  const logger = createLogger({ level: cfg.logLevel });
+  const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   for (const line of cfg.deprecated) logger.warn({ deprecated: line }, `config: ${line}`);
   await makeAgentRoots(cfg);
   // Before anything reads or changes state: a second agent on the same directories stops here.
