@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'Unavailable',
   'NotImplemented',
   'Unauthenticated',
+  'PermissionDenied',
   'Internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -25,6 +26,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   Unavailable: 503,
   NotImplemented: 501,
   Unauthenticated: 401,
+  PermissionDenied: 403,
   Internal: 500,
 };
 
@@ -65,6 +67,8 @@ export class UnavailableError extends make('Unavailable') {}
 export class NotImplementedError extends make('NotImplemented') {}
 /** The caller did not prove who it is (the TCP API's bearer token missing or wrong). */
 export class UnauthenticatedError extends make('Unauthenticated') {}
+/** The caller is known but may not do this here (the dashboard's Host, Origin and CSRF checks). */
+export class PermissionDeniedError extends make('PermissionDenied') {}
 /** A bug or an unexpected system failure. */
 export class InternalError extends make('Internal') {}
 
@@ -87,6 +91,7 @@ export const isFailedPrecondition = (err: unknown): boolean => errorCode(err) ==
 export const isUnavailable = (err: unknown): boolean => errorCode(err) === 'Unavailable';
 export const isNotImplemented = (err: unknown): boolean => errorCode(err) === 'NotImplemented';
 export const isUnauthenticated = (err: unknown): boolean => errorCode(err) === 'Unauthenticated';
+export const isPermissionDenied = (err: unknown): boolean => errorCode(err) === 'PermissionDenied';
 
 /** HTTP status for an error at the API edge; anything without a berth code is a 500. */
 export function httpStatus(err: unknown): number {

@@ -17,6 +17,7 @@ export const CLI_ERRORS: Readonly<Record<ErrorCode, { exit: number; hint?: strin
   Unavailable: { exit: 125 },
   NotImplemented: { exit: 125 },
   Unauthenticated: { exit: 125, hint: "set BERTH_TOKEN to the agent's apiToken" },
+  PermissionDenied: { exit: 125 },
   Internal: { exit: 125 },
 };
 
