@@ -7,6 +7,7 @@ import { ApiServer, claimSocketPath } from '../api/server.js';
 import { VERSION } from '../version.js';
 import { composeRuntime } from './compose.js';
 import { type AgentConfig, apiTcpAddress, loadAgentConfig } from './config.js';
+import { demoStopNote, demoWanted, runDemo } from './demo.js';
 import { makeAgentRoots, secureAgentDirs } from './dirs.js';
 import { lockAgentDirs } from './lock.js';
 import { startSidecars } from './sidecars.js';
@@ -98,6 +99,27 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
       .join('')}`,
   );
 
+  // npm start's demo (demo/README.md): brought up through the agent's own socket once it serves.
+  const demoStop = new AbortController();
+  let demoRan = false;
+  if (demoWanted(cfg.demo)) {
+    void runDemo(
+      { images: runtime.manager, logger },
+      {
+        composeFile: cfg.demo,
+        socket: cfg.socket,
+        signal: demoStop.signal,
+        endpoints: () => ({
+          ...(endpoints.dns && !endpoints.dns.includes(' ') ? { dns: endpoints.dns.split(',')[0] } : {}),
+          ...(endpoints.metrics?.startsWith('http') ? { metrics: endpoints.metrics } : {}),
+          ...(endpoints.dashboard?.startsWith('http') ? { dashboard: endpoints.dashboard } : {}),
+        }),
+      },
+    ).then((ok) => {
+      demoRan = ok;
+    });
+  }
+
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       logger.info({ signal: sig }, 'shutting down; containers keep running');
@@ -106,7 +128,9 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  demoStop.abort();
   await api.close();
   await sidecars.close();
   await runtime.close();
+  if (demoRan) process.stdout.write(demoStopNote());
 }
