@@ -194,6 +194,17 @@ build_tools() {
     mv -f "$bin/.compose-go-$COMPOSE_GO_VERSION.tmp" "$bin/compose-go-$COMPOSE_GO_VERSION"
     say "built compose-go in $((SECONDS - start))s"
   fi
+  # cAdvisor's library (manager, raw factory, Prometheus collector) behind a
+  # small main in test/tools/cadvisor: the parity test and the vs-cadvisor bench.
+  if [ ! -x "$bin/cadvisor-$CADVISOR_VERSION" ]; then
+    find_go
+    say "building cadvisor $CADVISOR_VERSION (first time only)"
+    start=$SECONDS
+    (cd "$root/test/tools/cadvisor" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly \
+      "$GO" build -trimpath -o "$bin/.cadvisor-$CADVISOR_VERSION.tmp" .)
+    mv -f "$bin/.cadvisor-$CADVISOR_VERSION.tmp" "$bin/cadvisor-$CADVISOR_VERSION"
+    say "built cadvisor in $((SECONDS - start))s"
+  fi
 }
 
 # --- the demo image (npm start's demo project, demo/README.md) -----------------

@@ -4,12 +4,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Binaries built from the Go module proxy by `.ci/setup.sh test`, cached by version. */
-export type BuiltTool = 'consul' | 'helm' | 'compose-go';
+export type BuiltTool = 'consul' | 'helm' | 'compose-go' | 'cadvisor';
 
 const VERSION_KEYS: Record<BuiltTool, string> = {
   consul: 'CONSUL_VERSION',
   helm: 'HELM_VERSION',
   'compose-go': 'COMPOSE_GO_VERSION',
+  cadvisor: 'CADVISOR_VERSION',
 };
 
 /** test/tools/versions.env, the one place the pinned versions live (setup.sh reads it too). */
