@@ -177,10 +177,12 @@ build_tools() {
     find_go
     say "building helm $HELM_VERSION (first time only)"
     start=$SECONDS
-    local gobin
-    gobin="$(mktemp -d)"
-    GOTOOLCHAIN=local GOBIN="$gobin" GOFLAGS= "$GO" install -trimpath "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
-    mv -f "$gobin/helm" "$bin/helm-$HELM_VERSION" && rm -rf "$gobin"
+    # Helm 4 as a dependency of test/tools/helm (go.sum pins every module), its
+    # version stamped as Helm's own release build does (`helm version` says it).
+    (cd "$root/test/tools/helm" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly "$GO" build -trimpath \
+      -ldflags "-X helm.sh/helm/v4/internal/version.version=v$HELM_VERSION" \
+      -o "$bin/.helm-$HELM_VERSION.tmp" helm.sh/helm/v4/cmd/helm)
+    mv -f "$bin/.helm-$HELM_VERSION.tmp" "$bin/helm-$HELM_VERSION"
     say "built helm in $((SECONDS - start))s"
   fi
   # compose-go, the oracle of the Compose loader tests: a tiny main in
