@@ -71,6 +71,12 @@ export interface RolloutState {
   failures: number;
   /** Why it paused, failed or rolled back. */
   reason?: string;
+  /**
+   * Set on the rollback the rollout started itself because the update failed
+   * (failure_action rollback): why the update failed. Such a rollback ends
+   * `rolled-back`, a `berth rollback` the user asked for ends `done`.
+   */
+  failedUpdate?: string;
   startedAt: string;
   updatedAt: string;
 }
