@@ -148,6 +148,7 @@ export class Lifecycle {
         hostname,
         ports: cfg.ports,
         ...(cfg.extraHosts ? { extraHosts: cfg.extraHosts } : {}),
+        ...(cfg.networks ? { networks: cfg.networks } : {}),
       });
       // Settle both before deciding, so a failed mkdir never leaves an attachment unrecorded.
       const [attachedNet, bundleMade] = await Promise.allSettled([attaching, bundle]);

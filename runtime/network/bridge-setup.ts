@@ -2,7 +2,7 @@ import { FailedPreconditionError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import type { Subnet } from './cidr.js';
 import type { IpTool } from './ip.js';
-import type { Iptables, Table } from './iptables.js';
+import { commentOf, type Iptables, type Table } from './iptables.js';
 import { macFor } from './names.js';
 import type { SysctlWriter } from './sysctl.js';
 
@@ -11,6 +11,10 @@ export const CHAINS = {
   postrouting: 'BERTH-POSTROUTING',
   dnat: 'BERTH-DNAT',
   forward: 'BERTH-FORWARD',
+  /** Traffic leaving one berth bridge for another: on to isolate2 (Docker's two-stage isolation). */
+  isolate: 'BERTH-ISOLATE',
+  /** Dropped when it goes out of a berth bridge: so networks never reach each other. */
+  isolate2: 'BERTH-ISOLATE-2',
 } as const;
 
 const JUMP_COMMENT = 'berth';
@@ -43,12 +47,20 @@ const JUMPS: Array<{ table: Table; chain: string; spec: string[] }> = [
     chain: 'FORWARD',
     spec: ['-m', 'comment', '--comment', JUMP_COMMENT, '-j', CHAINS.forward],
   },
+  // First in BERTH-FORWARD: isolation is decided before any bridge's ACCEPT.
+  {
+    table: 'filter',
+    chain: CHAINS.forward,
+    spec: ['-m', 'comment', '--comment', JUMP_COMMENT, '-j', CHAINS.isolate],
+  },
 ];
 
 export const CHAIN_TABLES: Array<{ table: Table; chain: string }> = [
   { table: 'nat', chain: CHAINS.dnat },
   { table: 'nat', chain: CHAINS.postrouting },
   { table: 'filter', chain: CHAINS.forward },
+  { table: 'filter', chain: CHAINS.isolate },
+  { table: 'filter', chain: CHAINS.isolate2 },
 ];
 
 /**
@@ -68,6 +80,8 @@ export class BridgeSetup {
     private readonly ipt: Iptables,
     private readonly sysctl: SysctlWriter,
     private readonly log: Logger,
+    /** An internal network: no NAT, no traffic in or out of the bridge but its own (the host's DNS excepted). */
+    private readonly internal = false,
   ) {}
 
   async ensure(): Promise<void> {
@@ -106,6 +120,24 @@ export class BridgeSetup {
     const c = ['-m', 'comment', '--comment', `berth:${this.bridge}`];
     const cidr = this.subnet.cidr;
     const br = this.bridge;
+    // Isolation (README "Isolation"): leaving this bridge for any other berth bridge is dropped.
+    await this.ipt.ensureRule('filter', CHAINS.isolate, [
+      '-i',
+      br,
+      '!',
+      '-o',
+      br,
+      ...c,
+      '-j',
+      CHAINS.isolate2,
+    ]);
+    await this.ipt.ensureRule('filter', CHAINS.isolate2, ['-o', br, ...c, '-j', 'DROP']);
+    if (this.internal) {
+      await this.ipt.ensureRule('filter', CHAINS.isolate, ['-i', br, '!', '-o', br, ...c, '-j', 'DROP']);
+      await this.ipt.ensureRule('filter', CHAINS.isolate, ['-o', br, '!', '-i', br, ...c, '-j', 'DROP']);
+      await this.ipt.ensureRule('filter', CHAINS.forward, ['-i', br, '-o', br, ...c, '-j', 'ACCEPT']);
+      return;
+    }
     // Outbound NAT for containers.
     await this.ipt.ensureRule('nat', CHAINS.postrouting, [
       '-s',
@@ -155,6 +187,12 @@ export class BridgeSetup {
     ]);
   }
 
+  /** Deletes every rule of the chains holding a container's rules (DNAT, FORWARD) whose comment `match`es. */
+  async deleteContainerRules(match: (comment: string) => boolean): Promise<void> {
+    await this.ipt.deleteRulesByComment('nat', CHAINS.dnat, match);
+    await this.ipt.deleteRulesByComment('filter', CHAINS.forward, match);
+  }
+
   /** Deletes every rule of berth's chains whose comment `match`es. */
   async deleteRulesByComment(match: (comment: string) => boolean): Promise<void> {
     for (const { table, chain } of CHAIN_TABLES) await this.ipt.deleteRulesByComment(table, chain, match);
@@ -170,7 +208,9 @@ export class BridgeSetup {
   /** Removes the jumps and the chains once no bridge has rules in them. */
   async removeChainsIfUnused(): Promise<void> {
     for (const { table, chain } of CHAIN_TABLES) {
-      if ((await this.ipt.listRules(table, chain)).length > 0) return;
+      // The jump into the isolation chain (comment `berth`) is berth's own, not a bridge's use.
+      const rules = await this.ipt.listRules(table, chain);
+      if (rules.some((r) => commentOf(r) !== JUMP_COMMENT)) return;
     }
     for (const j of JUMPS) await this.ipt.deleteRule(j.table, j.chain, j.spec);
     for (const { table, chain } of CHAIN_TABLES) {

@@ -1,54 +1,88 @@
+// Over 400 lines: the manager orders every step of attach, connect, detach, restore and the network verbs under one lock.
 import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError } from '../base/errors.js';
 import { Mutex } from '../base/keyed-mutex.js';
 import type { Logger } from '../base/log.js';
 import type { PortMapping } from '../types.js';
-import { BridgeSetup } from './bridge-setup.js';
 import { parseSubnet, type Subnet } from './cidr.js';
 import { ContainerFiles } from './container-files.js';
 import { ChildProcessRunner, type CommandRunner } from './exec.js';
 import { parseExtraHosts } from './hostfiles.js';
 import { probeHostPort } from './hostports.js';
 import { IpTool } from './ip.js';
-import { Ipam } from './ipam.js';
 import { Iptables } from './iptables.js';
-import { checkId, netnsName, parseMode, short, VETH_PREFIX, vethName } from './names.js';
-import { VethAttacher } from './netns.js';
+import {
+  attachmentMaps,
+  defaultRouteIndex,
+  freeIndex,
+  linkOn,
+  linksOf,
+  linkVeth,
+  refuseDuplicate,
+  vethOwner,
+} from './links.js';
+import { checkId, netnsName, parseMode, short, vethName } from './names.js';
+import { checkNetworkName, DEFAULT_NETWORK } from './net-names.js';
+import { DEFAULT_POOL, DEFAULT_POOL_PREFIX } from './pool.js';
 import { formatPort, isPublished, validatePortMappings } from './portspec.js';
-import { PortPublisher } from './publish.js';
 import { AttachmentStore } from './records.js';
+import { type NetworkCreateRequest, type NetworkDef, NetworkRegistry } from './registry.js';
+import { type HostTools, Segment } from './segment.js';
 import { ProcSysctl } from './sysctl.js';
-import type { AttachmentRecord, BridgeNetworkOptions, NetworkAttachment, NetworkPort } from './types.js';
+import type {
+  AttachmentRecord,
+  BridgeNetworkOptions,
+  LinkRecord,
+  NetworkAttachment,
+  NetworkJoinRequest,
+  NetworkPort,
+} from './types.js';
 
 export { CHAINS } from './bridge-setup.js';
 
+/** A network as `berth network ls/inspect` shows it: its definition and the running containers on it. */
+export interface NetworkInfo extends Omit<NetworkDef, 'removing'> {
+  /** The default network (`bridge`): not created or removed by users. */
+  builtin?: boolean;
+  containers: Array<{ id: string; address?: string; aliases: string[] }>;
+}
+
+type AttachReq = Parameters<NetworkPort['attach']>[1];
+
 /**
  * Container networking over iproute2 and iptables: `none` (own netns, lo
- * only), `host` (the host's stack) and `bridge` (veth into a Linux bridge,
- * IPAM, NAT and published ports).
+ * only), `host` (the host's stack) and `bridge` (veths into the default
+ * bridge and into user-defined networks' bridges, IPAM, NAT, isolation and
+ * published ports).
  *
  * Lifecycle: `attach` before the container is created (the OCI spec joins
  * the named netns by path), `detach` after it is gone, `restore` once on agent
- * start. Named netns under /run/netns, the bridge, veths and iptables rules
+ * start. Named netns under /run/netns, the bridges, veths and iptables rules
  * outlive the agent, so a restart does not disturb running containers.
- * `destroy` undoes every host change this instance's bridge made.
+ * `destroy` undoes every host change of the default bridge.
  *
- * This class orders the steps; each job is a file beside it: bridge-setup.ts
- * (bridge, sysctls, chains), netns.ts (netns and veth), publish.ts (host
- * ports and their rules), container-files.ts (hosts, resolv.conf), records.ts
- * (the attachment records), ipam.ts (addresses).
+ * The user-defined networks (registry.ts) are created, listed, removed here
+ * too, under the same lock as attachments, so a network is never removed
+ * while a container joins it. Each network's host side is a Segment
+ * (segment.ts: bridge-setup.ts, ipam.ts, netns.ts, publish.ts).
  */
 export class BridgeNetworkManager implements NetworkPort {
   readonly bridge: string;
   readonly subnet: Subnet;
   readonly stateDir: string;
   private readonly log: Logger;
-  private readonly ipam: Ipam;
-  private readonly setup: BridgeSetup;
-  private readonly veths: VethAttacher;
-  private readonly ports: PortPublisher;
+  private readonly ipam;
+  private readonly setup;
+  private readonly veths;
+  private readonly ports;
+  /** The default network's host side (`bridge`). */
+  private readonly main: Segment;
+  private readonly registry: NetworkRegistry;
   private readonly files: ContainerFiles;
   private readonly records: AttachmentStore;
+  /** Host addresses a container must reach even without a default route: the embedded DNS. */
+  private readonly dnsHosts: string[];
   /** One host-state change at a time: IPAM, port picks and rule sets must not interleave. */
   private readonly lock = new Mutex();
 
@@ -57,22 +91,33 @@ export class BridgeNetworkManager implements NetworkPort {
     if (!/^[A-Za-z0-9_.-]{1,15}$/.test(this.bridge))
       throw new InvalidArgumentError(
         `bridge: "${this.bridge}" is not an interface name (1-15 of A-Z a-z 0-9 _ . -)`,
-        {
-          field: 'bridge',
-        },
+        { field: 'bridge' },
       );
     this.subnet = parseSubnet(opts.subnet ?? '10.88.0.0/16');
     this.stateDir = opts.stateDir;
     this.log = opts.logger;
     const runner: CommandRunner = opts.runner ?? new ChildProcessRunner();
-    const ip = new IpTool(runner);
-    const ipt = new Iptables(runner, opts.iptables ?? 'iptables');
-    this.ipam = new Ipam({ stateDir: opts.stateDir, subnet: this.subnet.cidr });
-    const sysctl = opts.sysctl ?? new ProcSysctl();
-    this.setup = new BridgeSetup(this.bridge, this.subnet, ip, ipt, sysctl, this.log);
-    this.veths = new VethAttacher(this.bridge, this.subnet, ip);
-    this.ports = new PortPublisher(this.bridge, ipt, opts.probePort ?? probeHostPort);
+    const tools: HostTools = {
+      ip: new IpTool(runner),
+      ipt: new Iptables(runner, opts.iptables ?? 'iptables'),
+      sysctl: opts.sysctl ?? new ProcSysctl(),
+      probePort: opts.probePort ?? probeHostPort,
+      log: this.log,
+    };
+    this.main = new Segment(DEFAULT_NETWORK, this.bridge, this.subnet, false, opts.stateDir, tools);
+    this.ipam = this.main.ipam;
+    this.setup = this.main.setup;
+    this.veths = this.main.veths;
+    this.ports = this.main.ports;
+    this.registry = new NetworkRegistry({
+      dir: path.join(opts.stateDir, 'networks'),
+      defaultSubnet: this.subnet,
+      pool: opts.networkPool ?? DEFAULT_POOL,
+      poolPrefix: opts.networkPoolPrefix ?? DEFAULT_POOL_PREFIX,
+      tools,
+    });
     const servers = opts.dnsServers ?? [this.subnet.gateway];
+    this.dnsHosts = servers === 'host' ? [] : [...servers];
     this.files = new ContainerFiles({
       dnsServers: servers === 'host' ? servers : [...servers],
       dnsSearch: (opts.dnsSearch ?? []).map((d) => d.replace(/\.$/, '')).filter((d) => d !== ''),
@@ -95,15 +140,17 @@ export class BridgeNetworkManager implements NetworkPort {
     return vethName(id);
   }
 
-  async attach(
-    id: string,
-    req: { mode: string; hostname: string; ports: PortMapping[]; extraHosts?: string[] },
-  ): Promise<NetworkAttachment> {
+  async attach(id: string, req: AttachReq): Promise<NetworkAttachment> {
     checkId(id);
     const mode = parseMode(req.mode);
     const ports = validatePortMappings(req.ports ?? []);
     const extraHosts = parseExtraHosts(req.extraHosts);
     const hostname = req.hostname || short(id);
+    const joins = checkJoins(req.networks);
+    if (mode !== 'bridge' && req.networks !== undefined && req.networks.length > 0)
+      throw new InvalidArgumentError(`networks: joining networks needs mode bridge (mode is ${mode})`, {
+        field: 'networks',
+      });
     return this.lock.run(async () => {
       const existing = await this.records.read(id);
       if (existing)
@@ -119,7 +166,7 @@ export class BridgeNetworkManager implements NetworkPort {
           case 'none':
             return await this.attachNone(id, hostname, ports, extraHosts);
           default:
-            return await this.attachBridge(id, hostname, ports, extraHosts);
+            return await this.attachBridge(id, hostname, ports, extraHosts, joins);
         }
       } catch (err) {
         await this.teardown(id).catch((e: unknown) =>
@@ -140,51 +187,54 @@ export class BridgeNetworkManager implements NetworkPort {
       const live = new Set(liveIds);
       const liveShort = new Set(liveIds.map(short));
       const records = await this.records.list();
-      let liveBridge = 0;
       for (const rec of records) {
-        if (live.has(rec.id)) {
-          if (rec.mode === 'bridge' && rec.bridge === this.bridge) liveBridge++;
-          continue;
-        }
+        if (live.has(rec.id)) continue;
         this.log.info(
           { id: rec.id, mode: rec.mode },
           'network: freeing the attachment of a container that is gone',
         );
         await this.teardown(rec.id);
       }
-      // A crash between IPAM and the record, or a lost state dir, can leave owners without records.
-      for (const f of await this.ipam.retainOnly(live))
-        this.log.info({ ip: f.ip, id: f.id }, 'network: freed a leaked address');
-      for (const link of await this.veths.linksInBridge()) {
-        if (link.startsWith(VETH_PREFIX) && !liveShort.has(link.slice(VETH_PREFIX.length))) {
-          this.log.info({ link }, 'network: deleting a leaked veth');
-          await this.veths.deleteLink(link);
+      const segs = [this.main, ...(await this.registry.restore())];
+      for (const seg of segs) {
+        // A crash between IPAM and the record, or a lost state dir, can leave owners without records.
+        for (const f of await seg.ipam.retainOnly(live))
+          this.log.info({ ip: f.ip, id: f.id, network: seg.name }, 'network: freed a leaked address');
+        for (const link of await seg.veths.linksInBridge()) {
+          const owner = vethOwner(link);
+          if (owner !== undefined && !liveShort.has(owner)) {
+            this.log.info({ link, network: seg.name }, 'network: deleting a leaked veth');
+            await seg.veths.deleteLink(link);
+          }
         }
+        const tag = `${seg.tag}:`;
+        await seg.setup.deleteRulesByComment((c) => c.startsWith(tag) && !liveShort.has(c.slice(tag.length)));
       }
-      const tag = `berth:${this.bridge}:`;
-      await this.setup.deleteRulesByComment((c) => c.startsWith(tag) && !liveShort.has(c.slice(tag.length)));
       // Rules may have been flushed by a firewall reload while the agent was down: put back what live containers need.
-      if (liveBridge > 0) {
+      const liveBridged = records.filter((r) => live.has(r.id) && r.mode === 'bridge');
+      if (liveBridged.some((r) => linksOf(r).some((l) => l.bridge === this.bridge)))
         await this.setup.ensure();
-        for (const rec of records) {
-          if (live.has(rec.id) && rec.mode === 'bridge' && rec.bridge === this.bridge && rec.address)
-            await this.ports.addRules(rec.id, rec.address, rec.ports);
-        }
+      for (const rec of liveBridged) {
+        const first = linksOf(rec)[0];
+        const seg = segs.find((s) => s.bridge === first?.bridge);
+        if (seg && first?.address && !seg.internal)
+          await seg.ports.addRules(rec.id, first.address, rec.ports);
       }
     });
   }
 
   /**
-   * Removes this bridge, every container attachment recorded in the state
-   * dir, every rule tagged with this bridge, and berth's chains and jumps once
-   * no bridge uses them any more. ip_forward is left on: other software may
-   * rely on it.
+   * Removes the default bridge, every container attachment recorded in the
+   * state dir, every rule tagged with the default bridge, and berth's chains
+   * and jumps once no bridge uses them any more. User-defined networks stay
+   * (remove them with removeNetwork). ip_forward is left on: other software
+   * may rely on it.
    */
   destroy(): Promise<void> {
     return this.lock.run(async () => {
       for (const rec of await this.records.list()) await this.teardown(rec.id);
       await this.ipam.retainOnly(new Set());
-      const tag = `berth:${this.bridge}`;
+      const tag = this.main.tag;
       await this.setup.deleteRulesByComment((c) => c === tag || c.startsWith(`${tag}:`));
       await this.setup.deleteBridge();
       await this.setup.removeChainsIfUnused();
@@ -195,6 +245,137 @@ export class BridgeNetworkManager implements NetworkPort {
   async up(): Promise<string> {
     await this.lock.run(() => this.setup.ensure());
     return this.subnet.gateway;
+  }
+
+  // ---- user-defined networks (README "User-defined networks") ---------------
+
+  /** Creates a network: its subnet from the pool (or checked), its bridge and rules. AlreadyExists when the name is taken. */
+  async createNetwork(req: NetworkCreateRequest): Promise<NetworkInfo> {
+    return this.lock.run(async () => ({ ...strip(await this.registry.create(req)), containers: [] }));
+  }
+
+  /** The default network first, then the user-defined ones by name, each with its running containers. */
+  async listNetworks(): Promise<NetworkInfo[]> {
+    return this.lock.run(async () => {
+      const records = await this.records.list();
+      const defs = (await this.registry.list()).filter((d) => !d.removing);
+      return [
+        this.defaultInfo(records),
+        ...defs.map((d) => ({ ...strip(d), containers: membersOf(records, d.name) })),
+      ];
+    });
+  }
+
+  async inspectNetwork(name: string): Promise<NetworkInfo> {
+    return this.lock.run(async () => {
+      const records = await this.records.list();
+      if (name === DEFAULT_NETWORK) return this.defaultInfo(records);
+      const def = await this.registry.get(name);
+      return { ...strip(def), containers: membersOf(records, def.name) };
+    });
+  }
+
+  /** Removes a network no running container is on (FailedPrecondition naming them otherwise). */
+  async removeNetwork(name: string): Promise<void> {
+    if (name === DEFAULT_NETWORK)
+      throw new FailedPreconditionError('network bridge is the default network and cannot be removed');
+    return this.lock.run(async () => {
+      const def = await this.registry.get(name);
+      const members = membersOf(await this.records.list(), name);
+      if (members.length > 0)
+        throw new FailedPreconditionError(
+          `network ${name} has containers attached: ${members.map((m) => short(m.id)).join(', ')}; stop or disconnect them first`,
+        );
+      await this.registry.remove(def);
+    });
+  }
+
+  /** Removes every user-defined network no running container is on; returns their names. */
+  async pruneNetworks(filter: (n: NetworkInfo) => boolean = () => true): Promise<string[]> {
+    return this.lock.run(async () => {
+      const records = await this.records.list();
+      const removed: string[] = [];
+      for (const def of await this.registry.list()) {
+        const info = { ...strip(def), containers: membersOf(records, def.name) };
+        if (info.containers.length > 0 || !filter(info)) continue;
+        await this.registry.remove(def);
+        removed.push(def.name);
+      }
+      return removed;
+    });
+  }
+
+  /** Joins a running bridge container to one more network: a new veth in its netns, an address of that network. */
+  connect(id: string, network: string, aliases: string[] = []): Promise<NetworkAttachment> {
+    checkId(id);
+    const [join] = checkJoins([{ name: network, aliases }]);
+    if (!join) throw new InvalidArgumentError('network: a network name is required', { field: 'network' });
+    return this.lock.run(async () => {
+      const rec = await this.bridgedRecord(id);
+      refuseDuplicate(rec, join.name);
+      const seg = await this.segmentFor(join.name, 'network');
+      const index = freeIndex(rec);
+      const link: LinkRecord = {
+        network: join.name,
+        bridge: seg.bridge,
+        veth: linkVeth(id, index),
+        ifname: `eth${index}`,
+        aliases: join.aliases ?? [],
+      };
+      rec.links = [...linksOf(rec), link];
+      await this.records.write(rec);
+      try {
+        await seg.setup.ensure();
+        link.address = await seg.ipam.allocate(id);
+        await this.records.write(rec);
+        await seg.veths.attach(rec.netns ?? netnsName(id), link.veth, link.address, {
+          ifname: link.ifname,
+          netnsExists: true,
+          defaultRoute: false,
+        });
+      } catch (err) {
+        await this.dropLink(rec, link, seg).catch((e: unknown) =>
+          this.log.warn({ err: e, id }, 'network: cleanup after a failed connect failed'),
+        );
+        throw err;
+      }
+      this.log.info({ id, network: join.name, address: link.address }, 'network: connected');
+      return this.attachmentOf(rec);
+    });
+  }
+
+  /** Takes a running container off a network (its veth and address go); its first network only while it publishes no ports. */
+  disconnect(id: string, network: string): Promise<NetworkAttachment> {
+    checkId(id);
+    return this.lock.run(async () => {
+      const rec = await this.bridgedRecord(id);
+      const links = linksOf(rec);
+      const link = linkOn(rec, network);
+      if (links.length === 1)
+        throw new FailedPreconditionError(
+          `container ${short(id)} is on network ${network} only; a bridge container keeps one network (stop it, or connect another first)`,
+        );
+      if (link === links[0] && rec.ports.some(isPublished))
+        throw new FailedPreconditionError(
+          `container ${short(id)} publishes ports on network ${network}, its first; stop it to leave that network`,
+        );
+      const seg = await this.segmentOrUndefined(link.network);
+      const wasDefault = await this.hasDefaultRoute(rec, link);
+      await this.dropLink(rec, link, seg);
+      const rest = linksOf(rec);
+      if (wasDefault) {
+        // The route left with the link: the next non-internal network carries it now.
+        for (const l of rest) {
+          const s = await this.segmentOrUndefined(l.network);
+          if (s && !s.internal) {
+            await s.veths.routeDefault(rec.netns ?? netnsName(id), l.ifname);
+            break;
+          }
+        }
+      }
+      this.log.info({ id, network }, 'network: disconnected');
+      return this.attachmentOf(rec);
+    });
   }
 
   // ---- modes ----------------------------------------------------------------
@@ -240,27 +421,63 @@ export class BridgeNetworkManager implements NetworkPort {
     hostname: string,
     ports: PortMapping[],
     extraHosts: Array<[string, string]>,
+    joins: NetworkJoinRequest[],
   ): Promise<NetworkAttachment> {
     const netns = netnsName(id);
-    const veth = vethName(id);
+    const segs: Segment[] = [];
+    for (const [i, j] of joins.entries()) segs.push(await this.segmentFor(j.name, `networks[${i}].name`));
+    const links: LinkRecord[] = joins.map((j, i) => ({
+      network: j.name,
+      bridge: segs[i]?.bridge ?? this.bridge,
+      veth: linkVeth(id, i),
+      ifname: `eth${i}`,
+      aliases: j.aliases ?? [],
+    }));
+    const primary = segs[0] ?? this.main;
     // Port conflicts are the likeliest user error: find them before touching the host.
-    const resolved = await this.ports.resolve(id, ports, await this.records.list());
-    const rec: AttachmentRecord = { id, mode: 'bridge', bridge: this.bridge, netns, veth, ports: resolved };
+    const resolved = await primary.ports.resolve(id, ports, await this.records.list());
+    if (primary.internal && resolved.some(isPublished))
+      this.log.warn(
+        { id, network: primary.name },
+        'network: published ports are ignored on an internal network',
+      );
+    const rec: AttachmentRecord = {
+      id,
+      mode: 'bridge',
+      bridge: primary.bridge,
+      netns,
+      veth: links[0]?.veth ?? vethName(id),
+      ports: resolved,
+      links,
+    };
     await this.records.write(rec);
-    await this.setup.ensure();
-    const address = await this.ipam.allocate(id);
+    for (const [i, seg] of segs.entries()) {
+      await seg.setup.ensure();
+      const link = links[i];
+      if (link) link.address = await seg.ipam.allocate(id);
+    }
+    const address = links[0]?.address ?? '';
     rec.address = address;
     await this.records.write(rec);
-    await this.veths.attach(netns, veth, address);
-    await this.ports.addRules(id, address, rec.ports);
+    const routeVia = defaultRouteIndex(segs);
+    for (const [i, seg] of segs.entries()) {
+      const link = links[i];
+      if (!link?.address) continue;
+      await seg.veths.attach(netns, link.veth, link.address, {
+        ifname: link.ifname,
+        netnsExists: i > 0,
+        defaultRoute: i === routeVia,
+        // Only internal networks: the embedded DNS on the default gateway is still reached through the host.
+        ...(routeVia === undefined && i === 0 ? { hostRoutes: this.dnsHosts } : {}),
+      });
+    }
+    if (!primary.internal) await primary.ports.addRules(id, address, rec.ports);
     const files = await this.files.write(this.records.containerDir(id), hostname, address, extraHosts);
-    this.log.info({ id, address, ports: rec.ports.map(formatPort) }, 'network: attached to bridge');
-    return {
-      netnsPath: this.veths.netnsPath(netns),
-      addresses: { bridge: address },
-      ...files,
-      ports: rec.ports,
-    };
+    this.log.info(
+      { id, networks: links.map((l) => `${l.network}=${l.address}`), ports: rec.ports.map(formatPort) },
+      'network: attached',
+    );
+    return { netnsPath: this.veths.netnsPath(netns), ...attachmentMaps(links), ...files, ports: rec.ports };
   }
 
   /** Undoes whatever part of an attachment exists; safe to repeat. */
@@ -269,15 +486,148 @@ export class BridgeNetworkManager implements NetworkPort {
     // Only bridge attachments make rules, veths and addresses; `none` and `host` records skip those
     // lookups (three iptables and one ip run, most of a detach). Without a record, sweep everything.
     const bridged = rec === undefined || rec.mode === 'bridge';
-    if (bridged) {
-      const tag = this.ports.tag(id, rec?.bridge ?? this.bridge);
-      await this.setup.deleteRulesByComment((c) => c === tag);
+    const links = rec ? linksOf(rec) : [];
+    const segs: Segment[] = [];
+    if (rec === undefined) {
+      segs.push(this.main);
+      for (const def of await this.registry.list()) segs.push(this.registry.segment(def));
+    } else {
+      for (const l of links) {
+        const s = l.bridge === this.bridge ? this.main : await this.segmentOrUndefined(l.network);
+        if (s && !segs.includes(s)) segs.push(s);
+      }
     }
-    // Without a record, the veth this id would have had is looked for too.
-    const veth = rec?.veth || rec === undefined ? (rec?.veth ?? vethName(id)) : undefined;
-    await this.veths.remove(rec?.netns, veth);
-    if (bridged) await this.ipam.release(id);
+    if (bridged) {
+      const tags = new Set(
+        [...segs.map((s) => s.bridge), ...links.map((l) => l.bridge)].map((b) => `berth:${b}:${short(id)}`),
+      );
+      await this.setup.deleteContainerRules((c) => tags.has(c));
+    }
+    // Deleting the netns destroys every pair; host ends that never made it in are deleted by name.
+    const veths = rec === undefined ? [vethName(id)] : links.map((l) => l.veth);
+    if (rec?.veth && !veths.includes(rec.veth)) veths.push(rec.veth);
+    await this.veths.remove(rec?.netns, undefined);
+    for (const v of veths) await this.veths.remove(undefined, v);
+    if (bridged) for (const s of segs) await s.ipam.release(id);
     await rm(this.records.containerDir(id), { recursive: true, force: true });
     if (rec) this.log.info({ id, mode: rec.mode }, 'network: detached');
   }
+
+  // ---- helpers --------------------------------------------------------------
+
+  /** The segment of a network to join; NotFound naming `field` when there is no such network. */
+  private async segmentFor(name: string, field: string): Promise<Segment> {
+    if (name === DEFAULT_NETWORK) return this.main;
+    const def = await this.registry.find(name);
+    if (!def || def.removing)
+      throw new InvalidArgumentError(`${field}: no such network: ${name} (berth network create ${name})`, {
+        field,
+      });
+    return this.registry.segment(def);
+  }
+
+  private async segmentOrUndefined(name: string): Promise<Segment | undefined> {
+    if (name === DEFAULT_NETWORK) return this.main;
+    const def = await this.registry.find(name).catch(() => undefined);
+    return def ? this.registry.segment(def) : undefined;
+  }
+
+  private async bridgedRecord(id: string): Promise<AttachmentRecord> {
+    const rec = await this.records.read(id);
+    if (!rec)
+      throw new FailedPreconditionError(
+        `container ${short(id)} is not running (connect and disconnect need a running container)`,
+      );
+    if (rec.mode !== 'bridge')
+      throw new FailedPreconditionError(`container ${short(id)} has network mode ${rec.mode}, not bridge`);
+    return rec;
+  }
+
+  private async hasDefaultRoute(rec: AttachmentRecord, link: LinkRecord): Promise<boolean> {
+    const segs: Segment[] = [];
+    for (const l of linksOf(rec)) {
+      const s = await this.segmentOrUndefined(l.network);
+      if (s) segs.push(s);
+    }
+    const i = defaultRouteIndex(segs);
+    return i !== undefined && segs[i]?.bridge === link.bridge;
+  }
+
+  /** Removes one link: its veth (the pair goes with it), its address, its rules; the record without it. */
+  private async dropLink(rec: AttachmentRecord, link: LinkRecord, seg: Segment | undefined): Promise<void> {
+    await this.veths.remove(undefined, link.veth);
+    if (link === linksOf(rec)[0]) {
+      const tag = `berth:${link.bridge}:${short(rec.id)}`;
+      await this.setup.deleteContainerRules((c) => c === tag);
+    }
+    if (seg) await seg.ipam.release(rec.id);
+    rec.links = linksOf(rec).filter((l) => l !== link);
+    const first = rec.links[0];
+    if (first) {
+      rec.bridge = first.bridge;
+      rec.veth = first.veth;
+      if (first.address) rec.address = first.address;
+    }
+    await this.records.write(rec);
+  }
+
+  private async attachmentOf(rec: AttachmentRecord): Promise<NetworkAttachment> {
+    const dir = this.records.containerDir(rec.id);
+    return {
+      netnsPath: this.veths.netnsPath(rec.netns ?? netnsName(rec.id)),
+      ...attachmentMaps(linksOf(rec)),
+      hostsPath: path.join(dir, 'hosts'),
+      resolvConfPath: path.join(dir, 'resolv.conf'),
+      ports: rec.ports,
+    };
+  }
+
+  private defaultInfo(records: AttachmentRecord[]): NetworkInfo {
+    return {
+      id: 'bridge',
+      name: DEFAULT_NETWORK,
+      driver: 'bridge',
+      bridge: this.bridge,
+      subnet: this.subnet.cidr,
+      gateway: this.subnet.gateway,
+      internal: false,
+      labels: {},
+      createdAt: '',
+      builtin: true,
+      containers: membersOf(records, DEFAULT_NETWORK),
+    };
+  }
+}
+
+/** Checks the networks to join (names, aliases); none given is the default network alone. */
+function checkJoins(networks: NetworkJoinRequest[] | undefined): NetworkJoinRequest[] {
+  if (networks === undefined || networks.length === 0) return [{ name: DEFAULT_NETWORK }];
+  const seen = new Set<string>();
+  return networks.map((n, i) => {
+    const field = `networks[${i}].name`;
+    if (n.name !== DEFAULT_NETWORK) checkNetworkName(n.name, field);
+    if (seen.has(n.name))
+      throw new InvalidArgumentError(`${field}: network ${n.name} is named twice`, { field });
+    seen.add(n.name);
+    for (const a of n.aliases ?? [])
+      if (!/^[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,252})$/.test(a) || a.length > 253)
+        throw new InvalidArgumentError(`networks[${i}].aliases: ${JSON.stringify(a)} is not a DNS name`, {
+          field: `networks[${i}].aliases`,
+        });
+    return { name: n.name, aliases: [...new Set(n.aliases ?? [])] };
+  });
+}
+
+function membersOf(records: AttachmentRecord[], network: string): NetworkInfo['containers'] {
+  const out: NetworkInfo['containers'] = [];
+  for (const rec of records) {
+    const l = linksOf(rec).find((x) => x.network === network);
+    if (l) out.push({ id: rec.id, ...(l.address ? { address: l.address } : {}), aliases: l.aliases });
+  }
+  return out;
+}
+
+function strip(def: NetworkDef): Omit<NetworkDef, 'removing'> {
+  const { removing: _r, ...rest } = def;
+  return rest;
 }

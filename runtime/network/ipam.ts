@@ -31,9 +31,14 @@ export class Ipam {
   readonly file: string;
   private readonly lock = new Mutex();
 
-  constructor(opts: { stateDir: string; subnet: string }) {
+  /** The gateway when it is not the subnet's first address (`network create --gateway`): never handed out. */
+  private readonly gateway: string | undefined;
+
+  constructor(opts: { stateDir: string; subnet: string; gateway?: string }) {
     this.subnet = parseSubnet(opts.subnet);
     this.file = path.join(opts.stateDir, 'ipam.json');
+    this.gateway =
+      opts.gateway !== undefined && opts.gateway !== this.subnet.gateway ? opts.gateway : undefined;
   }
 
   /** The address of `id`; allocates one when it has none (idempotent per id). */
@@ -42,14 +47,14 @@ export class Ipam {
       const st = await this.load();
       for (const [ip, owner] of Object.entries(st.allocations)) if (owner === id) return ip;
       const { network, size } = this.subnet;
-      // Usable: network+2 … broadcast-1 (network+1 is the gateway).
-      const first = network + 2;
-      const count = size - 3;
+      // Usable: network+2 … broadcast-1 (network+1 is the gateway), or network+1 … when the gateway is elsewhere.
+      const first = this.gateway === undefined ? network + 2 : network + 1;
+      const count = this.gateway === undefined ? size - 3 : size - 2;
       const lastN = st.last ? ipToInt(st.last) : first - 1;
       const start = lastN >= first && lastN < first + count ? lastN - first + 1 : 0;
       for (let i = 0; i < count; i++) {
         const ip = intToIp(first + ((start + i) % count));
-        if (st.allocations[ip] === undefined) {
+        if (st.allocations[ip] === undefined && ip !== this.gateway) {
           st.allocations[ip] = id;
           st.last = ip;
           await this.save(st);

@@ -76,7 +76,8 @@ export class AttachmentStore {
     }
     const out: AttachmentRecord[] = [];
     for (const name of entries) {
-      if (!ID_RE.test(name)) continue;
+      // `networks/` holds the user-defined networks (registry.ts), not a container.
+      if (!ID_RE.test(name) || name === 'networks') continue;
       const rec = await this.read(name).catch((err: unknown) => {
         this.log.warn({ err, id: name }, 'network: skipping an unreadable attachment record');
         return undefined;

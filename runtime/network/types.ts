@@ -28,6 +28,9 @@ export interface BridgeNetworkOptions {
    */
   dnsSearch?: string[];
   logger: Logger;
+  /** Where user-defined networks get their subnets (default `10.89.0.0/16`), one `/networkPoolPrefix` (24) each. */
+  networkPool?: string;
+  networkPoolPrefix?: number;
   /** Runs `ip` and `iptables`; default spawns child processes. */
   runner?: CommandRunner;
   /** Sets `ip_forward` and the bridge's `route_localnet`; default writes /proc/sys. */
@@ -54,6 +57,33 @@ export interface AttachmentRecord {
   veth?: string;
   address?: string;
   ports: PortMapping[];
+  /**
+   * Every network the container joined, the first carrying the default route
+   * and published ports (bridge, veth and address above repeat the first).
+   * Absent in records of releases before user-defined networks: one link on
+   * the default network then.
+   */
+  links?: LinkRecord[];
+}
+
+/** One network of a container: a veth pair into that network's bridge. */
+export interface LinkRecord {
+  /** The user's name (`bridge` for the default network). */
+  network: string;
+  bridge: string;
+  /** Host end (`vb<id12>` for the first link, `vb<id12><k>` after). */
+  veth: string;
+  /** The interface inside the container (`eth0`, `eth1`, …). */
+  ifname: string;
+  /** Set once IPAM handed one out (a crash before leaves a link without). */
+  address?: string;
+  aliases: string[];
+}
+
+/** One network to join (the create request's `networks`). */
+export interface NetworkJoinRequest {
+  name: string;
+  aliases?: string[];
 }
 
 /**
@@ -66,7 +96,14 @@ export interface NetworkPort {
   /** Sets up the container's network for `mode` (bridge, host, none); its record is written first. */
   attach(
     id: string,
-    req: { mode: string; hostname: string; ports: PortMapping[]; extraHosts?: string[] },
+    req: {
+      mode: string;
+      hostname: string;
+      ports: PortMapping[];
+      extraHosts?: string[];
+      /** Bridge mode: the networks to join, in order (default: the default network alone). */
+      networks?: NetworkJoinRequest[];
+    },
   ): Promise<NetworkAttachment>;
   /** Frees what `attach` set up. Idempotent. */
   detach(id: string): Promise<void>;
@@ -79,6 +116,8 @@ export interface NetworkAttachment {
   netnsPath?: string;
   /** Addresses by network name (`bridge` → `10.88.0.5`). */
   addresses: Record<string, string>;
+  /** Aliases by network name, for networks where the container has any (the embedded DNS answers them). */
+  aliases?: Record<string, string[]>;
   hostsPath?: string;
   resolvConfPath?: string;
   /** The published ports with the host ports actually bound (an ephemeral `0` resolved). */

@@ -22,6 +22,33 @@ const USER_PATTERN = '^[a-zA-Z0-9_.][a-zA-Z0-9_.-]*(:[a-zA-Z0-9_.][a-zA-Z0-9_.-]
 /** Absolute, without `..` segments or NUL (parse.ts `isAbsoluteClean`). */
 const ABSOLUTE_CLEAN_PATTERN = '^/(?!(?:[\\s\\S]*/)?\\.\\.(?:/|$))[^\\u0000]*$';
 
+/** A user-defined network name (`berth network create NAME`): as a container name, at most 64 characters. */
+export const NETWORK_NAME_PATTERN = '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$';
+/** A network alias: a DNS name of labels of letters, digits, `_` and `-` (what Compose allows in service names). */
+export const NETWORK_ALIAS_PATTERN =
+  '^(?=.{1,253}$)[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?(\\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*$';
+
+/** One network a container joins (`--network NAME --network-alias A`, Compose `networks:`). */
+export const NetworkAttachRequest = Type.Object(
+  {
+    name: Type.String({
+      pattern: NETWORK_NAME_PATTERN,
+      [REASON]: 'must be a network name ([a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 64 characters), got {value}',
+    }),
+    aliases: Type.Optional(
+      Type.Array(
+        Type.String({
+          pattern: NETWORK_ALIAS_PATTERN,
+          [REASON]: 'must be a DNS name (letters, digits, _ and - in dot-separated labels), got {value}',
+        }),
+        { maxItems: 64, description: 'more names this container answers to on this network' },
+      ),
+    ),
+  },
+  { additionalProperties: false, [REASON]: 'unknown key (known: name, aliases)' },
+);
+export type NetworkAttachRequest = Static<typeof NetworkAttachRequest>;
+
 export const HEALTH_KEYS = ['test', 'interval', 'timeout', 'retries', 'startPeriod'] as const;
 
 export const HealthcheckRequest = Type.Object(
@@ -79,6 +106,13 @@ export const CreateRequest = Type.Object(
     extraHosts: Type.Optional(strings('HOST:IP lines for /etc/hosts')),
     network: Type.Optional(
       StringEnum(['none', 'host', 'bridge'] as const, 'must be none, host or bridge, got {value}'),
+    ),
+    networks: Type.Optional(
+      Type.Array(NetworkAttachRequest, {
+        maxItems: 32,
+        description:
+          'networks to join, the first one carries the default route and published ports (default: [{"name": "bridge"}]); only with network bridge',
+      }),
     ),
     hostname: Type.Optional(
       Type.String({ pattern: HOSTNAME_PATTERN, [REASON]: '{value} is not a valid hostname (RFC 1123)' }),

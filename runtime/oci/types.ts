@@ -37,6 +37,12 @@ export interface OciRaw {
 
 export type NetworkMode = 'none' | 'host' | 'bridge';
 
+/** One network of a validated config: the user's name (`bridge` is the default network) and its aliases. */
+export interface NetworkJoin {
+  name: string;
+  aliases: string[];
+}
+
 export type SeccompChoice =
   | { mode: 'default' }
   | { mode: 'unconfined' }
@@ -88,6 +94,8 @@ export interface ManagedConfig {
   env: string[];
   hostname?: string;
   network: string;
+  /** Networks joined in bridge mode, the first one carrying the default route; absent: the default network. */
+  networks?: NetworkJoin[];
   ports: PortMapping[];
   restart: RestartPolicy;
   health?: HealthCheckConfig;

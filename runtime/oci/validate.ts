@@ -8,6 +8,7 @@ import type { PortMapping } from '../types.js';
 import { normaliseCap, resolveCaps } from './capabilities.js';
 import { bad } from './fields.js';
 import { parseHealth } from './healthcheck.js';
+import { networksOf } from './networks.js';
 import {
   parseCpus,
   parseCpuset,
@@ -213,6 +214,7 @@ export async function validateRequest(
   const hostname = req.hostname;
   const network: NetworkMode = req.network ?? 'bridge';
   const published = publishedPorts(req, network);
+  const networks = networksOf(req, network);
   const ports = [...published, ...exposedPorts(ic, published)];
   const mounts = mountsOf(req);
 
@@ -269,6 +271,7 @@ export async function validateRequest(
     env,
     ...(hostname !== undefined ? { hostname } : {}),
     network,
+    ...(networks ? { networks } : {}),
     ports,
     restart,
     ...(health ? { health } : {}),

@@ -79,10 +79,16 @@ const BRIDGE_UP = [
   'iptables -w 5 -t nat -N BERTH-DNAT',
   'iptables -w 5 -t nat -N BERTH-POSTROUTING',
   'iptables -w 5 -t filter -N BERTH-FORWARD',
+  'iptables -w 5 -t filter -N BERTH-ISOLATE',
+  'iptables -w 5 -t filter -N BERTH-ISOLATE-2',
   'iptables -w 5 -t nat -I PREROUTING 1 -m addrtype --dst-type LOCAL -m comment --comment berth -j BERTH-DNAT',
   'iptables -w 5 -t nat -I OUTPUT 1 -m addrtype --dst-type LOCAL -m comment --comment berth -j BERTH-DNAT',
   'iptables -w 5 -t nat -I POSTROUTING 1 -m comment --comment berth -j BERTH-POSTROUTING',
   'iptables -w 5 -t filter -I FORWARD 1 -m comment --comment berth -j BERTH-FORWARD',
+  'iptables -w 5 -t filter -I BERTH-FORWARD 1 -m comment --comment berth -j BERTH-ISOLATE',
+  // Isolation: leaving bt0 for another berth bridge goes to BERTH-ISOLATE-2, which drops what goes out of one.
+  'iptables -w 5 -t filter -A BERTH-ISOLATE -i bt0 ! -o bt0 -m comment --comment berth:bt0 -j BERTH-ISOLATE-2',
+  'iptables -w 5 -t filter -A BERTH-ISOLATE-2 -o bt0 -m comment --comment berth:bt0 -j DROP',
   'iptables -w 5 -t nat -A BERTH-POSTROUTING -s 10.99.0.0/24 ! -o bt0 -m comment --comment berth:bt0 -j MASQUERADE',
   'iptables -w 5 -t nat -A BERTH-POSTROUTING -s 127.0.0.0/8 -o bt0 -m comment --comment berth:bt0 -j MASQUERADE',
   'iptables -w 5 -t nat -A BERTH-POSTROUTING -s 10.99.0.0/24 -o bt0 -m conntrack --ctstate DNAT -m comment --comment berth:bt0 -j MASQUERADE',
@@ -181,7 +187,7 @@ describe('bridge manager commands (fake host, no root)', () => {
     assert.deepEqual(host.rules('nat', 'BERTH-DNAT'), [
       `-p udp -m udp -d 127.0.0.1/32 --dport 5353 -m comment --comment ${TAG_A} -j DNAT --to-destination 10.99.0.2:53`,
     ]);
-    assert.deepEqual(host.rules('filter', 'BERTH-FORWARD').slice(2), [
+    assert.deepEqual(host.rules('filter', 'BERTH-FORWARD').slice(3), [
       `-d 10.99.0.2/32 -o bt0 -p udp -m udp --dport 53 -m comment --comment ${TAG_A} -j ACCEPT`,
     ]);
     assert.deepEqual(att.ports[1], { containerPort: 9000, hostPort: 0, hostIp: '', protocol: 'tcp' });
