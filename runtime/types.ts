@@ -39,6 +39,11 @@ export interface ContainerDescriptor {
   netnsPath?: string;
   /** Where the runtime's monitor writes the container's output (see sidecar/logs). */
   logPath?: string;
+  /**
+   * The format of the file at `logPath`: conmon's k8s-file, which is the CRI
+   * log format (the default when absent), or Docker's json-file (observe mode).
+   */
+  logFormat?: 'k8s-file' | 'json-file';
   health: HealthStatus;
   createdAt: string;
   startedAt?: string;
