@@ -1,0 +1,98 @@
+/**
+ * The dashboard's calls to the agent: same origin, the session cookie sent by
+ * the browser, and the CSRF token from `GET /session` on every state-changing
+ * call (src/api/README.md, "Streams and the dashboard"). Errors come back as
+ * the API's `{error: {code, message, field?}}` and are thrown as ApiError.
+ */
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrf: string | undefined;
+
+/** Reads the session's CSRF token; throws ApiError 401 when the browser has no session. */
+export async function startSession(): Promise<void> {
+  const r = await fetch('/session', { credentials: 'same-origin', headers: { accept: 'application/json' } });
+  if (!r.ok) throw await errorOf(r);
+  const body = (await r.json()) as { csrf?: unknown };
+  if (typeof body.csrf !== 'string')
+    throw new ApiError(500, 'Internal', 'GET /session: no csrf token in the answer');
+  csrf = body.csrf;
+}
+
+async function errorOf(r: Response): Promise<ApiError> {
+  let code = r.status === 401 ? 'Unauthenticated' : 'Internal';
+  let message = `${r.status} ${r.statusText}`;
+  let field: string | undefined;
+  try {
+    const b = (await r.json()) as { error?: { code?: string; message?: string; field?: string } };
+    if (b.error?.code) code = b.error.code;
+    if (b.error?.message) message = b.error.message;
+    field = b.error?.field;
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new ApiError(r.status, code, message, field);
+}
+
+export async function call<T>(
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (method !== 'GET') {
+    if (csrf === undefined) await startSession();
+    headers['x-berth-csrf'] = csrf ?? '';
+  }
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const init: RequestInit = { method, headers, credentials: 'same-origin' };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const r = await fetch(path, init);
+  if (!r.ok) throw await errorOf(r);
+  if (r.status === 204) return undefined as T;
+  const text = await r.text();
+  return (text === '' ? undefined : JSON.parse(text)) as T;
+}
+
+export const get = <T>(path: string) => call<T>('GET', path);
+export const post = <T>(path: string, body?: unknown) => call<T>('POST', path, body);
+
+/** A path segment from a user-controlled name (container names may hold characters URLs reserve). */
+export const seg = (s: string) => encodeURIComponent(s);
+
+/** Reads an NDJSON answer (the logs of a time range) into its records, at most `max`. */
+export async function ndjson<T>(path: string, max: number, signal?: AbortSignal): Promise<T[]> {
+  const r = await fetch(path, { credentials: 'same-origin', ...(signal ? { signal } : {}) });
+  if (!r.ok) throw await errorOf(r);
+  const out: T[] = [];
+  const reader = r.body?.pipeThrough(new TextDecoderStream()).getReader();
+  if (!reader) return out;
+  let rest = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    rest += value;
+    let nl = rest.indexOf('\n');
+    while (nl >= 0) {
+      const line = rest.slice(0, nl);
+      rest = rest.slice(nl + 1);
+      if (line.trim() !== '') out.push(JSON.parse(line) as T);
+      if (out.length >= max) {
+        await reader.cancel();
+        return out;
+      }
+      nl = rest.indexOf('\n');
+    }
+  }
+  if (rest.trim() !== '') out.push(JSON.parse(rest) as T);
+  return out;
+}

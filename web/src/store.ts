@@ -1,0 +1,93 @@
+/**
+ * What every view shares: the container list (kept current from the event
+ * stream, re-read after each container event), the last events, and the
+ * latest stats reading. One events WebSocket and one stats WebSocket for the
+ * whole page, whatever view is shown.
+ */
+import { get } from './api.js';
+import type { Container, EventEnvelope, StatsMessage } from './types.js';
+import { openStream, type StreamState } from './ws.js';
+
+/** Events the page keeps for the events view. */
+export const EVENTS_KEPT = 500;
+
+type Listener = () => void;
+
+export class Store {
+  containers: Container[] = [];
+  events: EventEnvelope[] = [];
+  stats: StatsMessage | undefined;
+  streamState: Record<'events' | 'stats', StreamState> = { events: 'connecting', stats: 'connecting' };
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private refreshing: Promise<void> | undefined;
+  private again = false;
+
+  start(): void {
+    void this.refresh();
+    openStream(
+      '/v1/ws/events',
+      (data) => {
+        const env = data as EventEnvelope;
+        if (typeof env?.topic !== 'string') return;
+        this.events.push(env);
+        if (this.events.length > EVENTS_KEPT) this.events.splice(0, this.events.length - EVENTS_KEPT);
+        this.emit('events');
+        if (env.topic.startsWith('container.')) void this.refresh();
+      },
+      (s) => {
+        this.streamState.events = s;
+        // A reconnect may have missed events: list again (the informer rule).
+        if (s === 'open') void this.refresh();
+        this.emit('status');
+      },
+    );
+    openStream(
+      '/v1/ws/stats?interval=1s',
+      (data) => {
+        const m = data as StatsMessage;
+        if (!Array.isArray(m?.containers)) return;
+        this.stats = m;
+        this.emit('stats');
+      },
+      (s) => {
+        this.streamState.stats = s;
+        this.emit('status');
+      },
+    );
+  }
+
+  /** Re-reads the container list; calls made while one runs coalesce into one more. */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.again = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.again = false;
+        try {
+          this.containers = await get<Container[]>('/v1/containers?all=1');
+          this.emit('containers');
+        } catch {
+          // the status view shows the streams' state; the next event retries
+        }
+      } while (this.again);
+      this.refreshing = undefined;
+    })();
+    return this.refreshing;
+  }
+
+  on(what: 'containers' | 'events' | 'stats' | 'status', fn: Listener): () => void {
+    let set = this.listeners.get(what);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(what, set);
+    }
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
+  private emit(what: string): void {
+    for (const fn of this.listeners.get(what) ?? []) fn();
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * One container: its facts (state, health, image, limits, ports,
+ * addresses, restarts, last health checks), live CPU and memory charts, its
+ * actions, and its log tail below.
+ */
+import { ApiError, get, seg } from '../api.js';
+import { fill, h } from '../dom.js';
+import type { Container, ContainerDetail } from '../types.js';
+import { addresses, healthBadge, link, logsHref, ports, stateBadge, statsCharts } from './common.js';
+import { actionButtons } from './containers.js';
+import { mountLogs } from './logs.js';
+import type { View } from './view.js';
+
+function limits(d: ContainerDetail): string {
+  const cfg = (d.config ?? {}) as Record<string, unknown>;
+  const out: string[] = [];
+  for (const [key, label] of [
+    ['memory', 'memory'],
+    ['cpus', 'cpus'],
+    ['cpusetCpus', 'cpuset'],
+    ['pidsLimit', 'pids'],
+  ] as const) {
+    const v = cfg[key];
+    if (v !== undefined && v !== null && v !== '') out.push(`${label} ${String(v)}`);
+  }
+  return out.length > 0 ? out.join(', ') : 'none';
+}
+
+export const containerView: View = (root, _params, store, path) => {
+  const name = decodeURIComponent(path[1] ?? '');
+  const facts = h('dl', { class: 'facts' });
+  const actions = h('div', { class: 'detail-actions' });
+  const charts = statsCharts((n) => n === name);
+  const logsBox = h('div', { class: 'detail-logs' });
+  fill(
+    root,
+    h('h1', null, name),
+    actions,
+    facts,
+    charts.el,
+    h('h2', null, 'Logs ', link(logsHref({ container: name }), 'open full viewer')),
+    logsBox,
+  );
+  let gone = false;
+  const draw = async () => {
+    let d: ContainerDetail;
+    try {
+      d = await get<ContainerDetail>(`/v1/containers/${seg(name)}`);
+    } catch (err) {
+      if (gone) return;
+      fill(facts, h('p', { class: 'error' }, err instanceof ApiError ? err.message : String(err)));
+      return;
+    }
+    if (gone) return;
+    const row = (k: string, v: Node | string) => [h('dt', null, k), h('dd', null, v)];
+    const healthLog = Array.isArray(d.healthLog) ? (d.healthLog as Array<Record<string, unknown>>) : [];
+    const lastCheck = healthLog.at(-1);
+    fill(
+      facts,
+      ...row('State', stateBadge(d.state)),
+      ...row('Health', healthBadge(d.health)),
+      ...row('Image', d.image),
+      ...row('Id', d.id.slice(0, 12)),
+      ...row('Limits', limits(d)),
+      ...row('Ports', ports(d.ports)),
+      ...row('Addresses', addresses(d as Container)),
+      ...row('Restarts', String(d.restartCount)),
+      ...row('Started', d.startedAt ?? '–'),
+      ...(d.state !== 'running' && d.exitCode !== undefined ? row('Exit code', String(d.exitCode)) : []),
+      ...(lastCheck ? row('Last health check', JSON.stringify(lastCheck)) : []),
+    );
+    fill(actions, actionButtons(d));
+  };
+  void draw();
+  const logs = mountLogs(logsBox, new URLSearchParams({ container: name }), { compact: true });
+  const offs = [
+    store.on('containers', () => void draw()),
+    store.on('stats', () => {
+      if (store.stats) charts.push(store.stats);
+    }),
+  ];
+  return () => {
+    gone = true;
+    for (const off of offs) off();
+    charts.destroy();
+    logs();
+  };
+};
