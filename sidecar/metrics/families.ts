@@ -137,6 +137,20 @@ export const FAMILIES: readonly FamilyDef[] = [
   },
   { name: 'container_processes', type: 'gauge', help: 'Number of processes running inside the container.' },
   {
+    name: 'container_fs_usage_bytes',
+    type: 'gauge',
+    help: 'Number of bytes that are consumed by the container on this filesystem.',
+    labels: ['device'],
+  },
+  {
+    name: 'container_fs_limit_bytes',
+    type: 'gauge',
+    help: 'Number of bytes that can be consumed by the container on this filesystem.',
+    labels: ['device'],
+  },
+  { name: 'container_fs_inodes_total', type: 'gauge', help: 'Number of Inodes', labels: ['device'] },
+  { name: 'container_fs_inodes_free', type: 'gauge', help: 'Number of available Inodes', labels: ['device'] },
+  {
     name: 'container_file_descriptors',
     type: 'gauge',
     help: 'Number of open file descriptors for the container.',

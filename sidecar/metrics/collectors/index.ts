@@ -3,6 +3,7 @@ import type { Collector } from '../types.js';
 import { blkioCollector } from './blkio.js';
 import { cpuCollector } from './cpu.js';
 import { fdsCollector } from './fds.js';
+import { fsCollector } from './fs.js';
 import { machineCollector } from './machine.js';
 import { memoryCollector } from './memory.js';
 import { networkCollector } from './network.js';
@@ -17,6 +18,7 @@ export const COLLECTOR_FACTORIES: Readonly<Record<string, () => Collector>> = {
   pids: () => pidsCollector,
   network: () => networkCollector,
   fds: () => fdsCollector,
+  fs: () => fsCollector(),
   spec: () => specCollector(),
   machine: () => machineCollector,
 };

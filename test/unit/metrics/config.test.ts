@@ -15,7 +15,7 @@ test('defaults: loopback listener, compose service allow-listed, host roots, all
   assert.deepEqual(cfg.labelsAllowlist, ['com.docker.compose.service']);
   assert.equal(cfg.labelsOnAllSeries, false);
   assert.deepEqual(parseRoots(String(cfg.roots)), { proc: '/proc', sys: '/sys', cgroup: '/sys/fs/cgroup' });
-  assert.equal(createCollectors(cfg.collectors as string[]).length, 8);
+  assert.equal(createCollectors(cfg.collectors as string[]).length, 9);
 });
 
 test('env and typed values are applied; unknown keys are rejected with a hint', () => {
