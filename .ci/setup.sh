@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # One idempotent set-up for both README commands.
 #   .ci/setup.sh run   what `npm start` needs: npm deps, runc/crun/conmon,
-#                      networking tools, HAProxy; builds dist/.
+#                      networking tools, HAProxy; builds dist/ and the dashboard (dist/web/).
 #   .ci/setup.sh test  all of that plus what the test suite runs for real:
 #                      Prometheus, docker-registry, podman, dnsmasq, dnsperf,
-#                      wrk, dig, busybox-static, python3-fluent-logger, and the
+#                      wrk, dig, busybox-static, python3-fluent-logger, Chromium, and the
 #                      Consul, Helm and compose-go (the Compose oracle) binaries built with Go (cached by version
 #                      under ${BERTH_CACHE:-~/.cache/berth}).
 #   Both first make sure of Node.js 24 (the pinned NODE_VERSION): the machine's
@@ -108,7 +108,7 @@ npm_deps() {
 # --- Debian packages ----------------------------------------------------------
 run_pkgs=(runc crun conmon iproute2 iptables haproxy ca-certificates)
 test_pkgs=(busybox-static prometheus docker-registry podman dnsmasq-base dnsperf wrk bind9-dnsutils
-  python3-fluent-logger zstd openssl procps)
+  python3-fluent-logger zstd openssl procps chromium)
 
 debian_pkgs() {
   local want=("$@") missing=()
@@ -250,11 +250,17 @@ build_dist() {
   fi
 }
 
+# --- the dashboard's bundle (dist/web/), rebuilt when a file under web/ changed -----
+# web/build.ts itself skips an up-to-date build (it compares web/ with dist/web/.build-stamp).
+build_web() {
+  (cd "$root" && "$NODE" --import tsx web/build.ts --quiet)
+}
+
 case "$profile" in
   run)
-    ensure_node; npm_deps; debian_pkgs "${run_pkgs[@]}"; build_dist; build_demo ;;
+    ensure_node; npm_deps; debian_pkgs "${run_pkgs[@]}"; build_dist; build_web; build_demo ;;
   test)
-    ensure_node; npm_deps; debian_pkgs "${run_pkgs[@]}" "${test_pkgs[@]}"; build_tools; build_dist; build_demo ;;
+    ensure_node; npm_deps; debian_pkgs "${run_pkgs[@]}" "${test_pkgs[@]}"; build_tools; build_dist; build_web; build_demo ;;
   *)
     echo "usage: .ci/setup.sh run|test" >&2; exit 2 ;;
 esac
