@@ -164,6 +164,14 @@ export const LOG_SHIPPING_CONFIG = defineConfig([
     description: 'Merge lines that are JSON objects into the record (berth fields win on clashes).',
   },
   {
+    key: 'containerNameSlash',
+    type: 'enum',
+    values: ['auto', 'always', 'never'],
+    default: 'auto',
+    description:
+      "`container_name` with Docker's leading `/` (as Docker's fluentd driver sends it): for containers observed on a Docker host (auto), always, or never.",
+  },
+  {
     key: 'multilineStart',
     aliases: ['multiline_start'],
     type: 'string',
@@ -329,6 +337,7 @@ export function parseLogShippingConfig(
     labels: v.labels,
     env: v.env,
     mergeJson: v.mergeJson,
+    containerNameSlash: v.containerNameSlash,
     multilineStart: v.multilineStart,
     multilineTimeoutMs: v.multilineTimeout,
     multilineMaxLines: v.multilineMaxLines,

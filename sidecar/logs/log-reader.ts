@@ -14,6 +14,8 @@ export interface LogReaderOptions {
   multiline?: { start: LinePattern; timeoutMs: number; maxLines: number };
   pollIntervalMs: number;
   memoryBufferBytes: number;
+  /** The log file's format (tailer.ts); k8s-file when absent. */
+  logFormat?: 'k8s-file' | 'json-file' | undefined;
 }
 
 /**
@@ -58,6 +60,7 @@ export class LogReader {
       // One poll must fit in memory with room to spare (a record costs ~2-7× its
       // file bytes), or every poll would overflow into the spool.
       readBytes: Math.max(64 * 1024, Math.min(256 * 1024, Math.floor(opts.memoryBufferBytes / 8))),
+      ...(opts.logFormat ? { format: opts.logFormat } : {}),
     });
     if (opts.multiline) {
       for (const s of ['stdout', 'stderr'] as const) {

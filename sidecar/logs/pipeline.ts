@@ -4,7 +4,7 @@ import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.j
 import { ContainerLog, emptyCounters, type LogCounters } from './container-log.js';
 import type { LinePattern } from './line-pattern.js';
 import type { PositionStore } from './positions.js';
-import { compileMultiline, compileTag } from './record.js';
+import { compileMultiline, compileTag, recordContainerName } from './record.js';
 import type { LogOutput } from './shipper.js';
 import { fileIdentity } from './tailer.js';
 
@@ -32,6 +32,8 @@ export interface LogPipelineOptions {
   retryMaxMs: number;
   /** How long a removed container's remaining lines may take to ship. */
   drainTimeoutMs?: number;
+  /** `container_name` with Docker's leading `/`: per source (`auto`: Docker's containers only), always, or never. */
+  containerNameSlash?: 'auto' | 'always' | 'never';
 }
 
 export interface LogPipelineDeps {
@@ -164,7 +166,7 @@ export class LogPipeline {
     const current = await fileIdentity(c.logPath);
     if (this.logs.has(c.id)) return;
     const log = new ContainerLog(
-      c,
+      { ...c, name: recordContainerName(c, o.containerNameSlash ?? 'auto') },
       c.logPath,
       {
         format: {
@@ -185,6 +187,7 @@ export class LogPipeline {
         spoolMaxBytes: o.spoolMaxBytes,
         retryMinMs: o.retryMinMs,
         retryMaxMs: o.retryMaxMs,
+        logFormat: c.logFormat,
       },
       this.deps.output,
       this.deps.positions,

@@ -100,6 +100,22 @@ export class SharedFields {
   }
 }
 
+/**
+ * The `container_name` of a container's records. Docker's fluentd driver
+ * sends Docker's own name, which starts with `/` (`/web`); berth's names have
+ * none. `auto` (the default) adds it for containers observed on a Docker host
+ * (`source: 'docker'`), so Fluentd filters written for Docker's driver match
+ * them unchanged, and leaves berth's and CRI containers' names as they are
+ * (Kubernetes names have no slash); `always` / `never` force one way.
+ */
+export function recordContainerName(
+  c: { name: string; source?: string },
+  mode: 'auto' | 'always' | 'never',
+): string {
+  const slash = mode === 'always' || (mode === 'auto' && c.source === 'docker');
+  return slash && !c.name.startsWith('/') ? `/${c.name}` : c.name;
+}
+
 /** Keys berth sets; on a clash with merged JSON or labels/env, berth's value wins. */
 export const BERTH_KEYS = [
   'container_id',

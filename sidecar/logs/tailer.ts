@@ -1,6 +1,7 @@
 // Over 400 lines: rotation, truncation, pinned files and partial-line joining all act on the same open handles and position.
 import { createHash } from 'node:crypto';
 import { type FileHandle, open, stat } from 'node:fs/promises';
+import { parseJsonFileEntry } from '../../runtime/exec/json-file-format.js';
 import { type K8sEntry, parseK8sEntry } from '../../runtime/exec/k8s-format.js';
 import type { LogLine } from './record.js';
 
@@ -56,6 +57,11 @@ export interface TailerOptions {
    * stream (plus one fragment).
    */
   maxJoinBytes?: number;
+  /**
+   * The file's format: conmon's k8s-file, which is the CRI format (default),
+   * or Docker's json-file (observe mode); both carry the same entries.
+   */
+  format?: 'k8s-file' | 'json-file';
 }
 
 export interface PollResult {
@@ -95,6 +101,7 @@ export class FileTailer {
   private resumeFrom: TailPosition | undefined;
   /** Files opened as soon as they appeared at the path, oldest first (see `pin`). */
   private pins: Promise<{ fh: FileHandle; ino: number } | undefined>[] = [];
+  private readonly parse: (buf: Buffer, from: number, to: number) => K8sEntry | undefined;
 
   constructor(
     readonly path: string,
@@ -103,6 +110,7 @@ export class FileTailer {
     this.resumeFrom = opts.position;
     this.readBytes = opts.readBytes ?? 1024 * 1024;
     this.maxJoinBytes = opts.maxJoinBytes ?? 1024 * 1024;
+    this.parse = opts.format === 'json-file' ? parseJsonFileEntry : parseK8sEntry;
   }
 
   /** The inode and offset of the next unread byte (undefined before the file was opened). */
@@ -292,7 +300,7 @@ export class FileTailer {
       const start = this.offset + pos;
       if (start === 0) this.fp = fingerprintOf(data.subarray(0, nl + 1));
       const end = this.offset + nl + 1;
-      this.entry(parseK8sEntry(data, pos, nl), start, end, res);
+      this.entry(this.parse(data, pos, nl), start, end, res);
       pos = nl + 1;
     }
     this.offset += pos;

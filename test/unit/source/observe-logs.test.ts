@@ -1,0 +1,231 @@
+/**
+ * Observed containers' logs: Docker's json-file and the kubelet's CRI files
+ * from the fixture trees, through the real log pipeline (tailer, joiner,
+ * formatter, Forward client) to a real Forward receiver on loopback. What a
+ * user relies on: every line arrives with the fields Docker's fluentd driver
+ * sends (container_name with Docker's `/` for Docker containers), partial
+ * lines joined, nothing lost or repeated across a rotation and a restart.
+ */
+import assert from 'node:assert/strict';
+import { appendFile, cp, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseJsonFileEntry } from '../../../runtime/exec/json-file-format.js';
+import { ObserveSource } from '../../../runtime/source/observe/source.js';
+import { LogPipeline, type LogPipelineOptions } from '../../../sidecar/logs/pipeline.js';
+import { FilePositionStore } from '../../../sidecar/logs/positions.js';
+import { recordContainerName } from '../../../sidecar/logs/record.js';
+import { ForwardClient } from '../../../sidecar/logs/shipper.js';
+import { FileTailer } from '../../../sidecar/logs/tailer.js';
+import { pollUntil } from '../../harness/proc.js';
+import { tempDir } from '../../harness/tmp.js';
+import { ForwardReceiver } from '../../tools/forward-receiver/receiver.js';
+
+const FIX = join(import.meta.dirname, '../../fixtures/observe');
+const A = 'a1'.repeat(32);
+const K1 = 'd4'.repeat(32);
+
+const OPTIONS: LogPipelineOptions = {
+  tag: 'docker.{{.Name}}',
+  host: 'node-1',
+  labels: [],
+  env: [],
+  mergeJson: true,
+  multilineTimeoutMs: 200,
+  multilineMaxLines: 100,
+  maxLineBytes: 16 * 1024,
+  batchRecords: 500,
+  batchBytes: 512 * 1024,
+  pollIntervalMs: 20,
+  memoryBufferBytes: 1024 * 1024,
+  spoolMaxBytes: 16 * 1024 * 1024,
+  retryMinMs: 50,
+  retryMaxMs: 500,
+  drainTimeoutMs: 3000,
+};
+
+const jline = (stream: string, time: string, log: string) => `${JSON.stringify({ log, stream, time })}\n`;
+
+describe('observe: Docker json-file entries', () => {
+  it('parse into the CRI entries the tailer joins; what is not Docker’s format is malformed', () => {
+    const e = parseJsonFileEntry(
+      Buffer.from('{"log":"hi\\n","stream":"stderr","time":"2026-12-01T10:00:01.2Z"}'),
+    );
+    assert.deepEqual(e && { ...e }, {
+      time: '2026-12-01T10:00:01.200000000Z',
+      sec: undefined,
+      nsec: undefined,
+      stream: 'stderr',
+      partial: false,
+      text: 'hi',
+      bytes: 2,
+    });
+    assert.equal(
+      parseJsonFileEntry(Buffer.from('{"log":"piece","stream":"stdout","time":"2026-12-01T10:00:01Z"}'))
+        ?.partial,
+      true,
+    );
+    for (const bad of [
+      'not json',
+      '{"log":1,"stream":"stdout","time":"2026-12-01T10:00:01Z"}',
+      '{"log":"x\\n","stream":"stdin","time":"2026-12-01T10:00:01Z"}',
+      '{"log":"x\\n","stream":"stdout","time":"yesterday"}',
+      '["log"]',
+    ]) {
+      assert.equal(parseJsonFileEntry(Buffer.from(bad)), undefined, bad);
+    }
+  });
+
+  it('container_name has Docker’s slash for Docker containers only, unless told otherwise', () => {
+    assert.equal(recordContainerName({ name: 'web', source: 'docker' }, 'auto'), '/web');
+    assert.equal(recordContainerName({ name: 'web', source: 'berth' }, 'auto'), 'web');
+    assert.equal(recordContainerName({ name: 'k8s_a_b_c_d_0', source: 'cri' }, 'auto'), 'k8s_a_b_c_d_0');
+    assert.equal(recordContainerName({ name: 'web', source: 'berth' }, 'always'), '/web');
+    assert.equal(recordContainerName({ name: 'web', source: 'docker' }, 'never'), 'web');
+  });
+
+  it('a json-file rotated as Docker rotates it (rename to .1, new file) is read to its end, then the new one', async () => {
+    const dir = await tempDir('observe-rot-');
+    try {
+      const p = join(dir, `${A}-json.log`);
+      await writeFile(
+        p,
+        jline('stdout', '2026-12-01T10:00:00Z', 'one\n') + jline('stdout', '2026-12-01T10:00:01Z', 'two\n'),
+      );
+      const t = new FileTailer(p, { format: 'json-file' });
+      const first = await t.poll();
+      assert.deepEqual(
+        first.lines.map((l) => l.line.text),
+        ['one', 'two'],
+      );
+      await appendFile(p, jline('stdout', '2026-12-01T10:00:02Z', 'three\n'));
+      await rename(p, `${p}.1`);
+      await writeFile(p, jline('stdout', '2026-12-01T10:00:03Z', 'four\n'));
+      const texts: string[] = [];
+      let rotated = false;
+      for (let i = 0; i < 5; i++) {
+        const r = await t.poll();
+        rotated ||= r.rotated;
+        texts.push(...r.lines.map((l) => l.line.text));
+      }
+      assert.ok(rotated);
+      assert.deepEqual(texts, ['three', 'four']);
+      // A restart resumes at the stored position: nothing again, then only what is new.
+      const pos = t.position();
+      await t.closeAll();
+      const again = new FileTailer(p, { format: 'json-file', ...(pos ? { position: pos } : {}) });
+      await appendFile(p, jline('stderr', '2026-12-01T10:00:04Z', 'five\n'));
+      assert.deepEqual(
+        (await again.poll()).lines.map((l) => `${l.line.stream}:${l.line.text}`),
+        ['stderr:five'],
+      );
+      await again.closeAll();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('observe: logs of observed containers to a Forward receiver', () => {
+  let rx: ForwardReceiver;
+  const dirs: string[] = [];
+  before(async () => {
+    rx = await ForwardReceiver.start();
+  });
+  after(async () => {
+    await rx.stop();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  async function ship(tree: string, write?: (root: string) => Promise<void>) {
+    const root = await tempDir('observe-ship-');
+    dirs.push(root);
+    await cp(join(FIX, tree), root, { recursive: true, verbatimSymlinks: true });
+    await write?.(root);
+    const source = new ObserveSource({
+      roots: {
+        proc: join(root, 'proc'),
+        cgroup: join(root, 'sys/fs/cgroup'),
+        docker: join(root, 'var/lib/docker'),
+        log: join(root, 'var/log'),
+      },
+      watch: false,
+      metadataGraceMs: 0,
+    });
+    await source.start();
+    const positions = await FilePositionStore.open(join(root, 'positions.json'));
+    const output = new ForwardClient({
+      servers: [{ host: rx.host, port: rx.port }],
+      requireAck: true,
+      ackTimeoutMs: 2000,
+      connectTimeoutMs: 1000,
+      compress: false,
+      backoffMinMs: 100,
+      backoffMaxMs: 1000,
+    });
+    const pipeline = new LogPipeline({
+      source,
+      output,
+      positions,
+      spoolDir: join(root, 'spool'),
+      options: OPTIONS,
+    });
+    await pipeline.start();
+    return {
+      root,
+      async stop() {
+        await pipeline.stop();
+        await output.close();
+        await source.close();
+      },
+    };
+  }
+
+  it('Docker containers’ json-file lines arrive as Docker’s fluentd driver sends them, a 40 KiB line joined', async () => {
+    const long = 'x'.repeat(40 * 1024);
+    const s = await ship('docker-systemd-v2', async (root) => {
+      // Docker splits a line over 16 KiB into entries without the newline, the last one with it.
+      const p = join(root, `var/lib/docker/containers/${A}/${A}-json.log`);
+      await appendFile(
+        p,
+        jline('stdout', '2026-12-01T10:00:03Z', long.slice(0, 16384)) +
+          jline('stdout', '2026-12-01T10:00:03.000001Z', long.slice(16384, 32768)) +
+          jline('stdout', '2026-12-01T10:00:03.000002Z', `${long.slice(32768)}\n`),
+      );
+    });
+    try {
+      const mine = () => rx.records().filter((e) => e.record.container_id === A);
+      await pollUntil('json-file records', async () => (mine().length >= 4 ? true : undefined), 10_000, 20);
+      const recs = mine();
+      const first = recs[0]?.record;
+      assert.equal(first?.container_name, '/web');
+      assert.equal(first?.source, 'stdout');
+      assert.equal(first?.log, 'hello from web');
+      assert.equal(first?.image, 'nginx');
+      assert.equal(recs[0]?.tag, 'docker.web');
+      // The joined 40 KiB line, split again at maxLineBytes into Docker's partial records.
+      const parts = recs.slice(1).map((e) => e.record);
+      assert.equal(parts.map((r) => r.log).join(''), long);
+      assert.ok(parts.every((r) => r.partial === true && r.container_name === '/web'));
+      assert.equal(parts.at(-1)?.partial_last, true);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('kubelet containers’ CRI lines arrive with P pieces joined and no slash in the name', async () => {
+    const s = await ship('kubelet-systemd-v2');
+    try {
+      const mine = () => rx.records().filter((e) => e.record.container_id === K1);
+      await pollUntil('CRI records', async () => (mine().length >= 3 ? true : undefined), 10_000, 20);
+      const recs = mine().map((e) => e.record);
+      assert.deepEqual(
+        recs.map((r) => `${r.source}:${r.log}`),
+        ['stdout:hello from k8s', 'stdout:part one, part two', 'stderr:oops'],
+      );
+      assert.match(String(recs[0]?.container_name), /^k8s_nginx_web-7d9f8c-x2x4z_shop_/);
+    } finally {
+      await s.stop();
+    }
+  });
+});
