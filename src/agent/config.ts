@@ -77,7 +77,12 @@ export async function loadAgentConfig(
   }
   const fromFlags: ConfigValues = {};
   for (const [k, v] of Object.entries(flags)) if (k !== 'config' && v !== undefined) fromFlags[k] = v;
-  const v = validateConfig(AGENT_CONFIG, [file, fromFlags], { env, onDeprecated });
+  // Flags over env over file (src/README.md): the env is a source of its own between the two, not
+  // validateConfig's env, which ranks below the file.
+  const fromEnv: ConfigValues = {};
+  for (const row of AGENT_CONFIG as ConfigTable)
+    if (row.env && env[row.env] !== undefined) fromEnv[row.key] = env[row.env];
+  const v = validateConfig(AGENT_CONFIG, [file, fromEnv, fromFlags], { onDeprecated });
   // Every section is checked now, before anything starts (and its deprecated spellings reported,
   // once); a sidecar validates its own again with the values it adds at start.
   const section = <T extends ConfigTable>(name: SectionName, table: T) =>

@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '../../runtime/base/log.js';
 import type { RuntimeEvent } from '../../runtime/types.js';
 import { ApiServer, claimSocketPath } from '../api/server.js';
 import { VERSION } from '../version.js';
+import { checkStartConfig } from './check.js';
 import { composeRuntime } from './compose.js';
 import { type AgentConfig, apiTcpAddress, loadAgentConfig } from './config.js';
 import { demoStopNote, demoWanted, runDemo } from './demo.js';
@@ -19,6 +20,8 @@ import { startSidecars } from './sidecars.js';
  */
 export async function runAgent(flags: Record<string, string | undefined>): Promise<void> {
   const cfg = await loadAgentConfig(flags);
+  // What --check-config checks, refused here the same way before anything is touched.
+  await checkStartConfig(cfg);
   const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   for (const line of cfg.deprecated) logger.warn({ deprecated: line }, `config: ${line}`);
   await makeAgentRoots(cfg);

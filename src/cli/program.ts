@@ -64,9 +64,20 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
     );
   // One flag per config row, so --help, the config file and the docs agree.
   for (const row of agentConfig ?? []) agent.option(...agentFlag(row));
+  agent.option(
+    '--check-config',
+    'check flags, env and --config as a start does, print the effective config as JSON and exit (0, or 125 naming the field); touches no state, socket or network',
+  );
   agent.action(async (opts: Record<string, string | undefined>) => {
+    // A mode, not a config key: it never reaches the config table.
+    const { checkConfig, ...flags } = opts;
+    if (checkConfig !== undefined) {
+      const { checkAgentConfig } = await import('../agent/check.js');
+      process.stdout.write(`${JSON.stringify(await checkAgentConfig(flags), null, 2)}\n`);
+      return;
+    }
     const { runAgent } = await import('../agent/run.js');
-    await runAgent(opts);
+    await runAgent(flags);
   });
 
   program
