@@ -16,8 +16,8 @@ import { build } from 'esbuild';
 
 const WEB = import.meta.dirname;
 const ROOT = resolve(WEB, '..');
-const OUT = join(ROOT, 'dist/web');
-const STAMP = join(OUT, '.build-stamp');
+const DEFAULT_OUT = join(ROOT, 'dist/web');
+const STAMP = join(DEFAULT_OUT, '.build-stamp');
 
 /** The newest modification time under `p` (files and folders). */
 function newest(p: string): number {
@@ -43,10 +43,17 @@ function upToDate(): boolean {
   return inputs.every((p) => newest(p) <= built);
 }
 
+/**
+ * Builds into `outDir` (default dist/web, skipped there when up to date);
+ * tests build into a temp dir of their own so parallel files never race on
+ * dist/web.
+ */
 export async function buildWeb(
-  opts: { force?: boolean; quiet?: boolean } = {},
-): Promise<{ built: boolean; sizes: Record<string, { raw: number; gzip: number }> }> {
-  if (!opts.force && upToDate()) return { built: false, sizes: await sizes() };
+  opts: { force?: boolean; quiet?: boolean; outDir?: string } = {},
+): Promise<{ built: boolean; outDir: string; sizes: Record<string, { raw: number; gzip: number }> }> {
+  const OUT = opts.outDir ?? DEFAULT_OUT;
+  if (!opts.force && !opts.outDir && upToDate())
+    return { built: false, outDir: OUT, sizes: await sizes(OUT) };
   const tmp = `${OUT}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
@@ -70,10 +77,10 @@ export async function buildWeb(
   await rename(OUT, old).catch(() => undefined);
   await rename(tmp, OUT);
   await rm(old, { recursive: true, force: true });
-  return { built: true, sizes: await sizes() };
+  return { built: true, outDir: OUT, sizes: await sizes(OUT) };
 }
 
-async function sizes(): Promise<Record<string, { raw: number; gzip: number }>> {
+async function sizes(OUT: string): Promise<Record<string, { raw: number; gzip: number }>> {
   const out: Record<string, { raw: number; gzip: number }> = {};
   for (const f of ['index.html', 'app.js', 'app.css']) {
     const b = await readFile(join(OUT, f)).catch(() => undefined);

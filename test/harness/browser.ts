@@ -1,0 +1,96 @@
+/**
+ * Debian's Chromium driven by playwright-core, for the dashboard's tests
+ * (test/integration/web). One headless Chromium per call, on a fresh profile
+ * (its own --user-data-dir under /tmp, removed by close()), with the flags
+ * that keep it off the network and quiet: no sandbox (tests run as root),
+ * no GPU, no QUIC, no first-run, background networking, component updates
+ * or sync. Pages record their console errors, uncaught exceptions and failed
+ * requests so a test can assert the page loaded cleanly; screenshots go to
+ * test-artifacts/web/ (git-ignored), kept after the run.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { removeDir, tempDir } from './tmp.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+/** Where screenshots go (git-ignored; the suite's artifacts). */
+export const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts/web');
+
+export interface PageProblems {
+  /** console.error messages, uncaught exceptions and failed requests, in order. */
+  readonly errors: string[];
+}
+
+export interface TestBrowser {
+  readonly context: BrowserContext;
+  /** A new tab of `width`×`height` (default 1280×800) whose problems are recorded. */
+  newPage(viewport?: { width: number; height: number }): Promise<{ page: Page; problems: PageProblems }>;
+  /** Closes Chromium and removes its profile. */
+  close(): Promise<void>;
+}
+
+export async function startBrowser(): Promise<TestBrowser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: bash .ci/setup.sh test installs Debian's chromium`);
+  }
+  const profile = await tempDir('chromium-profile');
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_FLAGS,
+      viewport: { width: 1280, height: 800 },
+      acceptDownloads: true,
+      timeout: 30_000,
+    });
+  } catch (err) {
+    await removeDir(profile);
+    throw err;
+  }
+  // Should the test process die before close(), playwright kills the Chromium it launched (its exit hooks).
+  // The persistent context opens a first blank tab; tests open their own.
+  for (const p of context.pages()) await p.close();
+  return {
+    context,
+    async newPage(viewport = { width: 1280, height: 800 }) {
+      const page = await context.newPage();
+      await page.setViewportSize(viewport);
+      const errors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+      });
+      page.on('pageerror', (e) => errors.push(`exception: ${e.message}`));
+      page.on('requestfailed', (r) => {
+        // A WebSocket or fetch the page closes itself on navigation is aborted, not failed.
+        const why = r.failure()?.errorText ?? '';
+        if (!why.includes('ERR_ABORTED')) errors.push(`request failed: ${r.method()} ${r.url()}: ${why}`);
+      });
+      return { page, problems: { errors } };
+    },
+    async close() {
+      await context.close().catch(() => undefined);
+      await removeDir(profile);
+    },
+  };
+}
+
+/** Saves a full-page screenshot as test-artifacts/web/NAME.png and returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await mkdir(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `${name.replace(/[^\w.-]+/g, '_')}.png`);
+  await page.screenshot({ path, fullPage: false });
+  return path;
+}
