@@ -32,9 +32,27 @@ export function fdCountFromSize(proc: string): boolean {
   return yes;
 }
 
+/** Open descriptors of one process, or undefined when it is gone. */
+async function countFds(proc: string, pid: number): Promise<number | undefined> {
+  const dir = `${proc}/${pid}/fd`;
+  if (fdCountFromSize(proc)) {
+    try {
+      return statSync(dir).size;
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return undefined;
+    }
+  }
+  return (await listOptional(dir))?.length;
+}
+
 /**
- * Processes from cgroup.procs, open descriptors of the init process (the one
- * berth knows; counting every process's fds would cost a look per process).
+ * Processes from cgroup.procs and their open descriptors summed, as
+ * cAdvisor counts `container_file_descriptors` (every process of the
+ * cgroup; container/libcontainer/handler.go processStatsFromProcs). With
+ * Linux ≥ 6.2 that is one stat per process. A process that exits between
+ * the listing and its count is left out; when none of them (nor the init
+ * berth knows) can be counted, the container vanished.
  */
 export const fdsCollector: Collector = {
   name: 'fds',
@@ -44,18 +62,15 @@ export const fdsCollector: Collector = {
     emit('container_processes', {}, procs.length);
     const pid = t.container.pid;
     if (pid === undefined) return;
-    const dir = `${t.roots.proc}/${pid}/fd`;
-    let count: number | undefined;
-    if (fdCountFromSize(t.roots.proc)) {
-      try {
-        count = statSync(dir).size;
-      } catch (err) {
-        if (!isMissing(err)) throw err;
-      }
-    } else {
-      count = (await listOptional(dir))?.length;
+    let total = 0;
+    let counted = 0;
+    for (const p of procs.includes(pid) ? procs : [pid, ...procs]) {
+      const n = await countFds(t.roots.proc, p);
+      if (n === undefined) continue;
+      total += n;
+      counted++;
     }
-    if (count === undefined) throw new NotFoundError(`process ${pid} of ${t.container.name} is gone`);
-    emit('container_file_descriptors', {}, count);
+    if (counted === 0) throw new NotFoundError(`process ${pid} of ${t.container.name} is gone`);
+    emit('container_file_descriptors', {}, total);
   },
 };
