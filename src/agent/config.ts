@@ -12,6 +12,12 @@ import { DNS_CONFIG, type DnsConfig } from '../../sidecar/dns/config.js';
 import { HAPROXY_CONFIG } from '../../sidecar/haproxy/config.js';
 import { LOG_SHIPPING_CONFIG, parseLogShippingConfig } from '../../sidecar/logs/config.js';
 import { METRICS_CONFIG } from '../../sidecar/metrics/config.js';
+import {
+  checkDashboardConfig,
+  DASHBOARD_CONFIG,
+  type DashboardConfig,
+  dashboardFlags,
+} from '../api/dashboard-config.js';
 import { AGENT_CONFIG, type AgentOptions } from './options.js';
 
 export { AGENT_CONFIG } from './options.js';
@@ -29,6 +35,7 @@ export const CONFIG_SECTIONS = {
   dns: DNS_CONFIG,
   discovery: DISCOVERY_CONFIG,
   consulClient: CONSUL_CONFIG,
+  dashboard: DASHBOARD_CONFIG,
 } as const satisfies Record<string, ConfigTable>;
 
 export type SectionName = keyof typeof CONFIG_SECTIONS;
@@ -39,15 +46,18 @@ export type AgentConfig = AgentOptions & {
   dns: DnsConfig;
   discovery: DiscoveryConfig;
   consulClient: ConsulClientConfig;
+  dashboard: DashboardConfig;
   /** One line per deprecated key spelling used (`logs.tls_ca is deprecated: use logs.tlsCa`), for the agent to log once. */
   deprecated: string[];
 };
 
 /** Flags as commander gives them (camelCase of the long option). */
 export async function loadAgentConfig(
-  flags: Record<string, string | undefined>,
+  allFlags: Record<string, string | undefined>,
   env = process.env,
 ): Promise<AgentConfig> {
+  // --dashboard ADDR:PORT and --no-dashboard (false) set the dashboard section, not a top-level key.
+  const { dashboard: dashboardFlag, ...flags } = allFlags;
   let file: ConfigValues = {};
   if (flags.config) {
     try {
@@ -94,6 +104,12 @@ export async function loadAgentConfig(
   const dns = section('dns', DNS_CONFIG);
   const discovery = section('discovery', DISCOVERY_CONFIG);
   const consulClient = section('consulClient', CONSUL_CONFIG);
+  const dashboard = validateConfig(DASHBOARD_CONFIG, [given.dashboard ?? {}, dashboardFlags(dashboardFlag)], {
+    prefix: 'dashboard.',
+    env,
+    onDeprecated,
+  });
+  checkDashboardConfig(dashboard, v.apiTlsCert !== undefined);
   if (v.apiTcp && !v.apiToken) {
     throw new InvalidArgumentError('apiToken: the TCP API (apiTcp) needs a token; set BERTH_API_TOKEN', {
       field: 'apiToken',
@@ -122,7 +138,7 @@ export async function loadAgentConfig(
     const sec = given[name];
     if (sec) sections[name] = canonicalKeys(CONFIG_SECTIONS[name], sec);
   }
-  return { ...v, sections, dns, discovery, consulClient, deprecated: [...deprecated] };
+  return { ...v, sections, dns, discovery, consulClient, dashboard, deprecated: [...deprecated] };
 }
 
 /** `apiTcp` as host and port (`[v6]:port` too); an InvalidArgumentError naming apiTcp otherwise. */

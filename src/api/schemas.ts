@@ -55,9 +55,13 @@ export const StreamError = Type.Object({
   error: Type.Object({ code: Type.Optional(Type.String()), message: Type.String() }),
 });
 
-/** A route's schema with the documentation keys Fastify passes over (for the OpenAPI document later). */
+/**
+ * A route's schema with the documentation keys Fastify passes over, for the
+ * OpenAPI document (openapi.ts): `messages` is a WebSocket's message schema
+ * (`x-websocket-messages` there; OpenAPI has no words for WebSocket frames).
+ */
 export function documented(
-  schema: FastifySchema & { description?: string; summary?: string; consumes?: string[] },
+  schema: FastifySchema & { description?: string; summary?: string; consumes?: string[]; messages?: TSchema },
 ): FastifySchema {
   return schema;
 }
@@ -278,3 +282,69 @@ export const EventEnvelope = Type.Object({
 
 /** A WebSocket route answers the upgrade; its messages are described on the route. */
 export const SwitchingProtocols = Type.Null({ description: 'WebSocket upgrade' });
+
+// ---- WebSocket streams (src/api/README.md, "Streams and the dashboard") ---------
+
+const RFC3339_OR_UNIX =
+  '^(\\d+(\\.\\d+)?|\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?(Z|z|[+-]\\d\\d:\\d\\d))$';
+
+export const LogsStreamQuery = Type.Object({
+  container: Type.Optional(Repeated('containers by name, id or id prefix')),
+  project: Type.Optional(
+    Type.String({ description: 'replicas of this Compose project (com.docker.compose.project)' }),
+  ),
+  service: Type.Optional(
+    Type.String({ description: 'replicas of this Compose service (com.docker.compose.service)' }),
+  ),
+  tail: LogQuery.properties.tail,
+  follow: Type.Optional(Flag),
+  since: Type.Optional(
+    Type.String({
+      pattern: RFC3339_OR_UNIX,
+      description: 'RFC 3339 time or unix seconds',
+      [REASON]: 'must be an RFC 3339 time (2026-12-07T10:00:00Z) or unix seconds, got {value}',
+    }),
+  ),
+});
+
+/** One `/v1/ws/logs` message: a batch of lines, oldest first. */
+export const LogBatch = Type.Array(
+  Type.Object({
+    container: Type.String(),
+    time: Type.String(),
+    stream: StringEnum(['stdout', 'stderr'] as const),
+    line: Type.String(),
+    partial: Type.Optional(Type.Boolean()),
+  }),
+  { description: 'a batch of lines, oldest first' },
+);
+
+export const StatsStreamQuery = Type.Object({
+  name: Type.Optional(Repeated('containers to measure; every running one when absent')),
+  interval: Type.Optional(Type.String({ description: 'a duration from 250ms to 60s; 1s when absent' })),
+});
+
+const perSecond = Type.Number({ minimum: 0 });
+
+/** One `/v1/ws/stats` message. */
+export const StatsMessage = Type.Object({
+  time: Type.String(),
+  interval: Type.Number({ description: 'seconds between the two readings' }),
+  containers: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      name: Type.String(),
+      cpu: Type.Number({ minimum: 0, description: 'cores used over the interval' }),
+      memory: Stats.properties.containers.items.properties.memory,
+      net: Type.Optional(Type.Object({ rxBytesPerSec: perSecond, txBytesPerSec: perSecond })),
+      block: Type.Object({ readBytesPerSec: perSecond, writeBytesPerSec: perSecond }),
+      pids: Stats.properties.containers.items.properties.pids,
+    }),
+  ),
+  missing: Type.Array(Type.String()),
+});
+
+/** The last message of a WebSocket stream that failed after the upgrade (then close 1011). */
+export const StreamFailure = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String() }),
+});

@@ -9,6 +9,8 @@ export interface ApiDeps {
   events: EventExchange<RuntimeEvent>;
   /** `GET /v1/stats`; without it the route answers NotImplemented. */
   stats?: { read(names: string[]): Promise<StatsReply> };
+  /** `POST /v1/dashboard/login` (`berth dashboard-url`): a fresh one-time login URL; absent when the dashboard is off. */
+  dashboardLogin?: () => { url: string; expiresAt: string };
 }
 
 /**

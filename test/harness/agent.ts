@@ -123,6 +123,9 @@ export async function startAgent(
     '127.0.0.1:0',
     '--metrics-listen',
     '127.0.0.1:0',
+    // Each agent its own dashboard port (the default 7080 is one per host).
+    '--dashboard',
+    '127.0.0.1:0',
     ...(opts.args ?? []),
   ];
   let agentEnv = opts.agentEnv;

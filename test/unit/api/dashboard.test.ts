@@ -1,0 +1,306 @@
+/**
+ * The dashboard listener's checks (src/api/README.md, "The dashboard
+ * listener") over real HTTP on loopback, with the API over a stand-in
+ * runtime: the one-time login, the cookie, CSRF, Host, Origin (WebSocket
+ * upgrades included), the page and its files. The same against a real
+ * agent and containers: test/integration/api/dashboard.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { WebSocket } from 'ws';
+import { validateConfig } from '../../../runtime/base/config.js';
+import { InvalidArgumentError } from '../../../runtime/base/errors.js';
+import { EventExchange } from '../../../runtime/base/events.js';
+import { silentLogger } from '../../../runtime/base/log.js';
+import type { Runtime } from '../../../runtime/runtime.js';
+import type { RuntimeEvent } from '../../../runtime/types.js';
+import { checkDashboardConfig, DASHBOARD_CONFIG } from '../../../src/api/dashboard-config.js';
+import { DashboardServer } from '../../../src/api/dashboard-server.js';
+import { ApiServer } from '../../../src/api/server.js';
+import { removeDir, tempDir } from '../../harness/tmp.js';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** node:http, not fetch: fetch will not send a Host header of our choosing. */
+function http(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Opens a WebSocket; resolves 'open' or the HTTP status of the refused upgrade. */
+function upgrade(url: string, headers: Record<string, string>): Promise<number | 'open'> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('open', () => {
+      ws.close();
+      resolve('open');
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.once('error', reject);
+  });
+}
+
+describe('dashboard listener', () => {
+  let dir: string;
+  let dash: DashboardServer;
+  let api: ApiServer;
+  let port: number;
+  let host: string;
+  const stopped: string[] = [];
+
+  before(async () => {
+    dir = await tempDir('dashboard-unit-');
+    await mkdir(join(dir, 'web', 'assets'), { recursive: true });
+    await writeFile(join(dir, 'web', 'index.html'), '<!doctype html><title>berth</title>');
+    await writeFile(join(dir, 'web', 'app.js'), 'console.log("berth")');
+    await writeFile(join(dir, 'web', 'assets', 'x.css'), 'body{}');
+    await writeFile(join(dir, 'secret.txt'), 'not for the page');
+    const runtime = {
+      list: async () => [],
+      stop: async (id: string) => {
+        stopped.push(id);
+        return { exitCode: 0, oomKilled: false };
+      },
+    } as unknown as Runtime;
+    api = new ApiServer({ runtime, events: new EventExchange<RuntimeEvent>() }, silentLogger(), () => ({
+      endpoints: {},
+    }));
+    dash = new DashboardServer(api, silentLogger());
+    await dash.listen({
+      host: '127.0.0.1',
+      port: 0,
+      hosts: [],
+      loginTtlMs: 60_000,
+      sessionTtlMs: 60_000,
+      webDir: join(dir, 'web'),
+    });
+    port = Number(new URL(dash.url()).port);
+    host = `127.0.0.1:${port}`;
+  });
+  after(async () => {
+    await dash?.close();
+    await removeDir(dir);
+  });
+
+  /** Logs in with a fresh one-time URL; the session cookie and the page's CSRF token. */
+  async function login(): Promise<{ cookie: string; csrf: string }> {
+    const { url } = dash.loginUrl();
+    const r = await http(port, 'GET', new URL(url).pathname + new URL(url).search, { host });
+    assert.equal(r.status, 302);
+    const cookie = String(r.headers['set-cookie']).split(';')[0] ?? '';
+    const s = await http(port, 'GET', '/session', { host, cookie });
+    return { cookie, csrf: (JSON.parse(s.body) as { csrf: string }).csrf };
+  }
+
+  it('answers 401 without a session: ErrorBody for the API, a page saying how to log in for the rest', async () => {
+    const a = await http(port, 'GET', '/v1/containers', { host });
+    assert.equal(a.status, 401);
+    assert.equal(JSON.parse(a.body).error.code, 'Unauthenticated');
+    const p = await http(port, 'GET', '/', { host });
+    assert.equal(p.status, 401);
+    assert.match(p.body, /berth dashboard-url/);
+    assert.equal((await http(port, 'GET', '/session', { host })).status, 401);
+    assert.equal((await http(port, 'GET', '/app.js', { host })).status, 401);
+  });
+
+  it('takes a login URL once, within its time, and sets an HttpOnly SameSite=Strict cookie', async () => {
+    const { url, expiresAt } = dash.loginUrl();
+    assert.match(url, new RegExp(`^http://127\\.0\\.0\\.1:${port}/login\\?token=[A-Za-z0-9_-]{43}$`));
+    assert.ok(Date.parse(expiresAt) > Date.now());
+    const path = `/login${new URL(url).search}`;
+    const r = await http(port, 'GET', path, { host });
+    assert.equal(r.status, 302);
+    assert.equal(r.headers.location, '/');
+    const cookie = String(r.headers['set-cookie']);
+    assert.match(cookie, /^berth_session=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=60$/);
+    assert.doesNotMatch(cookie, /Secure/, 'not over plain HTTP');
+    const again = await http(port, 'GET', path, { host });
+    assert.equal(again.status, 401, 'a login URL works once');
+    assert.equal((await http(port, 'GET', '/login?token=made-up', { host })).status, 401);
+    const page = await http(port, 'GET', '/', { host, cookie: cookie.split(';')[0] ?? '' });
+    assert.equal(page.status, 200);
+    assert.match(page.body, /<title>berth<\/title>/);
+    assert.match(String(page.headers['content-security-policy']), /script-src 'self'/);
+    assert.equal(page.headers['x-frame-options'], 'DENY');
+    assert.equal(page.headers['referrer-policy'], 'no-referrer');
+  });
+
+  it('serves the built files and nothing outside them', async () => {
+    const { cookie } = await login();
+    const js = await http(port, 'GET', '/app.js', { host, cookie });
+    assert.equal(js.status, 200);
+    assert.match(String(js.headers['content-type']), /^text\/javascript/);
+    assert.equal((await http(port, 'GET', '/assets/x.css', { host, cookie })).status, 200);
+    for (const p of [
+      '/../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/assets/..%2f..%2fsecret.txt',
+      '/.hidden',
+      '/nope.js',
+    ]) {
+      const r = await http(port, 'GET', p, { host, cookie });
+      assert.equal(r.status, 404, p);
+      assert.doesNotMatch(r.body, /not for the page/);
+    }
+  });
+
+  it('needs X-Berth-CSRF on a state-changing request', async () => {
+    const { cookie, csrf } = await login();
+    const no = await http(port, 'POST', '/v1/containers/web/stop', { host, cookie });
+    assert.equal(no.status, 403);
+    assert.equal(JSON.parse(no.body).error.code, 'PermissionDenied');
+    const wrong = await http(port, 'POST', '/v1/containers/web/stop', {
+      host,
+      cookie,
+      'x-berth-csrf': 'nope',
+    });
+    assert.equal(wrong.status, 403);
+    assert.deepEqual(stopped, [], 'refused before the runtime saw it');
+    const ok = await http(port, 'POST', '/v1/containers/web/stop', { host, cookie, 'x-berth-csrf': csrf });
+    assert.equal(ok.status, 200, ok.body);
+    assert.deepEqual(stopped, ['web']);
+    const list = await http(port, 'GET', '/v1/containers', { host, cookie });
+    assert.equal(list.status, 200, 'a GET needs no CSRF header');
+    // Another session's token is no good.
+    const other = await login();
+    const cross = await http(port, 'POST', '/v1/containers/web/stop', {
+      host,
+      cookie,
+      'x-berth-csrf': other.csrf,
+    });
+    assert.equal(cross.status, 403);
+  });
+
+  it('refuses a Host that is not its address (DNS rebinding) and a foreign Origin', async () => {
+    const { cookie, csrf } = await login();
+    const rebound = await http(port, 'GET', '/v1/containers', { host: `evil.example:${port}`, cookie });
+    assert.equal(rebound.status, 403);
+    assert.match(
+      JSON.parse(rebound.body).error.message,
+      /^Host: "evil\.example:\d+" is not this dashboard's address/,
+    );
+    assert.equal((await http(port, 'GET', '/', { host: '127.0.0.1:1', cookie })).status, 403, 'another port');
+    assert.equal(
+      (await http(port, 'GET', '/v1/containers', { host: `localhost:${port}`, cookie })).status,
+      200,
+    );
+    const foreign = await http(port, 'POST', '/v1/containers/web/stop', {
+      host,
+      cookie,
+      'x-berth-csrf': csrf,
+      origin: 'http://evil.example',
+    });
+    assert.equal(foreign.status, 403);
+    assert.match(JSON.parse(foreign.body).error.message, /^Origin:/);
+    const same = await http(port, 'GET', '/v1/containers', { host, cookie, origin: `http://${host}` });
+    assert.equal(same.status, 200);
+  });
+
+  it('checks Origin on every WebSocket upgrade, and the session', async () => {
+    const { cookie } = await login();
+    const url = `ws://${host}/v1/ws/events`;
+    assert.equal(await upgrade(url, { cookie }), 403, 'no Origin');
+    assert.equal(await upgrade(url, { cookie, origin: 'http://evil.example' }), 403);
+    assert.equal(await upgrade(url, { origin: `http://${host}` }), 401, 'no session');
+    assert.equal(await upgrade(url, { cookie, origin: `http://${host}` }), 'open');
+  });
+
+  it('does not mint login URLs for a session; the API socket does', async () => {
+    const { cookie, csrf } = await login();
+    const r = await http(port, 'POST', '/v1/dashboard/login', { host, cookie, 'x-berth-csrf': csrf });
+    assert.equal(r.status, 403);
+    const app = await api.build(undefined);
+    try {
+      api.setDashboardLogin(() => dash.loginUrl());
+      const minted = await app.inject({ method: 'POST', url: '/v1/dashboard/login' });
+      assert.equal(minted.statusCode, 200);
+      assert.match(minted.json().url, /\/login\?token=/);
+      // The API listeners take no WebSocket from a page.
+      const fromPage = await app.inject({
+        url: '/v1/ws/events',
+        headers: { origin: 'http://evil.example', upgrade: 'websocket', connection: 'upgrade' },
+      });
+      assert.equal(fromPage.statusCode, 403);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('ends a session on logout', async () => {
+    const { cookie, csrf } = await login();
+    const out = await http(port, 'POST', '/logout', { host, cookie, 'x-berth-csrf': csrf });
+    assert.equal(out.status, 204);
+    assert.match(String(out.headers['set-cookie']), /Max-Age=0/);
+    assert.equal((await http(port, 'GET', '/v1/containers', { host, cookie })).status, 401);
+  });
+
+  it('says the page is not built when index.html is missing', async () => {
+    const other = new DashboardServer(api, silentLogger());
+    await other.listen({
+      host: '127.0.0.1',
+      port: 0,
+      hosts: [],
+      loginTtlMs: 60_000,
+      sessionTtlMs: 60_000,
+      webDir: join(dir, 'none'),
+    });
+    try {
+      const p = Number(new URL(other.url()).port);
+      const h = `127.0.0.1:${p}`;
+      const { url } = other.loginUrl();
+      const l = await http(p, 'GET', `/login${new URL(url).search}`, { host: h });
+      const r = await http(p, 'GET', '/', {
+        host: h,
+        cookie: String(l.headers['set-cookie']).split(';')[0] ?? '',
+      });
+      assert.equal(r.status, 503);
+      assert.match(r.body, /npm run build:web/);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('refuses a non-loopback address without TLS, and a wildcard without host names', () => {
+    const cfg = (over: Record<string, unknown>) =>
+      validateConfig(DASHBOARD_CONFIG, [over], { prefix: 'dashboard.' });
+    assert.throws(
+      () => checkDashboardConfig(cfg({ listen: '192.0.2.10:7080' }), false),
+      (e: unknown) =>
+        e instanceof InvalidArgumentError &&
+        e.field === 'dashboard.listen' &&
+        /192\.0\.2\.10 is not loopback: without TLS/.test(e.message),
+    );
+    assert.doesNotThrow(() => checkDashboardConfig(cfg({ listen: '192.0.2.10:7080' }), true));
+    assert.throws(() => checkDashboardConfig(cfg({ listen: '0.0.0.0:7080' }), true), /dashboard\.hosts/);
+    assert.doesNotThrow(() =>
+      checkDashboardConfig(cfg({ listen: '0.0.0.0:7080', hosts: ['berth.example'] }), true),
+    );
+    assert.doesNotThrow(() => checkDashboardConfig(cfg({ listen: '0.0.0.0:7080', enabled: false }), false));
+    assert.doesNotThrow(() => checkDashboardConfig(cfg({}), false), 'the default: 127.0.0.1:7080');
+  });
+});
