@@ -46,6 +46,7 @@ LONG=(
   test/integration/logs-e2e/outage.test.ts       # 75, mostly the 60 s outage
   test/integration/logs-e2e/rotation.test.ts     # 20-70
   test/integration/cli/containers.test.ts        # 35
+  test/integration/api/streams.test.ts           # 23, 12 of it the slow client's stall
   test/integration/dashboards/panels.test.ts     # 25
   test/integration/cli/discovery-lb.test.ts      # 21
   test/integration/logs-e2e/secure-forward.test.ts # 18

@@ -10,6 +10,7 @@ import { composeRuntime } from './compose.js';
 import { type AgentConfig, apiTcpAddress, loadAgentConfig } from './config.js';
 import { demoStopNote, demoWanted, runDemo } from './demo.js';
 import { makeAgentRoots, secureAgentDirs } from './dirs.js';
+import { startDeploy } from './deploy.js';
 import { lockAgentDirs } from './lock.js';
 import { startSidecars } from './sidecars.js';
 
@@ -52,9 +53,17 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
     gateway,
     preStopHooks: runtime.preStopHooks,
   });
+  const deploy = await startDeploy({
+    stateRoot: cfg.stateRoot,
+    runtime: runtime.manager,
+    events,
+    catalogView: () => sidecars.catalog.view(),
+    ...(sidecars.lbSlots ? { lbSlots: sidecars.lbSlots } : {}),
+    logger,
+  });
   const endpoints: Record<string, string> = { api: `unix://${cfg.socket}`, ...sidecars.endpoints };
   const api = new ApiServer(
-    { runtime: runtime.manager, events, stats: sidecars.stats },
+    { runtime: runtime.manager, events, stats: sidecars.stats, projects: deploy.projects },
     logger.child({ component: 'api' }),
     () => ({
       endpoints,
@@ -133,6 +142,7 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
   });
   demoStop.abort();
   await api.close();
+  await deploy.close();
   await sidecars.close();
   await runtime.close();
   if (demoRan) process.stdout.write(demoStopNote());

@@ -13,6 +13,7 @@ import type { ListenAddress } from '../../sidecar/dns/server.js';
 import { createDnsSidecar } from '../../sidecar/dns/sidecar.js';
 import { resolveHaproxyOptions } from '../../sidecar/haproxy/config.js';
 import { createHaproxySidecar } from '../../sidecar/haproxy/sidecar.js';
+import type { LbState } from '../../sidecar/haproxy/slots.js';
 import { createLogShippingSidecar, parseLogShippingConfig } from '../../sidecar/logs/index.js';
 import { createMetricsSidecar, METRICS_CONFIG, parseRoots } from '../../sidecar/metrics/index.js';
 import { StatsReader } from '../../sidecar/metrics/stats.js';
@@ -25,6 +26,8 @@ export interface Sidecars {
   endpoints: Record<string, string>;
   /** Per-container counters for `berth stats`, from the metrics sidecar's readers. */
   stats: StatsReader;
+  /** The HAProxy manager's slots when it runs: the reconciler's readiness reads them. */
+  lbSlots?: () => LbState;
   close(): Promise<void>;
 }
 
@@ -89,12 +92,14 @@ export async function startSidecars(
     }),
   );
 
+  let haproxy: ReturnType<typeof createHaproxySidecar> | undefined;
   if (cfg.haproxy !== 'off') {
     const options = resolveHaproxyOptions(
       [{ stateDir: join(cfg.stateRoot, 'haproxy') }, cfg.sections.haproxy ?? {}, { mode: cfg.haproxy }],
       { env: process.env, ...(facts.gateway ? { gateway: facts.gateway } : {}) },
     );
-    sidecars.push(createHaproxySidecar({ catalog, options, logger }));
+    haproxy = createHaproxySidecar({ catalog, options, logger });
+    sidecars.push(haproxy);
   }
 
   const listen = cfg.dnsListen.map((s, i) => parseAddr(s, `dnsListen[${i}]`, 53));
@@ -137,7 +142,8 @@ export async function startSidecars(
     preStopHooks: facts.preStopHooks,
     providers,
   });
-  return { catalog, endpoints, stats, close };
+  const lb = haproxy && !endpoints.haproxy?.startsWith('not running') ? haproxy.manager : undefined;
+  return { catalog, endpoints, stats, ...(lb ? { lbSlots: () => lb.slots() } : {}), close };
 }
 
 /**

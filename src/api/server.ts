@@ -18,6 +18,7 @@ import { compileSchema, schemaError } from '../../runtime/base/schema.js';
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerImageRoutes } from './routes/images.js';
+import { registerProjectRoutes } from './routes/projects.js';
 import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
 import { errorBody } from './schemas.js';
@@ -159,6 +160,7 @@ export class ApiServer {
     registerExecRoutes(app, this.deps);
     registerVolumeRoutes(app, this.deps);
     registerImageRoutes(app, this.deps);
+    registerProjectRoutes(app, this.deps);
     await app.ready();
     return app;
   }

@@ -2,6 +2,7 @@ import type { EventExchange } from '../../runtime/base/events.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { RuntimeEvent } from '../../runtime/types.js';
 import type { StatsReply } from '../../sidecar/metrics/stats.js';
+import type { Projects } from '../deploy/projects.js';
 
 /** What the API needs from the agent; injected by the composition root. */
 export interface ApiDeps {
@@ -9,6 +10,8 @@ export interface ApiDeps {
   events: EventExchange<RuntimeEvent>;
   /** `GET /v1/stats`; without it the route answers NotImplemented. */
   stats?: { read(names: string[]): Promise<StatsReply> };
+  /** `/v1/projects` (src/deploy); without it those routes answer NotImplemented. */
+  projects?: Projects;
   /** `POST /v1/dashboard/login` (`berth dashboard-url`): a fresh one-time login URL; absent when the dashboard is off. */
   dashboardLogin?: () => { url: string; expiresAt: string };
 }

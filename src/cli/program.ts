@@ -5,6 +5,7 @@ import type { ApiClient } from './client.js';
 import { registerComposeCommands } from './commands/compose.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { registerImageCommands, registerLoginCommands } from './commands/images.js';
+import { registerProjectCommands } from './commands/project.js';
 import { registerPruneCommands } from './commands/prune.js';
 import { registerStatsCommand } from './commands/stats.js';
 import { registerVolumeCommands } from './commands/volumes.js';
@@ -105,6 +106,7 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
   registerPruneCommands(program, client);
   registerStatsCommand(program, client);
   registerComposeCommands(program);
+  registerProjectCommands(program, client);
   return program;
 }
 

@@ -23,6 +23,8 @@ export interface LoadOptions {
   profiles?: string[];
   /** `-p`: wins over COMPOSE_PROJECT_NAME, `name:` and the directory. */
   projectName?: string;
+  /** The files' texts, in the order of `files` (the agent loads what a client sent); default: read from disk. */
+  contents?: string[];
 }
 
 /**
@@ -45,7 +47,7 @@ export function loadProject(opts: LoadOptions): ComposeProject {
   const trees = opts.files.map((f, i) => {
     let text: string;
     try {
-      text = readFileSync(abs[i] ?? f, 'utf8');
+      text = opts.contents?.[i] ?? readFileSync(abs[i] ?? f, 'utf8');
     } catch (e) {
       throw new ComposeError(undefined, '', `cannot read ${f}: ${(e as Error).message}`);
     }

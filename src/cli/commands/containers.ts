@@ -18,6 +18,9 @@ import { runContainer, writeLine } from './run.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** `berth ps` flags; `-p` lists a Compose project's replicas instead. */
+type PsOptions = { all?: boolean; quiet?: boolean; format?: string; filter?: string[]; project?: string };
+
 export function registerContainerCommands(program: Command, client: () => ApiClient): void {
   addRunFlags(
     program
@@ -66,7 +69,9 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
       'only containers matching: id, name, label=k[=v], status, health, ancestor (repeatable; same key: any, keys: all)',
       collect,
     )
-    .action(async (o: { all?: boolean; quiet?: boolean; format?: string; filter?: string[] }) => {
+    .option('-p, --project <name>', "a Compose project's replicas (its name, service, state, health)")
+    .action(async (o: PsOptions) => {
+      if (o.project !== undefined) return (await import('./project.js')).projectPs(client(), o.project, o);
       const filters = parseFilters(o.filter ?? []);
       // As Docker's: asking for a status shows stopped containers without -a.
       const list = (
@@ -98,8 +103,11 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
 
   program
     .command('logs')
-    .description("print a container's output; stdout and stderr go to their own streams")
-    .argument('<container>')
+    .description(
+      "print a container's output (or with -p a project's, each line prefixed `<replica> | `); stdout and stderr go to their own streams",
+    )
+    .argument('[container-or-services...]', 'a container; with -p, services of the project (default all)')
+    .option('-p, --project <name>', "a Compose project's replicas, interleaved")
     .option('-f, --follow', 'keep printing new output')
     .option('-n, --tail <n>', 'only the last N lines ("all" for everything)', 'all')
     .option('--since <time>', 'lines at or after this time (RFC 3339, unix seconds, or a duration like 10m)')
@@ -107,13 +115,34 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
     .option('-t, --timestamps', 'prefix each line with its time')
     .action(
       async (
-        id: string,
-        o: { follow?: boolean; tail: string; since?: string; until?: string; timestamps?: boolean },
+        args: string[],
+        o: {
+          follow?: boolean;
+          tail: string;
+          since?: string;
+          until?: string;
+          timestamps?: boolean;
+          project?: string;
+        },
       ) => {
         if (o.tail !== 'all' && !/^\d+$/.test(o.tail)) {
           throw new InvalidArgumentError(
             `-n/--tail: must be a number or "all", got ${JSON.stringify(o.tail)}`,
           );
+        }
+        if (o.project !== undefined) {
+          const since = o.since ? relativeTime(o.since) : undefined;
+          const opts = { tail: o.tail, ...(o.follow ? { follow: true } : {}), ...(since ? { since } : {}) };
+          return (await import('./project.js')).followLogs(client(), o.project, args, {
+            ...opts,
+            ...(o.timestamps ? { timestamps: true } : {}),
+          });
+        }
+        const [id, ...extra] = args;
+        if (id === undefined || extra.length > 0) {
+          throw new InvalidArgumentError('logs: name one container (or a project with -p)', {
+            field: 'container',
+          });
         }
         for await (const rec of client().stream<LogLine & { error?: { message: string } }>(
           'GET',

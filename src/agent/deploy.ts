@@ -1,0 +1,55 @@
+import type { EventExchange } from '../../runtime/base/events.js';
+import type { Logger } from '../../runtime/base/log.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { RuntimeEvent } from '../../runtime/types.js';
+import type { CatalogView } from '../../sidecar/discovery/types.js';
+import { Projects } from '../deploy/projects.js';
+import { catalogReadiness, type LbSlots } from '../deploy/readiness.js';
+import { Reconciler } from '../deploy/reconciler.js';
+import { newRolloutState, rollout } from '../deploy/rollout.js';
+import { rolloutTopic } from '../deploy/rollout-progress.js';
+import { ProjectStore } from '../deploy/store.js';
+
+export interface Deploy {
+  projects: Projects;
+  reconciler: Reconciler;
+  close(): Promise<void>;
+}
+
+/**
+ * The Compose side of the agent (src/deploy): the project store, the
+ * reconciler over the runtime, readiness from the catalog and HAProxy, the
+ * rolling update engine, and `project.*` events on the runtime's exchange.
+ * Started after the sidecars (readiness reads them) and after live restore
+ * (it re-adopts replicas by their labels).
+ */
+export async function startDeploy(deps: {
+  stateRoot: string;
+  runtime: Runtime;
+  events: EventExchange<RuntimeEvent>;
+  catalogView: () => CatalogView;
+  lbSlots?: LbSlots;
+  logger: Logger;
+}): Promise<Deploy> {
+  const logger = deps.logger.child({ component: 'reconciler' });
+  // Project events share the exchange (`berth events --filter 'project.*'`, /v1/ws/events); their
+  // payload is not a container's, which subscribers of container.* never see.
+  const publish = (topic: string, event: Record<string, unknown>) =>
+    deps.events.publish(topic, event as unknown as RuntimeEvent);
+  const store = new ProjectStore(deps.stateRoot, logger);
+  const reconciler = new Reconciler({
+    runtime: deps.runtime,
+    store,
+    readiness: catalogReadiness(deps.catalogView, deps.lbSlots),
+    rollouts: { rollout: (o) => rollout(o), newState: (a) => newRolloutState(a) },
+    publish: (topic, ev) => {
+      if (topic === 'project.rollout') {
+        publish(`project.${rolloutTopic(ev as unknown as Parameters<typeof rolloutTopic>[0])}`, ev);
+      } else publish(topic, ev);
+    },
+    logger,
+  });
+  const projects = new Projects({ reconciler, store, runtime: deps.runtime, publish, logger });
+  await reconciler.start();
+  return { projects, reconciler, close: () => reconciler.close() };
+}
