@@ -47,6 +47,7 @@ LONG=(
   test/integration/logs-e2e/rotation.test.ts     # 20-70
   test/integration/cli/containers.test.ts        # 35
   test/integration/api/streams.test.ts           # 23, 12 of it the slow client's stall
+  test/integration/api/dashboard.test.ts         # 23, two agents (plain and TLS)
   test/integration/dashboards/panels.test.ts     # 25
   test/integration/cli/discovery-lb.test.ts      # 21
   test/integration/logs-e2e/secure-forward.test.ts # 18

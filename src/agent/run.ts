@@ -8,6 +8,7 @@ import { VERSION } from '../version.js';
 import { checkStartConfig } from './check.js';
 import { composeRuntime } from './compose.js';
 import { type AgentConfig, apiTcpAddress, loadAgentConfig } from './config.js';
+import { dashboardStatusReader } from './dashboard-status.js';
 import { demoStopNote, demoWanted, runDemo } from './demo.js';
 import { makeAgentRoots, secureAgentDirs } from './dirs.js';
 import { startDeploy } from './deploy.js';
@@ -63,7 +64,13 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
   });
   const endpoints: Record<string, string> = { api: `unix://${cfg.socket}`, ...sidecars.endpoints };
   const api = new ApiServer(
-    { runtime: runtime.manager, events, stats: sidecars.stats, projects: deploy.projects },
+    {
+      runtime: runtime.manager,
+      events,
+      stats: sidecars.stats,
+      projects: deploy.projects,
+      dashboardStatus: dashboardStatusReader(cfg, sidecars.catalog, endpoints),
+    },
     logger.child({ component: 'api' }),
     () => ({
       endpoints,

@@ -16,6 +16,7 @@ import {
 import type { Logger } from '../../runtime/base/log.js';
 import { compileSchema, schemaError } from '../../runtime/base/schema.js';
 import { registerContainerRoutes } from './routes/containers.js';
+import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerImageRoutes } from './routes/images.js';
 import { registerProjectRoutes } from './routes/projects.js';
@@ -161,6 +162,7 @@ export class ApiServer {
     registerVolumeRoutes(app, this.deps);
     registerImageRoutes(app, this.deps);
     registerProjectRoutes(app, this.deps);
+    registerDashboardRoutes(app, this.deps);
     await app.ready();
     return app;
   }

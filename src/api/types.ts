@@ -3,6 +3,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import type { RuntimeEvent } from '../../runtime/types.js';
 import type { StatsReply } from '../../sidecar/metrics/stats.js';
 import type { Projects } from '../deploy/projects.js';
+import type { DashboardStatus } from './dashboard-status.js';
 
 /** What the API needs from the agent; injected by the composition root. */
 export interface ApiDeps {
@@ -14,6 +15,8 @@ export interface ApiDeps {
   projects?: Projects;
   /** `POST /v1/dashboard/login` (`berth dashboard-url`): a fresh one-time login URL; absent when the dashboard is off. */
   dashboardLogin?: () => { url: string; expiresAt: string };
+  /** `GET /v1/dashboard/status` (src/agent/dashboard-status.ts); without it the route answers NotImplemented. */
+  dashboardStatus?: () => Promise<DashboardStatus>;
 }
 
 /**
