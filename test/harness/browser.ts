@@ -70,9 +70,15 @@ export async function startBrowser(): Promise<TestBrowser> {
       await page.setViewportSize(viewport);
       const errors: string[] = [];
       page.on('console', (m) => {
-        if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+        // "Failed to load resource" is the response listener's, with its URL.
+        if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
+          errors.push(`console: ${m.text()}`);
       });
       page.on('pageerror', (e) => errors.push(`exception: ${e.message}`));
+      page.on('response', (r) => {
+        // Chromium's console line for a 4xx/5xx does not name the URL: record it here with it.
+        if (r.status() >= 400) errors.push(`http ${r.status()}: ${r.request().method()} ${r.url()}`);
+      });
       page.on('requestfailed', (r) => {
         // A WebSocket or fetch the page closes itself on navigation is aborted, not failed.
         const why = r.failure()?.errorText ?? '';
@@ -93,4 +99,13 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const path = join(ARTIFACTS, `${name.replace(/[^\w.-]+/g, '_')}.png`);
   await page.screenshot({ path, fullPage: false });
   return path;
+}
+
+/**
+ * Evaluates a JavaScript expression in the page and returns its value. A
+ * string, not a function: the test files compile without the DOM's types
+ * (tsconfig has Node's only), and the expression is the page's business.
+ */
+export function inPage<T = unknown>(page: Page, expression: string): Promise<T> {
+  return page.evaluate(expression) as Promise<T>;
 }

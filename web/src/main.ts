@@ -69,6 +69,9 @@ async function main(): Promise<void> {
     ),
     content,
   );
+  const store = new Store();
+  // The list needs only the cookie: read it while the session's CSRF token is fetched.
+  const listed = store.refresh();
   try {
     await startSession();
   } catch (err) {
@@ -92,7 +95,6 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const store = new Store();
   store.start();
   store.on('status', () => {
     const ok = store.streamState.events === 'open' && store.streamState.stats === 'open';
@@ -120,7 +122,7 @@ async function main(): Promise<void> {
   window.addEventListener('hashchange', show);
   show();
   // The first view with data: what the load-time figure measures (performance mark, data-ready).
-  await store.refresh();
+  await listed;
   requestAnimationFrame(() => {
     performance.mark('berth:first-view');
     document.body.dataset.ready = '1';

@@ -22,8 +22,8 @@ export class Store {
   private refreshing: Promise<void> | undefined;
   private again = false;
 
+  /** Opens the streams; the container list is read when the events stream opens (and reopens). */
   start(): void {
-    void this.refresh();
     openStream(
       '/v1/ws/events',
       (data) => {

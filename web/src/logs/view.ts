@@ -209,7 +209,12 @@ export class LogPaneView {
   }
 
   private statusText(): string {
-    const parts = [`${this.model.size.toLocaleString('en')} lines${this.model.searching ? ' match' : ''}`];
+    const n = this.model.size;
+    const parts = [
+      this.model.searching
+        ? `${n.toLocaleString('en')} ${n === 1 ? 'line matches' : 'lines match'}`
+        : `${n.toLocaleString('en')} ${n === 1 ? 'line' : 'lines'}`,
+    ];
     if (this.model.paused) parts.push(`paused, ${this.model.heldCount.toLocaleString('en')} new`);
     else if (!this.follow) parts.push('not following (End to follow)');
     return parts.join(' · ');

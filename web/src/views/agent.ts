@@ -5,8 +5,8 @@
  * backlog).
  */
 import { ApiError, get } from '../api.js';
-import { fill, h } from '../dom.js';
-import { readStatus } from './services.js';
+import { bytes, fill, h } from '../dom.js';
+import { type DashboardStatus, readStatus } from './services.js';
 import type { View } from './view.js';
 
 interface Info {
@@ -19,15 +19,6 @@ function table(rows: Array<[string, string]>): HTMLElement {
     'dl',
     { class: 'facts' },
     ...rows.flatMap(([k, v]) => [h('dt', null, k), h('dd', { class: 'mono' }, v)]),
-  );
-}
-
-function flat(obj: unknown, prefix = ''): Array<[string, string]> {
-  if (obj === null || typeof obj !== 'object') return [[prefix, String(obj)]];
-  if (Array.isArray(obj))
-    return [[prefix, obj.length > 0 && typeof obj[0] === 'object' ? `${obj.length} items` : obj.join(', ')]];
-  return Object.entries(obj as Record<string, unknown>).flatMap(([k, v]) =>
-    flat(v, prefix ? `${prefix}.${k}` : k),
   );
 }
 
@@ -72,11 +63,28 @@ export const agentView: View = (root, _params, store) => {
     if (gone) return;
     if (s.error) fill(sidecars, h('p', { class: 'muted' }, `Not reported by this agent (${s.error}).`));
     else {
-      const { catalog, haproxy, ...rest } = s.status ?? {};
-      const rows: Array<[string, string]> = [];
-      if (catalog) rows.push(['catalog', `${catalog.kind}, ${catalog.services.length} services`]);
-      if (haproxy) rows.push(['haproxy', haproxy.error ?? `${haproxy.backends.length} backends`]);
-      rows.push(...flat(rest));
+      const st = s.status as DashboardStatus;
+      const instances = st.catalog.services.reduce((n, x) => n + x.instances.length, 0);
+      const servers = st.haproxy.backends.reduce((n, b) => n + b.servers.length, 0);
+      const ship = st.logShipping;
+      const rows: Array<[string, string]> = [
+        [
+          'catalog',
+          `${st.catalog.kind}${st.catalog.stale ? ' (stale)' : ''}: ${st.catalog.services.length} services, ${instances} instances`,
+        ],
+        [
+          'haproxy',
+          st.haproxy.running
+            ? `${st.haproxy.backends.length} backends, ${servers} servers`
+            : `not running: ${st.haproxy.error ?? ''}`,
+        ],
+        [
+          'log shipping',
+          ship.enabled
+            ? `backlog ${ship.backlogRecords ?? '?'} records, spool ${bytes(ship.spoolBytes)}, ${ship.containers ?? '?'} containers`
+            : 'off (no Fluentd receiver named)',
+        ],
+      ];
       fill(sidecars, table(rows));
     }
   };

@@ -4,25 +4,28 @@
  * actions, and its log tail below.
  */
 import { ApiError, get, seg } from '../api.js';
-import { fill, h } from '../dom.js';
+import { bytes, fill, h } from '../dom.js';
 import type { Container, ContainerDetail } from '../types.js';
 import { addresses, healthBadge, link, logsHref, ports, stateBadge, statsCharts } from './common.js';
 import { actionButtons } from './containers.js';
 import { mountLogs } from './logs.js';
 import type { View } from './view.js';
 
-function limits(d: ContainerDetail): string {
-  const cfg = (d.config ?? {}) as Record<string, unknown>;
+/** Limits from the inspected config (runtime/oci/types.ts RawResources: bytes, CFS quota/period). */
+export function limits(d: ContainerDetail): string {
+  const r = ((d.config as { resources?: Record<string, unknown> } | undefined)?.resources ?? {}) as {
+    memory?: number;
+    cpuQuota?: number;
+    cpuPeriod?: number;
+    cpusetCpus?: string;
+    pidsLimit?: number;
+  };
   const out: string[] = [];
-  for (const [key, label] of [
-    ['memory', 'memory'],
-    ['cpus', 'cpus'],
-    ['cpusetCpus', 'cpuset'],
-    ['pidsLimit', 'pids'],
-  ] as const) {
-    const v = cfg[key];
-    if (v !== undefined && v !== null && v !== '') out.push(`${label} ${String(v)}`);
-  }
+  if (typeof r.memory === 'number' && r.memory > 0) out.push(`memory ${bytes(r.memory)}`);
+  if (typeof r.cpuQuota === 'number' && r.cpuQuota > 0 && r.cpuPeriod)
+    out.push(`cpus ${+(r.cpuQuota / r.cpuPeriod).toFixed(2)}`);
+  if (r.cpusetCpus) out.push(`cpuset ${r.cpusetCpus}`);
+  if (typeof r.pidsLimit === 'number' && r.pidsLimit > 0) out.push(`pids ${r.pidsLimit}`);
   return out.length > 0 ? out.join(', ') : 'none';
 }
 

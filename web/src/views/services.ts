@@ -12,29 +12,38 @@ import { COMPOSE_PROJECT, COMPOSE_SERVICE, type Container } from '../types.js';
 import { addresses, containerHref, healthBadge, link, logsHref, stateBadge } from './common.js';
 import type { View } from './view.js';
 
-/** GET /v1/dashboard/status, the parts this view reads. */
+/** GET /v1/dashboard/status (src/api/dashboard-status.ts). */
 export interface DashboardStatus {
-  haproxy?: {
+  catalog: {
+    kind: 'local' | 'consul';
+    stale: boolean;
+    services: Array<{
+      name: string;
+      instances: Array<{
+        id: string;
+        address: string;
+        port: number;
+        node: string;
+        health: string;
+        containerId?: string;
+      }>;
+    }>;
+  };
+  haproxy: {
+    running: boolean;
+    error?: string;
     backends: Array<{
       name: string;
       servers: Array<{
         name: string;
-        address?: string;
-        state: string;
-        sessions?: number;
-        container?: string;
+        address: string;
+        status: string;
+        sessions: number;
+        containerId?: string;
       }>;
     }>;
-    error?: string;
   };
-  catalog?: {
-    kind: string;
-    services: Array<{
-      name: string;
-      instances: Array<{ id: string; address: string; port: number; healthy: boolean; container?: string }>;
-    }>;
-  };
-  [key: string]: unknown;
+  logShipping: { enabled: boolean; backlogRecords?: number; spoolBytes?: number; containers?: number };
 }
 
 export function serviceOf(c: Container): string | undefined {
@@ -65,9 +74,7 @@ export const servicesView: View = (root, _params, store: Store) => {
     const out: string[] = [];
     for (const b of status?.haproxy?.backends ?? []) {
       for (const s of b.servers) {
-        if (s.container === c.name || s.container === c.id) {
-          out.push(`${s.state}${s.sessions !== undefined ? `, ${s.sessions} sessions` : ''} (${b.name})`);
-        }
+        if (s.containerId === c.id) out.push(`${s.status}, ${s.sessions} sessions (${b.name}/${s.name})`);
       }
     }
     return out;
@@ -76,8 +83,7 @@ export const servicesView: View = (root, _params, store: Store) => {
     const out: string[] = [];
     for (const s of status?.catalog?.services ?? []) {
       for (const i of s.instances) {
-        if (i.container === c.name || i.container === c.id)
-          out.push(`${s.name} ${i.address}:${i.port} ${i.healthy ? 'passing' : 'critical'}`);
+        if (i.containerId === c.id) out.push(`${s.name} ${i.address}:${i.port} ${i.health}`);
       }
     }
     return out;
@@ -172,9 +178,9 @@ export const servicesView: View = (root, _params, store: Store) => {
     status = r.status;
     note.textContent = r.error
       ? `Catalog and HAProxy state unavailable (${r.error}).`
-      : status?.haproxy?.error
-        ? `HAProxy: ${status.haproxy.error}`
-        : 'Catalog and HAProxy state refresh every 2 s.';
+      : `Catalog (${status?.catalog.kind ?? '?'}${status?.catalog.stale ? ', stale' : ''}) and HAProxy${
+          status?.haproxy.error ? ` (${status.haproxy.error})` : ''
+        } refresh every 2 s.`;
     draw();
   };
   void poll();
