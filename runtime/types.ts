@@ -26,6 +26,8 @@ export interface ContainerDescriptor {
   ports: PortMapping[];
   /** Addresses on networks, keyed by network name (`bridge` → `10.88.0.5`). */
   addresses: Record<string, string>;
+  /** Network aliases, keyed by network name (only networks where it has some; the embedded DNS answers them). */
+  aliases?: Record<string, string[]>;
   networkMode: 'none' | 'host' | 'bridge' | string;
   /** Host pid of the container's init process while running. */
   pid?: number;
@@ -75,7 +77,10 @@ export type ContainerTopic =
   | 'container.unhealthy'
   | 'container.stopping'
   | 'container.died'
-  | 'container.removed';
+  | 'container.removed'
+  /** A running or stopped container joined / left a network (`berth network connect`/`disconnect`). */
+  | 'container.connected'
+  | 'container.disconnected';
 export type ImageTopic = 'image.pulled' | 'image.loaded' | 'image.tagged' | 'image.removed';
 
 export interface ContainerEvent {

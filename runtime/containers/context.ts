@@ -125,6 +125,7 @@ export class ContainerContext {
       state: rec.state,
       ports: rec.ports,
       addresses: rec.network?.addresses ?? {},
+      ...(rec.network?.aliases ? { aliases: rec.network.aliases } : {}),
       networkMode: rec.config.network,
       ...(rec.pid ? { pid: rec.pid } : {}),
       cgroupPath: this.d.spec.cgroupPath(rec.id),

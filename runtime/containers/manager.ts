@@ -19,6 +19,7 @@ import { ExitHandler } from './exits.js';
 import { HealthWatch } from './health-watch.js';
 import { Lifecycle } from './lifecycle.js';
 import { LogFollow } from './log-follow.js';
+import { NetworkOps } from './networks.js';
 import type { ContainerRecord } from './record.js';
 import { RestartScheduler } from './restarts.js';
 import { Restorer } from './restore.js';
@@ -46,6 +47,7 @@ export class ContainerManager implements Runtime {
   private readonly lifecycle: Lifecycle;
   private readonly restorer: Restorer;
   private readonly volumeOps: VolumeOps;
+  private readonly networkOps: NetworkOps;
 
   constructor(private readonly d: ContainerManagerDeps) {
     const ctx = new ContainerContext(d);
@@ -67,6 +69,17 @@ export class ContainerManager implements Runtime {
     this.exits = new ExitHandler(ctx, this.health, this.restarts, this.follow, this.volumeOps);
     this.lifecycle = new Lifecycle(ctx, this.exits, this.health, this.restarts, this.volumeOps);
     this.restorer = new Restorer(ctx, this.exits, this.health, this.restarts, this.volumeOps);
+    this.networkOps = new NetworkOps(ctx);
+  }
+
+  /** `berth network connect`: joins a container to a network (at once when running; runtime/containers/networks.ts). */
+  connectNetwork(idOrName: string, network: string, aliases: string[] = []): Promise<ContainerDescriptor> {
+    return this.networkOps.connect(idOrName, network, aliases);
+  }
+
+  /** `berth network disconnect`. */
+  disconnectNetwork(idOrName: string, network: string): Promise<ContainerDescriptor> {
+    return this.networkOps.disconnect(idOrName, network);
   }
 
   // ---- read side (ContainerSource) -------------------------------------------

@@ -27,7 +27,7 @@ import { checkNetworkName, DEFAULT_NETWORK } from './net-names.js';
 import { DEFAULT_POOL, DEFAULT_POOL_PREFIX } from './pool.js';
 import { formatPort, isPublished, validatePortMappings } from './portspec.js';
 import { AttachmentStore } from './records.js';
-import { type NetworkCreateRequest, type NetworkDef, NetworkRegistry } from './registry.js';
+import { NetworkRegistry } from './registry.js';
 import { type HostTools, Segment } from './segment.js';
 import { ProcSysctl } from './sysctl.js';
 import type {
@@ -35,18 +35,16 @@ import type {
   BridgeNetworkOptions,
   LinkRecord,
   NetworkAttachment,
+  NetworkCreateRequest,
+  NetworkDef,
+  NetworkInfo,
   NetworkJoinRequest,
   NetworkPort,
+  NetworkVerbs,
 } from './types.js';
 
 export { CHAINS } from './bridge-setup.js';
-
-/** A network as `berth network ls/inspect` shows it: its definition and the running containers on it. */
-export interface NetworkInfo extends Omit<NetworkDef, 'removing'> {
-  /** The default network (`bridge`): not created or removed by users. */
-  builtin?: boolean;
-  containers: Array<{ id: string; address?: string; aliases: string[] }>;
-}
+export type { NetworkInfo } from './types.js';
 
 type AttachReq = Parameters<NetworkPort['attach']>[1];
 
@@ -67,7 +65,7 @@ type AttachReq = Parameters<NetworkPort['attach']>[1];
  * while a container joins it. Each network's host side is a Segment
  * (segment.ts: bridge-setup.ts, ipam.ts, netns.ts, publish.ts).
  */
-export class BridgeNetworkManager implements NetworkPort {
+export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'connect' | 'disconnect'> {
   readonly bridge: string;
   readonly subnet: Subnet;
   readonly stateDir: string;

@@ -15,38 +15,10 @@ import { writeFileAtomic } from './files.js';
 import { bridgeNameFor, checkLabels, checkNetworkName, NETWORK_NAME_RE } from './net-names.js';
 import { explicitSubnet, hostSubnets, pickSubnet, type TakenSubnet } from './pool.js';
 import { type HostTools, Segment } from './segment.js';
+import type { NetworkCreateRequest, NetworkDef } from './types.js';
 
 /** The `networks/<name>/network.json` format. */
 export const NETWORK_DEF_VERSION = 1;
-
-/** A user-defined network as stored and as `berth network inspect` shows it (without its containers). */
-export interface NetworkDef {
-  /** 64 hex characters, random. */
-  id: string;
-  name: string;
-  driver: 'bridge';
-  /** `bn-<12 hex>`. */
-  bridge: string;
-  subnet: string;
-  gateway: string;
-  /** No traffic leaves or enters the network (no NAT, no published ports). */
-  internal: boolean;
-  labels: Record<string, string>;
-  createdAt: string;
-  /** Set before removal starts: a crash mid-removal is finished by the next restore, never left half-done. */
-  removing?: boolean;
-}
-
-/** `berth network create` / `POST /v1/networks`. */
-export interface NetworkCreateRequest {
-  name: string;
-  /** CIDR; default: the next free subnet of the pool. */
-  subnet?: string;
-  /** A host address of the subnet; default its first. */
-  gateway?: string;
-  internal?: boolean;
-  labels?: Record<string, string>;
-}
 
 export interface RegistryOptions {
   /** `<network stateDir>/networks`: one directory per network (`network.json`, `ipam.json`). */

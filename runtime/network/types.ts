@@ -1,5 +1,5 @@
 import type { Logger } from '../base/log.js';
-import type { PortMapping } from '../types.js';
+import type { ContainerDescriptor, PortMapping } from '../types.js';
 import type { CommandRunner } from './exec.js';
 import type { PortProbe } from './hostports.js';
 import type { SysctlWriter } from './sysctl.js';
@@ -109,6 +109,12 @@ export interface NetworkPort {
   detach(id: string): Promise<void>;
   /** On agent start: live containers keep their attachments; leaks are freed. */
   restore(liveIds: string[]): Promise<void>;
+  /** Joins a running container to one more network (a new interface at once). */
+  connect?(id: string, network: string, aliases?: string[]): Promise<NetworkAttachment>;
+  /** Takes a running container off a network. */
+  disconnect?(id: string, network: string): Promise<NetworkAttachment>;
+  /** NotFound when there is no such network (checked before a stopped container's config names it). */
+  inspectNetwork?(name: string): Promise<unknown>;
 }
 
 /** What a container got from `attach`; kept in its container record. */
@@ -122,4 +128,57 @@ export interface NetworkAttachment {
   resolvConfPath?: string;
   /** The published ports with the host ports actually bound (an ephemeral `0` resolved). */
   ports: PortMapping[];
+}
+
+/**
+ * The network verbs as the API serves them (`/v1/networks`): the agent
+ * joins BridgeNetworkManager's (create, list, inspect, rm, prune) with the
+ * container manager's connect/disconnect, which keep the container record
+ * current. `containers` of a network carry ids; the API adds names.
+ */
+export interface NetworkVerbs {
+  createNetwork(req: NetworkCreateRequest): Promise<NetworkInfo>;
+  listNetworks(): Promise<NetworkInfo[]>;
+  inspectNetwork(name: string): Promise<NetworkInfo>;
+  removeNetwork(name: string): Promise<void>;
+  pruneNetworks(): Promise<string[]>;
+  /** Resolves the container by id or name; answers its descriptor with the new addresses. */
+  connect(container: string, network: string, aliases: string[]): Promise<ContainerDescriptor>;
+  disconnect(container: string, network: string): Promise<ContainerDescriptor>;
+}
+
+/** A user-defined network as stored and as `berth network inspect` shows it (without its containers). */
+export interface NetworkDef {
+  /** 64 hex characters, random. */
+  id: string;
+  name: string;
+  driver: 'bridge';
+  /** `bn-<12 hex>`. */
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  /** No traffic leaves or enters the network (no NAT, no published ports). */
+  internal: boolean;
+  labels: Record<string, string>;
+  createdAt: string;
+  /** Set before removal starts: a crash mid-removal is finished by the next restore, never left half-done. */
+  removing?: boolean;
+}
+
+/** `berth network create` / `POST /v1/networks`. */
+export interface NetworkCreateRequest {
+  name: string;
+  /** CIDR; default: the next free subnet of the pool. */
+  subnet?: string;
+  /** A host address of the subnet; default its first. */
+  gateway?: string;
+  internal?: boolean;
+  labels?: Record<string, string>;
+}
+
+/** A network as `berth network ls/inspect` shows it: its definition and the running containers on it. */
+export interface NetworkInfo extends Omit<NetworkDef, 'removing'> {
+  /** The default network (`bridge`): not created or removed by users. */
+  builtin?: boolean;
+  containers: Array<{ id: string; address?: string; aliases: string[] }>;
 }

@@ -13,6 +13,7 @@ import { demoStopNote, demoWanted, runDemo } from './demo.js';
 import { makeAgentRoots, secureAgentDirs } from './dirs.js';
 import { startDeploy } from './deploy.js';
 import { lockAgentDirs } from './lock.js';
+import { networkVerbs } from './networks.js';
 import { startSidecars } from './sidecars.js';
 
 /**
@@ -69,6 +70,7 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
       events,
       stats: sidecars.stats,
       projects: deploy.projects,
+      networks: networkVerbs(runtime.network, runtime.manager),
       dashboardStatus: dashboardStatusReader(cfg, sidecars.catalog, endpoints),
     },
     logger.child({ component: 'api' }),

@@ -19,6 +19,7 @@ import { registerContainerRoutes } from './routes/containers.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerImageRoutes } from './routes/images.js';
+import { registerNetworkRoutes } from './routes/networks.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
@@ -162,6 +163,7 @@ export class ApiServer {
     registerVolumeRoutes(app, this.deps);
     registerImageRoutes(app, this.deps);
     registerProjectRoutes(app, this.deps);
+    registerNetworkRoutes(app, this.deps);
     registerDashboardRoutes(app, this.deps);
     await app.ready();
     return app;

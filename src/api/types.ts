@@ -1,4 +1,5 @@
 import type { EventExchange } from '../../runtime/base/events.js';
+import type { NetworkVerbs } from '../../runtime/network/types.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { RuntimeEvent } from '../../runtime/types.js';
 import type { StatsReply } from '../../sidecar/metrics/stats.js';
@@ -11,6 +12,8 @@ export interface ApiDeps {
   events: EventExchange<RuntimeEvent>;
   /** `GET /v1/stats`; without it the route answers NotImplemented. */
   stats?: { read(names: string[]): Promise<StatsReply> };
+  /** `/v1/networks` (runtime/network); without it those routes answer NotImplemented. */
+  networks?: NetworkVerbs;
   /** `/v1/projects` (src/deploy); without it those routes answer NotImplemented. */
   projects?: Projects;
   /** `POST /v1/dashboard/login` (`berth dashboard-url`): a fresh one-time login URL; absent when the dashboard is off. */

@@ -5,6 +5,7 @@ import type { ApiClient } from './client.js';
 import { registerComposeCommands } from './commands/compose.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { registerImageCommands, registerLoginCommands } from './commands/images.js';
+import { registerNetworkCommands } from './commands/networks.js';
 import { registerProjectCommands } from './commands/project.js';
 import { registerPruneCommands } from './commands/prune.js';
 import { registerStatsCommand } from './commands/stats.js';
@@ -103,6 +104,7 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
   registerImageCommands(program, client);
   registerLoginCommands(program, client);
   registerVolumeCommands(program, client);
+  registerNetworkCommands(program, client);
   registerPruneCommands(program, client);
   registerStatsCommand(program, client);
   registerComposeCommands(program);

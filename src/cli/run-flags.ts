@@ -84,7 +84,17 @@ export const RUN_FLAGS: readonly RunFlagRow[] = [
     description: 'start-up time during which failures do not count',
   },
   { flags: '--no-healthcheck', description: "disable the image's health check" },
-  { flags: '--network <mode>', description: 'none, host or bridge', default: 'bridge' },
+  {
+    flags: '--network <name>',
+    description:
+      'a network to join (repeatable; the first carries published ports), or the mode none or host; default bridge',
+    repeatable: true,
+  },
+  {
+    flags: '--network-alias <alias>',
+    description: 'another DNS name of the container on its first user-defined network (repeatable)',
+    repeatable: true,
+  },
   { flags: '--add-host <host:ip>', description: 'add a line to /etc/hosts (repeatable)', repeatable: true },
   { flags: '-l, --label <KEY=VALUE>', description: 'set a label (repeatable)', repeatable: true },
   { flags: '-u, --user <user[:group]>', description: 'user name or uid to run as' },

@@ -34,7 +34,8 @@ export interface RunFlags {
   healthRetries?: string;
   healthStartPeriod?: string;
   noHealthcheck?: boolean;
-  network?: string;
+  network?: string[];
+  networkAlias?: string[];
   label?: string[];
   user?: string;
   workdir?: string;
@@ -72,6 +73,7 @@ export const FIELD_FLAGS: Record<string, string> = {
   restart: '--restart',
   healthcheck: '--health-*',
   network: '--network',
+  networks: '--network/--network-alias',
   labels: '-l/--label',
   user: '-u/--user',
   workdir: '-w/--workdir',
@@ -138,8 +140,7 @@ export function buildCreateRequest(image: string, args: string[], f: RunFlags): 
   set('pidsLimit', f.pidsLimit);
   set('ulimits', f.ulimit);
   set('restart', f.restart);
-  // As typed: the agent checks it against the schema and names the field.
-  set('network', f.network as CreateRequest['network']);
+  Object.assign(req, networkFields(f.network ?? [], f.networkAlias ?? []));
   set('labels', keyValues(f.label, '-l/--label'));
   set('user', f.user);
   set('workdir', f.workdir);
@@ -204,4 +205,45 @@ export function envFiles(files: string[], env: NodeJS.ProcessEnv = process.env):
     });
   }
   return out;
+}
+
+/**
+ * `--network` (repeatable) and `--network-alias`: `none`/`host` are modes
+ * (alone), anything else a network to join, `bridge` the default one;
+ * aliases go to the first user-defined network (Docker's rule: the default
+ * network has no aliases). Names are checked by the agent against the schema.
+ */
+export function networkFields(
+  networks: string[],
+  aliases: string[],
+): Pick<CreateRequest, 'network' | 'networks'> {
+  const modes = networks.filter((n) => n === 'none' || n === 'host');
+  if (modes.length > 0 && networks.length > 1)
+    throw new InvalidArgumentError(
+      `--network: ${modes[0]} is a mode and cannot be combined with other networks (${networks.join(', ')})`,
+      { field: 'network' },
+    );
+  if (modes.length > 0) {
+    if (aliases.length > 0)
+      throw new InvalidArgumentError('--network-alias: only on a user-defined network', {
+        field: 'networks',
+      });
+    return { network: modes[0] as 'none' | 'host' };
+  }
+  const names = [...new Set(networks)];
+  const userIndex = names.findIndex((n) => n !== 'bridge' && n !== 'default');
+  if (aliases.length > 0 && userIndex < 0)
+    throw new InvalidArgumentError(
+      '--network-alias: only on a user-defined network (--network NAME); the default network has no aliases',
+      { field: 'networks' },
+    );
+  if (names.length === 0 || (names.length === 1 && (names[0] === 'bridge' || names[0] === 'default')))
+    return networks.length > 0 ? { network: 'bridge' } : {};
+  return {
+    network: 'bridge',
+    networks: names.map((name, i) => ({
+      name: name === 'default' ? 'bridge' : name,
+      ...(i === userIndex && aliases.length > 0 ? { aliases } : {}),
+    })),
+  };
 }
