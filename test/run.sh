@@ -55,6 +55,7 @@ LONG=(
   test/integration/logs-e2e/kill9.test.ts        # 16
   test/integration/cli/images-volumes.test.ts    # 14
   test/integration/cli/run-backpressure.test.ts  # 12
+  test/integration/metrics/cadvisor-parity.test.ts # 17, mostly waiting for both exporters and the window
   test/integration/logs/pipeline.test.ts         # 10
 )
 
@@ -63,7 +64,7 @@ LONG=(
 # runtime also refuse a non-root caller with a message, for node --test runs.)
 NEEDS_ROOT=(
   test/integration/api test/integration/cli test/integration/containers
-  test/integration/dashboards test/integration/exec test/integration/image
+  test/integration/dashboards test/integration/exec test/integration/image test/integration/metrics
   test/integration/logs-e2e test/integration/network test/integration/snapshot
   test/integration/haproxy/sigint.test.ts test/integration/logs/informer-race.test.ts
   test/unit/image/extract.test.ts test/unit/image/store.test.ts test/unit/image/limits.test.ts

@@ -4,6 +4,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import type { RuntimeEvent } from '../../runtime/types.js';
 import type { CatalogView } from '../../sidecar/discovery/types.js';
 import { Projects } from '../deploy/projects.js';
+import { ProjectsDir } from '../deploy/projects-dir.js';
 import { catalogReadiness, type LbSlots } from '../deploy/readiness.js';
 import { Reconciler } from '../deploy/reconciler.js';
 import { newRolloutState, rollout } from '../deploy/rollout.js';
@@ -29,6 +30,8 @@ export async function startDeploy(deps: {
   events: EventExchange<RuntimeEvent>;
   catalogView: () => CatalogView;
   lbSlots?: LbSlots;
+  /** `--projects-dir`: Compose projects kept up from a watched directory. */
+  projectsDir?: string | null;
   logger: Logger;
 }): Promise<Deploy> {
   const logger = deps.logger.child({ component: 'reconciler' });
@@ -51,5 +54,20 @@ export async function startDeploy(deps: {
   });
   const projects = new Projects({ reconciler, store, runtime: deps.runtime, publish, logger });
   await reconciler.start();
-  return { projects, reconciler, close: () => reconciler.close() };
+  const dir = deps.projectsDir
+    ? new ProjectsDir({
+        dir: deps.projectsDir,
+        projects,
+        logger: logger.child({ projectsDir: deps.projectsDir }),
+      })
+    : undefined;
+  await dir?.start();
+  return {
+    projects,
+    reconciler,
+    close: async () => {
+      await dir?.close();
+      await reconciler.close();
+    },
+  };
 }

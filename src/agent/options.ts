@@ -54,6 +54,14 @@ export const AGENT_CONFIG = defineConfig([
       'a Compose file brought up as project "demo" once the agent is ready (npm start: demo/compose.yaml; "" or 0: none); its berth-demo images come from the set-up\'s demo build',
   },
   {
+    key: 'projectsDir',
+    type: 'string',
+    default: null,
+    env: 'BERTH_PROJECTS_DIR',
+    description:
+      'a directory of Compose projects kept up (each *.yaml in it, or a subdirectory with compose.yaml): a file added or changed is applied, removed is taken down; an invalid one changes nothing',
+  },
+  {
     key: 'apiTcp',
     type: 'string',
     default: null,

@@ -61,6 +61,7 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
     events,
     catalogView: () => sidecars.catalog.view(),
     ...(sidecars.lbSlots ? { lbSlots: sidecars.lbSlots } : {}),
+    projectsDir: cfg.projectsDir,
     logger,
   });
   const endpoints: Record<string, string> = { api: `unix://${cfg.socket}`, ...sidecars.endpoints };
