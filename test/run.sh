@@ -57,13 +57,15 @@ LONG=(
   test/integration/cli/run-backpressure.test.ts  # 12
   test/integration/metrics/cadvisor-parity.test.ts # 17, mostly waiting for both exporters and the window
   test/integration/logs/pipeline.test.ts         # 10
+  test/integration/deploy/up.test.ts             # 75, stop grace periods and health checks
+  test/integration/deploy/projects-dir.test.ts   # 30
 )
 
 # Files that need root (test/README.md says what for). Run by another user they
 # are not started: the run fails naming them. (startAgent and the in-process
 # runtime also refuse a non-root caller with a message, for node --test runs.)
 NEEDS_ROOT=(
-  test/integration/api test/integration/cli test/integration/containers
+  test/integration/api test/integration/cli test/integration/containers test/integration/deploy
   test/integration/dashboards test/integration/exec test/integration/image test/integration/metrics
   test/integration/logs-e2e test/integration/network test/integration/snapshot
   test/integration/haproxy/sigint.test.ts test/integration/logs/informer-race.test.ts
