@@ -100,6 +100,7 @@ export function registerSystemRoutes(
         querystring: topicQuery,
         description:
           'WebSocket: one text message per event envelope; closed 1008 when the client is too slow',
+        messages: EventEnvelope,
         response: responses({ 101: SwitchingProtocols }),
       }),
     },
