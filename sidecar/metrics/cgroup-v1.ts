@@ -50,6 +50,8 @@ export class CgroupV1Reader implements CgroupReader {
         nrPeriods: st?.get('nr_periods'),
         nrThrottled: st?.get('nr_throttled'),
         throttledSeconds: ns(st?.get('throttled_time')),
+        nrBursts: st?.get('nr_bursts'),
+        burstSeconds: ns(st?.get('burst_time')),
       },
       [cpuacct, cpu],
     );

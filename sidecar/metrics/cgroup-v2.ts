@@ -39,6 +39,8 @@ export class CgroupV2Reader implements CgroupReader {
         nrPeriods: st?.get('nr_periods'),
         nrThrottled: st?.get('nr_throttled'),
         throttledSeconds: us(st?.get('throttled_usec')),
+        nrBursts: st?.get('nr_bursts'),
+        burstSeconds: us(st?.get('burst_usec')),
       },
       [this.root],
     );

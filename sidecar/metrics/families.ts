@@ -47,6 +47,16 @@ export const FAMILIES: readonly FamilyDef[] = [
     help: 'Total time duration the container has been throttled.',
   },
   {
+    name: 'container_cpu_cfs_burst_periods_total',
+    type: 'counter',
+    help: 'Number of periods when burst occurs.',
+  },
+  {
+    name: 'container_cpu_cfs_burst_seconds_total',
+    type: 'counter',
+    help: 'Total time duration the container has been bursted.',
+  },
+  {
     name: 'container_memory_usage_bytes',
     type: 'gauge',
     help: 'Current memory usage in bytes, including all memory regardless of when it was accessed',

@@ -19,6 +19,9 @@ export interface CpuStats {
   nrPeriods?: number;
   nrThrottled?: number;
   throttledSeconds?: number;
+  /** CFS burst (Linux ≥ 5.14): periods that used burst capacity, and the burst time in seconds. */
+  nrBursts?: number;
+  burstSeconds?: number;
 }
 
 export interface MemoryStats {
