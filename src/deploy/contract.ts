@@ -73,8 +73,10 @@ export interface RolloutState {
   reason?: string;
   /**
    * Set on the rollback the rollout started itself because the update failed
-   * (failure_action rollback): why the update failed. Such a rollback ends
-   * `rolled-back`, a `berth rollback` the user asked for ends `done`.
+   * (failure_action rollback): why the update failed. While it runs the state
+   * is that rollback's (kind `rollback`, from = the failed revision); it ends
+   * `rolled-back` reported as the update that failed (kind `update`, `from`
+   * running again, `to` the failed one). A `berth rollback` ends `done`.
    */
   failedUpdate?: string;
   startedAt: string;

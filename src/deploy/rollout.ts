@@ -313,6 +313,10 @@ class RolloutRun {
     this.monitorStop.abort();
     this.state.phase = phase;
     if (reason !== undefined) this.state.reason = reason;
+    if (phase === 'rolled-back' && this.state.kind === 'rollback') {
+      // Reported as the update that was rolled back: `from` runs again, `to` is the revision that failed.
+      this.state = { ...this.state, kind: 'update', from: this.state.to, to: this.state.from };
+    }
     await this.save();
     return structuredClone(this.state);
   }

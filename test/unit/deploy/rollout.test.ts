@@ -131,8 +131,10 @@ describe('rollout: failures', () => {
     ops.behaviour.set('h2', { sick: true });
     const end = await go();
     assert.equal(end.phase, 'rolled-back');
-    assert.equal(end.kind, 'rollback');
-    assert.equal(end.to.configHash, 'h1');
+    // Reported as the update that failed: from runs again, to is the failed revision.
+    assert.equal(end.kind, 'update');
+    assert.equal(end.from.configHash, 'h1');
+    assert.equal(end.to.configHash, 'h2');
     assert.match(end.failedUpdate ?? '', /web-4 did not get ready: unhealthy/);
     assert.equal(end.reason, end.failedUpdate);
     assert.deepEqual(ops.names('h1'), ['web-1', 'web-2', 'web-3']);
