@@ -44,6 +44,12 @@ const DOCS: Array<{ readme: string; marker: string; table: ConfigTable; prefix: 
     table: CONFIG_SECTIONS.consulClient,
     prefix: 'consulClient.',
   },
+  {
+    readme: 'src/api/README.md',
+    marker: 'config:dashboard',
+    table: CONFIG_SECTIONS.dashboard,
+    prefix: 'dashboard.',
+  },
 ];
 
 /** Pads a markdown table's columns, as the READMEs keep them. */
