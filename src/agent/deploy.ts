@@ -1,5 +1,7 @@
+import { isAlreadyExists, isNotFound } from '../../runtime/base/errors.js';
 import type { EventExchange } from '../../runtime/base/events.js';
 import type { Logger } from '../../runtime/base/log.js';
+import type { NetworkVerbs } from '../../runtime/network/types.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { RuntimeEvent } from '../../runtime/types.js';
 import type { CatalogView } from '../../sidecar/discovery/types.js';
@@ -7,6 +9,7 @@ import { Projects } from '../deploy/projects.js';
 import { ProjectsDir } from '../deploy/projects-dir.js';
 import { catalogReadiness, type LbSlots } from '../deploy/readiness.js';
 import { Reconciler } from '../deploy/reconciler.js';
+import type { ProjectNetworks } from '../deploy/replica-ops.js';
 import { newRolloutState, rollout } from '../deploy/rollout.js';
 import { rolloutTopic } from '../deploy/rollout-progress.js';
 import { ProjectStore } from '../deploy/store.js';
@@ -30,6 +33,8 @@ export async function startDeploy(deps: {
   events: EventExchange<RuntimeEvent>;
   catalogView: () => CatalogView;
   lbSlots?: LbSlots;
+  /** The runtime's network registry: projects' networks are made at up and removed at down. */
+  networks?: Pick<NetworkVerbs, 'createNetwork' | 'removeNetwork'>;
   /** `--projects-dir`: Compose projects kept up from a watched directory. */
   projectsDir?: string | null;
   logger: Logger;
@@ -40,10 +45,25 @@ export async function startDeploy(deps: {
   const publish = (topic: string, event: Record<string, unknown>) =>
     deps.events.publish(topic, event as unknown as RuntimeEvent);
   const store = new ProjectStore(deps.stateRoot, logger);
+  const verbs = deps.networks;
+  const networks: ProjectNetworks | undefined = verbs && {
+    ensure: async (n) => {
+      await verbs.createNetwork(n).catch((err: unknown) => {
+        // Made by an earlier up (or by hand, as Compose accepts): used as it is.
+        if (!isAlreadyExists(err)) throw err;
+      });
+    },
+    remove: async (name) => {
+      await verbs.removeNetwork(name).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+    },
+  };
   const reconciler = new Reconciler({
     runtime: deps.runtime,
     store,
     readiness: catalogReadiness(deps.catalogView, deps.lbSlots),
+    ...(networks ? { networks } : {}),
     rollouts: { rollout: (o) => rollout(o), newState: (a) => newRolloutState(a) },
     publish: (topic, ev) => {
       if (topic === 'project.rollout') {
@@ -52,7 +72,14 @@ export async function startDeploy(deps: {
     },
     logger,
   });
-  const projects = new Projects({ reconciler, store, runtime: deps.runtime, publish, logger });
+  const projects = new Projects({
+    reconciler,
+    store,
+    runtime: deps.runtime,
+    ...(networks ? { networks } : {}),
+    publish,
+    logger,
+  });
   await reconciler.start();
   const dir = deps.projectsDir
     ? new ProjectsDir({

@@ -61,6 +61,7 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
     events,
     catalogView: () => sidecars.catalog.view(),
     ...(sidecars.lbSlots ? { lbSlots: sidecars.lbSlots } : {}),
+    networks: networkVerbs(runtime.network, runtime.manager),
     projectsDir: cfg.projectsDir,
     logger,
   });

@@ -107,6 +107,11 @@ describe('berth up', { concurrency: false }, () => {
     assert.equal(web1.labels['com.docker.compose.project.working_dir'], dir);
     assert.match(web1.labels['com.docker.compose.config-hash'] ?? '', /^[0-9a-f]{64}$/);
     assert.equal(await get('/'), '200 v1');
+    // The project's own network, and inside it the other service by its bare name.
+    const nets = await agent.cli(['network', 'ls']);
+    assert.match(nets.stdout, /shop_default/);
+    const byName = await agent.cli(['exec', 'shop-api-1', 'wget', '-qO-', 'http://web:8080/']);
+    assert.equal(byName.stdout.trim(), 'v1', `wget http://web:8080 from api: ${byName.stderr}`);
     const services = await agent.cli(['services', '-p', 'shop']);
     assert.equal(services.code, 0, services.stderr);
     assert.match(services.stdout, new RegExp(`web\\s+\\S+\\s+2\\s+2\\s+2\\s+127\\.0\\.0\\.1:${lbPort}`));
@@ -208,8 +213,11 @@ describe('berth up', { concurrency: false }, () => {
     assert.equal(await get('/'), '200 v1');
   });
 
-  test('down leaves no container, netns, veth, cgroup, iptables rule, registration or HAProxy server', async () => {
+  test('down leaves no container, network, netns, veth, cgroup, iptables rule, registration or HAProxy server', async () => {
     const ids = (await ps()).map((c) => c.id);
+    const net = (await agent.cli(['network', 'inspect', 'shop_default'])).stdout;
+    const bridge = /"bridge":\s*"([^"]+)"/.exec(net)?.[1];
+    assert.ok(bridge, `the network's bridge in ${net}`);
     const r = await agent.cli(['down', '-f', file]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await ps(), []);
@@ -235,6 +243,11 @@ describe('berth up', { concurrency: false }, () => {
       },
     );
     for (const id of ids) assert.ok(!cgroups.includes(id), `cgroup of ${id.slice(0, 12)} gone`);
+    assert.doesNotMatch((await agent.cli(['network', 'ls'])).stdout, /shop_default/, 'the network is gone');
+    assert.ok(
+      !execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' }).includes(bridge),
+      `bridge ${bridge} gone`,
+    );
     const catalog = await readdir(join(agent.stateRoot, 'projects'));
     assert.deepEqual(catalog, [], 'no stored project');
     const st = await agent.cli(['services', '-p', 'shop']);

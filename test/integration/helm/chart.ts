@@ -1,0 +1,206 @@
+/**
+ * The chart tests' tools: the real helm (built by .ci/setup.sh test), the
+ * rendered objects parsed, and a sandbox that lays out what the DaemonSet's
+ * container would see (its ConfigMap, Secrets, emptyDirs and host paths, all
+ * under a temp dir) so the real `berth agent --check-config` runs on exactly
+ * the args and env the chart renders.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import { parseAllDocuments } from 'yaml';
+import type { CliResult } from '../../harness/agent.js';
+import { toolPath } from '../../harness/tools.js';
+
+export const ROOT = new URL('../../../', import.meta.url).pathname;
+export const CHART = join(ROOT, 'helm');
+export const RELEASE = 'obs';
+export const NAMESPACE = 'monitoring';
+
+/** A rendered object before validation: only its type meta and metadata are known. */
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  [field: string]: unknown;
+}
+
+/** Runs the built helm; never throws on a non-zero exit (the tests read it). */
+export function helm(args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      toolPath('helm'),
+      args,
+      {
+        maxBuffer: 64 * 1024 * 1024,
+        env: {
+          ...process.env,
+          HELM_CACHE_HOME: '/tmp/berth-helm-cache',
+          HELM_CONFIG_HOME: '/tmp/berth-helm-config',
+          HELM_DATA_HOME: '/tmp/berth-helm-data',
+        },
+      },
+      (err, stdout, stderr) => {
+        if (err && typeof (err as { code?: unknown }).code !== 'number') return reject(err);
+        resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** `helm template` of the chart with `values` (a file in `dir`); the objects, or the failed run. */
+export async function render(
+  dir: string,
+  name: string,
+  values: Record<string, unknown>,
+): Promise<{ objects: K8sObject[]; run: CliResult; valuesFile: string }> {
+  const valuesFile = join(dir, `${name}.values.json`);
+  await writeFile(valuesFile, JSON.stringify(values));
+  const run = await helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '--values', valuesFile]);
+  const objects: K8sObject[] = [];
+  if (run.code === 0) {
+    for (const doc of parseAllDocuments(run.stdout)) {
+      if (doc.errors.length > 0)
+        throw new Error(`${name}: rendered YAML does not parse: ${doc.errors[0]?.message}`);
+      const o = doc.toJS() as K8sObject | null;
+      if (o !== null) objects.push(o);
+    }
+  }
+  return { objects, run, valuesFile };
+}
+
+export function find(objects: K8sObject[], kind: string, suffix = ''): K8sObject {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name.endsWith(suffix));
+  if (!o) throw new Error(`no ${kind}${suffix ? ` *${suffix}` : ''} rendered`);
+  return o;
+}
+
+/** The rendered DaemonSet, typed (validated by the tests against Kubernetes' schema). */
+export function daemonSet(objects: K8sObject[]): IDaemonSet {
+  return find(objects, 'DaemonSet') as unknown as IDaemonSet;
+}
+
+/** The DaemonSet's pod spec and its one container. */
+export function podOf(objects: K8sObject[]): { pod: IPodSpec; container: IContainer } {
+  const pod = daemonSet(objects).spec?.template.spec;
+  const container = pod?.containers[0];
+  if (!pod || !container) throw new Error('the DaemonSet has no pod spec or container');
+  return { pod, container };
+}
+
+/** Secrets as a user would create them, by name: each key a file in the Secret volume, or an env value. */
+export type SecretFixture = Record<string, Record<string, string>>;
+
+/** What the node gives the env's fieldRefs (status.hostIP is a TEST-NET-1 address: never dialled). */
+const FIELDS: Record<string, string> = { 'spec.nodeName': 'node-1', 'status.hostIP': '192.0.2.10' };
+
+/**
+ * The container of the rendered DaemonSet, laid out under `root` (each
+ * mountPath P at root+P: the ConfigMap's files, each Secret's keys from
+ * `secrets`, empty dirs for emptyDirs and host paths) and its args and env
+ * rewritten to match: a path at, under or above a mount point is moved under
+ * `root` (so `--host-root /host` and `/host/proc:/sys:...` follow their
+ * mounts; `/sys`, mounted nowhere, stays), then `$(VAR)` is expanded as the
+ * kubelet does. Runs `berth agent --check-config` with them.
+ */
+export async function checkConfigOf(
+  objects: K8sObject[],
+  root: string,
+  secrets: SecretFixture = {},
+): Promise<CliResult & { args: string[]; env: Record<string, string> }> {
+  const { pod, container } = podOf(objects);
+  const volumes = new Map((pod.volumes ?? []).map((v) => [v.name, v]));
+  const mounts = (container.volumeMounts ?? []).map((m) => m.mountPath);
+  const moved = (p: string): string =>
+    mounts.some((m) => p === m || p.startsWith(`${m}/`) || m.startsWith(`${p}/`)) ? join(root, p) : p;
+  const rewrite = (s: string): string =>
+    s.startsWith('/')
+      ? s
+          .split(':')
+          .map((part) => (part.startsWith('/') ? moved(part) : part))
+          .join(':')
+      : s;
+  const rewriteJson = (v: unknown): unknown =>
+    typeof v === 'string'
+      ? rewrite(v)
+      : Array.isArray(v)
+        ? v.map(rewriteJson)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rewriteJson(x)]))
+          : v;
+
+  for (const m of container.volumeMounts ?? []) {
+    const dir = join(root, m.mountPath);
+    await mkdir(dir, { recursive: true });
+    const v = volumes.get(m.name);
+    if (!v) throw new Error(`volumeMount ${m.name} has no volume`);
+    const cm = v.configMap;
+    const secret = v.secret;
+    if (cm?.name) {
+      const source = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === cm.name);
+      if (!source) throw new Error(`volume ${m.name}: no ConfigMap ${cm.name} rendered`);
+      for (const [file, text] of Object.entries(source.data as Record<string, string>)) {
+        const body = file.endsWith('.json') ? JSON.stringify(rewriteJson(JSON.parse(text))) : text;
+        await writeFile(join(dir, file), body);
+      }
+    } else if (secret?.secretName) {
+      const keys = secrets[secret.secretName];
+      if (!keys) throw new Error(`the test has no Secret ${secret.secretName}`);
+      for (const [key, text] of Object.entries(keys)) {
+        await mkdir(dirname(join(dir, key)), { recursive: true });
+        await writeFile(join(dir, key), text, { mode: 0o400 });
+      }
+    }
+  }
+
+  const env: Record<string, string> = {};
+  for (const e of container.env ?? []) {
+    const from = e.valueFrom;
+    if (from?.fieldRef) env[e.name] = FIELDS[from.fieldRef.fieldPath] ?? '';
+    else if (from?.secretKeyRef) {
+      const value = secrets[from.secretKeyRef.name ?? '']?.[from.secretKeyRef.key];
+      if (value === undefined)
+        throw new Error(`env ${e.name}: no key ${from.secretKeyRef.key} in Secret ${from.secretKeyRef.name}`);
+      env[e.name] = value;
+    } else env[e.name] = rewrite(String(e.value ?? ''));
+  }
+  // The kubelet's expansion: $(VAR) of a defined variable, $$ for a literal $.
+  const expand = (s: string): string =>
+    s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (all, name?: string) =>
+      all === '$$' ? '$' : name !== undefined && env[name] !== undefined ? env[name] : all,
+    );
+  const command = (container.command ?? []).join(' ');
+  if (command !== 'berth agent') throw new Error(`the container runs ${command}, not berth agent`);
+  const args = (container.args ?? []).map((a) => expand(rewrite(a)));
+  // The container's environment only (not this test's), as in the pod; PATH and HOME as an image has them.
+  const run = await new Promise<CliResult>((resolve, reject) => {
+    execFile(
+      join(ROOT, 'src/bin/berth'),
+      ['agent', '--check-config', ...args],
+      {
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: root,
+          // The image's Node: this test's (24), as the berth launcher would find it there.
+          BERTH_NODE: process.execPath,
+          BERTH_FROM_SOURCE: '1',
+          ...env,
+        },
+        timeout: 60_000,
+      },
+      (err, stdout, stderr) => {
+        if (err && typeof (err as { code?: unknown }).code !== 'number') return reject(err);
+        resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr });
+      },
+    );
+  });
+  return { ...run, args, env };
+}
