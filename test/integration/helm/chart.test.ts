@@ -1,4 +1,5 @@
 /**
+ * (About 430 lines: the five value sets are rendered once, in before(), and shared by every check below.)
  * The Helm chart (helm/) with the real helm 4: `helm lint --strict` and
  * `helm template` for the defaults and each non-default value set
  * (values.ts); every rendered object validated against Kubernetes' schemas
