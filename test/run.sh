@@ -34,6 +34,7 @@ SERIAL=(
   test/integration/haproxy/scale.test.ts          # wrk load while scaling, zero errors
   test/integration/network/bridge.test.ts         # destroy() drops berth's shared iptables chains once unused
   test/integration/exec/executor.test.ts          # exec answers within 5 s
+  test/integration/web/flood.test.ts              # 5,000 log lines/s into Chromium, no long task > 100 ms
 )
 # Long and mostly idle (its receiver is down for 60 s): started beside the unit
 # phase, in its own node --test process, its report printed after phase 2.
@@ -69,6 +70,7 @@ NEEDS_ROOT=(
   test/integration/dashboards test/integration/exec test/integration/image test/integration/metrics
   test/integration/logs-e2e test/integration/network test/integration/snapshot
   test/integration/haproxy/sigint.test.ts test/integration/logs/informer-race.test.ts
+  test/integration/web
   test/unit/image/extract.test.ts test/unit/image/store.test.ts test/unit/image/limits.test.ts
   test/unit/agent/dirs.test.ts test/unit/metrics/live-v1.test.ts
 )

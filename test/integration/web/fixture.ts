@@ -28,6 +28,8 @@ export interface WebFixture {
   open(
     hash: string,
     viewport?: { width: number; height: number },
+    /** A script run in the page before its own (addInitScript), e.g. a PerformanceObserver. */
+    init?: string,
   ): Promise<{ page: Page; problems: PageProblems }>;
   /** Stops the browser and the agent, removes the build. */
   close(): Promise<void>;
@@ -53,10 +55,11 @@ export async function startWebFixture(): Promise<WebFixture> {
       assert.equal(r.code, 0, `berth ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
       return r.stdout;
     },
-    async open(hash, viewport) {
+    async open(hash, viewport, init) {
       const url = (await fixture.ok(['dashboard-url'])).trim();
       assert.match(url, new RegExp(`^http://127\\.0\\.0\\.1:${port}/login\\?token=`));
       const opened = await (browser as TestBrowser).newPage(viewport);
+      if (init) await opened.page.addInitScript(init);
       // The login answers 302 to / with the session cookie; the view is a hash route of /.
       await opened.page.goto(url);
       if (hash) await opened.page.goto(`${fixture.base}/${hash}`);

@@ -14,6 +14,8 @@ import type { Matcher } from './search.js';
 
 /** Records applied per frame: ~1 ms of parsing; a backlog (a tab in the background) drains over a few frames. */
 const MAX_PER_FRAME = 4000;
+/** The shortest time between two redraws caused only by new lines (a scroll redraws at once). */
+const MIN_DATA_FRAME_MS = 50;
 /** Rows rendered beyond the visible ones, above and below, so a small scroll shows no blank. */
 const OVERSCAN = 8;
 
@@ -39,6 +41,9 @@ export class LogPaneView {
   private lastVersion = -1;
   private lastTop = -1;
   private lastHeight = -1;
+  /** The row element of each entry in the window, by seq. */
+  private rowBySeq = new Map<number, RowEl>();
+  private lastRenderAt = 0;
   /** Called after each frame that changed what is shown (the page's counters). */
   onRender: () => void = () => undefined;
 
@@ -162,6 +167,17 @@ export class LogPaneView {
   }
 
   private render(): void {
+    // New lines alone redraw at most every MIN_DATA_FRAME_MS: nobody reads a
+    // flood at 60 frames a second, and the DOM work shrinks. A scroll, a
+    // search or an expanded trace redraws at once.
+    const dataOnly =
+      this.scroller.scrollTop === this.lastTop &&
+      this.touched.size === 0 &&
+      this.rowsEl.dataset.hl === this.highlightKey;
+    if (dataOnly && performance.now() - this.lastRenderAt < MIN_DATA_FRAME_MS) {
+      this.schedule();
+      return;
+    }
     const total = this.model.rows;
     const height = total * this.rowH;
     if (height !== this.lastHeight) {
@@ -181,6 +197,7 @@ export class LogPaneView {
     ) {
       return;
     }
+    this.lastRenderAt = performance.now();
     this.lastVersion = this.model.version;
     this.lastTop = top;
     this.rowsEl.dataset.hl = this.highlightKey;
@@ -188,22 +205,34 @@ export class LogPaneView {
     const endRow = Math.ceil((top + viewH) / this.rowH) + OVERSCAN;
     const i0 = this.model.size === 0 ? 0 : this.model.indexAtRow(firstRow);
     this.rowsEl.style.transform = `translateY(${this.model.rowOf(i0) * this.rowH}px)`;
-    let k = 0;
-    for (let i = i0; i < this.model.size && this.model.rowOf(i) < endRow; i++, k++) {
+    // Rows are kept by entry: while following, the window slides, so most rows
+    // stay as they are; those that left are removed and new ones appended.
+    const rows = new Map<number, RowEl>();
+    const wanted: LogEntry[] = [];
+    for (let i = i0; i < this.model.size && this.model.rowOf(i) < endRow; i++) {
       const e = this.model.at(i) as LogEntry;
-      let row = this.rowsEl.children[k] as RowEl | undefined;
+      wanted.push(e);
+      const row = this.rowBySeq.get(e.seq);
+      if (row) rows.set(e.seq, row);
+    }
+    for (const [seq, row] of this.rowBySeq) if (!rows.has(seq)) row.remove();
+    let cursor = this.rowsEl.firstChild;
+    for (const e of wanted) {
+      let row = rows.get(e.seq);
       if (!row) {
         row = document.createElement('div') as RowEl;
-        this.rowsEl.appendChild(row);
+        rows.set(e.seq, row);
       }
       const expanded = this.model.expanded.has(e.seq);
-      const key = `${e.seq}\u0000${e.more.length}\u0000${expanded}\u0000${this.highlightKey}`;
+      const key = `${e.more.length}\u0000${expanded}\u0000${this.highlightKey}`;
       if (row.renderKey !== key || this.touched.has(e.seq)) {
         this.renderRow(row, e, expanded);
         row.renderKey = key;
       }
+      if (row === cursor) cursor = cursor.nextSibling;
+      else this.rowsEl.insertBefore(row, cursor);
     }
-    while (this.rowsEl.children.length > k) this.rowsEl.lastChild?.remove();
+    this.rowBySeq = rows;
     this.touched.clear();
     this.onRender();
   }
