@@ -59,7 +59,7 @@ export function answer(
   qname: string,
   qtype: number,
   view: CatalogView,
-  containers: ReadonlyMap<string, string>,
+  containers: ReadonlyMap<string, string | readonly string[]>,
 ): Answer {
   const lookup = lookupOf(zone, qname);
   const soa = soaRecord(zone, lookup.zoneApex, view.index);
@@ -77,9 +77,9 @@ export function answer(
     case 'unknown':
       return nx();
     case 'container': {
-      const address = findContainer(containers, l.name);
-      if (address === undefined) return nx();
-      return found(addressRecords(qname, qtype, [address], zone.ttl.container));
+      const addresses = findContainer(containers, l.name);
+      if (addresses === undefined || addresses.length === 0) return nx();
+      return found(addressRecords(qname, qtype, [...addresses], zone.ttl.container));
     }
     case 'addr':
       if (!dcMatches(zone, l.dc)) return nx();
@@ -174,10 +174,14 @@ function nodeAddress(zone: Zone, view: CatalogView, node: string): string | unde
   return undefined;
 }
 
-function findContainer(containers: ReadonlyMap<string, string>, name: string): string | undefined {
+function findContainer(
+  containers: ReadonlyMap<string, string | readonly string[]>,
+  name: string,
+): readonly string[] | undefined {
+  const list = (v: string | readonly string[]) => (typeof v === 'string' ? [v] : v);
   const exact = containers.get(name);
-  if (exact !== undefined) return exact;
-  for (const [k, v] of containers) if (k.toLowerCase() === name) return v;
+  if (exact !== undefined) return list(exact);
+  for (const [k, v] of containers) if (k.toLowerCase() === name) return list(v);
   return undefined;
 }
 

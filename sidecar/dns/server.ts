@@ -26,6 +26,16 @@ import {
   typeName,
 } from './wire.js';
 
+/** The container names one client sees. */
+export interface ContainerScope {
+  /** Equal for clients that see the same names ('' for the unscoped). */
+  key: string;
+  /** Name → address(es), several answered in rotating order. */
+  names: ReadonlyMap<string, string | readonly string[]>;
+  /** A new object whenever any scope's names change: the answer cache is dropped then. */
+  generation: object;
+}
+
 export interface ListenAddress {
   address: string;
   /** 0 picks a free port (the same one for UDP and TCP). */
@@ -56,8 +66,14 @@ export interface DnsServerOptions {
   onlyPassing?: boolean;
   /** Per-client-IP token bucket; default 1000 q/s, burst 2000. `false` disables it. */
   rateLimit?: { qps: number; burst: number } | false;
-  /** Container name → address, answered as `<name>.<containerDomain>`. */
+  /** Container name → address, answered as `<name>.<containerDomain>` (to every client alike). */
   containerNames?: () => ReadonlyMap<string, string>;
+  /**
+   * Names by client instead (wins over containerNames): what the client at an
+   * address may resolve, e.g. only the names on its own networks
+   * (container-names.ts). Answers are cached per scope `key`.
+   */
+  containerScope?: (clientAddress: string) => ContainerScope;
   /** Domain of container names; default the service domain. `false` disables container names. */
   containerDomain?: string | false;
   /** Largest UDP answer we send whatever the client advertises; default 4096 (also what our OPT advertises). */
@@ -142,7 +158,7 @@ export class DnsServer {
   private readonly cache = new Map<string, CachedAnswer>();
   private cacheBytes = 0;
   private cacheView: CatalogView | undefined;
-  private cacheContainers: ReadonlyMap<string, string> | undefined;
+  private cacheContainers: object | undefined;
   private readonly listen: ListenAddress[];
   private readonly maxUdp: number;
   private readonly limits: {
@@ -323,9 +339,9 @@ export class DnsServer {
     }
     const view = this.opts.view();
     if (view.stale) this.counters.staleAnswers++;
-    const containers = this.opts.containerNames?.() ?? NO_CONTAINERS;
-    this.syncCache(view, containers);
-    const a = answer(this.zone, req.question.name, req.question.type, view, containers);
+    const scope = this.scopeOf(client.address);
+    this.syncCache(view, scope.generation);
+    const a = answer(this.zone, req.question.name, req.question.type, view, scope.names);
     const res: Response = {
       id: 0,
       opcode: 0,
@@ -339,7 +355,7 @@ export class DnsServer {
       additional: a.additional,
     };
     if (edns !== undefined) res.edns = edns;
-    const key = cacheKey(buf, client);
+    const key = cacheKey(buf, client, scope.key);
     const records = res.answers.length + res.authority.length + res.additional.length;
     const entry: CachedAnswer = {
       type: typeName(req.question.type),
@@ -364,16 +380,24 @@ export class DnsServer {
    */
   private fromCache(buf: Buffer, client: Client): Buffer | undefined {
     const view = this.opts.view();
-    this.syncCache(view, this.opts.containerNames?.() ?? NO_CONTAINERS);
-    const entry = this.cache.get(cacheKey(buf, client));
+    const scope = this.scopeOf(client.address);
+    this.syncCache(view, scope.generation);
+    const entry = this.cache.get(cacheKey(buf, client, scope.key));
     if (entry === undefined) return undefined;
     this.counters.query(entry.type);
     if (view.stale) this.counters.staleAnswers++;
     return this.reply(this.encodeRotated(entry, buf.readUInt16BE(0)));
   }
 
+  /** The names this client sees: its scope, or the same map for everyone. */
+  private scopeOf(address: string): ContainerScope {
+    if (this.opts.containerScope) return this.opts.containerScope(address);
+    const names = this.opts.containerNames?.() ?? NO_CONTAINERS;
+    return { key: '', names, generation: names };
+  }
+
   /** Drops every cached answer when the view or the container names change. */
-  private syncCache(view: CatalogView, containers: ReadonlyMap<string, string>): void {
+  private syncCache(view: CatalogView, containers: object): void {
     if (view === this.cacheView && containers === this.cacheContainers) return;
     for (const e of this.cache.values()) e.evicted = true;
     this.cache.clear();
@@ -632,8 +656,9 @@ export class DnsServer {
 const NO_CONTAINERS: ReadonlyMap<string, string> = new Map();
 
 /** Transport + the query after its id: UDP and TCP differ in size limits. */
-function cacheKey(buf: Buffer, client: Client): string {
-  return (client.transport === 'udp' ? 'u' : 't') + buf.toString('latin1', 2);
+function cacheKey(buf: Buffer, client: Client, scope: string): string {
+  // The scope first, length-prefixed: no scope key can run into the query's bytes.
+  return `${scope.length}:${scope}${client.transport === 'udp' ? 'u' : 't'}${buf.toString('latin1', 2)}`;
 }
 
 function positiveInt(v: number | undefined, dflt: number, field: string): number {

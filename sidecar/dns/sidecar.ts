@@ -13,13 +13,15 @@ import { DnsServer, type DnsServerOptions } from './server.js';
  */
 export function createDnsSidecar(deps: {
   source: ContainerSource;
-  server: Omit<DnsServerOptions, 'containerNames' | 'log'>;
+  server: Omit<DnsServerOptions, 'containerNames' | 'containerScope' | 'log'>;
   logger: Logger;
 }): Sidecar & { server: DnsServer } {
   const names = new ContainerNameIndex(deps.source, deps.logger.child({ component: 'names' }));
   const server = new DnsServer({
     ...deps.server,
     containerNames: () => names.names(),
+    // Names by the asking client's networks (container-names.ts): a container on B never resolves A's.
+    containerScope: (client) => names.scope(client),
     log: deps.logger.child({ component: 'dns' }),
   });
   return {
