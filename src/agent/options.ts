@@ -43,7 +43,8 @@ export const AGENT_CONFIG = defineConfig([
     values: ['auto', 'json', 'pretty'],
     default: 'auto',
     env: 'BERTH_LOG_FORMAT',
-    description: "the agent's own log on stderr: pretty lines on a terminal and JSON otherwise (auto), or always one",
+    description:
+      "the agent's own log on stderr: pretty lines on a terminal and JSON otherwise (auto), or always one",
   },
   {
     key: 'demo',
@@ -259,6 +260,56 @@ export const AGENT_CONFIG = defineConfig([
     type: 'duration',
     default: '10s',
     description: 'default grace period between the stop signal and SIGKILL',
+  },
+  {
+    key: 'mode',
+    type: 'enum',
+    values: ['run', 'observe', 'both'],
+    default: 'run',
+    env: 'BERTH_MODE',
+    description:
+      "run: the sidecars follow berth's own containers; observe: the containers Docker, containerd or the kubelet run on the host (runtime/source/observe), and berth creates no bridge; both: the two together",
+  },
+  {
+    key: 'hostRoot',
+    type: 'string',
+    default: null,
+    env: 'BERTH_HOST_ROOT',
+    description:
+      "observe mode: where the host's / is mounted (a DaemonSet: /host): its proc, sys/fs/cgroup, var/lib/docker and var/log are read there, and metrics.roots defaults to them",
+  },
+  {
+    key: 'dockerRoot',
+    type: 'string',
+    default: null,
+    description: "observe mode: Docker's data root (default <hostRoot>/var/lib/docker)",
+  },
+  {
+    key: 'hostLogRoot',
+    type: 'string',
+    default: null,
+    description:
+      "observe mode: the host's /var/log, with the kubelet's pods/ and containers/ (default <hostRoot>/var/log)",
+  },
+  {
+    key: 'observeSkipCgroups',
+    type: 'string[]',
+    default: ['/berth'],
+    description:
+      "observe mode: cgroup parents whose containers are not observed (berth's own runtime reports /berth's in --mode both)",
+  },
+  {
+    key: 'observeRescanInterval',
+    type: 'duration',
+    default: '5s',
+    description: 'observe mode: full rescan period, the fallback for changes inotify missed',
+  },
+  {
+    key: 'servicesDir',
+    type: 'string',
+    default: null,
+    description:
+      'a directory of service definitions in Consul\'s own JSON format ({"service": {…}} or {"services": […]}), watched and registered in the catalog',
   },
 ]);
 

@@ -15,6 +15,7 @@ import { startDeploy } from './deploy.js';
 import { lockAgentDirs } from './lock.js';
 import { networkVerbs } from './networks.js';
 import { startSidecars } from './sidecars.js';
+import { observeSource } from './observe.js';
 
 /**
  * `berth agent`: load config, build the runtime and the sidecars (the one
@@ -47,15 +48,21 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
   const runtime = await composeRuntime(cfg, logger, events);
   const restored = await runtime.manager.restore();
   // The bridge exists from the start so the DNS server can listen on its gateway.
-  const gateway = await runtime.network.up().catch((err: unknown) => {
-    logger.warn({ err: messageOf(err) }, 'bridge not available; bridge networking will fail until it is');
-    return undefined;
-  });
-  const sidecars = await startSidecars(cfg, runtime.manager, logger, {
+  // --mode: the sidecars follow berth's containers, the host's (observe), or both.
+  const observed = await observeSource(cfg, runtime.manager, logger);
+  const gateway = !observed.bridge
+    ? undefined
+    : await runtime.network.up().catch((err: unknown) => {
+        logger.warn({ err: messageOf(err) }, 'bridge not available; bridge networking will fail until it is');
+        return undefined;
+      });
+  const sidecars = await startSidecars(observed.cfg, observed.source, logger, {
     gateway,
     preStopHooks: runtime.preStopHooks,
   });
+    ...(observed.registrarCatalog ? { registrarCatalog: observed.registrarCatalog } : {}),
   const deploy = await startDeploy({
+  await observed.register(sidecars.catalog);
     stateRoot: cfg.stateRoot,
     runtime: runtime.manager,
     events,
@@ -158,3 +165,4 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
   await runtime.close();
   if (demoRan) process.stdout.write(demoStopNote());
 }
+  await observed.close();

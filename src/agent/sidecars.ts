@@ -65,7 +65,12 @@ export async function startSidecars(
   cfg: AgentConfig,
   source: ContainerSource,
   logger: Logger,
-  facts: { gateway?: string; preStopHooks: PreStopHook[] },
+  facts: {
+    gateway?: string;
+    preStopHooks: PreStopHook[];
+    /** The registrar's view of the catalog (services.ts: without the service-file instances it must not remove). */
+    registrarCatalog?: (catalog: Catalog) => Catalog;
+  },
 ): Promise<Sidecars> {
   const nodeName = cfg.nodeName ?? hostname();
   const sidecars: Sidecar[] = [];
@@ -85,7 +90,7 @@ export async function startSidecars(
   sidecars.push(
     createRegistrarSidecar({
       source,
-      catalog,
+      catalog: facts.registrarCatalog?.(catalog) ?? catalog,
       host: { nodeName, hostIp: cfg.hostIp ?? primaryIpv4(facts.gateway), address: cfg.registerAddress },
       ...registrarOptions(cfg.discovery),
       logger,

@@ -7,7 +7,8 @@ import type { Logger } from '../../base/log.js';
 import { detectCgroups } from '../../cgroups/detect.js';
 import type { ContainerDescriptor, ContainerEvent, ContainerSource, RuntimeEvent } from '../../types.js';
 import { type CriMeta, type PodMeta, readCriLayout } from './cri.js';
-import { type DockerMeta, imageParts, listDockerIds, readDockerMeta } from './docker.js';
+import { describeContainer } from './describe.js';
+import { type DockerMeta, listDockerIds, readDockerMeta } from './docker.js';
 import type { CgroupMatch } from './layout.js';
 import { readBounded } from './safe-read.js';
 import { scanHierarchy } from './scan.js';
@@ -302,71 +303,9 @@ export class ObserveSource implements ContainerSource {
     cri: CriMeta | undefined,
     pod: PodMeta | undefined,
   ): Promise<ContainerDescriptor> {
-    const base = this.current.get(id);
-    const createdAt = base?.createdAt ?? new Date().toISOString();
-    let d: ContainerDescriptor;
-    if (docker) {
-      const state = cg ? (docker.state === 'paused' ? 'paused' : 'running') : notRunning(docker.state);
-      d = {
-        id,
-        name: docker.name,
-        image: docker.image,
-        ...imageParts(docker.image),
-        ...(docker.imageId ? { imageId: docker.imageId } : {}),
-        labels: docker.labels,
-        env: docker.env,
-        state,
-        ports: docker.ports,
-        addresses: docker.addresses,
-        networkMode: docker.networkMode,
-        health: docker.health,
-        createdAt: docker.createdAt,
-        restartCount: docker.restartCount,
-        source: 'docker',
-        ...(docker.startedAt ? { startedAt: docker.startedAt } : {}),
-        ...(docker.logPath ? { logPath: docker.logPath, logFormat: 'json-file' as const } : {}),
-      };
-      if (!RUNNING.has(state)) {
-        if (docker.finishedAt) d.finishedAt = docker.finishedAt;
-        if (docker.exitCode !== undefined) d.exitCode = docker.exitCode;
-        if (docker.oomKilled) d.oomKilled = true;
-      }
-    } else {
-      const podName = cri?.pod ?? pod?.pod;
-      const ns = cri?.namespace ?? pod?.namespace;
-      const uid = cri?.podUid ?? cg?.match.podUid ?? pod?.uid;
-      const container = cri?.container ?? (podName ? 'POD' : undefined);
-      const labels: Record<string, string> = {};
-      if (podName) labels['io.kubernetes.pod.name'] = podName;
-      if (ns) labels['io.kubernetes.pod.namespace'] = ns;
-      if (uid) labels['io.kubernetes.pod.uid'] = uid;
-      if (container) labels['io.kubernetes.container.name'] = container;
-      if (cg?.match.qos) labels['io.kubernetes.pod.qos'] = cg.match.qos;
-      d = {
-        id,
-        // The name dockershim gave such containers: unique per attempt, and what Docker-era dashboards show.
-        name:
-          podName && ns && container
-            ? `k8s_${container}_${podName}_${ns}_${uid ?? ''}_${cri?.attempt ?? 0}`
-            : id.slice(0, 12),
-        image: '',
-        imageName: '',
-        imageTag: '',
-        labels,
-        env: {},
-        state: cg ? 'running' : 'exited',
-        ports: [],
-        addresses: {},
-        networkMode: podName ? 'pod' : 'unknown',
-        health: 'none',
-        createdAt,
-        restartCount: cri?.attempt ?? 0,
-        source: cri || pod ? 'cri' : 'cgroup',
-        ...(cri?.logPath ? { logPath: cri.logPath, logFormat: 'k8s-file' as const } : {}),
-      };
-    }
+    const createdAt = this.current.get(id)?.createdAt ?? new Date().toISOString();
+    const d = describeContainer({ id, cgroup: cg, docker, cri, pod, createdAt });
     if (cg) {
-      d.cgroupPath = cg.path;
       const pid = docker?.pid ?? (await this.pidOf(id, cg.path));
       if (pid !== undefined) d.pid = pid;
     }
@@ -401,9 +340,4 @@ export class ObserveSource implements ContainerSource {
     for (const d of dirs) this.watchDir(d);
     for (const m of meta) this.watchDir(m);
   }
-}
-
-/** Docker's state of a container whose cgroup is gone: never running. */
-function notRunning(state: ContainerDescriptor['state']): ContainerDescriptor['state'] {
-  return RUNNING.has(state) ? 'exited' : state;
 }

@@ -5,14 +5,17 @@
  * when Docker's record says so and its scope cgroup appears, "stops" when the
  * cgroup goes and the record says exited, and is "removed" with its record.
  * The changes reach the source through inotify on the real file system (and
- * its periodic rescan), as on a host.
+ * its periodic rescan), as on a host. The same suite runs over `--mode
+ * both`'s merged source.
  */
 import { randomBytes } from 'node:crypto';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MergedSource } from '../../../runtime/source/merged.js';
 import { ObserveSource } from '../../../runtime/source/observe/source.js';
+import { FakeContainerSource } from '../../harness/fake-source.js';
 import { pollUntil } from '../../harness/proc.js';
-import { containerSourceConformance } from '../../harness/source-conformance.js';
+import { containerSourceConformance, type SourceUnderTest } from '../../harness/source-conformance.js';
 import { tempDir } from '../../harness/tmp.js';
 
 const FIX = join(import.meta.dirname, '../../fixtures/observe/docker-systemd-v2');
@@ -33,7 +36,7 @@ function record(id: string, name: string, running: boolean): string {
   });
 }
 
-containerSourceConformance('observe mode (Docker layout, systemd driver, cgroup v2)', async () => {
+async function setup(merged: boolean): Promise<SourceUnderTest> {
   const dir = await tempDir('observe-conf-');
   await cp(FIX, dir, { recursive: true, verbatimSymlinks: true });
   const cgroup = join(dir, 'sys/fs/cgroup');
@@ -48,9 +51,15 @@ containerSourceConformance('observe mode (Docker layout, systemd driver, cgroup 
   const stateOf = async (id: string) =>
     (await source.list({ all: true })).find((c) => c.id === id)?.state ?? 'gone';
   const until = (id: string, want: string) =>
-    pollUntil(`${id.slice(0, 12)} ${want}`, async () => ((await stateOf(id)) === want ? true : undefined), 10_000, 10);
+    pollUntil(
+      `${id.slice(0, 12)} ${want}`,
+      async () => ((await stateOf(id)) === want ? true : undefined),
+      10_000,
+      10,
+    );
   return {
-    source,
+    // --mode both: berth's runtime (here the in-memory fake) and the observed containers as one.
+    source: merged ? new MergedSource([new FakeContainerSource(), source]) : source,
     async start(name) {
       const id = randomBytes(32).toString('hex');
       await mkdir(join(docker, 'containers', id), { recursive: true });
@@ -76,4 +85,7 @@ containerSourceConformance('observe mode (Docker layout, systemd driver, cgroup 
       await rm(dir, { recursive: true, force: true });
     },
   };
-});
+}
+
+containerSourceConformance('observe mode (Docker layout, systemd driver, cgroup v2)', () => setup(false));
+containerSourceConformance('--mode both (the runtime and observe mode merged)', () => setup(true));

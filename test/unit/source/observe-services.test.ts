@@ -1,0 +1,136 @@
+/**
+ * Services declared in files (Consul's service-definition format) for
+ * observe mode: parsed as hostile input, kept registered in a real (local)
+ * catalog as the directory changes, and hidden from the registrar's view so
+ * its stale-entry cleanup leaves them alone.
+ */
+import assert from 'node:assert/strict';
+import { rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { silentLogger } from '../../../runtime/base/log.js';
+import { loadServiceDir, parseServiceFile } from '../../../runtime/source/observe/services.js';
+import { LocalCatalog } from '../../../sidecar/discovery/local.js';
+import { ServiceFiles } from '../../../src/agent/services.js';
+import { pollUntil } from '../../harness/proc.js';
+import { tempDir } from '../../harness/tmp.js';
+
+describe('observe: Consul service definitions', () => {
+  it('reads {"service": …} and {"services": […]} in either key spelling', () => {
+    const [one] = parseServiceFile(
+      JSON.stringify({ service: { name: 'web', port: 8080, tags: ['v1'], meta: { team: 'shop' } } }),
+      'web.json',
+    );
+    assert.deepEqual(one, {
+      id: 'web',
+      name: 'web',
+      tags: ['v1'],
+      port: 8080,
+      meta: { team: 'shop' },
+      ignored: [],
+      file: 'web.json',
+    });
+    const two = parseServiceFile(
+      JSON.stringify({
+        services: [
+          { ID: 'db-1', Name: 'db', Port: 5432, Address: '10.0.0.5' },
+          { name: 'cache', port: 6379, check: { tcp: 'localhost:6379', interval: '10s' } },
+        ],
+      }),
+      'many.json',
+    );
+    assert.equal(two[0]?.id, 'db-1');
+    assert.equal(two[0]?.address, '10.0.0.5');
+    assert.deepEqual(two[1]?.ignored, ['check']);
+  });
+
+  it('refuses what is not a valid definition, naming the file, the service and the field', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ service: { port: 80 } }, /x\.json: service\.name: required/],
+      [{ service: { name: 'web' } }, /service\.port: required/],
+      [{ service: { name: 'web', port: 70000 } }, /service\.port/],
+      [{ service: { name: 'we b', port: 80 } }, /service\.name/],
+      [{ service: { name: 'web', port: 80, id: 'a/b' } }, /service\.id/],
+      [{ service: { name: 'web', port: 80, tags: ['ok', 'new\nline'] } }, /service\.tags/],
+      [{ service: { name: 'web', port: 80, address: 'x;rm -rf /' } }, /service\.address/],
+      [{ service: { name: 'web', port: 80, meta: { 'bad key': 'v' } } }, /service\.meta/],
+      [
+        { service: { name: 'web', port: 80, script: 'rm -rf /' } },
+        /service\.script: not a Consul service key/,
+      ],
+      [{ services: [{ name: 'a', port: 1 }, { name: 'b' }] }, /services\[1\]\.port/],
+      [{ service: {}, services: [] }, /exactly one/],
+      [[1, 2], /JSON object/],
+    ];
+    for (const [doc, re] of cases) assert.throws(() => parseServiceFile(JSON.stringify(doc), 'x.json'), re);
+    assert.throws(() => parseServiceFile('{nope', 'x.json'), /x\.json: \(file\): not JSON/);
+  });
+
+  const dirs: string[] = [];
+  after(async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('a directory: bad files, HCL, symlinks out of it and duplicate ids are reported; the rest load', async () => {
+    const dir = await tempDir('observe-svc-');
+    dirs.push(dir);
+    await writeFile(join(dir, 'a.json'), JSON.stringify({ service: { name: 'web', port: 80 } }));
+    await writeFile(join(dir, 'b.json'), JSON.stringify({ service: { name: 'web', port: 81 } }));
+    await writeFile(join(dir, 'c.json'), '{"service": 1}');
+    await writeFile(join(dir, 'd.hcl'), 'service { name = "x" }');
+    await writeFile(join(dir, 'notes.txt'), 'ignored');
+    await symlink('/etc/hostname', join(dir, 'e.json'));
+    const load = await loadServiceDir(dir);
+    assert.deepEqual(
+      load.services.map((s) => `${s.id}:${s.port}`),
+      ['web:80'],
+    );
+    assert.equal(load.errors.length, 4, load.errors.join('\n'));
+    assert.match(load.errors.join('\n'), /b\.json: service id "web" is defined in an earlier file/);
+    assert.match(load.errors.join('\n'), /d\.hcl: HCL/);
+    assert.match(load.errors.join('\n'), /e\.json: not a regular file/);
+  });
+
+  it('kept registered as the directory changes, and never the registrar’s to remove', async () => {
+    const dir = await tempDir('observe-svc-');
+    dirs.push(dir);
+    await writeFile(
+      join(dir, 'web.json'),
+      JSON.stringify({ service: { name: 'web', port: 80, tags: ['a'] } }),
+    );
+    const catalog = new LocalCatalog({ nodeName: 'node-1' });
+    const files = new ServiceFiles(dir, { nodeName: 'node-1', hostIp: '192.0.2.10' }, silentLogger());
+    await files.prime();
+    await files.start(catalog);
+    const names = () =>
+      catalog
+        .view()
+        .instances.map((i) => `${i.service}@${i.address}:${i.port}[${i.tags.join(',')}]`)
+        .sort();
+    try {
+      assert.deepEqual(names(), ['web@192.0.2.10:80[a]']);
+      assert.deepEqual(await files.wrap(catalog).owned(), [], 'the registrar does not see them as its own');
+      await writeFile(
+        join(dir, 'web.json'),
+        JSON.stringify({ service: { name: 'web', port: 80, tags: ['b'] } }),
+      );
+      await writeFile(
+        join(dir, 'db.json'),
+        JSON.stringify({ service: { name: 'db', port: 5432, address: '10.0.0.5' } }),
+      );
+      await pollUntil(
+        'changes applied',
+        async () => (names().length === 2 && names()[1]?.endsWith('[b]') ? true : undefined),
+        5000,
+        20,
+      );
+      assert.deepEqual(names(), ['db@10.0.0.5:5432[]', 'web@192.0.2.10:80[b]']);
+      await unlink(join(dir, 'web.json'));
+      await pollUntil('web deregistered', async () => (names().length === 1 ? true : undefined), 5000, 20);
+      assert.deepEqual(names(), ['db@10.0.0.5:5432[]']);
+    } finally {
+      await files.close();
+      await catalog.close();
+    }
+  });
+});
