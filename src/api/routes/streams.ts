@@ -125,12 +125,24 @@ export function registerStreamRoutes(
         batcher.close();
         guard.dispose();
       });
-      void streamLogs({ sel, follow, tail, since: q.since, signal: ac.signal, push: (m) => batcher.push(m) })
+      const failed = (err: unknown) => {
+        fail(socket, err);
+        ac.abort();
+      };
+      void streamLogs({
+        sel,
+        follow,
+        tail,
+        since: q.since,
+        signal: ac.signal,
+        push: (m) => batcher.push(m),
+        failed,
+      })
         .then(async () => {
           await batcher.flush();
           if (!follow && socket.readyState === socket.OPEN) socket.close(1000, 'end of logs');
         })
-        .catch((err: unknown) => fail(socket, err));
+        .catch(failed);
     },
   );
 
@@ -141,6 +153,8 @@ export function registerStreamRoutes(
     since: string | undefined;
     signal: AbortSignal;
     push: (m: LogMessage) => Promise<void>;
+    /** A container's reader failed (not by its removal): the stream ends with the error. */
+    failed: (err: unknown) => void;
   }): Promise<void> {
     /** Containers being read now, and the time of the last line sent of each (a restart reads on from it). */
     const reading = new Set<string>();
@@ -164,7 +178,7 @@ export function registerStreamRoutes(
           }
         } catch (err) {
           // Removed while read: its lines end here, the others go on.
-          if (!isNotFound(err)) throw err;
+          if (!isNotFound(err)) o.failed(err);
         } finally {
           reading.delete(d.id);
         }
@@ -190,7 +204,6 @@ export function registerStreamRoutes(
         read(d, { follow: true, ...(from ? { since: from } : {}) });
       }
     }
-    // Rejections surface here (the first one fails the stream).
     await Promise.all(readers);
   }
 
