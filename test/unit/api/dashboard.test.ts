@@ -230,6 +230,24 @@ describe('dashboard listener', () => {
     assert.equal(await upgrade(url, { cookie, origin: `http://${host}` }), 'open');
   });
 
+  it('says the dashboard is off when it does not listen', async () => {
+    const off = new ApiServer(
+      { runtime: {} as Runtime, events: new EventExchange<RuntimeEvent>() },
+      silentLogger(),
+      () => ({
+        endpoints: {},
+      }),
+    );
+    const app = await off.build(undefined);
+    try {
+      const r = await app.inject({ method: 'POST', url: '/v1/dashboard/login' });
+      assert.equal(r.statusCode, 412);
+      assert.match(r.json().error.message, /the dashboard is off \(--no-dashboard/);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('does not mint login URLs for a session; the API socket does', async () => {
     const { cookie, csrf } = await login();
     const r = await http(port, 'POST', '/v1/dashboard/login', { host, cookie, 'x-berth-csrf': csrf });
