@@ -107,6 +107,8 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
     this.setup = this.main.setup;
     this.veths = this.main.veths;
     this.ports = this.main.ports;
+    // A bad pool stops the agent's start naming the option, not the first `network create`.
+    if (opts.networkPool !== undefined) parseSubnet(opts.networkPool, 'networkPool');
     this.registry = new NetworkRegistry({
       dir: path.join(opts.stateDir, 'networks'),
       defaultSubnet: this.subnet,

@@ -83,6 +83,7 @@ export async function composeRuntime(
     stateDir: join(cfg.stateRoot, 'network'),
     bridge: cfg.bridge,
     subnet: cfg.subnet,
+    networkPool: cfg.networkPool,
     // Containers' resolv.conf points at the embedded DNS on the gateway; its domain is their search
     // domain, so containers reach each other by bare name (`wget http://web`), as on a Compose network.
     // Without DNS on the bridge they get the host's resolvers, less the loopback ones (which would be

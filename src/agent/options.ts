@@ -140,6 +140,13 @@ export const AGENT_CONFIG = defineConfig([
     description: 'IPv4 subnet of the default bridge',
   },
   {
+    key: 'networkPool',
+    type: 'string',
+    default: '10.89.0.0/16',
+    env: 'BERTH_NETWORK_POOL',
+    description: 'IPv4 range user-defined networks take their /24 subnets from (runtime/network/README.md)',
+  },
+  {
     key: 'ociRuntime',
     type: 'enum',
     values: ['auto', 'runc', 'crun'],

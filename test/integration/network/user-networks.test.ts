@@ -184,8 +184,26 @@ describe('user-defined networks through a real agent', () => {
   test('berth rm frees the container’s links, addresses and rules on every network', async () => {
     const e = await createNet('nete');
     await server('multi', ['nete', 'bridge'], ['-p', '0:80']);
-    const [d] = JSON.parse(await ok(['inspect', 'multi'])) as Array<{ id: string }>;
+    const [d] = JSON.parse(await ok(['inspect', 'multi'])) as Array<{
+      id: string;
+      ports: Array<{ hostPort: number; containerPort: number }>;
+    }>;
     const short = String(d?.id).slice(0, 12);
+    // The published port works from the host, to the address on the first network (nete).
+    const hostPort = d?.ports.find((p) => p.containerPort === 80)?.hostPort;
+    assert.ok(hostPort, 'no host port picked');
+    assert.equal(await (await fetch(`http://127.0.0.1:${hostPort}/`)).text(), 'multi\n');
+    // A container on the default network reaches it there (it is on both), one on nete too.
+    await server('on-e', ['nete']);
+    await server('on-default', ['bridge']);
+    assert.equal((await reach('on-e', 'multi')).out.trim(), 'multi');
+    assert.equal((await reach('on-default', await addressOf('multi', 'bridge'))).out.trim(), 'multi');
+    assert.notEqual(
+      (await reach('on-default', await addressOf('on-e', 'nete'))).code,
+      0,
+      'default reached nete',
+    );
+    await ok(['rm', '-f', 'on-e', 'on-default']);
     let st = await hostState();
     assert.ok(st.links.includes(`vb${short}`), 'no first veth');
     assert.ok(st.links.includes(`vb${short}1`), 'no second veth');
