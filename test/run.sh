@@ -60,6 +60,7 @@ LONG=(
   test/integration/logs/pipeline.test.ts         # 10
   test/integration/deploy/up.test.ts             # 75, stop grace periods and health checks
   test/integration/deploy/projects-dir.test.ts   # 30
+  test/integration/network/user-networks.test.ts # 40-65, a dozen containers and an agent restart
 )
 
 # Files that need root (test/README.md says what for). Run by another user they

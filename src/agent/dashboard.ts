@@ -9,6 +9,8 @@ import type { AgentConfig } from './config.js';
 export interface StartedDashboard {
   /** `  login    http://…/login?token=…` for the start-up banner, or '' when off. */
   banner: string;
+  /** A fresh one-time login URL (the demo's banner prints one), absent when off. */
+  loginUrl?: () => string;
   close(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ export async function startDashboard(
   log.info({ url, expiresAt }, 'dashboard: one-time login URL');
   return {
     banner: `  ${'login'.padEnd(8)} ${url} (once, until ${expiresAt}; berth dashboard-url makes another)\n`,
+    loginUrl: () => server.loginUrl().url,
     close: () => server.close(),
   };
 }

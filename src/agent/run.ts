@@ -8,14 +8,15 @@ import { VERSION } from '../version.js';
 import { checkStartConfig } from './check.js';
 import { composeRuntime } from './compose.js';
 import { type AgentConfig, apiTcpAddress, loadAgentConfig } from './config.js';
+import { startDashboard } from './dashboard.js';
 import { dashboardStatusReader } from './dashboard-status.js';
 import { demoStopNote, demoWanted, runDemo } from './demo.js';
-import { makeAgentRoots, secureAgentDirs } from './dirs.js';
 import { startDeploy } from './deploy.js';
+import { makeAgentRoots, secureAgentDirs } from './dirs.js';
 import { lockAgentDirs } from './lock.js';
 import { networkVerbs } from './networks.js';
-import { startSidecars } from './sidecars.js';
 import { observeSource } from './observe.js';
+import { startSidecars } from './sidecars.js';
 
 /**
  * `berth agent`: load config, build the runtime and the sidecars (the one
@@ -47,9 +48,9 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
   const events = new EventExchange<RuntimeEvent>();
   const runtime = await composeRuntime(cfg, logger, events);
   const restored = await runtime.manager.restore();
-  // The bridge exists from the start so the DNS server can listen on its gateway.
   // --mode: the sidecars follow berth's containers, the host's (observe), or both.
   const observed = await observeSource(cfg, runtime.manager, logger);
+  // The bridge exists from the start so the DNS server can listen on its gateway.
   const gateway = !observed.bridge
     ? undefined
     : await runtime.network.up().catch((err: unknown) => {
@@ -59,10 +60,10 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
   const sidecars = await startSidecars(observed.cfg, observed.source, logger, {
     gateway,
     preStopHooks: runtime.preStopHooks,
-  });
     ...(observed.registrarCatalog ? { registrarCatalog: observed.registrarCatalog } : {}),
-  const deploy = await startDeploy({
+  });
   await observed.register(sidecars.catalog);
+  const deploy = await startDeploy({
     stateRoot: cfg.stateRoot,
     runtime: runtime.manager,
     events,
@@ -120,6 +121,7 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
       : 'bearer token';
     endpoints.apiTcp = `tcp://${host.includes(':') ? `[${host}]` : host}:${port} (${how})`;
   }
+  const dashboard = await startDashboard(cfg, api, logger, endpoints);
   logger.info({ version: VERSION, endpoints, restored }, 'berth agent ready');
   process.stdout.write(
     `berth ${VERSION} agent ready (${restored.running} running containers re-adopted, ${restored.exited} found exited)\n${Object.entries(
@@ -128,6 +130,7 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
       .map(([k, v]) => `  ${k.padEnd(8)} ${v}\n`)
       .join('')}`,
   );
+  process.stdout.write(dashboard.banner);
 
   // npm start's demo (demo/README.md): brought up through the agent's own socket once it serves.
   const demoStop = new AbortController();
@@ -142,7 +145,7 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
         endpoints: () => ({
           ...(endpoints.dns && !endpoints.dns.includes(' ') ? { dns: endpoints.dns.split(',')[0] } : {}),
           ...(endpoints.metrics?.startsWith('http') ? { metrics: endpoints.metrics } : {}),
-          ...(endpoints.dashboard?.startsWith('http') ? { dashboard: endpoints.dashboard } : {}),
+          ...(dashboard.loginUrl ? { dashboard: dashboard.loginUrl() } : {}),
         }),
       },
     ).then((ok) => {
@@ -159,10 +162,11 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   demoStop.abort();
+  await dashboard.close();
   await api.close();
   await deploy.close();
   await sidecars.close();
+  await observed.close();
   await runtime.close();
   if (demoRan) process.stdout.write(demoStopNote());
 }
-  await observed.close();

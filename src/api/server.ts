@@ -11,16 +11,20 @@ import {
   httpStatus,
   InvalidArgumentError,
   messageOf,
+  PermissionDeniedError,
   UnauthenticatedError,
 } from '../../runtime/base/errors.js';
 import type { Logger } from '../../runtime/base/log.js';
 import { compileSchema, schemaError } from '../../runtime/base/schema.js';
+import { registerOpenApiRoute } from './openapi.js';
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
+import { registerDashboardLoginRoute } from './routes/dashboard-login.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerImageRoutes } from './routes/images.js';
 import { registerNetworkRoutes } from './routes/networks.js';
 import { registerProjectRoutes } from './routes/projects.js';
+import { registerStreamRoutes } from './routes/streams.js';
 import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
 import { errorBody } from './schemas.js';
@@ -50,7 +54,7 @@ export interface ApiTcpOptions {
   insecure?: boolean;
 }
 
-interface TlsMaterial {
+export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
   ca?: Buffer;
@@ -99,11 +103,14 @@ export class ApiServer {
   /**
    * An app without a listener, for in-process tests through `inject`;
    * `onRoute` sees every route as it is registered (the schema test walks them).
+   * `dashboard` makes it the dashboard's app (dashboard-server.ts): its checks
+   * and pages come first, instead of the API listeners' refusal of pages.
    */
   async build(
     token: string | undefined,
     tls?: TlsMaterial,
     onRoute?: (route: RouteOptions) => void,
+    dashboard?: (app: FastifyInstance) => void,
   ): Promise<FastifyInstance> {
     const app = Fastify({
       logger: false,
@@ -122,6 +129,11 @@ export class ApiServer {
         : {}),
     }) as unknown as FastifyInstance;
     if (onRoute) app.addHook('onRoute', onRoute);
+    // The OpenAPI document lists what this app serves, routes registered later by others included.
+    const routes: RouteOptions[] = [];
+    app.addHook('onRoute', (r) => {
+      routes.push(r);
+    });
     // Route schemas (src/api/schemas.ts) are checked by berth's ajv: no coercion, no removal of
     // unknown keys, and a rejection is an InvalidArgumentError naming the field (`ports[0]: ...`).
     app.setValidatorCompiler(({ schema, httpPart }) => {
@@ -138,6 +150,17 @@ export class ApiServer {
     app.addContentTypeParser(['application/x-tar', 'application/octet-stream'], (_req, payload, done) =>
       done(null, payload),
     );
+    if (dashboard) dashboard(app);
+    else {
+      // The API listeners are for the CLI: a browser page (it always sends Origin) may not open a WebSocket here.
+      app.addHook('onRequest', async (req, reply) => {
+        if (req.headers.origin === undefined || req.headers.upgrade === undefined) return;
+        const err = new PermissionDeniedError(
+          'Origin: the API takes no WebSocket from a web page; use the dashboard listener',
+        );
+        return reply.code(httpStatus(err)).send(errorBody(err));
+      });
+    }
     if (token !== undefined) {
       const want = Buffer.from(`Bearer ${token}`);
       app.addHook('onRequest', async (req, reply) => {
@@ -163,10 +186,18 @@ export class ApiServer {
     registerVolumeRoutes(app, this.deps);
     registerImageRoutes(app, this.deps);
     registerProjectRoutes(app, this.deps);
-    registerNetworkRoutes(app, this.deps);
     registerDashboardRoutes(app, this.deps);
+    registerNetworkRoutes(app, this.deps);
+    registerStreamRoutes(app, this.deps, this.logger);
+    registerDashboardLoginRoute(app, this.deps);
+    registerOpenApiRoute(app, routes, dashboard ? 'berth dashboard' : 'berth agent API');
     await app.ready();
     return app;
+  }
+
+  /** How `POST /v1/dashboard/login` mints a login URL, once the dashboard listens (src/agent/dashboard.ts). */
+  setDashboardLogin(mint: ApiDeps['dashboardLogin']): void {
+    this.deps.dashboardLogin = mint;
   }
 
   async close(): Promise<void> {

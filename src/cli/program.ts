@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import type { ApiClient } from './client.js';
 import { registerComposeCommands } from './commands/compose.js';
 import { registerContainerCommands } from './commands/containers.js';
+import { registerDashboardCommands } from './commands/dashboard.js';
 import { registerImageCommands, registerLoginCommands } from './commands/images.js';
 import { registerNetworkCommands } from './commands/networks.js';
 import { registerProjectCommands } from './commands/project.js';
@@ -107,6 +108,7 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
   registerNetworkCommands(program, client);
   registerPruneCommands(program, client);
   registerStatsCommand(program, client);
+  registerDashboardCommands(program, client);
   registerComposeCommands(program);
   registerProjectCommands(program, client);
   return program;
@@ -122,6 +124,7 @@ export const AGENT_CONFIG_SECTIONS = [
   'dns',
   'discovery',
   'consulClient',
+  'dashboard',
 ] as const;
 
 /** A config row as a commander option: `stateRoot` → `--state-root <value>`, its default and env in the help. */
