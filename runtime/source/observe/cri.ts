@@ -64,6 +64,12 @@ export function parsePodDir(name: string): PodMeta | undefined {
 export async function readCriLayout(
   logRoot: string,
   max: number,
+  /**
+   * Links already resolved, by name, kept across scans: a link's name holds
+   * the container id and the kubelet never re-points it, so only new names
+   * cost a readlink (most of a rescan otherwise). Names gone are dropped.
+   */
+  cache?: Map<string, CriMeta>,
 ): Promise<{ containers: Map<string, CriMeta>; pods: Map<string, PodMeta> }> {
   const pods = new Map<string, PodMeta>();
   for (const name of (await names(join(logRoot, 'pods'))).slice(0, max)) {
@@ -71,7 +77,15 @@ export async function readCriLayout(
     if (p) pods.set(p.uid, p);
   }
   const containers = new Map<string, CriMeta>();
+  const seen = new Set<string>();
   for (const name of (await names(join(logRoot, 'containers'))).slice(0, max)) {
+    const hit = cache?.get(name);
+    if (hit) {
+      seen.add(name);
+      const prev = containers.get(hit.id);
+      if (!prev || hit.attempt >= prev.attempt) containers.set(hit.id, hit);
+      continue;
+    }
     const parts = parseLinkName(name);
     if (!parts) continue;
     const meta: CriMeta = { ...parts, attempt: 0 };
@@ -86,9 +100,15 @@ export async function readCriLayout(
         meta.logPath = target;
       }
     }
+    // Only a link that resolved is kept: one whose target is not there yet is read again next time.
+    if (meta.logPath !== undefined && cache) {
+      cache.set(name, meta);
+      seen.add(name);
+    }
     const prev = containers.get(parts.id);
     if (!prev || meta.attempt >= prev.attempt) containers.set(parts.id, meta);
   }
+  if (cache) for (const name of cache.keys()) if (!seen.has(name)) cache.delete(name);
   return { containers, pods };
 }
 

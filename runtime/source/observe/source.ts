@@ -73,6 +73,7 @@ export class ObserveSource implements ContainerSource {
   private readonly pending = new Map<string, number>();
   private readonly dockerCache = new Map<string, { key: string; meta: DockerMeta | undefined }>();
   private readonly pids = new Map<string, number>();
+  private readonly criLinks = new Map<string, CriMeta>();
   private readonly watchers = new Map<string, FSWatcher>();
   private hierarchy = '';
   private timer: NodeJS.Timeout | undefined;
@@ -212,20 +213,22 @@ export class ObserveSource implements ContainerSource {
         skip: this.o.skipCgroupParents,
       }),
       listDockerIds(this.o.roots.docker, limit),
-      readCriLayout(this.o.roots.log, limit),
+      readCriLayout(this.o.roots.log, limit, this.criLinks),
     ]);
     this.scans++;
     if (scan.truncated)
       this.o.logger?.warn({ maxDirs: this.o.maxCgroupDirs }, 'observe: cgroup scan cut short');
     if (this.o.watch && !this.closed) this.syncWatches(scan.dirs.map((d) => join(this.hierarchy, d)));
     const ids = new Set<string>([...scan.containers.keys(), ...dockerIds, ...cri.containers.keys()]);
+    const inDocker = new Set(dockerIds);
     const next = new Map<string, ContainerDescriptor>();
     const now = Date.now();
     let n = 0;
     for (const id of ids) {
       if (n++ >= limit) break;
       const cg = scan.containers.get(id);
-      const docker = await this.docker(id);
+      // Only ids with a directory in Docker's root have records: no stat per container on a kubelet host.
+      const docker = inDocker.has(id) ? await this.docker(id) : undefined;
       const c = cri.containers.get(id);
       const podUid = cg?.match.podUid ?? c?.podUid;
       const pod = podUid !== undefined ? cri.pods.get(podUid) : undefined;
