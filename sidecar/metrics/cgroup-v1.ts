@@ -79,6 +79,12 @@ export class CgroupV1Reader implements CgroupReader {
         maxUsage,
         failcnt,
         oomKills: oom?.get('oom_kill'),
+        activeFile: pick('active_file'),
+        inactiveFile,
+        pgfault: stat?.get('pgfault'),
+        pgmajfault: stat?.get('pgmajfault'),
+        pgfaultHierarchy: stat?.get('total_pgfault'),
+        pgmajfaultHierarchy: stat?.get('total_pgmajfault'),
       },
       [mem],
     );

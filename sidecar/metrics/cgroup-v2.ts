@@ -63,6 +63,13 @@ export class CgroupV2Reader implements CgroupReader {
         // v2 has no max_usage_in_bytes; `max` events count the times usage hit the limit, as failcnt did.
         failcnt: events?.get('max'),
         oomKills: events?.get('oom_kill'),
+        activeFile: stat?.get('active_file'),
+        inactiveFile: stat?.get('inactive_file'),
+        // v2's memory.stat is hierarchical only: cAdvisor reports the same counts for both scopes.
+        pgfault: stat?.get('pgfault'),
+        pgmajfault: stat?.get('pgmajfault'),
+        pgfaultHierarchy: stat?.get('pgfault'),
+        pgmajfaultHierarchy: stat?.get('pgmajfault'),
       },
       [this.root],
     );

@@ -67,6 +67,22 @@ export const FAMILIES: readonly FamilyDef[] = [
   { name: 'container_memory_swap', type: 'gauge', help: 'Container swap usage in bytes.' },
   { name: 'container_memory_mapped_file', type: 'gauge', help: 'Size of memory mapped files in bytes.' },
   { name: 'container_memory_max_usage_bytes', type: 'gauge', help: 'Maximum memory usage recorded in bytes' },
+  {
+    name: 'container_memory_total_active_file_bytes',
+    type: 'gauge',
+    help: 'Current total active file in bytes.',
+  },
+  {
+    name: 'container_memory_total_inactive_file_bytes',
+    type: 'gauge',
+    help: 'Current total inactive file in bytes.',
+  },
+  {
+    name: 'container_memory_failures_total',
+    type: 'counter',
+    help: 'Cumulative count of memory allocation failures.',
+    labels: ['failure_type', 'scope'],
+  },
   { name: 'container_memory_failcnt', type: 'counter', help: 'Number of memory usage hits limits' },
   {
     name: 'container_oom_events_total',
@@ -176,6 +192,12 @@ export const FAMILIES: readonly FamilyDef[] = [
     type: 'gauge',
     help: 'Start time of the container since unix epoch in seconds.',
   },
+  {
+    name: 'container_creation_time_seconds',
+    type: 'gauge',
+    help: 'Container creation time since unix epoch in seconds.',
+  },
+  { name: 'container_health_state', type: 'gauge', help: "The result of the container's health check" },
   { name: 'container_last_seen', type: 'gauge', help: 'Last time a container was seen by the exporter' },
   { name: 'container_spec_memory_limit_bytes', type: 'gauge', help: 'Memory limit for the container.' },
   { name: 'container_spec_cpu_quota', type: 'gauge', help: 'CPU quota of the container.' },

@@ -36,6 +36,14 @@ export interface MemoryStats {
   maxUsage?: number;
   failcnt?: number;
   oomKills?: number;
+  /** The file LRU lists (memory.stat active_file / inactive_file, hierarchical on v1). */
+  activeFile?: number;
+  inactiveFile?: number;
+  /** Page faults of the cgroup itself (`container`) and with its children (`hierarchy`), as cAdvisor splits them. */
+  pgfault?: number;
+  pgmajfault?: number;
+  pgfaultHierarchy?: number;
+  pgmajfaultHierarchy?: number;
 }
 
 export interface BlkioDeviceStats {

@@ -1,4 +1,4 @@
-import { access, constants } from 'node:fs/promises';
+import { access, constants, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseHostPort } from '../../runtime/base/address.js';
@@ -10,6 +10,7 @@ import { resolveHaproxyOptions } from '../../sidecar/haproxy/config.js';
 import { parseLogShippingConfig } from '../../sidecar/logs/config.js';
 import { METRICS_CONFIG, parseListen, parseRoots } from '../../sidecar/metrics/config.js';
 import { type AgentConfig, loadAgentConfig } from './config.js';
+import { observeRoots, withHostRoots } from './observe.js';
 
 /**
  * What a start derives from the config before it touches anything, checked
@@ -20,7 +21,15 @@ import { type AgentConfig, loadAgentConfig } from './config.js';
  * config names (to see they are readable) and nothing else: no state, no
  * socket, no network.
  */
-export async function checkStartConfig(cfg: AgentConfig, env: NodeJS.ProcessEnv = process.env) {
+export async function checkStartConfig(given: AgentConfig, env: NodeJS.ProcessEnv = process.env) {
+  // Observing, the metrics read the host through hostRoot unless metrics.roots says otherwise.
+  const cfg = withHostRoots(given);
+  if (cfg.mode !== 'run') {
+    // The observe source starts by reading these (runtime/source/observe): a missing mount stops the start.
+    const roots = observeRoots(cfg);
+    await directory(roots.proc, 'hostRoot', 'proc');
+    await directory(roots.cgroup, 'hostRoot', 'sys/fs/cgroup');
+  }
   parseSubnet(cfg.subnet);
   if (cfg.consul !== undefined) consulAddress(cfg.consul);
   cfg.dnsListen.forEach((s, i) => {
@@ -151,6 +160,22 @@ function renamed<T>(field: string, parse: () => T): T {
       field,
       cause: err,
     });
+  }
+}
+
+/** `path`, which `field` leads to (`<hostRoot>/<what>`), must be a directory the agent can list. */
+async function directory(path: string, field: string, what: string): Promise<void> {
+  try {
+    if (!(await stat(path)).isDirectory()) throw new Error('not a directory');
+    await access(path, constants.R_OK | constants.X_OK);
+  } catch (err) {
+    throw new InvalidArgumentError(
+      `${field}: ${path} (the host's /${what}) is not a readable directory: ${messageOf(err)}`,
+      {
+        field,
+        cause: err,
+      },
+    );
   }
 }
 

@@ -35,6 +35,23 @@ export function observeRoots(cfg: Pick<AgentConfig, 'hostRoot' | 'dockerRoot' | 
 }
 
 /**
+ * `cfg` with metrics.roots following `hostRoot` when observing and the file
+ * names none (also what `berth agent --check-config` prints: src/agent/check.ts).
+ */
+export function withHostRoots(cfg: AgentConfig): AgentConfig {
+  const metrics = cfg.sections.metrics ?? {};
+  if (cfg.mode === 'run' || cfg.hostRoot === undefined || metrics.roots !== undefined) return cfg;
+  const roots = observeRoots(cfg);
+  return {
+    ...cfg,
+    sections: {
+      ...cfg.sections,
+      metrics: { ...metrics, roots: `${roots.proc}:${roots.sys}:${roots.cgroup}` },
+    },
+  };
+}
+
+/**
  * Builds the sidecars' source for `cfg.mode` (runtime/source/observe):
  * `run` hands on berth's runtime, `observe` the observed containers alone,
  * `both` the two merged. The observe source has scanned once when this
@@ -65,20 +82,9 @@ export async function observeSource(
     { mode: cfg.mode, hierarchy: observe.scannedHierarchy, docker: roots.docker, log: roots.log },
     'observe: following the host’s containers',
   );
-  const metrics = cfg.sections.metrics ?? {};
-  const withRoots: AgentConfig =
-    cfg.hostRoot !== undefined && metrics.roots === undefined
-      ? {
-          ...cfg,
-          sections: {
-            ...cfg.sections,
-            metrics: { ...metrics, roots: `${roots.proc}:${roots.sys}:${roots.cgroup}` },
-          },
-        }
-      : cfg;
   return {
     source: cfg.mode === 'observe' ? observe : new MergedSource([runtimeSource, observe]),
-    cfg: withRoots,
+    cfg: withHostRoots(cfg),
     bridge: cfg.mode === 'both',
     ...services,
     close: async () => {

@@ -1,6 +1,12 @@
 import type { Collector } from '../types.js';
 import { emitDefined } from './emit.js';
 
+// cAdvisor's labels for page faults (metrics/prometheus.go, container_memory_failures_total).
+const PGFAULT_CONTAINER = { failure_type: 'pgfault', scope: 'container' };
+const PGMAJFAULT_CONTAINER = { failure_type: 'pgmajfault', scope: 'container' };
+const PGFAULT_HIERARCHY = { failure_type: 'pgfault', scope: 'hierarchy' };
+const PGMAJFAULT_HIERARCHY = { failure_type: 'pgmajfault', scope: 'hierarchy' };
+
 export const memoryCollector: Collector = {
   name: 'memory',
   scope: 'container',
@@ -16,5 +22,11 @@ export const memoryCollector: Collector = {
     emitDefined(emit, 'container_memory_max_usage_bytes', stats.maxUsage);
     emitDefined(emit, 'container_memory_failcnt', stats.failcnt);
     emitDefined(emit, 'container_oom_events_total', stats.oomKills);
+    emitDefined(emit, 'container_memory_total_active_file_bytes', stats.activeFile);
+    emitDefined(emit, 'container_memory_total_inactive_file_bytes', stats.inactiveFile);
+    emitDefined(emit, 'container_memory_failures_total', stats.pgfault, PGFAULT_CONTAINER);
+    emitDefined(emit, 'container_memory_failures_total', stats.pgmajfault, PGMAJFAULT_CONTAINER);
+    emitDefined(emit, 'container_memory_failures_total', stats.pgfaultHierarchy, PGFAULT_HIERARCHY);
+    emitDefined(emit, 'container_memory_failures_total', stats.pgmajfaultHierarchy, PGMAJFAULT_HIERARCHY);
   },
 };

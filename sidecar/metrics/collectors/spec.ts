@@ -1,10 +1,22 @@
+import type { HealthStatus } from '../../../runtime/types.js';
 import { SpecCache } from '../spec-cache.js';
 import type { Collector } from '../types.js';
 import { emitDefined } from './emit.js';
 
 export { SPEC_TTL_MS } from '../spec-cache.js';
 
-/** Container start time, last seen, restarts (every scrape) and limits (cached, see SPEC_TTL_MS). */
+/**
+ * cAdvisor's container_health_state (metrics/prometheus.go getContainerHealthState):
+ * 1 healthy, -1 no health check, 0 starting or unhealthy.
+ */
+const HEALTH_STATE: Readonly<Record<HealthStatus, number>> = {
+  healthy: 1,
+  none: -1,
+  starting: 0,
+  unhealthy: 0,
+};
+
+/** Container creation and start time, health, last seen, last seen, restarts (every scrape) and limits (cached, see SPEC_TTL_MS). */
 export function specCollector(
   opts: { ttlMs?: number; now?: () => number; cache?: SpecCache } = {},
 ): Collector {
@@ -15,6 +27,9 @@ export function specCollector(
     async update(t, emit) {
       const started = t.container.startedAt ? Date.parse(t.container.startedAt) : Number.NaN;
       if (Number.isFinite(started)) emit('container_start_time_seconds', {}, started / 1000);
+      const created = Date.parse(t.container.createdAt);
+      if (Number.isFinite(created)) emit('container_creation_time_seconds', {}, created / 1000);
+      emit('container_health_state', {}, HEALTH_STATE[t.container.health]);
       emit('container_last_seen', {}, t.now);
       emit('berth_container_restarts', {}, t.container.restartCount);
       const entry = await cache.get(t);

@@ -47,6 +47,10 @@ export const COMPARED: Readonly<Record<string, Rule>> = {
   container_memory_swap: { kind: 'gauge', abs: MiB, rel: 0.02 },
   container_memory_mapped_file: { kind: 'gauge', abs: MiB, rel: 0.02 },
   container_memory_max_usage_bytes: { kind: 'gauge', abs: MiB, rel: 0.02 },
+  container_memory_total_active_file_bytes: { kind: 'gauge', abs: MiB, rel: 0.02 },
+  container_memory_total_inactive_file_bytes: { kind: 'gauge', abs: MiB, rel: 0.02 },
+  // Page faults: the settled containers fault rarely; the loop not at all.
+  container_memory_failures_total: { kind: 'counter', abs: 50, rel: 0.05 },
   container_memory_failcnt: { kind: 'counter', abs: 0, rel: 0 },
   container_oom_events_total: { kind: 'counter', abs: 0, rel: 0 },
   // Block I/O from blkio.throttle.* (the io container's direct I/O is over before the window).
@@ -66,6 +70,10 @@ export const COMPARED: Readonly<Record<string, Rule>> = {
   container_spec_cpu_shares: { kind: 'gauge', abs: 0, rel: 0 },
   // cAdvisor: the cgroup's creation (whole seconds); berth: the init's start. Same second, give or take one.
   container_start_time_seconds: { kind: 'gauge', abs: 2, rel: 0 },
+  // cAdvisor: the cgroup's creation (whole seconds); berth: the container's creation, just before.
+  container_creation_time_seconds: { kind: 'gauge', abs: 2, rel: 0 },
+  // No health check on either side: -1.
+  container_health_state: { kind: 'gauge', abs: 0, rel: 0 },
   // Each exporter's own read time.
   container_last_seen: { kind: 'gauge', abs: 5, rel: 0 },
   // statfs of the same filesystem; free inodes move with whatever else writes on the machine.

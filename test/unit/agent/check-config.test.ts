@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -149,6 +149,31 @@ describe('checkAgentConfig', () => {
     await writeFile(file, JSON.stringify({ metrics: { roots: 'proc:sys' } }));
     err = await refusal({ config: file });
     assert.equal(err.field, 'metrics.roots');
+  });
+
+  test('observing: the host root must hold proc and sys/fs/cgroup, and metrics.roots follows it', async () => {
+    const host = join(dir, 'host');
+    const missing = await refusal({ mode: 'observe', hostRoot: host });
+    assert.equal(missing.field, 'hostRoot');
+    assert.match(missing.message, /host\/proc \(the host's \/proc\) is not a readable directory: ENOENT/);
+    await mkdir(join(host, 'proc'), { recursive: true });
+    assert.match((await refusal({ mode: 'observe', hostRoot: host })).message, /sys\/fs\/cgroup/);
+    await mkdir(join(host, 'sys/fs/cgroup'), { recursive: true });
+    const c = await checkAgentConfig({ mode: 'observe', hostRoot: host }, {});
+    assert.equal(
+      (c.metrics as Record<string, unknown>).roots,
+      `${host}/proc:${host}/sys:${host}/sys/fs/cgroup`,
+    );
+    const file = join(dir, 'roots.json');
+    await writeFile(file, JSON.stringify({ metrics: { roots: `${host}/proc:/sys:${host}/sys/fs/cgroup` } }));
+    const given = await checkAgentConfig({ mode: 'both', hostRoot: host, config: file }, {});
+    assert.equal(
+      (given.metrics as Record<string, unknown>).roots,
+      `${host}/proc:/sys:${host}/sys/fs/cgroup`,
+      'the file wins',
+    );
+    // run mode reads no host root: nothing is checked there.
+    await checkAgentConfig({ mode: 'run', hostRoot: join(dir, 'nowhere') }, {});
   });
 
   test('files the config names must be readable (when the start will read them)', async () => {

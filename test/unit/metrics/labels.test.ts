@@ -33,10 +33,12 @@ test('only allow-listed labels are exported, and only on berth_container_info by
       'container_label_com_docker_compose_service',
       'cpu',
       'device',
+      'failure_type',
       'id',
       'image',
       'interface',
       'name',
+      'scope',
     ]);
   } finally {
     await run.stop();
@@ -103,10 +105,10 @@ test('series count grows with containers, not with their labels: 100 containers 
       const { body } = await run.scrape();
       const ms = performance.now() - t0;
       const containerSeries = body.split('\n').filter((l) => l.startsWith('container_')).length;
-      // 42 container series each (cpu 8 with the quota's CFS and burst counters, memory 8, io 4×2 devices, network 8, spec 6, …) + 1 info, whatever its labels.
+      // 50 container series each (cpu 8 with the quota's CFS and burst counters, memory 14, health and creation 2, io 4×2 devices, network 8, spec 6, …) + 1 info, whatever its labels.
       assert.equal(samples(body, 'berth_container_info').length, 100);
       assert.equal(containerSeries % 100, 0);
-      assert.equal(containerSeries / 100, 42);
+      assert.equal(containerSeries / 100, 50);
       assert.ok(!body.includes('label_0'));
       // A budget far above the measured cost (~tens of ms): catches accidental quadratic work only.
       assert.ok(ms < 3000, `scrape of 100 containers took ${ms.toFixed(0)} ms`);
