@@ -6,7 +6,7 @@ import { Mutex } from '../base/keyed-mutex.js';
 import type { Logger } from '../base/log.js';
 import type { PortMapping } from '../types.js';
 import { parseSubnet, type Subnet } from './cidr.js';
-import { ContainerFiles } from './container-files.js';
+import { ContainerFiles, moveOwnAddress } from './container-files.js';
 import { ChildProcessRunner, type CommandRunner } from './exec.js';
 import { parseExtraHosts } from './hostfiles.js';
 import { probeHostPort } from './hostports.js';
@@ -561,6 +561,7 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
       await this.setup.deleteContainerRules((c) => c === tag);
     }
     if (seg) await seg.ipam.release(rec.id);
+    const wasFirst = link === linksOf(rec)[0];
     rec.links = linksOf(rec).filter((l) => l !== link);
     const first = rec.links[0];
     if (first) {
@@ -569,6 +570,13 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
       if (first.address) rec.address = first.address;
     }
     await this.records.write(rec);
+    // /etc/hosts names the container by its first network's address: follow the change.
+    if (wasFirst && link.address && first?.address)
+      await moveOwnAddress(
+        path.join(this.records.containerDir(rec.id), 'hosts'),
+        link.address,
+        first.address,
+      );
   }
 
   private async attachmentOf(rec: AttachmentRecord): Promise<NetworkAttachment> {

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isLoopbackHost } from '../base/address.js';
 import { writeFileAtomic } from './files.js';
@@ -76,6 +76,22 @@ export class ContainerFiles {
     await writeFileAtomic(path.join(dir, 'hostname'), `${hostname}\n`);
     return { hostsPath, resolvConfPath };
   }
+}
+
+/**
+ * Moves the container's own hosts line from `from` to `to` (its first network
+ * changed while it runs: `disconnect`). Written in place, not renamed over:
+ * the file is bind-mounted, and a rename would leave the container the old
+ * inode. Extra hosts lines with the same address stay as they are.
+ */
+export async function moveOwnAddress(hostsPath: string, from: string, to: string): Promise<void> {
+  const text = await readOr(hostsPath, '');
+  const lines = text.split('\n');
+  // The container's own line comes right after the six fixed ones (renderHosts).
+  const i = lines.findIndex((l, n) => n >= 6 && l.startsWith(`${from}\t`));
+  if (i < 0) return;
+  lines[i] = `${to}${lines[i]?.slice(from.length) ?? ''}`;
+  await writeFile(hostsPath, lines.join('\n'));
 }
 
 async function readOr(file: string, fallback: string): Promise<string> {

@@ -148,7 +148,7 @@ export class FakeHost implements CommandRunner, SysctlWriter {
         },
       ],
       [
-        /^link add (\S+) type veth peer name eth0 netns (\S+)$/,
+        /^link add (\S+) type veth peer name eth\d+ netns (\S+)$/,
         (m) => {
           if (this.links.has(m[1] ?? '')) return fail('RTNETLINK answers: File exists', 2);
           if (!this.netns.has(m[2] ?? '')) return fail(`Invalid "netns" value "${m[2]}"`, 255);
