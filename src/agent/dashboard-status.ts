@@ -108,6 +108,7 @@ export function parseServers(
     list.push({
       name: server,
       address: addr,
+      state: stateOf(col(f, 'status')),
       status: col(f, 'status'),
       sessions: Number(col(f, 'scur')) || 0,
       ...(containerId ? { containerId } : {}),
@@ -115,6 +116,19 @@ export function parseServers(
     backends.set(backend, list);
   }
   return [...backends].map(([name, servers]) => ({ name, servers }));
+}
+
+/**
+ * HAProxy's status column as one of four states: berth's servers carry no
+ * HAProxy health check (the catalog's health decides), so "no check" is up;
+ * "UP 1/3" and "DOWN 1/2" are transitions of a checked server.
+ */
+export function stateOf(status: string): 'up' | 'down' | 'drain' | 'maint' {
+  const s = status.toUpperCase();
+  if (s.startsWith('MAINT')) return 'maint';
+  if (s.startsWith('DRAIN') || s.includes('NOLB')) return 'drain';
+  if (s.startsWith('UP') || s === 'NO CHECK') return 'up';
+  return 'down';
 }
 
 const GAUGES: Record<string, 'backlogRecords' | 'spoolBytes' | 'containers'> = {

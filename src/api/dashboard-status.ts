@@ -39,7 +39,14 @@ export const DashboardStatus = Type.Object(
             Type.Object({
               name: Type.String({ description: 's<slot>' }),
               address: Type.String({ description: 'ip:port' }),
-              status: Type.String({ description: "HAProxy's: UP, DOWN, DRAIN, MAINT, no check…" }),
+              state: StringEnum(
+                ['up', 'down', 'drain', 'maint'] as const,
+                'must be up, down, drain or maint',
+              ),
+              status: Type.String({
+                description:
+                  "HAProxy's own word: UP, DOWN, DRAIN, MAINT, no check (UP without health checks)…",
+              }),
               sessions: Type.Integer({ description: 'current sessions (scur)' }),
               containerId: Type.Optional(Type.String({ description: 'the container behind the address' })),
             }),

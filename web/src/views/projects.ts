@@ -6,7 +6,7 @@
  * every 2 s while a rollout runs. Scale and roll back from here.
  */
 import { rollbackService, scaleService } from '../actions.js';
-import { ApiError, get, seg } from '../api.js';
+import { ApiError, get } from '../api.js';
 import { fill, h } from '../dom.js';
 import type { ProjectStatus, ServiceStatus } from '../types.js';
 import { containerHref, healthBadge, link, logsHref, stateBadge } from './common.js';
@@ -122,10 +122,8 @@ export const projectsView: View = (root, _params, store) => {
     }
     busy = true;
     try {
-      const names = await get<Array<{ name: string } | string>>('/v1/projects');
-      const projects = await Promise.all(
-        names.map((n) => get<ProjectStatus>(`/v1/projects/${seg(typeof n === 'string' ? n : n.name)}`)),
-      );
+      // GET /v1/projects answers each project's full status (src/deploy/types.ts ProjectStatus).
+      const projects = await get<ProjectStatus[]>('/v1/projects');
       if (gone) return;
       rolling = projects.some((p) => p.services.some((s) => s.rollout && s.rollout.phase === 'running'));
       if (projects.length === 0) {

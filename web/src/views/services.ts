@@ -37,6 +37,7 @@ export interface DashboardStatus {
       servers: Array<{
         name: string;
         address: string;
+        state: 'up' | 'down' | 'drain' | 'maint';
         status: string;
         sessions: number;
         containerId?: string;
@@ -74,7 +75,8 @@ export const servicesView: View = (root, _params, store: Store) => {
     const out: string[] = [];
     for (const b of status?.haproxy?.backends ?? []) {
       for (const s of b.servers) {
-        if (s.containerId === c.id) out.push(`${s.status}, ${s.sessions} sessions (${b.name}/${s.name})`);
+        if (s.containerId === c.id)
+          out.push(`${s.state.toUpperCase()}, ${s.sessions} sessions (${b.name}/${s.name})`);
       }
     }
     return out;
