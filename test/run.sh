@@ -47,6 +47,8 @@ LONG=(
   test/integration/logs-e2e/outage.test.ts       # 75, mostly the 60 s outage
   test/integration/logs-e2e/rotation.test.ts     # 20-70
   test/integration/cli/containers.test.ts        # 35
+  test/integration/web/projects.test.ts          # 60, a rollout, a scale and a rollback watched in Chromium
+  test/integration/web/dashboard.test.ts         # 30
   test/integration/api/streams.test.ts           # 23, 12 of it the slow client's stall
   test/integration/api/dashboard.test.ts         # 23, two agents (plain and TLS)
   test/integration/dashboards/panels.test.ts     # 25
