@@ -5,11 +5,12 @@ import { NotFoundError } from '../../base/errors.js';
 import { type Envelope, EventExchange, type SubscribeOptions } from '../../base/events.js';
 import type { Logger } from '../../base/log.js';
 import { detectCgroups } from '../../cgroups/detect.js';
+import { parseProcCgroup } from '../../cgroups/proc.js';
 import type { ContainerDescriptor, ContainerEvent, ContainerSource, RuntimeEvent } from '../../types.js';
 import { type CriMeta, type PodMeta, readCriLayout } from './cri.js';
 import { describeContainer } from './describe.js';
 import { type DockerMeta, listDockerIds, readDockerMeta } from './docker.js';
-import type { CgroupMatch } from './layout.js';
+import { type CgroupMatch, parseCgroupPath } from './layout.js';
 import { readBounded } from './safe-read.js';
 import { scanHierarchy } from './scan.js';
 
@@ -76,6 +77,8 @@ export class ObserveSource implements ContainerSource {
   private readonly criLinks = new Map<string, CriMeta>();
   private readonly watchers = new Map<string, FSWatcher>();
   private hierarchy = '';
+  /** The v1 controller of the scanned hierarchy ('' for the unified one). */
+  private controller = '';
   private timer: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -110,6 +113,9 @@ export class ObserveSource implements ContainerSource {
         : (v1.memory ?? v1.cpu ?? v1.cpuacct ?? v1.pids ?? v1['name=systemd'] ?? info.unifiedMount);
     if (dir === undefined) throw new NotFoundError(`no cgroup hierarchy found under ${this.o.roots.cgroup}`);
     this.hierarchy = dir;
+    // Which line of /proc/<pid>/cgroup names a process's cgroup in that hierarchy.
+    this.controller =
+      dir === info.unifiedMount ? '' : (Object.entries(v1).find(([, mount]) => mount === dir)?.[0] ?? '');
     await this.rescan();
     this.timer = setInterval(() => void this.rescan(), this.o.rescanIntervalMs);
     this.timer.unref();
@@ -226,9 +232,11 @@ export class ObserveSource implements ContainerSource {
     let n = 0;
     for (const id of ids) {
       if (n++ >= limit) break;
-      const cg = scan.containers.get(id);
+      let cg = scan.containers.get(id);
       // Only ids with a directory in Docker's root have records: no stat per container on a kubelet host.
       const docker = inDocker.has(id) ? await this.docker(id) : undefined;
+      // A Docker container under a --cgroup-parent no layout names: found through its init's /proc/<pid>/cgroup.
+      if (!cg && docker?.pid !== undefined) cg = await this.cgroupOfPid(id, docker.pid);
       const c = cri.containers.get(id);
       const podUid = cg?.match.podUid ?? c?.podUid;
       const pod = podUid !== undefined ? cri.pods.get(podUid) : undefined;
@@ -313,6 +321,31 @@ export class ObserveSource implements ContainerSource {
       if (pid !== undefined) d.pid = pid;
     }
     return d;
+  }
+
+  /**
+   * The cgroup of process `pid` in the scanned hierarchy, when its last
+   * component names container `id` (a reused pid names another cgroup, and
+   * is not believed) and the directory is there.
+   */
+  private async cgroupOfPid(
+    id: string,
+    pid: number,
+  ): Promise<{ path: string; match: CgroupMatch } | undefined> {
+    const proc = this.o.roots.proc;
+    const text = await readBounded(proc, join(proc, String(pid), 'cgroup'), 64 * 1024);
+    if (text === undefined) return undefined;
+    const line = parseProcCgroup(text).find((l) =>
+      this.controller === '' ? l.hierarchy === '0' : l.controllers.includes(this.controller),
+    );
+    const match = line ? parseCgroupPath(line.path) : undefined;
+    if (!line || match?.id !== id) return undefined;
+    try {
+      if (!(await stat(join(this.hierarchy, line.path))).isDirectory()) return undefined;
+    } catch {
+      return undefined;
+    }
+    return { path: line.path, match };
   }
 
   /** The first process of a container cgroup (its init, as runc starts it), remembered. */

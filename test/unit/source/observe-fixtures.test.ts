@@ -16,6 +16,8 @@ const FIX = join(import.meta.dirname, '../../fixtures/observe');
 const A = 'a1'.repeat(32);
 const B = 'b2'.repeat(32);
 const C = 'c3'.repeat(32);
+const D = '4d'.repeat(32);
+const E = '5e'.repeat(32);
 const K1 = 'd4'.repeat(32);
 const K1P = 'e5'.repeat(32);
 const K2 = 'f6'.repeat(32);
@@ -53,7 +55,7 @@ async function listOf(tree: string): Promise<Map<string, ContainerDescriptor>> {
 describe('observe: Docker, cgroupfs driver, cgroup v1', () => {
   it('finds the running containers under /docker and the stopped one in Docker’s records', async () => {
     const all = await listOf('docker-cgroupfs-v1');
-    assert.deepEqual([...all.keys()].sort(), [A, B, C].sort());
+    assert.deepEqual([...all.keys()].sort(), [A, B, C, D, E].sort());
     const web = all.get(A);
     assert.ok(web);
     assert.equal(web.name, 'web');
@@ -81,8 +83,17 @@ describe('observe: Docker, cgroupfs driver, cgroup v1', () => {
     assert.equal(job.exitCode, 3);
     assert.equal(job.cgroupPath, undefined);
     assert.equal(job.imageTag, '');
-    assert.deepEqual((await s.list()).map((c) => c.name).sort(), ['syslogged', 'web']);
+    assert.deepEqual((await s.list()).map((c) => c.name).sort(), ['parented', 'syslogged', 'web']);
     await s.close();
+  });
+
+  it('a container under a cgroup parent no layout names is found through its init’s /proc/<pid>/cgroup', async () => {
+    const all = await listOf('docker-cgroupfs-v1');
+    assert.equal(all.get(D)?.state, 'running');
+    assert.equal(all.get(D)?.cgroupPath, `/system.slice/custom.service/${D}`);
+    // A pid the kernel gave to another process since (its cgroup names no container): not believed.
+    assert.equal(all.get(E)?.state, 'exited');
+    assert.equal(all.get(E)?.cgroupPath, undefined);
   });
 
   it('a container logging elsewhere (syslog) has no log file; host networking is kept', async () => {
