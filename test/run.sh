@@ -60,8 +60,9 @@ LONG=(
   test/integration/cli/run-backpressure.test.ts  # 12
   test/integration/metrics/cadvisor-parity.test.ts # 17, mostly waiting for both exporters and the window
   test/integration/logs/pipeline.test.ts         # 10
-  test/integration/deploy/up.test.ts             # 75, stop grace periods and health checks
+  test/integration/deploy/up.test.ts             # 30
   test/integration/deploy/projects-dir.test.ts   # 30
+  test/integration/deploy/verbs.test.ts          # 40
   test/integration/network/user-networks.test.ts # 40-65, a dozen containers and an agent restart
 )
 

@@ -1,4 +1,5 @@
 import type { ComposeDependency } from '../compose/types.js';
+import { restartPolicy } from './spec.js';
 import type { Action, ActualReplica, DesiredService } from './types.js';
 
 export interface PlanInput {
@@ -10,7 +11,19 @@ export interface PlanInput {
   removeOrphans: boolean;
   /** Services a rollout owns now: the planner leaves them alone. */
   rolling: ReadonlySet<string>;
+  /** Now, in ms since the epoch (the policy grace below is measured from a replica's exit). */
+  now?: number;
 }
+
+/**
+ * How long an exited replica is left to a restart policy that may restart it
+ * (`always`, `unless-stopped`, `on-failure` after a failure): the runtime
+ * records the exit, frees the replica's host state, then schedules the
+ * restart (state `restarting`), so a replica seen `exited` just after its
+ * exit may be about to come back. Past this it is replaced (the policy gave
+ * up, or the replica was stopped by hand). A policy of `no` is not waited for.
+ */
+export const POLICY_GRACE_MS = 3000;
 
 /**
  * The reconciler's diff, pure (desired + actual → actions), so it can be
@@ -64,7 +77,10 @@ export function plan(input: PlanInput): Action[] {
       const current = r.configHash === d.rev.configHash;
       const dead = r.state === 'exited' || r.state === 'dead' || r.state === 'created';
       if (dead && (r.state !== 'exited' || r.exitCode !== 0 || !current)) {
-        if (waits.length === 0) {
+        const since = (input.now ?? Date.now()) - Date.parse(r.finishedAt ?? '');
+        if (current && r.state === 'exited' && mayRestart(d, r) && since < POLICY_GRACE_MS) {
+          out.push({ kind: 'recheck', service: d.name, replica: r, afterMs: POLICY_GRACE_MS - since });
+        } else if (waits.length === 0) {
           const reason =
             r.state === 'created'
               ? 'never started'
@@ -97,6 +113,13 @@ export function plan(input: PlanInput): Action[] {
     }
   }
   return out;
+}
+
+/** Whether the service's restart policy may restart this exit (then it acts first). */
+function mayRestart(d: DesiredService, r: ActualReplica): boolean {
+  const p = restartPolicy(d.rev.service);
+  if (p === 'always' || p === 'unless-stopped') return true;
+  return p.startsWith('on-failure') && r.exitCode !== 0;
 }
 
 /** Higher is better: running on the desired config, then running, then anything. */

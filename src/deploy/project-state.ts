@@ -61,6 +61,7 @@ export function actualReplicas(all: ContainerDescriptor[], project: string): Act
       state: c.state,
       health: c.health,
       ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}),
+      ...(c.finishedAt !== undefined ? { finishedAt: c.finishedAt } : {}),
     });
   }
   return out;

@@ -188,6 +188,9 @@ export class Reconciler {
     switch (a.kind) {
       case 'wait':
         return;
+      case 'recheck':
+        setTimeout(() => this.schedule(rec.name), a.afterMs + 50).unref();
+        return;
       case 'create': {
         if (rev === undefined) return;
         const r = await ops.start(rev, a.index, signal);

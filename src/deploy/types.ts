@@ -7,6 +7,8 @@ export interface ActualReplica extends Replica {
   state: 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
   health: 'none' | 'starting' | 'healthy' | 'unhealthy';
   exitCode?: number;
+  /** When it exited (RFC 3339). */
+  finishedAt?: string;
 }
 
 /** One service as it should be. */
@@ -23,7 +25,9 @@ export type Action =
   | { kind: 'replace'; service: string; replica: ActualReplica; reason: string }
   | { kind: 'remove'; service: string; replica: ActualReplica; reason: 'scale-down' | 'orphan' | 'duplicate' }
   | { kind: 'rollout'; service: string; stale: ActualReplica[] }
-  | { kind: 'wait'; service: string; on: string; condition: ComposeDependency['condition'] };
+  | { kind: 'wait'; service: string; on: string; condition: ComposeDependency['condition'] }
+  /** Look again in `afterMs`: an exited replica its restart policy may still take back. */
+  | { kind: 'recheck'; service: string; replica: ActualReplica; afterMs: number };
 
 /** What `PUT /v1/projects/:name` carries (and the projects directory builds): the agent loads the project from it. */
 export interface ProjectSource {

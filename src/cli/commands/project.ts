@@ -382,8 +382,10 @@ export async function waitConverged(
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  const errs = (last?.services ?? [])
-    .filter((s) => s.lastError)
-    .map((s) => `${s.name}: ${s.lastError?.message}`);
+  const errs = (last?.services ?? []).flatMap((s) => {
+    const down = s.replicas.filter((r) => !replicaUp(r)).map((r) => `${r.name} ${r.state}/${r.health}`);
+    const why = [...down, ...(s.lastError ? [s.lastError.message] : [])];
+    return why.length > 0 ? [`${s.name}: ${why.join(', ')}`] : [];
+  });
   return `not up within ${Math.round(timeoutMs / 1000)} s${errs.length > 0 ? ` (${errs.join('; ')})` : ''}: ${(last?.services ?? []).map(serviceLine).join(', ')}`;
 }

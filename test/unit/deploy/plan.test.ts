@@ -55,11 +55,19 @@ const rep = (service: string, index: number, o: Partial<ActualReplica> = {}): Ac
   ...o,
 });
 
+const NOW = Date.parse('2026-12-07T12:00:10Z');
 const run = (
   desired: DesiredService[],
   actual: ActualReplica[],
   o: { removeOrphans?: boolean; rolling?: string[] } = {},
-) => plan({ desired, actual, removeOrphans: o.removeOrphans ?? false, rolling: new Set(o.rolling ?? []) });
+) =>
+  plan({
+    desired,
+    actual,
+    removeOrphans: o.removeOrphans ?? false,
+    rolling: new Set(o.rolling ?? []),
+    now: NOW,
+  });
 
 /** Actions as short strings, for readable assertions. */
 const short = (as: Action[]): string[] =>
@@ -73,6 +81,8 @@ const short = (as: Action[]): string[] =>
         return `remove ${a.replica.name} (${a.reason})`;
       case 'rollout':
         return `rollout ${a.service} [${a.stale.map((r) => r.index).join(',')}]`;
+      case 'recheck':
+        return `recheck ${a.replica.name} in ${a.afterMs}`;
       default:
         return `wait ${a.service} on ${a.on} ${a.condition}`;
     }
@@ -118,6 +128,20 @@ describe('plan', () => {
 
   test('a replica its restart policy is restarting is left to the policy', () => {
     assert.deepEqual(short(run([want('web', 1)], [rep('web', 1, { state: 'restarting', exitCode: 1 })])), []);
+  });
+
+  test('an exit its restart policy may take back is left to the policy for a while, then replaced', () => {
+    const d = want('web', 1);
+    d.rev.service.restart = 'always';
+    const just = rep('web', 1, { state: 'exited', exitCode: 137, finishedAt: '2026-12-07T12:00:09Z' });
+    assert.deepEqual(short(run([d], [just])), ['recheck p-web-1 in 2000']);
+    const long = { ...just, finishedAt: '2026-12-07T12:00:00Z' };
+    assert.deepEqual(short(run([d], [long])), ['replace p-web-1']);
+    // on-failure does not restart a clean exit, and policy no never: no wait for either.
+    d.rev.service.restart = 'on-failure:3';
+    assert.deepEqual(short(run([d], [{ ...just, exitCode: 0 }])), []);
+    d.rev.service.restart = 'no';
+    assert.deepEqual(short(run([d], [just])), ['replace p-web-1']);
   });
 
   test('a replica created but never started (agent killed between create and start) is replaced', () => {
