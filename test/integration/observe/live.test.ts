@@ -11,8 +11,11 @@
  * (pods/<ns>_<pod>_<uid>/<container>/0.log, a hard link to the file conmon
  * writes, which is in the CRI format; containers/<pod>_<ns>_<container>-<id>.log,
  * an absolute symlink into pods/), as the kubelet lays it out for containerd.
- * A service declared in a Consul service-definition file is registered and
- * answered by B's DNS.
+ * A second container is laid out as Docker lays one out (its config.v2.json
+ * under a Docker root, its output in json-file lines as dockerd writes them:
+ * there is no dockerd here) and is shipped with Docker's fluentd-driver
+ * fields. A service declared in a Consul service-definition file is
+ * registered and answered by B's DNS.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -35,6 +38,8 @@ describe('observe mode: a second agent measures and ships containers it did not 
   const pod = `web-${process.pid}`;
   const uid = randomUUID();
   let id = '';
+  const dk = `obs-dk-${process.pid}`;
+  let dkId = '';
   const svc = `obs-svc-${process.pid}`;
 
   before(async () => {
@@ -53,11 +58,39 @@ describe('observe mode: a second agent measures and ships containers it did not 
     const [desc] = JSON.parse(await ok(a, ['inspect', name])) as Array<{ id: string }>;
     id = desc?.id ?? '';
     assert.match(id, /^[0-9a-f]{64}$/);
+    await ok(a, ['run', '-d', '--name', dk, IMAGE, 'sleep', '300']);
+    const [dkDesc] = JSON.parse(await ok(a, ['inspect', dk])) as Array<{ id: string; pid?: number }>;
+    dkId = dkDesc?.id ?? '';
     dir = await tempDir('observe-live-');
+    const rec = join(dir, 'docker/containers', dkId);
+    await mkdir(rec, { recursive: true });
+    await writeFile(
+      join(rec, 'config.v2.json'),
+      JSON.stringify({
+        ID: dkId,
+        Name: `/${dk}`,
+        Created: new Date().toISOString(),
+        State: { Running: true, Pid: dkDesc?.pid ?? 0, StartedAt: new Date().toISOString() },
+        Config: { Image: IMAGE, Labels: { team: 'shop' }, Env: ['PATH=/bin'] },
+        Image: `sha256:${'ab'.repeat(32)}`,
+      }),
+    );
+    await writeFile(
+      join(rec, 'hostconfig.json'),
+      JSON.stringify({ LogConfig: { Type: 'json-file', Config: {} } }),
+    );
+    await writeFile(
+      join(rec, `${dkId}-json.log`),
+      ['one', 'two', 'three']
+        .map(
+          (l, i) =>
+            `${JSON.stringify({ log: `${l}\n`, stream: 'stdout', time: `2026-12-07T10:00:0${i}.5Z` })}\n`,
+        )
+        .join(''),
+    );
     const podDir = join(dir, 'var/log/pods', `shop_${pod}_${uid}`, 'web');
     await mkdir(podDir, { recursive: true });
     await mkdir(join(dir, 'var/log/containers'), { recursive: true });
-    await mkdir(join(dir, 'docker'), { recursive: true });
     await mkdir(join(dir, 'services'), { recursive: true });
     await writeFile(
       join(dir, 'services', 'svc.json'),
@@ -134,6 +167,32 @@ describe('observe mode: a second agent measures and ships containers it did not 
     );
     assert.equal(recs[0]?.container_name, `k8s_web_${pod}_shop_${uid}_0`);
     assert.equal(recs[0]?.source, 'stdout');
+  });
+
+  it('a Docker-laid-out container: measured under its Docker name, shipped with Docker’s fields', async () => {
+    assert.ok(b);
+    const url = String(((await b.info()).endpoints as Record<string, string>).metrics);
+    await pollUntil(
+      'the Docker container on /metrics',
+      async () =>
+        (await (await fetch(url)).text()).includes(`id="/berth/${dkId}",image="${IMAGE}",name="${dk}"`)
+          ? true
+          : undefined,
+      20_000,
+      200,
+    );
+    const mine = () => (rx?.records() ?? []).filter((e) => e.record.container_id === dkId);
+    await pollUntil('3 json-file records', async () => (mine().length >= 3 ? true : undefined), 20_000, 100);
+    const recs = mine().map((e) => e.record);
+    assert.deepEqual(
+      recs.map((r) => [r.container_name, r.source, r.log]),
+      [
+        [`/${dk}`, 'stdout', 'one'],
+        [`/${dk}`, 'stdout', 'two'],
+        [`/${dk}`, 'stdout', 'three'],
+      ],
+    );
+    assert.equal(recs[0]?.time, '2026-12-07T10:00:00.500000000Z');
   });
 
   it('registers the service of a definition file: the embedded DNS answers it', async () => {
