@@ -93,7 +93,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { interval: { type: 'string', default: '10' }, scrapes: { type: 'string', default: '6' } },
+    options: {
+      interval: { type: 'string', default: '10' },
+      scrapes: { type: 'string', default: '6' },
+      // Node options for the agent, e.g. --node-args=--max-semi-space-size=1 (RSS experiments).
+      'node-args': { type: 'string', default: '' },
+    },
   });
   const n = Number(positionals[0] ?? 200);
   const intervalS = Number(values.interval);
@@ -108,7 +113,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   let cadvisor: CadvisorHandle | undefined;
   const dir = await tempDir('berth-vs-cadvisor-');
   try {
-    agent = await startAgent({ agentEnv: { BERTH_FROM_SOURCE: '0' } });
+    const nodeArgs = (values['node-args'] ?? '').split(' ').filter((x) => x !== '');
+    agent = await startAgent({ agentEnv: { BERTH_FROM_SOURCE: '0' }, nodeArgs });
     const a = agent;
     const ref = 'bench/busybox:vs-cadvisor';
     const tar = await buildBusyboxImage({
@@ -163,6 +169,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const idlePct = (m: Measured) =>
       ((m.windowCpuS - m.cpuMsPerScrape.reduce((x, y) => x + y, 0) / 1000) / m.windowS) * 100;
     const berthRss = rssMb(agentPid);
+    // Where the agent's RSS is: V8's heap (its own process metrics) and the file-backed pages (node's binary).
+    const body = await (await fetch(berthUrl)).text();
+    const mb = (name: string) =>
+      round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(body)?.[1] ?? 0) / 1048576, 1);
+    const status = readFileSync(`/proc/${agentPid}/status`, 'utf8');
+    const statusMb = (f: string) =>
+      round(Number(new RegExp(`${f}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024, 1);
     const cadvisorRss = rssMb(cadvisorPid);
     return {
       containers: n,
@@ -176,6 +189,11 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       berth_rss_mb: berthRss,
       cadvisor_rss_mb: cadvisorRss,
       rss_ratio: round(berthRss / cadvisorRss, 3),
+      berth_rss_anon_mb: statusMb('RssAnon'),
+      berth_rss_file_mb: statusMb('RssFile'),
+      berth_heap_used_mb: mb('berth_nodejs_heap_size_used_bytes'),
+      berth_heap_total_mb: mb('berth_nodejs_heap_size_total_bytes'),
+      berth_node_args: nodeArgs.join(' '),
       berth_idle_cpu_pct: round(idlePct(b), 2),
       cadvisor_idle_cpu_pct: round(idlePct(c), 2),
       berth_scrape_ms_median: round(median(b.scrapeMs), 1),
