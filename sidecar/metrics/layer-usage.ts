@@ -204,6 +204,8 @@ export class LayerUsage {
         }
         e.at = this.clock();
         e.queued = false;
+        // Between layers too: a thousand small layers would otherwise be walked in one go.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
       this.walking = false;
