@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '../../../runtime/base/log.js';
 import { loadServiceDir, parseServiceFile } from '../../../runtime/source/observe/services.js';
+import { ObserveSource } from '../../../runtime/source/observe/source.js';
 import { LocalCatalog } from '../../../sidecar/discovery/local.js';
+import { Registrar } from '../../../sidecar/discovery/registrar.js';
 import { ServiceFiles } from '../../../src/agent/services.js';
 import { pollUntil } from '../../harness/proc.js';
 import { tempDir } from '../../harness/tmp.js';
@@ -131,6 +133,43 @@ describe('observe: Consul service definitions', () => {
     } finally {
       await files.close();
       await catalog.close();
+    }
+  });
+});
+
+describe('observe: Registrator labels of Docker containers', () => {
+  it('a Docker container with SERVICE_NAME and a published port is registered by the unchanged registrar', async () => {
+    const root = join(import.meta.dirname, '../../fixtures/observe/docker-cgroupfs-v1');
+    const source = new ObserveSource({
+      roots: {
+        proc: join(root, 'proc'),
+        cgroup: join(root, 'sys/fs/cgroup'),
+        docker: join(root, 'var/lib/docker'),
+        log: join(root, 'var/log'),
+      },
+      watch: false,
+      metadataGraceMs: 0,
+    });
+    await source.start();
+    const catalog = new LocalCatalog({ nodeName: 'node-1' });
+    const registrar = new Registrar({
+      source,
+      catalog,
+      host: { nodeName: 'node-1', hostIp: '192.0.2.10' },
+      drainMs: 0,
+    });
+    try {
+      await registrar.start();
+      const web = catalog.view().instances.filter((i) => i.service === 'web');
+      assert.deepEqual(
+        web.map((i) => `${i.address}:${i.port}`),
+        ['192.0.2.10:8080'],
+      );
+      assert.equal(web[0]?.containerId, 'a1'.repeat(32));
+    } finally {
+      await registrar.close();
+      await catalog.close();
+      await source.close();
     }
   });
 });
