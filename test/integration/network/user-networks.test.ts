@@ -239,6 +239,46 @@ describe('user-defined networks through a real agent', () => {
     assert.ok(!existsSync(join(agent.stateRoot, 'network', 'networks', 'netf')));
   });
 
+  test('a bare Compose service name answers its healthy replicas on the network; a restart keeps connected networks', async () => {
+    await createNet('netg');
+    await createNet('neth');
+    const labels = (svc: string) => [
+      '-l',
+      'com.docker.compose.project=p',
+      '-l',
+      `com.docker.compose.service=${svc}`,
+    ];
+    await server('p-api-1', ['netg'], labels('api'));
+    await server('p-api-2', ['netg'], labels('api'));
+    // A replica whose health check fails is left out of the service name (still its own name).
+    await server(
+      'p-api-3',
+      ['netg'],
+      [...labels('api'), '--health-cmd', 'false', '--health-interval', '1s', '--health-retries', '1'],
+    );
+    await server('g-client', ['netg']);
+    const want = [await addressOf('p-api-1', 'netg'), await addressOf('p-api-2', 'netg')].sort();
+    const answered = async () =>
+      [...(await inside('g-client', 'nslookup api')).out.matchAll(/Address: (10\.\S+)/g)]
+        .map((m) => m[1])
+        .sort();
+    for (let i = 0; i < 50 && JSON.stringify(await answered()) !== JSON.stringify(want); i++)
+      await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(await answered(), want);
+    assert.match((await reach('g-client', 'api')).out, /p-api-[12]/);
+    // Not across networks.
+    await server('h-client', ['neth']);
+    assert.notEqual((await inside('h-client', 'nslookup api')).code, 0, 'api resolved from neth');
+
+    // connect is kept in the container's config: a restart joins both networks again.
+    await ok(['network', 'connect', 'neth', 'p-api-1']);
+    await ok(['restart', 'p-api-1']);
+    const [d] = JSON.parse(await ok(['inspect', 'p-api-1'])) as Array<{ addresses: Record<string, string> }>;
+    assert.deepEqual(Object.keys(d?.addresses ?? {}).sort(), ['netg', 'neth']);
+    await ok(['rm', '-f', 'p-api-1', 'p-api-2', 'p-api-3', 'g-client', 'h-client']);
+    await ok(['network', 'rm', 'netg', 'neth']);
+  });
+
   test('names are checked: reserved, malformed, unknown networks are refused naming the field', async () => {
     assert.match(await fails(['network', 'create', 'host']), /reserved/);
     assert.match(await fails(['network', 'create', '_bad']), /network name/);
