@@ -137,10 +137,14 @@ describe('observe: logs of observed containers to a Forward receiver', () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
+  /** Ships a copy of fixture `tree` (or, again, the host `tree` names when it is an absolute path). */
   async function ship(tree: string, write?: (root: string) => Promise<void>) {
-    const root = await tempDir('observe-ship-');
-    dirs.push(root);
-    await cp(join(FIX, tree), root, { recursive: true, verbatimSymlinks: true });
+    let root = tree;
+    if (!tree.startsWith('/')) {
+      root = await tempDir('observe-ship-');
+      dirs.push(root);
+      await cp(join(FIX, tree), root, { recursive: true, verbatimSymlinks: true });
+    }
     await write?.(root);
     const source = new ObserveSource({
       roots: {
@@ -242,6 +246,32 @@ describe('observe: logs of observed containers to a Forward receiver', () => {
       );
     } finally {
       await s.stop();
+    }
+  });
+
+  it('an agent restart resumes at the stored positions: nothing shipped twice, nothing written meanwhile lost', async () => {
+    const from = rx.records().length;
+    const mine = () =>
+      rx
+        .records()
+        .slice(from)
+        .filter((e) => e.record.container_id === A);
+    const first = await ship('docker-systemd-v2');
+    await pollUntil('the first line', async () => (mine().length >= 1 ? true : undefined), 10_000, 20);
+    await first.stop();
+    const p = join(first.root, `var/lib/docker/containers/${A}/${A}-json.log`);
+    await appendFile(p, jline('stdout', '2026-12-01T10:00:05Z', 'while down\n'));
+    const again = await ship(first.root);
+    try {
+      await appendFile(p, jline('stderr', '2026-12-01T10:00:06Z', 'after restart\n'));
+      await pollUntil('3 lines', async () => (mine().length >= 3 ? true : undefined), 10_000, 20);
+      await new Promise((r) => setTimeout(r, 300)); // a duplicate would arrive by now
+      assert.deepEqual(
+        mine().map((e) => e.record.log),
+        ['hello from web', 'while down', 'after restart'],
+      );
+    } finally {
+      await again.stop();
     }
   });
 
