@@ -164,12 +164,12 @@ export const LOG_SHIPPING_CONFIG = defineConfig([
     description: 'Merge lines that are JSON objects into the record (berth fields win on clashes).',
   },
   {
-    key: 'containerNameSlash',
+    key: 'dockerFields',
     type: 'enum',
     values: ['auto', 'always', 'never'],
     default: 'auto',
     description:
-      "`container_name` with Docker's leading `/` (as Docker's fluentd driver sends it): for containers observed on a Docker host (auto), always, or never.",
+      "Records in the forms of Docker's fluentd driver (`container_name` with its leading `/`, split lines as `partial_message` and string `partial_*`): for containers observed on a Docker host (auto), always, or never.",
   },
   {
     key: 'multilineStart',
@@ -337,7 +337,7 @@ export function parseLogShippingConfig(
     labels: v.labels,
     env: v.env,
     mergeJson: v.mergeJson,
-    containerNameSlash: v.containerNameSlash,
+    dockerFields: v.dockerFields,
     multilineStart: v.multilineStart,
     multilineTimeoutMs: v.multilineTimeout,
     multilineMaxLines: v.multilineMaxLines,

@@ -4,7 +4,7 @@ import type { ContainerDescriptor, ContainerSource } from '../../runtime/types.j
 import { ContainerLog, emptyCounters, type LogCounters } from './container-log.js';
 import type { LinePattern } from './line-pattern.js';
 import type { PositionStore } from './positions.js';
-import { compileMultiline, compileTag, recordContainerName } from './record.js';
+import { compileMultiline, compileTag, dockerFieldsFor, recordContainerName } from './record.js';
 import type { LogOutput } from './shipper.js';
 import { fileIdentity } from './tailer.js';
 
@@ -32,8 +32,8 @@ export interface LogPipelineOptions {
   retryMaxMs: number;
   /** How long a removed container's remaining lines may take to ship. */
   drainTimeoutMs?: number;
-  /** `container_name` with Docker's leading `/`: per source (`auto`: Docker's containers only), always, or never. */
-  containerNameSlash?: 'auto' | 'always' | 'never';
+  /** Records in Docker's fluentd-driver forms (record.ts, dockerFieldsFor): per source (`auto`), always, or never. */
+  dockerFields?: 'auto' | 'always' | 'never';
 }
 
 export interface LogPipelineDeps {
@@ -165,8 +165,9 @@ export class LogPipeline {
     }
     const current = await fileIdentity(c.logPath);
     if (this.logs.has(c.id)) return;
+    const docker = dockerFieldsFor(c, o.dockerFields ?? 'auto');
     const log = new ContainerLog(
-      { ...c, name: recordContainerName(c, o.containerNameSlash ?? 'auto') },
+      { ...c, name: recordContainerName(c.name, docker) },
       c.logPath,
       {
         format: {
@@ -175,6 +176,7 @@ export class LogPipeline {
           env: o.env,
           mergeJson: o.mergeJson,
           maxLineBytes: o.maxLineBytes,
+          dockerPartial: docker,
         },
         tag,
         multiline: multiline

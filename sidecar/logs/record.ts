@@ -59,6 +59,12 @@ export interface FormatOptions {
   mergeJson: boolean;
   /** Lines longer than this (UTF-8 bytes) are split into partial records. */
   maxLineBytes: number;
+  /**
+   * Flag split lines as Docker's fluentd driver does (`partial_message:
+   * "true"`, `partial_id`, `partial_ordinal` and `partial_last` as strings)
+   * instead of berth's `partial: true` with a number and a boolean.
+   */
+  dockerPartial?: boolean;
 }
 
 /** A record ready to ship: the Fluentd tag, the event time and the fields. */
@@ -101,19 +107,22 @@ export class SharedFields {
 }
 
 /**
- * The `container_name` of a container's records. Docker's fluentd driver
- * sends Docker's own name, which starts with `/` (`/web`); berth's names have
- * none. `auto` (the default) adds it for containers observed on a Docker host
- * (`source: 'docker'`), so Fluentd filters written for Docker's driver match
- * them unchanged, and leaves berth's and CRI containers' names as they are
- * (Kubernetes names have no slash); `always` / `never` force one way.
+ * Whether a container's records take the forms of Docker's fluentd driver
+ * (moby daemon/logger/fluentd): `container_name` with Docker's leading `/`
+ * (`/web`; berth's names have none) and split lines flagged
+ * `partial_message: "true"` with string `partial_ordinal`/`partial_last`.
+ * `auto` (the default): for containers observed on a Docker host (`source:
+ * 'docker'`), so Fluentd filters written for Docker's driver match them
+ * unchanged; berth's and CRI containers keep berth's forms (Kubernetes names
+ * have no slash). `always` / `never` force one way.
  */
-export function recordContainerName(
-  c: { name: string; source?: string },
-  mode: 'auto' | 'always' | 'never',
-): string {
-  const slash = mode === 'always' || (mode === 'auto' && c.source === 'docker');
-  return slash && !c.name.startsWith('/') ? `/${c.name}` : c.name;
+export function dockerFieldsFor(c: { source?: string }, mode: 'auto' | 'always' | 'never'): boolean {
+  return mode === 'always' || (mode === 'auto' && c.source === 'docker');
+}
+
+/** The `container_name` of a container's records: with Docker's `/` when `docker`. */
+export function recordContainerName(name: string, docker: boolean): string {
+  return docker && !name.startsWith('/') ? `/${name}` : name;
 }
 
 /** Keys berth sets; on a clash with merged JSON or labels/env, berth's value wins. */
@@ -127,6 +136,7 @@ export const BERTH_KEYS = [
   'host',
   'time',
   'partial',
+  'partial_message',
   'partial_id',
   'partial_ordinal',
   'partial_last',
@@ -292,20 +302,18 @@ export function formatLine(
     .update(`${container.id}\0${typeof key === 'string' ? key : key()}\0${line.time}\0${line.stream}`)
     .digest('hex')
     .slice(0, 32);
-  return pieces.map((piece, i) => ({
-    tag,
-    sec: t.sec,
-    nsec: t.nsec,
-    fields: {
-      ...base,
-      ...meta,
-      log: piece,
-      partial: true,
-      partial_id: partialId,
-      partial_ordinal: firstOrdinal + i,
-      partial_last: i === pieces.length - 1 && line.part?.last !== false,
-    },
-  }));
+  return pieces.map((piece, i) => {
+    const last = i === pieces.length - 1 && line.part?.last !== false;
+    const flags = opts.dockerPartial
+      ? {
+          partial_message: 'true',
+          partial_id: partialId,
+          partial_ordinal: String(firstOrdinal + i),
+          partial_last: String(last),
+        }
+      : { partial: true, partial_id: partialId, partial_ordinal: firstOrdinal + i, partial_last: last };
+    return { tag, sec: t.sec, nsec: t.nsec, fields: { ...base, ...meta, log: piece, ...flags } };
+  });
 }
 
 export { compileMultiline } from './line-pattern.js';

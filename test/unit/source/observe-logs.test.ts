@@ -3,7 +3,8 @@
  * from the fixture trees, through the real log pipeline (tailer, joiner,
  * formatter, Forward client) to a real Forward receiver on loopback. What a
  * user relies on: every line arrives with the fields Docker's fluentd driver
- * sends (container_name with Docker's `/` for Docker containers), partial
+ * sends (container_name with Docker's `/`, partial_message and string
+ * partial_* for Docker containers), partial
  * lines joined, nothing lost or repeated across a rotation and a restart.
  */
 import assert from 'node:assert/strict';
@@ -14,7 +15,7 @@ import { parseJsonFileEntry } from '../../../runtime/exec/json-file-format.js';
 import { ObserveSource } from '../../../runtime/source/observe/source.js';
 import { LogPipeline, type LogPipelineOptions } from '../../../sidecar/logs/pipeline.js';
 import { FilePositionStore } from '../../../sidecar/logs/positions.js';
-import { recordContainerName } from '../../../sidecar/logs/record.js';
+import { dockerFieldsFor, formatLine, recordContainerName } from '../../../sidecar/logs/record.js';
 import { ForwardClient } from '../../../sidecar/logs/shipper.js';
 import { FileTailer } from '../../../sidecar/logs/tailer.js';
 import { pollUntil } from '../../harness/proc.js';
@@ -76,12 +77,40 @@ describe('observe: Docker json-file entries', () => {
     }
   });
 
-  it('container_name has Docker’s slash for Docker containers only, unless told otherwise', () => {
-    assert.equal(recordContainerName({ name: 'web', source: 'docker' }, 'auto'), '/web');
-    assert.equal(recordContainerName({ name: 'web', source: 'berth' }, 'auto'), 'web');
-    assert.equal(recordContainerName({ name: 'k8s_a_b_c_d_0', source: 'cri' }, 'auto'), 'k8s_a_b_c_d_0');
-    assert.equal(recordContainerName({ name: 'web', source: 'berth' }, 'always'), '/web');
-    assert.equal(recordContainerName({ name: 'web', source: 'docker' }, 'never'), 'web');
+  it('Docker’s forms for Docker containers only, unless told otherwise', () => {
+    assert.equal(dockerFieldsFor({ source: 'docker' }, 'auto'), true);
+    assert.equal(dockerFieldsFor({ source: 'berth' }, 'auto'), false);
+    assert.equal(dockerFieldsFor({ source: 'cri' }, 'auto'), false);
+    assert.equal(dockerFieldsFor({ source: 'berth' }, 'always'), true);
+    assert.equal(dockerFieldsFor({ source: 'docker' }, 'never'), false);
+    assert.equal(recordContainerName('web', true), '/web');
+    assert.equal(recordContainerName('web', false), 'web');
+  });
+
+  it('a split line is flagged as Docker’s fluentd driver flags it (strings), or as berth does', () => {
+    const c = { id: A, name: '/web', image: 'nginx', imageName: 'nginx', imageTag: '', labels: {}, env: {} };
+    const line = { time: '2026-12-01T10:00:01.000000000Z', stream: 'stdout' as const, text: 'x'.repeat(600) };
+    const opts = { host: 'h', labels: [], env: [], mergeJson: false, maxLineBytes: 256 };
+    const docker = formatLine(line, c, 't', { ...opts, dockerPartial: true }, 'k').map((r) => r.fields);
+    assert.equal(docker.length, 3);
+    assert.deepEqual(
+      docker.map((f) => [f.partial_message, f.partial_ordinal, f.partial_last, 'partial' in f]),
+      [
+        ['true', '1', 'false', false],
+        ['true', '2', 'false', false],
+        ['true', '3', 'true', false],
+      ],
+    );
+    assert.match(String(docker[0]?.partial_id), /^[0-9a-f]{32}$/);
+    const berth = formatLine(line, c, 't', opts, 'k').map((r) => r.fields);
+    assert.deepEqual(
+      berth.map((f) => [f.partial, f.partial_ordinal, f.partial_last, 'partial_message' in f]),
+      [
+        [true, 1, false, false],
+        [true, 2, false, false],
+        [true, 3, true, false],
+      ],
+    );
   });
 
   it('a json-file rotated as Docker rotates it (rename to .1, new file) is read to its end, then the new one', async () => {
@@ -210,8 +239,12 @@ describe('observe: logs of observed containers to a Forward receiver', () => {
       // The joined 40 KiB line, split again at maxLineBytes into Docker's partial records.
       const parts = recs.slice(1).map((e) => e.record);
       assert.equal(parts.map((r) => r.log).join(''), long);
-      assert.ok(parts.every((r) => r.partial === true && r.container_name === '/web'));
-      assert.equal(parts.at(-1)?.partial_last, true);
+      assert.ok(parts.every((r) => r.partial_message === 'true' && r.container_name === '/web'));
+      assert.equal(parts.at(-1)?.partial_last, 'true');
+      assert.deepEqual(
+        parts.map((r) => r.partial_ordinal),
+        ['1', '2', '3'],
+      );
     } finally {
       await s.stop();
     }
