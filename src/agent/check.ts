@@ -97,9 +97,12 @@ export async function checkAgentConfig(
   const start = await checkStartConfig(cfg, env);
   const { sections: _given, dns, discovery, consulClient, deprecated, ...top } = cfg;
   const { password: _password, ...logs } = start.logs;
+  const nodeName = cfg.nodeName ?? hostname();
+  // As startSidecars: records carry the node's name unless the file names logs.host.
+  if (cfg.sections.logs?.host === undefined) logs.host = nodeName;
   return redact({
     ...top,
-    nodeName: cfg.nodeName ?? hostname(),
+    nodeName,
     metrics: start.metrics,
     logs: { ...logs, ...(start.logs.password !== undefined ? { password: SECRET } : {}) },
     haproxy: start.haproxy

@@ -129,7 +129,9 @@ export async function startSidecars(
   // Shipping is opt-in: with no receiver named, records would only pile up in the spool.
   const named = cfg.fluentd.length > 0 || cfg.sections.logs?.servers !== undefined;
   if (logsCfg.enabled && named && logsCfg.servers.length > 0) {
-    const config = { ...logsCfg, host: logsCfg.host || nodeName };
+    // Records name this node (nodeName: the downward API's in a DaemonSet, where the host name is the
+    // pod's) unless the file names logs.host; parseLogShippingConfig alone would give the host name.
+    const config = { ...logsCfg, host: cfg.sections.logs?.host === undefined ? nodeName : logsCfg.host };
     sidecars.push(createLogShippingSidecar({ config, source, stateDir: cfg.stateRoot, logger }));
   }
 

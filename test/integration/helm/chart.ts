@@ -6,7 +6,7 @@
  * the args and env the chart renders.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import type { IContainer } from 'kubernetes-models/v1/Container';
@@ -105,17 +105,19 @@ const FIELDS: Record<string, string> = { 'spec.nodeName': 'node-1', 'status.host
 /**
  * The container of the rendered DaemonSet, laid out under `root` (each
  * mountPath P at root+P: the ConfigMap's files, each Secret's keys from
- * `secrets`, empty dirs for emptyDirs and host paths) and its args and env
+ * `secrets`, empty dirs for emptyDirs and host paths, or for a host path
+ * named in `hostLinks` a symlink to the real one) and its args and env
  * rewritten to match: a path at, under or above a mount point is moved under
  * `root` (so `--host-root /host` and `/host/proc:/sys:...` follow their
  * mounts; `/sys`, mounted nowhere, stays), then `$(VAR)` is expanded as the
- * kubelet does. Runs `berth agent --check-config` with them.
+ * kubelet does.
  */
-export async function checkConfigOf(
+export async function layOut(
   objects: K8sObject[],
   root: string,
   secrets: SecretFixture = {},
-): Promise<CliResult & { args: string[]; env: Record<string, string> }> {
+  hostLinks: Record<string, string> = {},
+): Promise<{ args: string[]; env: Record<string, string> }> {
   const { pod, container } = podOf(objects);
   const volumes = new Map((pod.volumes ?? []).map((v) => [v.name, v]));
   const mounts = (container.volumeMounts ?? []).map((m) => m.mountPath);
@@ -139,9 +141,15 @@ export async function checkConfigOf(
 
   for (const m of container.volumeMounts ?? []) {
     const dir = join(root, m.mountPath);
-    await mkdir(dir, { recursive: true });
     const v = volumes.get(m.name);
     if (!v) throw new Error(`volumeMount ${m.name} has no volume`);
+    const link = v.hostPath ? hostLinks[v.hostPath.path] : undefined;
+    if (link !== undefined) {
+      await mkdir(dirname(dir), { recursive: true });
+      await symlink(link, dir);
+      continue;
+    }
+    await mkdir(dir, { recursive: true });
     const cm = v.configMap;
     const secret = v.secret;
     if (cm?.name) {
@@ -180,22 +188,22 @@ export async function checkConfigOf(
   const command = (container.command ?? []).join(' ');
   if (command !== 'berth agent') throw new Error(`the container runs ${command}, not berth agent`);
   const args = (container.args ?? []).map((a) => expand(rewrite(a)));
+  return { args, env };
+}
+
+/** `layOut`, then the real `berth agent --check-config` on the container's args, with its env only. */
+export async function checkConfigOf(
+  objects: K8sObject[],
+  root: string,
+  secrets: SecretFixture = {},
+): Promise<CliResult & { args: string[]; env: Record<string, string> }> {
+  const { args, env } = await layOut(objects, root, secrets);
   // The container's environment only (not this test's), as in the pod; PATH and HOME as an image has them.
   const run = await new Promise<CliResult>((resolve, reject) => {
     execFile(
       join(ROOT, 'src/bin/berth'),
       ['agent', '--check-config', ...args],
-      {
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          HOME: root,
-          // The image's Node: this test's (24), as the berth launcher would find it there.
-          BERTH_NODE: process.execPath,
-          BERTH_FROM_SOURCE: '1',
-          ...env,
-        },
-        timeout: 60_000,
-      },
+      { env: { ...imageEnv(root), ...env }, timeout: 60_000 },
       (err, stdout, stderr) => {
         if (err && typeof (err as { code?: unknown }).code !== 'number') return reject(err);
         resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr });
@@ -203,4 +211,14 @@ export async function checkConfigOf(
     );
   });
   return { ...run, args, env };
+}
+
+/** What the image's environment gives berth besides the pod's env: PATH, HOME, its Node (this test's, 24). */
+export function imageEnv(home: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    BERTH_NODE: process.execPath,
+    BERTH_FROM_SOURCE: '1',
+  };
 }

@@ -78,6 +78,15 @@ describe('checkAgentConfig', () => {
     assert.equal(fromEnv.logLevel, 'error');
   });
 
+  test('log records name the node (nodeName), not the host name, unless logs.host is given', async () => {
+    const c = await checkAgentConfig({ fluentd: 'fluentd:24224' }, { BERTH_NODE_NAME: 'node-7' });
+    assert.equal((c.logs as Record<string, unknown>).host, 'node-7');
+    const file = join(dir, 'logs-host.json');
+    await writeFile(file, JSON.stringify({ logs: { host: 'edge-1' } }));
+    const given = await checkAgentConfig({ config: file }, { BERTH_NODE_NAME: 'node-7' });
+    assert.equal((given.logs as Record<string, unknown>).host, 'edge-1');
+  });
+
   test('secrets are shown as <redacted>, never their value', async () => {
     const file = join(dir, 'secrets.json');
     await writeFile(file, JSON.stringify({ logs: { username: 'me' } }));
