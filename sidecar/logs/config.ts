@@ -152,7 +152,8 @@ export const LOG_SHIPPING_CONFIG = defineConfig([
     key: 'host',
     type: 'string',
     default: null,
-    description: 'Value of `host` in records (default: the FQDN).',
+    description:
+      "Value of `host` in records (default: the agent's nodeName, which is the host name unless set).",
   },
   { key: 'labels', type: 'string[]', default: [], description: 'Container labels copied into records.' },
   { key: 'env', type: 'string[]', default: [], description: 'Container env vars copied into records.' },
