@@ -6,7 +6,7 @@ import { Mutex } from '../base/keyed-mutex.js';
 import type { Logger } from '../base/log.js';
 import type { PortMapping } from '../types.js';
 import { parseSubnet, type Subnet } from './cidr.js';
-import { ContainerFiles, moveOwnAddress } from './container-files.js';
+import { ContainerFiles } from './container-files.js';
 import { ChildProcessRunner, type CommandRunner } from './exec.js';
 import { parseExtraHosts } from './hostfiles.js';
 import { probeHostPort } from './hostports.js';
@@ -14,21 +14,22 @@ import { IpTool } from './ip.js';
 import { Iptables } from './iptables.js';
 import {
   attachmentMaps,
+  checkJoins,
   defaultRouteIndex,
-  freeIndex,
-  linkOn,
   linksOf,
   linkVeth,
-  refuseDuplicate,
+  membersOf,
   vethOwner,
 } from './links.js';
+import { LiveLinks } from './live-links.js';
 import { checkId, netnsName, parseMode, short, vethName } from './names.js';
-import { checkNetworkName, DEFAULT_NETWORK } from './net-names.js';
+import { DEFAULT_NETWORK } from './net-names.js';
 import { DEFAULT_POOL, DEFAULT_POOL_PREFIX } from './pool.js';
 import { formatPort, isPublished, validatePortMappings } from './portspec.js';
 import { AttachmentStore } from './records.js';
-import { NetworkRegistry } from './registry.js';
+import { NetworkRegistry, publicDef } from './registry.js';
 import { type HostTools, Segment } from './segment.js';
+import { Segments } from './segments.js';
 import { ProcSysctl } from './sysctl.js';
 import type {
   AttachmentRecord,
@@ -36,7 +37,6 @@ import type {
   LinkRecord,
   NetworkAttachment,
   NetworkCreateRequest,
-  NetworkDef,
   NetworkInfo,
   NetworkJoinRequest,
   NetworkPort,
@@ -77,6 +77,8 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
   /** The default network's host side (`bridge`). */
   private readonly main: Segment;
   private readonly registry: NetworkRegistry;
+  private readonly segments: Segments;
+  private readonly live: LiveLinks;
   private readonly files: ContainerFiles;
   private readonly records: AttachmentStore;
   /** Host addresses a container must reach even without a default route: the embedded DNS. */
@@ -125,6 +127,8 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
       hostHosts: opts.hostHosts ?? '/etc/hosts',
     });
     this.records = new AttachmentStore(opts.stateDir, this.log);
+    this.segments = new Segments(this.main, this.registry);
+    this.live = new LiveLinks(this.records, this.segments, this.log);
   }
 
   /** The gateway address: the bridge's own address, where the embedded DNS listens. */
@@ -224,19 +228,26 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
   }
 
   /**
-   * Removes the default bridge, every container attachment recorded in the
-   * state dir, every rule tagged with the default bridge, and berth's chains
-   * and jumps once no bridge uses them any more. User-defined networks stay
-   * (remove them with removeNetwork). ip_forward is left on: other software
-   * may rely on it.
+   * Removes the default bridge and every user network's bridge, every
+   * container attachment recorded in the state dir, every rule tagged with
+   * those bridges, and berth's chains and jumps once no bridge uses them any
+   * more. User networks' definitions stay (the next start re-creates their
+   * bridges; `removeNetwork` removes one for good). ip_forward is left on:
+   * other software may rely on it.
    */
   destroy(): Promise<void> {
     return this.lock.run(async () => {
       for (const rec of await this.records.list()) await this.teardown(rec.id);
-      await this.ipam.retainOnly(new Set());
-      const tag = this.main.tag;
-      await this.setup.deleteRulesByComment((c) => c === tag || c.startsWith(`${tag}:`));
-      await this.setup.deleteBridge();
+      // User networks lose their host side (bridge, rules, addresses) but keep their definitions:
+      // the next agent start re-creates them (restore), as Docker keeps its networks.
+      const segs = [this.main];
+      for (const def of await this.registry.list()) segs.push(this.registry.segment(def));
+      for (const seg of segs) {
+        await seg.ipam.retainOnly(new Set());
+        const tag = seg.tag;
+        await seg.setup.deleteRulesByComment((c) => c === tag || c.startsWith(`${tag}:`));
+        await seg.setup.deleteBridge();
+      }
       await this.setup.removeChainsIfUnused();
     });
   }
@@ -251,7 +262,7 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
 
   /** Creates a network: its subnet from the pool (or checked), its bridge and rules. AlreadyExists when the name is taken. */
   async createNetwork(req: NetworkCreateRequest): Promise<NetworkInfo> {
-    return this.lock.run(async () => ({ ...strip(await this.registry.create(req)), containers: [] }));
+    return this.lock.run(async () => ({ ...publicDef(await this.registry.create(req)), containers: [] }));
   }
 
   /** The default network first, then the user-defined ones by name, each with its running containers. */
@@ -261,7 +272,7 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
       const defs = (await this.registry.list()).filter((d) => !d.removing);
       return [
         this.defaultInfo(records),
-        ...defs.map((d) => ({ ...strip(d), containers: membersOf(records, d.name) })),
+        ...defs.map((d) => ({ ...publicDef(d), containers: membersOf(records, d.name) })),
       ];
     });
   }
@@ -271,7 +282,7 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
       const records = await this.records.list();
       if (name === DEFAULT_NETWORK) return this.defaultInfo(records);
       const def = await this.registry.get(name);
-      return { ...strip(def), containers: membersOf(records, def.name) };
+      return { ...publicDef(def), containers: membersOf(records, def.name) };
     });
   }
 
@@ -296,7 +307,7 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
       const records = await this.records.list();
       const removed: string[] = [];
       for (const def of await this.registry.list()) {
-        const info = { ...strip(def), containers: membersOf(records, def.name) };
+        const info = { ...publicDef(def), containers: membersOf(records, def.name) };
         if (info.containers.length > 0 || !filter(info)) continue;
         await this.registry.remove(def);
         removed.push(def.name);
@@ -310,72 +321,13 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
     checkId(id);
     const [join] = checkJoins([{ name: network, aliases }]);
     if (!join) throw new InvalidArgumentError('network: a network name is required', { field: 'network' });
-    return this.lock.run(async () => {
-      const rec = await this.bridgedRecord(id);
-      refuseDuplicate(rec, join.name);
-      const seg = await this.segmentFor(join.name, 'network');
-      const index = freeIndex(rec);
-      const link: LinkRecord = {
-        network: join.name,
-        bridge: seg.bridge,
-        veth: linkVeth(id, index),
-        ifname: `eth${index}`,
-        aliases: join.aliases ?? [],
-      };
-      rec.links = [...linksOf(rec), link];
-      await this.records.write(rec);
-      try {
-        await seg.setup.ensure();
-        link.address = await seg.ipam.allocate(id);
-        await this.records.write(rec);
-        await seg.veths.attach(rec.netns ?? netnsName(id), link.veth, link.address, {
-          ifname: link.ifname,
-          netnsExists: true,
-          defaultRoute: false,
-        });
-      } catch (err) {
-        await this.dropLink(rec, link, seg).catch((e: unknown) =>
-          this.log.warn({ err: e, id }, 'network: cleanup after a failed connect failed'),
-        );
-        throw err;
-      }
-      this.log.info({ id, network: join.name, address: link.address }, 'network: connected');
-      return this.attachmentOf(rec);
-    });
+    return this.lock.run(() => this.live.connect(id, join));
   }
 
   /** Takes a running container off a network (its veth and address go); its first network only while it publishes no ports. */
   disconnect(id: string, network: string): Promise<NetworkAttachment> {
     checkId(id);
-    return this.lock.run(async () => {
-      const rec = await this.bridgedRecord(id);
-      const links = linksOf(rec);
-      const link = linkOn(rec, network);
-      if (links.length === 1)
-        throw new FailedPreconditionError(
-          `container ${short(id)} is on network ${network} only; a bridge container keeps one network (stop it, or connect another first)`,
-        );
-      if (link === links[0] && rec.ports.some(isPublished))
-        throw new FailedPreconditionError(
-          `container ${short(id)} publishes ports on network ${network}, its first; stop it to leave that network`,
-        );
-      const seg = await this.segmentOrUndefined(link.network);
-      const wasDefault = await this.hasDefaultRoute(rec, link);
-      await this.dropLink(rec, link, seg);
-      const rest = linksOf(rec);
-      if (wasDefault) {
-        // The route left with the link: the next non-internal network carries it now.
-        for (const l of rest) {
-          const s = await this.segmentOrUndefined(l.network);
-          if (s && !s.internal) {
-            await s.veths.routeDefault(rec.netns ?? netnsName(id), l.ifname);
-            break;
-          }
-        }
-      }
-      this.log.info({ id, network }, 'network: disconnected');
-      return this.attachmentOf(rec);
-    });
+    return this.lock.run(() => this.live.disconnect(id, network));
   }
 
   // ---- modes ----------------------------------------------------------------
@@ -425,7 +377,8 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
   ): Promise<NetworkAttachment> {
     const netns = netnsName(id);
     const segs: Segment[] = [];
-    for (const [i, j] of joins.entries()) segs.push(await this.segmentFor(j.name, `networks[${i}].name`));
+    for (const [i, j] of joins.entries())
+      segs.push(await this.segments.forJoin(j.name, `networks[${i}].name`));
     const links: LinkRecord[] = joins.map((j, i) => ({
       network: j.name,
       bridge: segs[i]?.bridge ?? this.bridge,
@@ -493,7 +446,7 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
       for (const def of await this.registry.list()) segs.push(this.registry.segment(def));
     } else {
       for (const l of links) {
-        const s = l.bridge === this.bridge ? this.main : await this.segmentOrUndefined(l.network);
+        const s = l.bridge === this.bridge ? this.main : await this.segments.find(l.network);
         if (s && !segs.includes(s)) segs.push(s);
       }
     }
@@ -515,81 +468,6 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
 
   // ---- helpers --------------------------------------------------------------
 
-  /** The segment of a network to join; NotFound naming `field` when there is no such network. */
-  private async segmentFor(name: string, field: string): Promise<Segment> {
-    if (name === DEFAULT_NETWORK) return this.main;
-    const def = await this.registry.find(name);
-    if (!def || def.removing)
-      throw new InvalidArgumentError(`${field}: no such network: ${name} (berth network create ${name})`, {
-        field,
-      });
-    return this.registry.segment(def);
-  }
-
-  private async segmentOrUndefined(name: string): Promise<Segment | undefined> {
-    if (name === DEFAULT_NETWORK) return this.main;
-    const def = await this.registry.find(name).catch(() => undefined);
-    return def ? this.registry.segment(def) : undefined;
-  }
-
-  private async bridgedRecord(id: string): Promise<AttachmentRecord> {
-    const rec = await this.records.read(id);
-    if (!rec)
-      throw new FailedPreconditionError(
-        `container ${short(id)} is not running (connect and disconnect need a running container)`,
-      );
-    if (rec.mode !== 'bridge')
-      throw new FailedPreconditionError(`container ${short(id)} has network mode ${rec.mode}, not bridge`);
-    return rec;
-  }
-
-  private async hasDefaultRoute(rec: AttachmentRecord, link: LinkRecord): Promise<boolean> {
-    const segs: Segment[] = [];
-    for (const l of linksOf(rec)) {
-      const s = await this.segmentOrUndefined(l.network);
-      if (s) segs.push(s);
-    }
-    const i = defaultRouteIndex(segs);
-    return i !== undefined && segs[i]?.bridge === link.bridge;
-  }
-
-  /** Removes one link: its veth (the pair goes with it), its address, its rules; the record without it. */
-  private async dropLink(rec: AttachmentRecord, link: LinkRecord, seg: Segment | undefined): Promise<void> {
-    await this.veths.remove(undefined, link.veth);
-    if (link === linksOf(rec)[0]) {
-      const tag = `berth:${link.bridge}:${short(rec.id)}`;
-      await this.setup.deleteContainerRules((c) => c === tag);
-    }
-    if (seg) await seg.ipam.release(rec.id);
-    const wasFirst = link === linksOf(rec)[0];
-    rec.links = linksOf(rec).filter((l) => l !== link);
-    const first = rec.links[0];
-    if (first) {
-      rec.bridge = first.bridge;
-      rec.veth = first.veth;
-      if (first.address) rec.address = first.address;
-    }
-    await this.records.write(rec);
-    // /etc/hosts names the container by its first network's address: follow the change.
-    if (wasFirst && link.address && first?.address)
-      await moveOwnAddress(
-        path.join(this.records.containerDir(rec.id), 'hosts'),
-        link.address,
-        first.address,
-      );
-  }
-
-  private async attachmentOf(rec: AttachmentRecord): Promise<NetworkAttachment> {
-    const dir = this.records.containerDir(rec.id);
-    return {
-      netnsPath: this.veths.netnsPath(rec.netns ?? netnsName(rec.id)),
-      ...attachmentMaps(linksOf(rec)),
-      hostsPath: path.join(dir, 'hosts'),
-      resolvConfPath: path.join(dir, 'resolv.conf'),
-      ports: rec.ports,
-    };
-  }
-
   private defaultInfo(records: AttachmentRecord[]): NetworkInfo {
     return {
       id: 'bridge',
@@ -605,37 +483,4 @@ export class BridgeNetworkManager implements NetworkPort, Omit<NetworkVerbs, 'co
       containers: membersOf(records, DEFAULT_NETWORK),
     };
   }
-}
-
-/** Checks the networks to join (names, aliases); none given is the default network alone. */
-function checkJoins(networks: NetworkJoinRequest[] | undefined): NetworkJoinRequest[] {
-  if (networks === undefined || networks.length === 0) return [{ name: DEFAULT_NETWORK }];
-  const seen = new Set<string>();
-  return networks.map((n, i) => {
-    const field = `networks[${i}].name`;
-    if (n.name !== DEFAULT_NETWORK) checkNetworkName(n.name, field);
-    if (seen.has(n.name))
-      throw new InvalidArgumentError(`${field}: network ${n.name} is named twice`, { field });
-    seen.add(n.name);
-    for (const a of n.aliases ?? [])
-      if (!/^[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,252})$/.test(a) || a.length > 253)
-        throw new InvalidArgumentError(`networks[${i}].aliases: ${JSON.stringify(a)} is not a DNS name`, {
-          field: `networks[${i}].aliases`,
-        });
-    return { name: n.name, aliases: [...new Set(n.aliases ?? [])] };
-  });
-}
-
-function membersOf(records: AttachmentRecord[], network: string): NetworkInfo['containers'] {
-  const out: NetworkInfo['containers'] = [];
-  for (const rec of records) {
-    const l = linksOf(rec).find((x) => x.network === network);
-    if (l) out.push({ id: rec.id, ...(l.address ? { address: l.address } : {}), aliases: l.aliases });
-  }
-  return out;
-}
-
-function strip(def: NetworkDef): Omit<NetworkDef, 'removing'> {
-  const { removing: _r, ...rest } = def;
-  return rest;
 }

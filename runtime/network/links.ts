@@ -1,7 +1,19 @@
-import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from '../base/errors.js';
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+} from '../base/errors.js';
 import { short, VETH_PREFIX } from './names.js';
+import { checkNetworkName, DEFAULT_NETWORK } from './net-names.js';
 import type { Segment } from './segment.js';
-import type { AttachmentRecord, LinkRecord, NetworkAttachment } from './types.js';
+import type {
+  AttachmentRecord,
+  LinkRecord,
+  NetworkAttachment,
+  NetworkInfo,
+  NetworkJoinRequest,
+} from './types.js';
 
 /** Suffixes of a container's further links: `vb<id12>` is the first, `vb<id12>1` … `vb<id12>z` the others (15 chars). */
 const SUFFIXES = '123456789abcdefghijklmnopqrstuvwxyz';
@@ -74,4 +86,33 @@ export function linkOn(rec: AttachmentRecord, network: string): LinkRecord {
 export function refuseDuplicate(rec: AttachmentRecord, network: string): void {
   if (linksOf(rec).some((x) => x.network === network))
     throw new AlreadyExistsError(`container ${short(rec.id)} is already connected to network ${network}`);
+}
+
+/** Checks the networks to join (names, aliases); none given is the default network alone. */
+export function checkJoins(networks: NetworkJoinRequest[] | undefined): NetworkJoinRequest[] {
+  if (networks === undefined || networks.length === 0) return [{ name: DEFAULT_NETWORK }];
+  const seen = new Set<string>();
+  return networks.map((n, i) => {
+    const field = `networks[${i}].name`;
+    if (n.name !== DEFAULT_NETWORK) checkNetworkName(n.name, field);
+    if (seen.has(n.name))
+      throw new InvalidArgumentError(`${field}: network ${n.name} is named twice`, { field });
+    seen.add(n.name);
+    for (const a of n.aliases ?? [])
+      if (!/^[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,252})$/.test(a))
+        throw new InvalidArgumentError(`networks[${i}].aliases: ${JSON.stringify(a)} is not a DNS name`, {
+          field: `networks[${i}].aliases`,
+        });
+    return { name: n.name, aliases: [...new Set(n.aliases ?? [])] };
+  });
+}
+
+/** The containers a network's records show on it (running ones: records exist while a container runs). */
+export function membersOf(records: AttachmentRecord[], network: string): NetworkInfo['containers'] {
+  const out: NetworkInfo['containers'] = [];
+  for (const rec of records) {
+    const l = linksOf(rec).find((x) => x.network === network);
+    if (l) out.push({ id: rec.id, ...(l.address ? { address: l.address } : {}), aliases: l.aliases });
+  }
+  return out;
 }

@@ -232,3 +232,9 @@ export class NetworkRegistry {
     await writeFileAtomic(path.join(dir, 'network.json'), text, 0o600);
   }
 }
+
+/** A definition as users see it (without the removal mark). */
+export function publicDef(def: NetworkDef): Omit<NetworkDef, 'removing'> {
+  const { removing: _r, ...rest } = def;
+  return rest;
+}

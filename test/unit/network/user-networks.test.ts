@@ -212,4 +212,23 @@ describe('user-defined networks (fake host)', () => {
     assert.equal(await again.pruneNetworks().then((r) => r.join()), 'a');
     assert.ok(!host.links.has(a.bridge));
   });
+
+  test('destroy (agent --cleanup-network) leaves no bridge, rule or chain of any network; definitions stay', async () => {
+    const m = manager();
+    const a = await m.createNetwork({ name: 'a' });
+    await m.attach(A, {
+      mode: 'bridge',
+      hostname: 'x',
+      ports: [],
+      networks: [{ name: 'a' }, { name: 'bridge' }],
+    });
+    await m.destroy();
+    assert.ok(!host.links.has(a.bridge) && !host.links.has('bt0'));
+    assert.deepEqual(allRules(), []);
+    assert.ok(![...host.tables.filter.keys()].some((c) => c.startsWith('BERTH-')));
+    assert.ok(existsSync(path.join(stateDir, 'networks', 'a', 'network.json')));
+    // The next start brings the network back.
+    await manager().restore([]);
+    assert.equal(host.links.get(a.bridge)?.kind, 'bridge');
+  });
 });
