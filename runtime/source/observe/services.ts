@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
+import { goDurationMs } from '../../base/duration.js';
 import { InvalidArgumentError, messageOf } from '../../base/errors.js';
 import type { Logger } from '../../base/log.js';
 import { readBounded } from './safe-read.js';
@@ -9,7 +10,8 @@ import { readBounded } from './safe-read.js';
  * Services to register in observe mode, from a directory of service
  * definitions in Consul's own format (developer.hashicorp.com/consul/docs,
  * "Define services"): a file holds `{"service": {…}}` or `{"services":
- * [{…}, …]}`. JSON only: HCL needs a parser, and no maintained npm HCL 2
+ * [{…}, …]}`, with `check`/`checks` of the http and tcp kinds, which the
+ * agent runs. JSON only: HCL needs a parser, and no maintained npm HCL 2
  * parser is among berth's dependencies; a `.hcl` file is reported, not read.
  *
  * The files are hostile input like any other: each is at most 1 MiB, the
@@ -26,9 +28,24 @@ export interface ServiceDefinition {
   address?: string;
   port: number;
   meta: Record<string, string>;
-  /** Consul keys given but not acted on by berth (checks above all), for a warning. */
+  /** HTTP and TCP checks, run by the agent; the instance's health is the worst result. */
+  checks: ServiceCheck[];
+  /** Consul keys given but not acted on by berth, for a warning. */
   ignored: string[];
   file: string;
+}
+
+/** A Consul check berth runs: `http` (GET unless `method`; 2xx passing, 429 warning) or `tcp` (a connect). */
+export interface ServiceCheck {
+  kind: 'http' | 'tcp';
+  /** The URL (http) or `host:port` (tcp). */
+  target: string;
+  /** Go duration (`10s`), required as in Consul. */
+  interval: string;
+  timeout?: string;
+  method?: string;
+  /** Status until the first result: Consul's default is critical. */
+  status: 'passing' | 'warning' | 'critical';
 }
 
 export const MAX_FILE_BYTES = 1024 * 1024;
@@ -61,8 +78,6 @@ const KNOWN: Record<string, string> = {
 /** Consul service keys berth accepts and does not act on (reported as ignored). */
 const IGNORED = new Set(
   [
-    'check',
-    'checks',
     'kind',
     'token',
     'weights',
@@ -106,10 +121,15 @@ function parseService(v: unknown, file: string, at: string): ServiceDefinition {
   if (!isObj(v)) throw bad('(service)', 'must be an object');
   const f: Record<string, unknown> = {};
   const ignored: string[] = [];
+  const checks: unknown[] = [];
   for (const [k, val] of Object.entries(v)) {
     const key = KNOWN[k];
     if (key) f[key] = val;
-    else if (IGNORED.has(k)) ignored.push(k);
+    else if (k === 'check' || k === 'Check') checks.push(val);
+    else if (k === 'checks' || k === 'Checks') {
+      if (!Array.isArray(val) || val.length > 16) throw bad(k, 'an array of at most 16 checks');
+      checks.push(...val);
+    } else if (IGNORED.has(k)) ignored.push(k);
     else throw bad(k, 'not a Consul service key berth knows');
   }
   if (typeof f.name !== 'string' || !NAME.test(f.name)) {
@@ -143,6 +163,7 @@ function parseService(v: unknown, file: string, at: string): ServiceDefinition {
     tags: tags as string[],
     port: f.port,
     meta,
+    checks: checks.map((c, i) => parseCheck(c, (field, reason) => bad(`checks[${i}].${field}`, reason))),
     ignored,
     file,
   };
@@ -154,6 +175,76 @@ function parseService(v: unknown, file: string, at: string): ServiceDefinition {
     def.address = a;
   }
   return def;
+}
+
+/** Check keys that only name or describe a check. */
+const CHECK_LABELS = new Set(['id', 'checkid', 'name', 'notes']);
+
+/**
+ * One Consul check definition (keys in either spelling). Only what berth
+ * runs exactly as Consul would is accepted: http (with method) and tcp, with
+ * interval, timeout and initial status. Anything else is refused naming the
+ * key: a check berth did not run, or ran differently (headers, TLS options,
+ * thresholds), would send traffic to an instance Consul would call critical.
+ */
+function parseCheck(v: unknown, bad: (field: string, reason: string) => InvalidArgumentError): ServiceCheck {
+  if (!isObj(v)) throw bad('(check)', 'must be an object');
+  const c: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(v)) {
+    const key = k.toLowerCase();
+    if (CHECK_LABELS.has(key)) continue;
+    if (!['http', 'tcp', 'interval', 'timeout', 'method', 'status'].includes(key)) {
+      throw bad(
+        k,
+        'not run by berth (it runs http and tcp checks with interval, timeout, method and status)',
+      );
+    }
+    c[key] = val;
+  }
+  const interval = c.interval;
+  if (typeof interval !== 'string' || !((goDurationMs(interval) ?? 0) >= 100)) {
+    throw bad('interval', 'required: a duration of at least 100ms (e.g. "10s")');
+  }
+  const check: Omit<ServiceCheck, 'kind' | 'target'> = { interval, status: 'critical' };
+  if (c.timeout !== undefined) {
+    if (typeof c.timeout !== 'string' || !((goDurationMs(c.timeout) ?? 0) > 0)) {
+      throw bad('timeout', 'a duration (e.g. "1s")');
+    }
+    check.timeout = c.timeout;
+  }
+  if (c.status !== undefined) {
+    if (c.status !== 'passing' && c.status !== 'warning' && c.status !== 'critical') {
+      throw bad('status', 'passing, warning or critical');
+    }
+    check.status = c.status;
+  }
+  if (typeof c.http === 'string' && c.tcp === undefined) {
+    let url: URL;
+    try {
+      url = new URL(c.http);
+    } catch {
+      throw bad('http', 'not a URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw bad('http', 'an http:// or https:// URL');
+    if (c.method !== undefined) {
+      if (typeof c.method !== 'string' || !/^[A-Z]{1,16}$/.test(c.method)) {
+        throw bad('method', 'an HTTP method (GET, HEAD, …)');
+      }
+      check.method = c.method;
+    }
+    return { kind: 'http', target: url.href, ...check };
+  }
+  if (typeof c.tcp === 'string' && c.http === undefined && c.method === undefined) {
+    const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(c.tcp);
+    const host = m?.[1] ?? '';
+    const port = Number(m?.[2] ?? 0);
+    if (!m || port < 1 || port > 65535 || !(IPV4.test(host) || IPV6.test(host) || HOSTNAME.test(host))) {
+      throw bad('tcp', 'host:port');
+    }
+    return { kind: 'tcp', target: c.tcp, ...check };
+  }
+  throw bad('(check)', 'exactly one of http or tcp (method only with http)');
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> =>

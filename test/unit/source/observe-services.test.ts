@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '../../../runtime/base/log.js';
@@ -14,6 +16,7 @@ import { ObserveSource } from '../../../runtime/source/observe/source.js';
 import { LocalCatalog } from '../../../sidecar/discovery/local.js';
 import { Registrar } from '../../../sidecar/discovery/registrar.js';
 import { ServiceFiles } from '../../../src/agent/services.js';
+import { freePort } from '../../harness/ports.js';
 import { pollUntil } from '../../harness/proc.js';
 import { tempDir } from '../../harness/tmp.js';
 
@@ -29,6 +32,7 @@ describe('observe: Consul service definitions', () => {
       tags: ['v1'],
       port: 8080,
       meta: { team: 'shop' },
+      checks: [],
       ignored: [],
       file: 'web.json',
     });
@@ -43,7 +47,40 @@ describe('observe: Consul service definitions', () => {
     );
     assert.equal(two[0]?.id, 'db-1');
     assert.equal(two[0]?.address, '10.0.0.5');
-    assert.deepEqual(two[1]?.ignored, ['check']);
+    assert.deepEqual(two[1]?.checks, [
+      { kind: 'tcp', target: 'localhost:6379', interval: '10s', status: 'critical' },
+    ]);
+    const [w] = parseServiceFile(
+      JSON.stringify({
+        service: {
+          name: 'web',
+          port: 80,
+          kind: 'typical',
+          Checks: [
+            {
+              CheckID: 'h',
+              HTTP: 'http://127.0.0.1:80/health',
+              Interval: '5s',
+              Timeout: '1s',
+              Method: 'HEAD',
+              Status: 'passing',
+            },
+          ],
+        },
+      }),
+      'w.json',
+    );
+    assert.deepEqual(w?.checks, [
+      {
+        kind: 'http',
+        target: 'http://127.0.0.1/health',
+        interval: '5s',
+        timeout: '1s',
+        method: 'HEAD',
+        status: 'passing',
+      },
+    ]);
+    assert.deepEqual(w?.ignored, ['kind']);
   });
 
   it('refuses what is not a valid definition, naming the file, the service and the field', () => {
@@ -61,6 +98,28 @@ describe('observe: Consul service definitions', () => {
         /service\.script: not a Consul service key/,
       ],
       [{ services: [{ name: 'a', port: 1 }, { name: 'b' }] }, /services\[1\]\.port/],
+      [
+        { service: { name: 'web', port: 80, check: { args: ['/bin/check'], interval: '10s' } } },
+        /service\.checks\[0\]\.args: not run by berth/,
+      ],
+      [{ service: { name: 'web', port: 80, check: { ttl: '30s' } } }, /checks\[0\]\.ttl/],
+      [
+        { service: { name: 'web', port: 80, check: { http: 'http://x/', interval: '10s', header: {} } } },
+        /checks\[0\]\.header/,
+      ],
+      [
+        { service: { name: 'web', port: 80, check: { http: 'http://x/' } } },
+        /checks\[0\]\.interval: required/,
+      ],
+      [
+        { service: { name: 'web', port: 80, check: { http: 'file:///etc/passwd', interval: '10s' } } },
+        /checks\[0\]\.http/,
+      ],
+      [{ service: { name: 'web', port: 80, check: { tcp: 'nohost', interval: '10s' } } }, /checks\[0\]\.tcp/],
+      [
+        { service: { name: 'web', port: 80, check: { tcp: 'a:1', http: 'http://a/', interval: '1s' } } },
+        /exactly one/,
+      ],
       [{ service: {}, services: [] }, /exactly one/],
       [[1, 2], /JSON object/],
     ];
@@ -133,6 +192,65 @@ describe('observe: Consul service definitions', () => {
     } finally {
       await files.close();
       await catalog.close();
+    }
+  });
+});
+
+describe('observe: service-file checks', () => {
+  it('an http check sets the health (critical until passing, back to critical when it fails); a tcp check to a closed port is critical', async () => {
+    let status = 200;
+    const server = createServer((_req, res) => {
+      res.statusCode = status;
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    const closed = await freePort();
+    const dir = await tempDir('observe-svc-checks-');
+    await writeFile(
+      join(dir, 'web.json'),
+      JSON.stringify({
+        services: [
+          {
+            name: 'web',
+            port,
+            address: '127.0.0.1',
+            check: { http: `http://127.0.0.1:${port}/health`, interval: '100ms', timeout: '1s' },
+          },
+          {
+            name: 'gone',
+            port: closed,
+            address: '127.0.0.1',
+            check: { tcp: `127.0.0.1:${closed}`, interval: '100ms', status: 'passing' },
+          },
+        ],
+      }),
+    );
+    const catalog = new LocalCatalog({ nodeName: 'node-1' });
+    const files = new ServiceFiles(dir, { nodeName: 'node-1', hostIp: '127.0.0.1' }, silentLogger());
+    const health = (svc: string) => catalog.view().instances.find((i) => i.service === svc)?.health;
+    try {
+      await files.prime();
+      await files.start(catalog);
+      await pollUntil('web passing', async () => (health('web') === 'passing' ? true : undefined), 5000, 20);
+      await pollUntil(
+        'gone critical',
+        async () => (health('gone') === 'critical' ? true : undefined),
+        5000,
+        20,
+      );
+      status = 500;
+      await pollUntil(
+        'web critical',
+        async () => (health('web') === 'critical' ? true : undefined),
+        5000,
+        20,
+      );
+    } finally {
+      await files.close();
+      await catalog.close();
+      server.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
