@@ -13,6 +13,10 @@
  * its own network namespace; this test has not); `--observe-skip-cgroups`
  * is added so berth's own /berth cgroups count as a node's containers.
  *
+ * The root filesystem is read-only as readOnlyRootFilesystem makes it: the
+ * agent runs in a mount namespace of its own (unshare) where / is remounted
+ * read-only and only the chart's writable mounts are bind-mounted over it.
+ *
  * What this host cannot show: the SYS_PTRACE path (the host PID 1's root
  * link) needs the agent in the host's user namespace, and these sessions run
  * in a child one, where PID 1 is out of reach whatever the capabilities.
@@ -41,6 +45,7 @@ describe("the chart's pod as a process: observe mode under the chart's privilege
   let id = '';
   let metricsUrl = '';
   let caps: string[] = [];
+  let writable: string[] = [];
   const name = `pod-web-${process.pid}`;
   const podName = `web-${process.pid}`;
   const uid = randomUUID();
@@ -87,14 +92,37 @@ describe("the chart's pod as a process: observe mode under the chart's privilege
     );
     assert.ok(args.includes(`127.0.0.1:${metricsPort}`) && args.includes(`127.0.0.1:${dnsPort}`));
     metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-    const sc = podOf(objects).container.securityContext;
+    const { container } = podOf(objects);
+    const sc = container.securityContext;
+    assert.equal(sc?.readOnlyRootFilesystem, true);
+    // readOnlyRootFilesystem: in a mount namespace of its own, / is read-only and only the chart's
+    // writable mounts (state, run, tmp) are bind-mounted writable over it.
+    writable = (container.volumeMounts ?? [])
+      .filter((m) => m.readOnly !== true)
+      .map((m) => join(root, m.mountPath));
+    assert.deepEqual(
+      writable.map((w) => w.slice(root.length)),
+      ['/var/lib/berth', '/run/berth', '/tmp'],
+    );
     assert.deepEqual(sc?.capabilities?.drop, ['ALL']);
     caps = sc?.capabilities?.add ?? [];
     const bounding = ['-all', ...caps.map((c) => `+${c.toLowerCase()}`)].join(',');
+    const readOnlyRoot = `set -e; for d in "$@"; do [ "$d" = -- ] && break; mount --bind "$d" "$d"; done
+      while [ "$1" != -- ]; do shift; done; shift; mount -o remount,bind,ro /; exec "$@"`;
     pod = await startProcess({
       name: 'berth-pod',
-      cmd: 'setpriv',
+      cmd: 'unshare',
       args: [
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        readOnlyRoot,
+        'sh',
+        ...writable,
+        '--',
+        'setpriv',
         '--reuid=0',
         '--regid=0',
         '--clear-groups',
@@ -139,6 +167,16 @@ describe("the chart's pod as a process: observe mode under the chart's privilege
     assert.match(status, /^Uid:\s+0\s/m);
   });
 
+  test("with a read-only root filesystem but for the chart's writable mounts", async () => {
+    assert.ok(pod);
+    const mounts = (await readFile(`/proc/${pod.pid}/mountinfo`, 'utf8'))
+      .split('\n')
+      .map((l) => l.split(' '));
+    const options = (path: string) => mounts.find((f) => f[4] === path)?.[5] ?? '';
+    assert.match(options('/'), /^ro\b/, 'the root filesystem');
+    for (const w of writable) assert.match(options(w), /^rw\b/, w);
+  });
+
   test("measures the node's container on /metrics under its kubelet name", async () => {
     const want = `k8s_web_${podName}_shop_${uid}_0`;
     const body = await pollUntil(
@@ -178,5 +216,16 @@ describe("the chart's pod as a process: observe mode under the chart's privilege
     const first = mine()[0]?.record;
     assert.match(String(first?.log), /^line \d+$/);
     assert.equal(first?.host, 'node-1', 'the node name from the downward API');
+    // Its positions are kept in the state dir on the node, so a new pod resumes where this one stopped.
+    const positions = join(writable[0] ?? '', 'logs/positions.json');
+    await pollUntil(
+      'positions saved in the state dir',
+      async () =>
+        (await readFile(positions, 'utf8').catch(() => '')).includes(`shop_${podName}_${uid}`)
+          ? true
+          : undefined,
+      30_000,
+      250,
+    );
   });
 });
