@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -79,6 +80,39 @@ async function server(name: string, networks: string[], extra: string[] = []): P
 }
 
 const reach = (from: string, target: string) => inside(from, `timeout 3 wget -q -O - http://${target}/`);
+
+/** One API call over the agent's unix socket: status and parsed body. */
+function api(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: { error?: unknown } & Array<{ name: string }> }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      {
+        socketPath: agent.socket,
+        method,
+        path,
+        headers: data
+          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }
+          : {},
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
 
 async function hostState(): Promise<{ links: string; rules: string; nat: string; netns: string }> {
   const [links, rules, nat, netns] = await Promise.all([
@@ -277,6 +311,31 @@ describe('user-defined networks through a real agent', () => {
     assert.deepEqual(Object.keys(d?.addresses ?? {}).sort(), ['netg', 'neth']);
     await ok(['rm', '-f', 'p-api-1', 'p-api-2', 'p-api-3', 'g-client', 'h-client']);
     await ok(['network', 'rm', 'netg', 'neth']);
+  });
+
+  test('the API refuses hostile input naming the field, before anything changes', async () => {
+    const bad: Array<[string, string, unknown, number, RegExp]> = [
+      ['POST', '/v1/networks', { name: 'a b' }, 400, /name/],
+      ['POST', '/v1/networks', { name: 'x'.repeat(65) }, 400, /name/],
+      ['POST', '/v1/networks', { name: 'ok1', bogus: 1 }, 400, /bogus|unknown key/],
+      ['POST', '/v1/networks', { name: 'ok2', subnet: '10.89.0.0/8x' }, 400, /subnet/],
+      ['POST', '/v1/networks', { name: 'ok3', gateway: '10.0.0.1' }, 400, /gateway/],
+      ['POST', '/v1/networks', { name: 'ok4', labels: { 'bad key': 'v' } }, 400, /labels/],
+      ['POST', '/v1/networks', { name: 'none' }, 400, /reserved/],
+      ['GET', '/v1/networks/..%2Fetc', undefined, 400, /name/],
+      ['DELETE', '/v1/networks/nosuch', undefined, 404, /no such network/],
+      ['POST', '/v1/networks/bridge/connect', { container: '' }, 400, /container/],
+      ['POST', '/v1/networks/bridge/connect', { container: 'x', aliases: ['a;b'] }, 400, /aliases/],
+      ['POST', '/v1/networks/bridge/connect', { container: 'nosuch' }, 404, /no such container/],
+    ];
+    for (const [method, path, body, status, message] of bad) {
+      const r = await api(method, path, body);
+      assert.equal(r.status, status, `${method} ${path} ${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+      assert.match(JSON.stringify(r.body.error), message, `${method} ${path}`);
+    }
+    // Nothing was created by any of them.
+    const names = (await api('GET', '/v1/networks')).body.map((n) => n.name);
+    for (const n of ['ok1', 'ok2', 'ok3', 'ok4', 'none']) assert.ok(!names.includes(n), `${n} was created`);
   });
 
   test('names are checked: reserved, malformed, unknown networks are refused naming the field', async () => {
