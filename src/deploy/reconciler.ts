@@ -40,6 +40,21 @@ export interface ReconcilerDeps {
   resyncMs?: number;
 }
 
+/** Replicas started at once in one pass. */
+const START_CONCURRENCY = 4;
+
+/** Runs `fn` over `items`, at most `n` at a time. */
+async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
+
 /** Replacing a replica that keeps dying backs off: 1 s doubling to 30 s per replica index. */
 const REPLACE_BACKOFF_MS = [1000, 30_000] as const;
 
@@ -174,11 +189,19 @@ export class Reconciler {
         this.noteError(name, a.service, `${a.kind}: ${messageOf(err)}`);
       }
     };
-    // Removals run together (each waits out a drain and a stop grace period); the rest in order.
+    // Removals run together (each waits out a drain and a stop grace period). Creates and
+    // replacements are planned only for services whose dependencies are met now, so they may
+    // run side by side too (a few at a time: each is an image unpack, a netns and a runc start);
+    // dependents wait for the next pass, which their dependencies' events bring.
     await Promise.all(actions.filter((a) => a.kind === 'remove').map(step));
+    await pool(
+      actions.filter((a) => a.kind === 'create' || a.kind === 'replace'),
+      START_CONCURRENCY,
+      (a) => (this.ac.signal.aborted ? Promise.resolve() : step(a)),
+    );
     for (const a of actions) {
       if (this.ac.signal.aborted) return;
-      if (a.kind !== 'remove') await step(a);
+      if (a.kind === 'rollout' || a.kind === 'recheck' || a.kind === 'wait') await step(a);
     }
   }
 
