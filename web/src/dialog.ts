@@ -5,7 +5,7 @@
  * confirms. An optional input (the replica count of a scale) is checked
  * before the dialog closes and its error is shown beside it.
  */
-import { h } from './dom.js';
+import { focusKey, h, restoreFocus } from './dom.js';
 
 export interface ConfirmOptions {
   title: string;
@@ -61,9 +61,12 @@ export function confirmAction(opts: ConfirmOptions): Promise<string | undefined>
       }
     });
     cancel.addEventListener('click', () => dlg.close());
+    // The opener may be redrawn while the dialog is open (a container event): keep where it was.
+    const key = focusKey(before);
     dlg.addEventListener('close', () => {
       dlg.remove();
-      before?.focus();
+      if (before?.isConnected) before.focus();
+      else restoreFocus(key);
       resolve(result);
     });
     document.body.appendChild(dlg);

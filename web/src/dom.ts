@@ -66,3 +66,29 @@ export function colourOf(name: string): string {
   for (let i = 0; i < name.length; i++) x = Math.imul(x ^ name.charCodeAt(i), 16777619);
   return `hsl(${(x >>> 0) % 360} 65% 45%)`;
 }
+
+/**
+ * Where focus is, in terms that survive a redraw: the `data-name` of the row
+ * (or section) around the element and the element's `data-action`. Views
+ * rebuild their rows when containers change; without this, a keyboard user
+ * would lose focus to <body> each time.
+ */
+export function focusKey(el: Element | null): { name: string; action: string } | undefined {
+  const target = el as HTMLElement | null;
+  const name = target?.closest<HTMLElement>('[data-name]')?.dataset.name;
+  const action = target?.dataset.action;
+  return name !== undefined && action !== undefined ? { name, action } : undefined;
+}
+
+/** Focuses the element `key` names (or another action of the same row, when that one is gone). */
+export function restoreFocus(
+  key: { name: string; action: string } | undefined,
+  within: ParentNode = document,
+): void {
+  if (!key) return;
+  const row = within.querySelector(`[data-name="${CSS.escape(key.name)}"]`);
+  const el =
+    row?.querySelector<HTMLElement>(`[data-action="${CSS.escape(key.action)}"]`) ??
+    row?.querySelector<HTMLElement>('[data-action]');
+  el?.focus();
+}

@@ -164,6 +164,28 @@ describe('web dashboard in Chromium', () => {
     await page.close();
   });
 
+  test('keyboard: Tab reaches the skip link, then the views in order; the skip link moves focus to the content', async () => {
+    const { page, problems } = await f.open('#/containers');
+    await page.waitForSelector('body[data-ready]');
+    const focused = () => inPage<string>(page, `document.activeElement?.textContent ?? ''`);
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Skip to content');
+    const order: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Tab');
+      order.push(await focused());
+    }
+    assert.deepEqual(order, ['Containers', 'Services', 'Projects', 'Logs', 'Events', 'Agent']);
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(`location.hash === '#/agent'`);
+    for (let i = 0; i < 6; i++) await page.keyboard.press('Shift+Tab');
+    assert.equal(await focused(), 'Skip to content');
+    await page.keyboard.press('Enter');
+    assert.equal(await inPage(page, 'document.activeElement?.id'), 'content');
+    assert.deepEqual(problems.errors, []);
+    await page.close();
+  });
+
   test('readable at a phone width (390×844): no horizontal overflow of the page', async () => {
     for (const [hash, name] of [
       ['#/containers', 'containers'],

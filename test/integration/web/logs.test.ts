@@ -73,7 +73,11 @@ describe('log viewer features in Chromium', { concurrency: false }, () => {
   test('JSON lines show level, message and fields; a stack trace is grouped and expands', async () => {
     const { page, problems } = await f.open(`#/logs?container=${APP}`);
     const error = page.locator('.log-rows .row.lvl-error', { hasText: 'db down' });
-    await error.waitFor({ timeout: 10_000 });
+    await error.waitFor({ timeout: 20_000 });
+    // The trace's frames may come in a later batch than its first line.
+    await page
+      .locator('.log-rows .row button.more', { hasText: '3 more lines' })
+      .waitFor({ timeout: 10_000 });
     assert.equal(await error.locator('.lv').textContent(), 'ERROR');
     assert.deepEqual(await error.locator('.f .k').allTextContents(), ['retry']);
     assert.equal(await error.locator('.f .v').textContent(), '3');

@@ -152,18 +152,21 @@ describe('Compose projects in the dashboard', { concurrency: false }, () => {
     await page.locator(`section[data-project="${PROJECT}"] button[data-action="rollback"]`).click();
     const dialog = page.locator('dialog.confirm');
     assert.match((await dialog.textContent()) ?? '', new RegExp(`Roll ${PROJECT}/web back`));
-    await dialog.locator('button.danger').click();
-    let sawRollback = false;
-    await pollUntil(
-      '3 healthy v1 replicas',
-      async () => {
-        if (/Rollback/.test((await rolloutText(page)) ?? '')) sawRollback = true;
-        return settled(f.agent, PROJECT, 'v1', 3);
-      },
-      120_000,
-      200,
+    // Every rollout text the page shows, recorded by the page itself (the CLI polls below are slow).
+    await inPage(
+      page,
+      `(() => { window.__rollouts = []; new MutationObserver(() => {
+          const t = document.querySelector('.rollout')?.textContent;
+          if (t && window.__rollouts.at(-1) !== t) window.__rollouts.push(t);
+        }).observe(document.body, { subtree: true, childList: true, characterData: true }); })()`,
     );
-    assert.ok(sawRollback, 'the page showed the rollback running');
+    await dialog.locator('button.danger').click();
+    await pollUntil('3 healthy v1 replicas', () => settled(f.agent, PROJECT, 'v1', 3), 120_000);
+    const shown = await inPage<string[]>(page, 'window.__rollouts');
+    assert.ok(
+      shown.some((t) => /^Rollback running/.test(t)),
+      `the page showed the rollback running: ${shown.join(' | ')}`,
+    );
     const now = await replicas(f.agent, PROJECT);
     assert.deepEqual(
       now.map((x) => x.tag),

@@ -80,6 +80,11 @@ describe('log entries', () => {
     assert.equal(plainLevel('2026-12-07 10:00:00 ERROR db: gone'), 'error');
     assert.equal(plainLevel('ts=1 level=debug msg=x'), 'debug');
     assert.equal(plainLevel('nothing to see'), undefined);
+    assert.equal(plainLevel('[warn] disk 91% full'), 'warn');
+    assert.equal(plainLevel('level="error" msg=x'), 'error');
+    // A level word in lower case inside a sentence is prose, not a level.
+    assert.equal(plainLevel('after the trace, an error count of 0'), undefined);
+    assert.equal(plainLevel('retrying: WARN threshold passed, error=none'), 'warn');
   });
 
   it('reads nanosecond times to the millisecond', () => {

@@ -59,8 +59,14 @@ const LEVEL_KEYS = ['level', 'lvl', 'severity', 'loglevel', 'log.level', 'leveln
 const MESSAGE_KEYS = ['msg', 'message', 'log'];
 /** Fields a JSON line carries that the row already shows (its time column) or that say nothing to a reader. */
 const HIDDEN_KEYS = new Set(['time', 'timestamp', 'ts', '@timestamp', 'v']);
-const PLAIN_LEVEL =
-  /\b(TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|FATAL|PANIC|CRIT(?:ICAL)?)\b|\blevel=(\w+)/i;
+/**
+ * A level in a plain line: an upper-case word (`ERROR`, `WARN`), or, in any
+ * case, a bracketed one (`[error]`) or logfmt's `level=`. A lower-case word
+ * in a sentence ("after the trace") is not a level.
+ */
+const PLAIN_LEVEL_WORD = /\b(TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|FATAL|PANIC|CRIT(?:ICAL)?)\b/;
+const PLAIN_LEVEL_TAGGED =
+  /\[(trace|debug|info|notice|warn(?:ing)?|error|err|fatal|panic|crit(?:ical)?)\]|\blevel=["']?(\w+)/i;
 /** Stack frames and their friends: indented lines, Java's "Caused by:" and "... 12 more". */
 const CONTINUATION = /^(?:\s+\S|Caused by: |\.\.\. \d+ more)/;
 
@@ -133,9 +139,11 @@ export function parseJsonLine(
 
 /** The level a plain text line names in its first 80 characters, if any. */
 export function plainLevel(line: string): Level | undefined {
-  const m = PLAIN_LEVEL.exec(line.slice(0, 80));
-  if (!m) return undefined;
-  return levelOf(m[1] ?? m[2]);
+  const head = line.slice(0, 80);
+  const word = PLAIN_LEVEL_WORD.exec(head);
+  const tagged = PLAIN_LEVEL_TAGGED.exec(head);
+  if (word && (!tagged || word.index <= tagged.index)) return levelOf(word[1]);
+  return tagged ? levelOf(tagged[1] ?? tagged[2]) : undefined;
 }
 
 /** Whether a line continues the previous one of the same container and stream (a stack frame). */

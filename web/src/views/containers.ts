@@ -4,7 +4,7 @@
  * memory charts of the running ones.
  */
 import { containerAction } from '../actions.js';
-import { bytes, fill, h } from '../dom.js';
+import { bytes, fill, focusKey, h, restoreFocus } from '../dom.js';
 import type { Container, StatsEntry } from '../types.js';
 import {
   addresses,
@@ -71,6 +71,7 @@ export const containersView: View = (root, _params, store) => {
     ),
   ];
   const draw = () => {
+    const focused = tbody.contains(document.activeElement) ? focusKey(document.activeElement) : undefined;
     const stats = statsOf();
     const rows = [...store.containers].sort((a, b) => a.name.localeCompare(b.name));
     if (rows.length === 0) {
@@ -94,6 +95,7 @@ export const containersView: View = (root, _params, store) => {
         ),
       ),
     );
+    restoreFocus(focused, tbody);
   };
   const drawStats = () => {
     const stats = statsOf();

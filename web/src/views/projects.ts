@@ -7,7 +7,7 @@
  */
 import { rollbackService, scaleService } from '../actions.js';
 import { ApiError, get } from '../api.js';
-import { fill, h } from '../dom.js';
+import { fill, focusKey, h, restoreFocus } from '../dom.js';
 import type { ProjectStatus, ServiceStatus } from '../types.js';
 import { containerHref, healthBadge, link, logsHref, stateBadge } from './common.js';
 import type { View } from './view.js';
@@ -38,7 +38,7 @@ function serviceSection(p: ProjectStatus, s: ServiceStatus, redraw: () => void):
   const current = s.configHash;
   return h(
     'section',
-    { class: 'service', 'data-service': s.name },
+    { class: 'service', 'data-service': s.name, 'data-name': `${p.name}/${s.name}` },
     h(
       'h3',
       null,
@@ -126,6 +126,7 @@ export const projectsView: View = (root, _params, store) => {
       const projects = await get<ProjectStatus[]>('/v1/projects');
       if (gone) return;
       rolling = projects.some((p) => p.services.some((s) => s.rollout && s.rollout.phase === 'running'));
+      const focused = body.contains(document.activeElement) ? focusKey(document.activeElement) : undefined;
       if (projects.length === 0) {
         fill(body, h('p', null, 'No projects. `berth up -f compose.yaml` brings one up.'));
       } else {
@@ -148,6 +149,7 @@ export const projectsView: View = (root, _params, store) => {
           ),
         );
       }
+      restoreFocus(focused, body);
     } catch (err) {
       if (!gone)
         fill(
