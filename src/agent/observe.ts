@@ -31,6 +31,7 @@ export function observeRoots(cfg: Pick<AgentConfig, 'hostRoot' | 'dockerRoot' | 
     cgroup: join(host, 'sys/fs/cgroup'),
     docker: cfg.dockerRoot ?? join(host, 'var/lib/docker'),
     log: cfg.hostLogRoot ?? join(host, 'var/log'),
+    run: join(host, 'run'),
   };
 }
 

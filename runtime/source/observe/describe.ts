@@ -1,4 +1,5 @@
 import type { ContainerDescriptor } from '../../types.js';
+import type { BundleMeta } from './bundle.js';
 import type { CriMeta, PodMeta } from './cri.js';
 import { type DockerMeta, imageParts } from './docker.js';
 import type { CgroupMatch } from './layout.js';
@@ -12,6 +13,8 @@ export interface ContainerFacts {
   docker: DockerMeta | undefined;
   cri: CriMeta | undefined;
   pod: PodMeta | undefined;
+  /** The CRI runtime's bundle annotations (image, names), when the host's /run is read. */
+  bundle?: BundleMeta | undefined;
   /** When first seen, for containers whose records carry no creation time. */
   createdAt: string;
 }
@@ -23,7 +26,7 @@ export interface ContainerFacts {
  * caller's (it reads cgroup.procs).
  */
 export function describeContainer(f: ContainerFacts): ContainerDescriptor {
-  const { id, cgroup: cg, docker, cri, pod } = f;
+  const { id, cgroup: cg, docker, cri, pod, bundle } = f;
   let d: ContainerDescriptor;
   if (docker) {
     const state = cg ? (docker.state === 'paused' ? 'paused' : 'running') : notRunning(docker.state);
@@ -52,10 +55,12 @@ export function describeContainer(f: ContainerFacts): ContainerDescriptor {
       if (docker.oomKilled) d.oomKilled = true;
     }
   } else {
-    const podName = cri?.pod ?? pod?.pod;
-    const ns = cri?.namespace ?? pod?.namespace;
-    const uid = cri?.podUid ?? cg?.match.podUid ?? pod?.uid;
-    const container = cri?.container ?? (podName ? 'POD' : undefined);
+    const podName = cri?.pod ?? pod?.pod ?? bundle?.pod;
+    const ns = cri?.namespace ?? pod?.namespace ?? bundle?.namespace;
+    const uid = cri?.podUid ?? cg?.match.podUid ?? pod?.uid ?? bundle?.podUid;
+    const container =
+      cri?.container ?? (bundle?.sandbox ? 'POD' : bundle?.container) ?? (podName ? 'POD' : undefined);
+    const image = bundle?.image ?? '';
     const labels: Record<string, string> = {};
     if (podName) labels['io.kubernetes.pod.name'] = podName;
     if (ns) labels['io.kubernetes.pod.namespace'] = ns;
@@ -69,9 +74,8 @@ export function describeContainer(f: ContainerFacts): ContainerDescriptor {
         podName && ns && container
           ? `k8s_${container}_${podName}_${ns}_${uid ?? ''}_${cri?.attempt ?? 0}`
           : id.slice(0, 12),
-      image: '',
-      imageName: '',
-      imageTag: '',
+      image,
+      ...imageParts(image),
       labels,
       env: {},
       state: cg ? 'running' : 'exited',
@@ -81,7 +85,7 @@ export function describeContainer(f: ContainerFacts): ContainerDescriptor {
       health: 'none',
       createdAt: f.createdAt,
       restartCount: cri?.attempt ?? 0,
-      source: cri || pod ? 'cri' : 'cgroup',
+      source: cri || pod || bundle ? 'cri' : 'cgroup',
       ...(cri?.logPath ? { logPath: cri.logPath, logFormat: 'k8s-file' as const } : {}),
     };
   }

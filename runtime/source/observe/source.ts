@@ -7,6 +7,7 @@ import type { Logger } from '../../base/log.js';
 import { detectCgroups } from '../../cgroups/detect.js';
 import { parseProcCgroup } from '../../cgroups/proc.js';
 import type { ContainerDescriptor, ContainerEvent, ContainerSource, RuntimeEvent } from '../../types.js';
+import { type BundleMeta, containerdNamespaces, readBundleMeta } from './bundle.js';
 import { type CriMeta, type PodMeta, readCriLayout } from './cri.js';
 import { describeContainer } from './describe.js';
 import { type DockerMeta, listDockerIds, readDockerMeta } from './docker.js';
@@ -24,6 +25,8 @@ export interface ObserveRoots {
   docker: string;
   /** The host's /var/log (the kubelet's pods/ and containers/). */
   log: string;
+  /** The host's /run, where containerd and CRI-O keep their containers' bundles (bundle.ts); optional. */
+  run?: string;
 }
 
 export interface ObserveSourceOptions {
@@ -75,6 +78,8 @@ export class ObserveSource implements ContainerSource {
   private readonly dockerCache = new Map<string, { key: string; meta: DockerMeta | undefined }>();
   private readonly pids = new Map<string, number>();
   private readonly criLinks = new Map<string, CriMeta>();
+  /** Bundle annotations per running container (null: none), read once: a bundle does not change. */
+  private readonly bundles = new Map<string, BundleMeta | null>();
   private readonly watchers = new Map<string, FSWatcher>();
   private hierarchy = '';
   /** The v1 controller of the scanned hierarchy ('' for the unified one). */
@@ -227,6 +232,8 @@ export class ObserveSource implements ContainerSource {
     if (this.o.watch && !this.closed) this.syncWatches(scan.dirs.map((d) => join(this.hierarchy, d)));
     const ids = new Set<string>([...scan.containers.keys(), ...dockerIds, ...cri.containers.keys()]);
     const inDocker = new Set(dockerIds);
+    const run = this.o.roots.run;
+    const namespaces = run ? await containerdNamespaces(run) : [];
     const next = new Map<string, ContainerDescriptor>();
     const now = Date.now();
     let n = 0;
@@ -238,9 +245,10 @@ export class ObserveSource implements ContainerSource {
       // A Docker container under a --cgroup-parent no layout names: found through its init's /proc/<pid>/cgroup.
       if (!cg && docker?.pid !== undefined) cg = await this.cgroupOfPid(id, docker.pid);
       const c = cri.containers.get(id);
-      const podUid = cg?.match.podUid ?? c?.podUid;
+      const bundle = cg && !docker && run ? await this.bundle(run, id, namespaces) : undefined;
+      const podUid = cg?.match.podUid ?? c?.podUid ?? bundle?.podUid;
       const pod = podUid !== undefined ? cri.pods.get(podUid) : undefined;
-      if (cg && !docker && !c && !pod && !this.current.has(id)) {
+      if (cg && !docker && !c && !pod && !bundle && !this.current.has(id)) {
         // A bare cgroup: its engine may not have written its records yet.
         const since = this.pending.get(id) ?? now;
         this.pending.set(id, since);
@@ -251,10 +259,11 @@ export class ObserveSource implements ContainerSource {
       }
       this.pending.delete(id);
       if (!cg && !docker && !c) continue;
-      next.set(id, await this.describe(id, cg, docker, c, pod));
+      next.set(id, await this.describe(id, cg, docker, c, pod, bundle));
     }
     for (const id of this.pending.keys()) if (!scan.containers.has(id)) this.pending.delete(id);
     for (const id of this.dockerCache.keys()) if (!ids.has(id)) this.dockerCache.delete(id);
+    for (const id of this.bundles.keys()) if (!scan.containers.has(id)) this.bundles.delete(id);
     this.publishDiff(next);
   }
 
@@ -313,9 +322,10 @@ export class ObserveSource implements ContainerSource {
     docker: DockerMeta | undefined,
     cri: CriMeta | undefined,
     pod: PodMeta | undefined,
+    bundle: BundleMeta | undefined,
   ): Promise<ContainerDescriptor> {
     const createdAt = this.current.get(id)?.createdAt ?? new Date().toISOString();
-    const d = describeContainer({ id, cgroup: cg, docker, cri, pod, createdAt });
+    const d = describeContainer({ id, cgroup: cg, docker, cri, pod, bundle, createdAt });
     if (cg) {
       const pid = docker?.pid ?? (await this.pidOf(id, cg.path));
       if (pid !== undefined) d.pid = pid;
@@ -346,6 +356,19 @@ export class ObserveSource implements ContainerSource {
       return undefined;
     }
     return { path: line.path, match };
+  }
+
+  private async bundle(
+    run: string,
+    id: string,
+    namespaces: readonly string[],
+  ): Promise<BundleMeta | undefined> {
+    let b = this.bundles.get(id);
+    if (b === undefined) {
+      b = (await readBundleMeta(run, id, namespaces)) ?? null;
+      this.bundles.set(id, b);
+    }
+    return b ?? undefined;
   }
 
   /** The first process of a container cgroup (its init, as runc starts it), remembered. */

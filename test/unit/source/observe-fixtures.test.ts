@@ -23,6 +23,7 @@ const K1P = 'e5'.repeat(32);
 const K2 = 'f6'.repeat(32);
 const K3 = '07'.repeat(32);
 const KX = '18'.repeat(32);
+const K4 = '29'.repeat(32);
 const P1 = '6f1c2b9e-3d4a-4e5f-8a7b-1c2d3e4f5a6b';
 const P2 = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const P3 = '9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f';
@@ -35,6 +36,7 @@ function sourceOver(tree: string, o: Partial<ConstructorParameters<typeof Observ
       cgroup: join(root, 'sys/fs/cgroup'),
       docker: join(root, 'var/lib/docker'),
       log: join(root, 'var/log'),
+      run: join(root, 'run'),
     },
     watch: false,
     metadataGraceMs: 0,
@@ -163,6 +165,29 @@ for (const [tree, paths] of [
     });
   });
 }
+
+describe('observe: CRI runtimes’ bundles', () => {
+  it('containerd’s bundle annotations give the image; a container without a log link yet is named from them', async () => {
+    const all = await listOf('kubelet-systemd-v2');
+    assert.equal(all.get(K1)?.image, 'docker.io/library/nginx:1.27');
+    assert.equal(all.get(K1)?.imageTag, '1.27');
+    assert.equal(all.get(K1P)?.labels['io.kubernetes.container.name'], 'POD');
+    const fresh = all.get(K4);
+    assert.ok(fresh);
+    assert.equal(fresh.source, 'cri');
+    assert.equal(fresh.name, `k8s_sidecar_report-28461_batch_${P2}_0`);
+    assert.equal(fresh.labels['io.kubernetes.pod.qos'], 'besteffort');
+    assert.equal(fresh.image, '', 'an image annotation that is no reference is not believed');
+    assert.equal(fresh.logPath, undefined);
+  });
+
+  it('CRI-O’s bundle annotations give the image', async () => {
+    assert.equal(
+      (await listOf('kubelet-cgroupfs-hybrid')).get(K1)?.image,
+      'quay.io/nginx/nginx-unprivileged:1.27',
+    );
+  });
+});
 
 describe('observe: kubelet restarts and exited containers', () => {
   it('the newest attempt’s file is the log; an exited container with a kept log is listed with all', async () => {
