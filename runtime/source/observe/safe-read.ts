@@ -14,7 +14,9 @@ import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 /** True when `path` is `root` or below it. Both absolute and normalized. */
 export function isUnder(root: string, path: string): boolean {
   const r = relative(root, path);
-  return r === '' || (!r.startsWith('..') && !isAbsolute(r) && !r.startsWith(`..${sep}`));
+  // `..` as a whole first segment leaves the root; a name starting with `..` (the kubelet's
+  // `..data` and `..<timestamp>` in every ConfigMap and Secret volume) does not.
+  return r === '' || (r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r));
 }
 
 /**

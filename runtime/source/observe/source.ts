@@ -5,13 +5,13 @@ import { NotFoundError } from '../../base/errors.js';
 import { type Envelope, EventExchange, type SubscribeOptions } from '../../base/events.js';
 import type { Logger } from '../../base/log.js';
 import { detectCgroups } from '../../cgroups/detect.js';
-import { parseProcCgroup } from '../../cgroups/proc.js';
 import type { ContainerDescriptor, ContainerEvent, ContainerSource, RuntimeEvent } from '../../types.js';
 import { type BundleMeta, containerdNamespaces, readBundleMeta } from './bundle.js';
 import { type CriMeta, type PodMeta, readCriLayout } from './cri.js';
 import { describeContainer } from './describe.js';
 import { type DockerMeta, listDockerIds, readDockerMeta } from './docker.js';
-import { type CgroupMatch, parseCgroupPath } from './layout.js';
+import type { CgroupMatch } from './layout.js';
+import { cgroupOfPid } from './pids.js';
 import { readBounded } from './safe-read.js';
 import { scanHierarchy } from './scan.js';
 
@@ -333,29 +333,12 @@ export class ObserveSource implements ContainerSource {
     return d;
   }
 
-  /**
-   * The cgroup of process `pid` in the scanned hierarchy, when its last
-   * component names container `id` (a reused pid names another cgroup, and
-   * is not believed) and the directory is there.
-   */
-  private async cgroupOfPid(
-    id: string,
-    pid: number,
-  ): Promise<{ path: string; match: CgroupMatch } | undefined> {
-    const proc = this.o.roots.proc;
-    const text = await readBounded(proc, join(proc, String(pid), 'cgroup'), 64 * 1024);
-    if (text === undefined) return undefined;
-    const line = parseProcCgroup(text).find((l) =>
-      this.controller === '' ? l.hierarchy === '0' : l.controllers.includes(this.controller),
+  private cgroupOfPid(id: string, pid: number): Promise<{ path: string; match: CgroupMatch } | undefined> {
+    return cgroupOfPid(
+      { proc: this.o.roots.proc, hierarchy: this.hierarchy, controller: this.controller },
+      id,
+      pid,
     );
-    const match = line ? parseCgroupPath(line.path) : undefined;
-    if (!line || match?.id !== id) return undefined;
-    try {
-      if (!(await stat(join(this.hierarchy, line.path))).isDirectory()) return undefined;
-    } catch {
-      return undefined;
-    }
-    return { path: line.path, match };
   }
 
   private async bundle(
