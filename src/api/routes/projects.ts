@@ -10,6 +10,7 @@ import {
   Flag,
   LogLine,
   LogQuery,
+  NoQuery,
   ndjsonResponse,
   Repeated,
   responses,
@@ -179,12 +180,21 @@ export function registerProjectRoutes(app: FastifyInstance, deps: ApiDeps & { pr
     if (deps.projects === undefined) throw new NotImplementedError('this agent runs no reconciler');
     return deps.projects;
   };
-  app.get('/v1/projects', { schema: { response: responses({ 200: Type.Array(ProjectStatus) }) } }, async () =>
-    projects().list(),
+  app.get(
+    '/v1/projects',
+    { schema: { querystring: NoQuery, response: responses({ 200: Type.Array(ProjectStatus) }) } },
+    async () => projects().list(),
   );
   app.put<NameRoute & { Body: ProjectUp }>(
     '/v1/projects/:name',
-    { schema: { params: ProjectParams, body: ProjectUp, response: responses({ 200: ProjectStatus }) } },
+    {
+      schema: {
+        params: ProjectParams,
+        querystring: NoQuery,
+        body: ProjectUp,
+        response: responses({ 200: ProjectStatus }),
+      },
+    },
     async (req) => {
       const { scale, removeOrphans, ...source } = req.body;
       return projects().up(source, {
@@ -196,7 +206,7 @@ export function registerProjectRoutes(app: FastifyInstance, deps: ApiDeps & { pr
   );
   app.get<NameRoute>(
     '/v1/projects/:name',
-    { schema: { params: ProjectParams, response: responses({ 200: ProjectStatus }) } },
+    { schema: { params: ProjectParams, querystring: NoQuery, response: responses({ 200: ProjectStatus }) } },
     async (req) => projects().status(req.params.name),
   );
   app.delete<NameRoute & { Querystring: Record<string, string | undefined> }>(
@@ -216,12 +226,19 @@ export function registerProjectRoutes(app: FastifyInstance, deps: ApiDeps & { pr
   );
   app.post<ServiceRoute & { Body: { replicas: number } }>(
     '/v1/projects/:name/services/:service/scale',
-    { schema: { params: ServiceParams, body: ScaleBody, response: responses({ 200: ProjectStatus }) } },
+    {
+      schema: {
+        params: ServiceParams,
+        querystring: NoQuery,
+        body: ScaleBody,
+        response: responses({ 200: ProjectStatus }),
+      },
+    },
     async (req) => projects().scale(req.params.name, req.params.service, req.body.replicas),
   );
   app.post<ServiceRoute>(
     '/v1/projects/:name/services/:service/rollback',
-    bodiless({ params: ServiceParams, response: responses({ 200: ProjectStatus }) }),
+    bodiless({ params: ServiceParams, querystring: NoQuery, response: responses({ 200: ProjectStatus }) }),
     async (req) => projects().rollback(req.params.name, req.params.service),
   );
   app.get<NameRoute & { Querystring: Record<string, string | string[] | undefined> }>(
