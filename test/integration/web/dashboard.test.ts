@@ -160,6 +160,15 @@ describe('web dashboard in Chromium', () => {
     );
     // The page follows the event: the row says exited and offers Start.
     await page.locator(`tr[data-name="${IDLE}"] button[data-action="start"]`).waitFor({ timeout: 5000 });
+    // The events view of the same page lists what happened since it opened: the stop, then the death.
+    await page.click('nav a[data-nav="events"]');
+    const died = page.locator('table.events tr[data-topic="container.died"]', { hasText: IDLE });
+    await died.waitFor({ timeout: 5000 });
+    assert.equal(
+      await page.locator('table.events tr[data-topic="container.stopping"]', { hasText: IDLE }).count(),
+      1,
+    );
+    await screenshot(page, 'events-1280x800');
     assert.deepEqual(problems.errors, []);
     await page.close();
   });
@@ -182,6 +191,28 @@ describe('web dashboard in Chromium', () => {
     assert.equal(await focused(), 'Skip to content');
     await page.keyboard.press('Enter');
     assert.equal(await inPage(page, 'document.activeElement?.id'), 'content');
+    assert.deepEqual(problems.errors, []);
+    await page.close();
+  });
+
+  test('the agent view shows its endpoints and the sidecars: catalog, HAProxy, log shipping', async () => {
+    const { page, problems } = await f.open('#/agent');
+    const text = async () => (await page.textContent('main')) ?? '';
+    await pollUntil(
+      'the sidecars',
+      async () =>
+        (await text()).includes('catalog') && (await text()).includes('log shipping') ? true : undefined,
+      10_000,
+    );
+    const info = await f.agent.info();
+    const endpoints = info.endpoints as Record<string, string>;
+    for (const k of ['api', 'dns', 'metrics', 'dashboard'])
+      assert.ok((await text()).includes(endpoints[k] ?? '?'), `endpoint ${k}`);
+    assert.match(await text(), /catalog\s*local: \d+ services, \d+ instances/);
+    assert.match(await text(), /haproxy\s*\d+ backends, \d+ servers/);
+    assert.match(await text(), /log shipping\s*off \(no Fluentd receiver named\)/);
+    assert.match(await text(), /events stream\s*open/);
+    await screenshot(page, 'agent-1280x800');
     assert.deepEqual(problems.errors, []);
     await page.close();
   });
