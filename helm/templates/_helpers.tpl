@@ -109,3 +109,10 @@ The agent's config file (--config): the sections the chart sets, with
 {{- end }}
 {{- toYaml (uniq $caps) }}
 {{- end }}
+
+{{/* The ConfigMap of service definitions, when services are declared (--services-dir). */}}
+{{- define "berth.servicesConfigMap" -}}
+{{- if .Values.servicesConfigMap }}{{ .Values.servicesConfigMap }}
+{{- else if .Values.services }}{{ include "berth.fullname" . }}-services
+{{- end }}
+{{- end }}

@@ -5,6 +5,7 @@ import { parseHostPort } from '../../runtime/base/address.js';
 import { validateConfig } from '../../runtime/base/config.js';
 import { InvalidArgumentError, messageOf } from '../../runtime/base/errors.js';
 import { parseSubnet } from '../../runtime/network/cidr.js';
+import { loadServiceDir } from '../../runtime/source/observe/services.js';
 import { parseUpstream } from '../../sidecar/dns/forwarder.js';
 import { resolveHaproxyOptions } from '../../sidecar/haproxy/config.js';
 import { parseLogShippingConfig } from '../../sidecar/logs/config.js';
@@ -80,7 +81,9 @@ export async function checkStartConfig(given: AgentConfig, env: NodeJS.ProcessEn
       if (path !== undefined) await readable(path, field);
     }
   }
-  return { metrics, logs: { ...logs, shipping }, haproxy };
+  // As at start (src/agent/services.ts): a bad file is reported and left out, the others register.
+  const services = cfg.servicesDir === undefined ? undefined : await loadServiceDir(cfg.servicesDir);
+  return { metrics, logs: { ...logs, shipping }, haproxy, services };
 }
 
 /**
@@ -104,6 +107,9 @@ export async function checkAgentConfig(
     ...top,
     nodeName,
     metrics: start.metrics,
+    ...(start.services
+      ? { services: { registered: start.services.services.map((d) => d.id), refused: start.services.errors } }
+      : {}),
     logs: { ...logs, ...(start.logs.password !== undefined ? { password: SECRET } : {}) },
     haproxy: start.haproxy
       ? { ...start.haproxy, frontendAllow: start.haproxy.frontendAllow.describe() }

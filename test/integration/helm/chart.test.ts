@@ -239,6 +239,22 @@ describe('the DaemonSet', () => {
       ['fluentd-shared', 0o400],
       ['fluentd-user', 0o400],
     ]);
+    const services = find(objectsOf('full'), 'ConfigMap', '-services').data as Record<string, string>;
+    assert.deepEqual(JSON.parse(services['services.json'] ?? ''), { services: VALUE_SETS.full?.services });
+    const args = container.args ?? [];
+    assert.equal(args[args.indexOf('--services-dir') + 1], '/etc/berth/services');
+    assert.equal(
+      (pod.volumes ?? []).find((v) => v.name === 'services')?.configMap?.name,
+      'obs-berth-services',
+    );
+    const external = podOf(objectsOf('consul-on-node'));
+    assert.equal(
+      (external.pod.volumes ?? []).find((v) => v.name === 'services')?.configMap?.name,
+      'team-services',
+      "servicesConfigMap: the user's ConfigMap, none rendered",
+    );
+    assert.ok(!objectsOf('consul-on-node').some((o) => o.metadata.name.endsWith('-services')));
+    assert.ok(!(podOf(objectsOf('default')).container.args ?? []).includes('--services-dir'));
     const token = (container.env ?? []).find((e) => e.name === 'CONSUL_HTTP_TOKEN');
     assert.deepEqual(
       token?.valueFrom,

@@ -96,7 +96,7 @@ export function podOf(objects: K8sObject[]): { pod: IPodSpec; container: IContai
   return { pod, container };
 }
 
-/** Secrets as a user would create them, by name: each key a file in the Secret volume, or an env value. */
+/** Secrets (and ConfigMaps the chart does not render) as a user would create them, by name: each key a file, or an env value. */
 export type SecretFixture = Record<string, Record<string, string>>;
 
 /** What the node gives the env's fieldRefs (status.hostIP is a TEST-NET-1 address: never dialled). */
@@ -153,19 +153,19 @@ export async function layOut(
     const cm = v.configMap;
     const secret = v.secret;
     if (cm?.name) {
+      // Rendered by the chart, or one the user made (servicesConfigMap): from `secrets` then.
       const source = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === cm.name);
-      if (!source) throw new Error(`volume ${m.name}: no ConfigMap ${cm.name} rendered`);
-      for (const [file, text] of Object.entries(source.data as Record<string, string>)) {
-        const body = file.endsWith('.json') ? JSON.stringify(rewriteJson(JSON.parse(text))) : text;
-        await writeFile(join(dir, file), body);
+      const data = (source?.data as Record<string, string> | undefined) ?? secrets[cm.name];
+      if (!data) throw new Error(`volume ${m.name}: no ConfigMap ${cm.name} rendered or given`);
+      const files: Record<string, string> = {};
+      for (const [file, text] of Object.entries(data)) {
+        files[file] = file === 'config.json' ? JSON.stringify(rewriteJson(JSON.parse(text))) : text;
       }
+      await atomicWriterLayout(dir, files);
     } else if (secret?.secretName) {
       const keys = secrets[secret.secretName];
       if (!keys) throw new Error(`the test has no Secret ${secret.secretName}`);
-      for (const [key, text] of Object.entries(keys)) {
-        await mkdir(dirname(join(dir, key)), { recursive: true });
-        await writeFile(join(dir, key), text, { mode: 0o400 });
-      }
+      await atomicWriterLayout(dir, keys, 0o400);
     }
   }
 
@@ -189,6 +189,20 @@ export async function layOut(
   if (command !== 'berth agent') throw new Error(`the container runs ${command}, not berth agent`);
   const args = (container.args ?? []).map((a) => expand(rewrite(a)));
   return { args, env };
+}
+
+/**
+ * A ConfigMap or Secret volume as the kubelet's atomic writer lays it out:
+ * the files in a timestamped dir, `..data` linking to it, and each name a
+ * link through `..data`, so berth reads them through the same symlinks as in
+ * a pod.
+ */
+async function atomicWriterLayout(dir: string, files: Record<string, string>, mode = 0o644): Promise<void> {
+  const stamp = '..2026_12_07_12_00_00.000000001';
+  await mkdir(join(dir, stamp), { recursive: true });
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, stamp, name), text, { mode });
+  await symlink(stamp, join(dir, '..data'));
+  for (const name of Object.keys(files)) await symlink(join('..data', name), join(dir, name));
 }
 
 /** `layOut`, then the real `berth agent --check-config` on the container's args, with its env only. */

@@ -96,6 +96,8 @@ describe('berth agent --check-config accepts what the chart renders', () => {
     assert.equal(logs.mergeJson, false, '.Values.config merged over the generated section');
     assert.equal((c.discovery as Record<string, unknown>).drainTimeout, 5000);
     assert.equal((c.dns as Record<string, unknown>).serviceTtl, 5000);
+    assert.equal(c.servicesDir, join(root, '/etc/berth/services'));
+    assert.deepEqual(c.services, { registered: ['node-exporter'], refused: [] });
   });
 
   test('a Consul agent on each node: $(BERTH_HOST_IP) expanded from the pod env as the kubelet does', async () => {
@@ -103,6 +105,11 @@ describe('berth agent --check-config accepts what the chart renders', () => {
     assert.equal(c.consul, '192.0.2.10:8500');
     assert.equal(c.consulToken, '<redacted>');
     assert.deepEqual(c.fluentd, ['fluentd.logging.svc:24224']);
+    // The user's ConfigMap: its good file registers, the bad one is reported and left out, as at start.
+    const services = c.services as { registered: string[]; refused: string[] };
+    assert.deepEqual(services.registered, ['shop', 'cart']);
+    assert.equal(services.refused.length, 1);
+    assert.match(services.refused[0] ?? '', /^broken\.json: .*name/);
   });
 
   test('minimal and run values', async () => {

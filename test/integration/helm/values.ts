@@ -33,6 +33,14 @@ export const VALUE_SETS: Record<string, Record<string, unknown>> = {
     dns: { port: 53, upstreams: ['10.96.0.10', '[fd00::10]:53'], domain: 'berth.' },
     metrics: { port: 9100, labelsAllowlist: ['app', 'team'], gzip: true },
     config: { discovery: { drainTimeout: '5s' }, dns: { serviceTtl: '5s' }, logs: { mergeJson: false } },
+    services: [
+      {
+        name: 'node-exporter',
+        port: 9100,
+        tags: ['metrics'],
+        check: { http: 'http://localhost:9100/metrics', interval: '10s' },
+      },
+    ],
     extraArgs: ['--register-address', 'container'],
     extraEnv: [{ name: 'TZ', value: 'UTC' }],
     hostNetwork: true,
@@ -56,6 +64,7 @@ export const VALUE_SETS: Record<string, Record<string, unknown>> = {
     consul: { address: '$(BERTH_HOST_IP):8500', token: { existingSecret: 'consul-acl' } },
     fluentd: { servers: ['fluentd.logging.svc:24224'] },
     hostPaths: { dockerContainers: '' },
+    servicesConfigMap: 'team-services',
   },
   minimal: {
     metrics: { enabled: false },
@@ -76,5 +85,15 @@ export function secretsFor(pem: { ca: string; cert: string; key: string }): Secr
     'fluentd-client': { 'tls.crt': pem.cert, 'tls.key': pem.key },
     'fluentd-shared': { shared_key: 'shared-secret-key\n' },
     'fluentd-user': { password: 'fluentd-password\n' },
+    // A ConfigMap the user keeps (servicesConfigMap): one good file, one a team got wrong.
+    'team-services': {
+      'shop.json': JSON.stringify({
+        services: [
+          { name: 'shop', port: 8080 },
+          { name: 'cart', port: 8081 },
+        ],
+      }),
+      'broken.json': JSON.stringify({ service: { name: 'bad name!', port: 80 } }),
+    },
   };
 }
