@@ -194,6 +194,28 @@ describe('LogModel', () => {
     assert.equal(m.size, 100);
   });
 
+  it('a search over many held lines is applied a chunk at a time, new lines joining in order', () => {
+    const m = new LogModel(20_000);
+    m.add(many(20_000));
+    m.setMatcher(compileSearch('7$', 'regex') as Matcher);
+    assert.ok(m.scanning, 'one chunk of 20,000 lines tested at once, not all');
+    assert.equal(m.size, 500);
+    // Lines arriving mid-scan (and old ones falling off) keep the matches in order, none twice.
+    m.add(many(100, 20_000));
+    while (!m.scan()) {
+      // a frame each
+    }
+    assert.equal(m.size, 2000);
+    const seqs = m.shown().map((e) => e.seq);
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+    );
+    assert.equal(new Set(seqs).size, seqs.length);
+    assert.equal(m.at(0)?.line, 'line 107');
+    assert.equal(m.at(1999)?.line, 'line 20097');
+  });
+
   it('pause holds new lines (bounded) and resume shows them', () => {
     const m = new LogModel(100);
     m.add(many(10));

@@ -16,6 +16,9 @@ import type { Matcher } from './search.js';
  */
 export const DEFAULT_CAPACITY = 20_000;
 
+/** Held lines a search tests per frame: a few ms of regex, so a full pane is searched in 4 frames. */
+export const SCAN_CHUNK = 5000;
+
 export class LogModel {
   readonly ring: Ring<LogEntry>;
   /** The entries a search keeps; undefined when none is active (the ring is the view). */
@@ -29,6 +32,8 @@ export class LogModel {
   /** Entries whose stack trace is shown expanded, by seq. */
   readonly expanded = new Set<number>();
   private offsets: Float64Array | undefined;
+  /** The next seq a new search tests (undefined when no scan is under way). */
+  private scanSeq: number | undefined;
   /** Bumped whenever the view changed (the DOM view compares it). */
   version = 0;
 
@@ -68,7 +73,8 @@ export class LogModel {
         continue;
       }
       this.ring.push(entry);
-      if (this.filtered && this.matcher?.test(entry)) this.filtered.push(entry);
+      // While a new search is still scanning the ring, the scan reaches this entry too.
+      if (this.filtered && this.scanSeq === undefined && this.matcher?.test(entry)) this.filtered.push(entry);
     }
     if (this.filtered) {
       const first = this.ring.at(0)?.seq ?? Number.POSITIVE_INFINITY;
@@ -99,25 +105,55 @@ export class LogModel {
     this.add(held);
   }
 
-  /** Keeps only entries the matcher finds (or all, with undefined). */
+  /**
+   * Keeps only entries the matcher finds (or all, with undefined). The held
+   * lines are tested SCAN_CHUNK at a time (`scan`, called once per frame by
+   * the view), so a search over a full pane never blocks the page for long;
+   * until the scan is done the view shows the matches found so far.
+   */
   setMatcher(m: Matcher | undefined): void {
     this.matcher = m;
     if (!m) {
       this.filtered = undefined;
+      this.scanSeq = undefined;
     } else {
       this.filtered = new Ring(this.capacity);
-      for (let i = 0; i < this.ring.length; i++) {
-        const e = this.ring.at(i) as LogEntry;
-        if (m.test(e)) this.filtered.push(e);
-      }
+      this.scanSeq = this.ring.at(0)?.seq;
+      this.scan();
     }
     this.changed();
+  }
+
+  /** Whether a search is still testing the held lines. */
+  get scanning(): boolean {
+    return this.scanSeq !== undefined;
+  }
+
+  /** Tests up to `budget` more held lines against the search; true when the scan is done. */
+  scan(budget = SCAN_CHUNK): boolean {
+    if (this.scanSeq === undefined) return true;
+    const first = this.ring.at(0)?.seq;
+    if (first === undefined || !this.filtered || !this.matcher) {
+      this.scanSeq = undefined;
+      return true;
+    }
+    // Seqs in the ring are consecutive (grouped lines take none), so a seq maps to an index.
+    let i = Math.max(0, this.scanSeq - first);
+    const end = Math.min(this.ring.length, i + budget);
+    for (; i < end; i++) {
+      const e = this.ring.at(i) as LogEntry;
+      if (this.matcher.test(e)) this.filtered.push(e);
+    }
+    this.scanSeq = i >= this.ring.length ? undefined : first + i;
+    this.changed();
+    return this.scanSeq === undefined;
   }
 
   /** Drops everything (a reload from history starts afresh). */
   clear(): void {
     this.ring.clear();
     this.filtered?.clear();
+    this.scanSeq = undefined;
     this.held = [];
     this.builder.reset();
     this.expanded.clear();

@@ -126,6 +126,8 @@ export class LogPaneView {
 
   private flush(): void {
     this.frame = 0;
+    // A new search tests the held lines a chunk per frame.
+    if (!this.model.scan()) this.schedule();
     if (this.pending.length > 0) {
       const batch =
         this.pending.length <= MAX_PER_FRAME ? this.pending : this.pending.slice(0, MAX_PER_FRAME);
@@ -240,9 +242,11 @@ export class LogPaneView {
   private statusText(): string {
     const n = this.model.size;
     const parts = [
-      this.model.searching
-        ? `${n.toLocaleString('en')} ${n === 1 ? 'line matches' : 'lines match'}`
-        : `${n.toLocaleString('en')} ${n === 1 ? 'line' : 'lines'}`,
+      this.model.scanning
+        ? `searching… ${n.toLocaleString('en')} found so far`
+        : this.model.searching
+          ? `${n.toLocaleString('en')} ${n === 1 ? 'line matches' : 'lines match'}`
+          : `${n.toLocaleString('en')} ${n === 1 ? 'line' : 'lines'}`,
     ];
     if (this.model.paused) parts.push(`paused, ${this.model.heldCount.toLocaleString('en')} new`);
     else if (!this.follow) parts.push('not following (End to follow)');
