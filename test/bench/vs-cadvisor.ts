@@ -20,7 +20,7 @@
  * - berth_rss_mb is the whole agent (runtime, API, every sidecar), not
  *   only its metrics.
  *
- * `npm run bench -- vs-cadvisor [CONTAINERS] [--interval S] [--scrapes N]`
+ * `npm run bench -- vs-cadvisor [CONTAINERS] [--interval S] [--scrapes N] [--node-args=…] [--agent-env=K=V]`
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -98,6 +98,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       scrapes: { type: 'string', default: '6' },
       // Node options for the agent, e.g. --node-args=--max-semi-space-size=1 (RSS experiments).
       'node-args': { type: 'string', default: '' },
+      // Environment for the agent, e.g. --agent-env=MALLOC_ARENA_MAX=2 (repeatable).
+      'agent-env': { type: 'string', multiple: true, default: [] },
     },
   });
   const n = Number(positionals[0] ?? 200);
@@ -114,7 +116,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const dir = await tempDir('berth-vs-cadvisor-');
   try {
     const nodeArgs = (values['node-args'] ?? '').split(' ').filter((x) => x !== '');
-    agent = await startAgent({ agentEnv: { BERTH_FROM_SOURCE: '0' }, nodeArgs });
+    const agentEnv: Record<string, string> = { BERTH_FROM_SOURCE: '0' };
+    for (const kv of values['agent-env'] ?? []) {
+      const eq = kv.indexOf('=');
+      if (eq < 1) throw new Error(`--agent-env wants KEY=VALUE, got ${JSON.stringify(kv)}`);
+      agentEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+    agent = await startAgent({ agentEnv, nodeArgs });
     const a = agent;
     const ref = 'bench/busybox:vs-cadvisor';
     const tar = await buildBusyboxImage({
@@ -194,6 +202,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       berth_heap_used_mb: mb('berth_nodejs_heap_size_used_bytes'),
       berth_heap_total_mb: mb('berth_nodejs_heap_size_total_bytes'),
       berth_node_args: nodeArgs.join(' '),
+      berth_agent_env: (values['agent-env'] ?? []).join(' '),
       berth_idle_cpu_pct: round(idlePct(b), 2),
       cadvisor_idle_cpu_pct: round(idlePct(c), 2),
       berth_scrape_ms_median: round(median(b.scrapeMs), 1),
