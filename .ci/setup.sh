@@ -5,7 +5,7 @@
 #   .ci/setup.sh test  all of that plus what the test suite runs for real:
 #                      Prometheus, docker-registry, podman, dnsmasq, dnsperf,
 #                      wrk, dig, busybox-static, python3-fluent-logger, Chromium, and the
-#                      Consul, Helm and compose-go (the Compose oracle) binaries built with Go (cached by version
+#                      Consul, Helm, compose-go (the Compose oracle) and cAdvisor (the metrics oracle) binaries built with Go (cached by version
 #                      under ${BERTH_CACHE:-~/.cache/berth}).
 #   Both first make sure of Node.js 24 (the pinned NODE_VERSION): the machine's
 #   node when it is new enough, else the npm registry's node-linux-<arch>
