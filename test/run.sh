@@ -77,7 +77,7 @@ NEEDS_ROOT=(
   test/integration/web
   test/unit/image/extract.test.ts test/unit/image/store.test.ts test/unit/image/limits.test.ts
   test/unit/agent/dirs.test.ts test/unit/metrics/live-v1.test.ts
-  test/integration/helm/pod.test.ts
+  test/integration/helm/pod.test.ts test/integration/helm/consul-tls.test.ts
   test/integration/observe
 )
 refused=()

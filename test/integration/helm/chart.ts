@@ -13,6 +13,8 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { parseAllDocuments } from 'yaml';
 import type { CliResult } from '../../harness/agent.js';
+import { freePorts } from '../../harness/ports.js';
+import { type ManagedProcess, startProcess } from '../../harness/proc.js';
 import { toolPath } from '../../harness/tools.js';
 
 export const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -235,4 +237,61 @@ export function imageEnv(home: string): Record<string, string> {
     BERTH_NODE: process.execPath,
     BERTH_FROM_SOURCE: '1',
   };
+}
+
+/** The chart's pod as a process on this host (pod.test.ts says how and why). */
+export interface PodProcess {
+  process: ManagedProcess;
+  metricsUrl: string;
+  /** The chart's writable mounts, under the layout's root. */
+  writable: string[];
+  /** The capabilities the chart adds (after dropping ALL). */
+  caps: string[];
+}
+
+/**
+ * Lays the rendered pod out under `root` and starts the real agent with its
+ * args and env, as the pod runs it: uid 0 with only the chart's capabilities
+ * (setpriv, no_new_privs) in a mount namespace of its own where / is
+ * read-only but for the chart's writable mounts (unshare). Listen addresses
+ * move from 0.0.0.0 to free loopback ports; `extraArgs` follow the chart's.
+ */
+export async function startPod(
+  objects: K8sObject[],
+  root: string,
+  opts: { secrets?: SecretFixture; hostLinks?: Record<string, string>; extraArgs?: string[] } = {},
+): Promise<PodProcess> {
+  const laid = await layOut(objects, root, opts.secrets, opts.hostLinks);
+  const ports = await freePorts(laid.args.length);
+  const args = laid.args.map((x, i) => (/^0\.0\.0\.0:\d+$/.test(x) ? `127.0.0.1:${ports[i]}` : x));
+  const metrics = args[args.indexOf('--metrics-listen') + 1] ?? '';
+  const { container } = podOf(objects);
+  const sc = container.securityContext;
+  if (sc?.readOnlyRootFilesystem !== true || sc.capabilities?.drop?.join() !== 'ALL') {
+    throw new Error(
+      'the chart no longer renders a read-only root and ALL dropped: this launcher assumes both',
+    );
+  }
+  const writable = (container.volumeMounts ?? [])
+    .filter((m) => m.readOnly !== true)
+    .map((m) => join(root, m.mountPath));
+  const caps = sc.capabilities?.add ?? [];
+  const bounding = ['-all', ...caps.map((c) => `+${c.toLowerCase()}`)].join(',');
+  const readOnlyRoot = `set -e; for d in "$@"; do [ "$d" = -- ] && break; mount --bind "$d" "$d"; done
+    while [ "$1" != -- ]; do shift; done; shift; mount -o remount,bind,ro /; exec "$@"`;
+  const metricsUrl = `http://${metrics}/metrics`;
+  const process_ = await startProcess({
+    name: 'berth-pod',
+    cmd: 'unshare',
+    args: [
+      ...['--mount', '--propagation', 'private', 'sh', '-c', readOnlyRoot, 'sh', ...writable, '--'],
+      ...['setpriv', '--reuid=0', '--regid=0', '--clear-groups', '--inh-caps=-all', '--ambient-caps=-all'],
+      ...[`--bounding-set=${bounding}`, '--no-new-privs', '--'],
+      ...[process.execPath, join(ROOT, 'src/bin/berth.js'), 'agent', ...args, ...(opts.extraArgs ?? [])],
+    ],
+    env: { ...imageEnv(root), ...laid.env },
+    ready: async () => (await fetch(metricsUrl)).ok,
+    readyTimeoutMs: 30_000,
+  });
+  return { process: process_, metricsUrl, writable, caps };
 }

@@ -27,12 +27,11 @@ import { link, mkdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestAgent } from '../../harness/agent.js';
-import { freePorts } from '../../harness/ports.js';
-import { type ManagedProcess, pollUntil, startProcess } from '../../harness/proc.js';
+import { type ManagedProcess, pollUntil } from '../../harness/proc.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 import { ForwardReceiver } from '../../tools/forward-receiver/receiver.js';
 import { agentWithImage, IMAGE, ok } from '../logs-e2e/e2e.js';
-import { imageEnv, layOut, podOf, ROOT, render } from './chart.js';
+import { render, startPod } from './chart.js';
 
 /** Linux capability numbers (linux/capability.h) of the names the chart adds. */
 const CAP_BITS: Record<string, number> = { DAC_READ_SEARCH: 2, NET_BIND_SERVICE: 10, SYS_PTRACE: 19 };
@@ -71,8 +70,18 @@ describe("the chart's pod as a process: observe mode under the chart's privilege
     const { objects, run } = await render(dir, 'pod', { fluentd: { servers: [`127.0.0.1:${rx.port}`] } });
     assert.equal(run.code, 0, run.stderr);
     const root = join(dir, 'root');
-    const laid = await layOut(objects, root, {}, { '/proc': '/proc', '/sys/fs/cgroup': '/sys/fs/cgroup' });
-    // The kubelet's layout of A's container, in the pod's /host/var/log.
+    const started = await startPod(objects, root, {
+      hostLinks: { '/proc': '/proc', '/sys/fs/cgroup': '/sys/fs/cgroup' },
+      // berth's own containers (/berth) count as the node's here; a rescan every second.
+      extraArgs: ['--observe-skip-cgroups', '/nothing', '--observe-rescan-interval', '1s'],
+    });
+    pod = started.process;
+    ({ metricsUrl, writable, caps } = started);
+    assert.deepEqual(
+      writable.map((w) => w.slice(root.length)),
+      ['/var/lib/berth', '/run/berth', '/tmp'],
+    );
+    // The kubelet's layout of A's container, in the pod's /host/var/log (the agent rescans every second).
     const logs = join(root, 'host/var/log');
     const podDir = join(logs, 'pods', `shop_${podName}_${uid}`, 'web');
     await mkdir(podDir, { recursive: true });
@@ -81,69 +90,6 @@ describe("the chart's pod as a process: observe mode under the chart's privilege
       `/var/log/pods/shop_${podName}_${uid}/web/0.log`,
       join(logs, 'containers', `${podName}_shop_web-${id}.log`),
     );
-
-    const [metricsPort, dnsPort] = await freePorts(2);
-    const args = laid.args.map((x) =>
-      x.startsWith('0.0.0.0:9338')
-        ? `127.0.0.1:${metricsPort}`
-        : x.startsWith('0.0.0.0:8600')
-          ? `127.0.0.1:${dnsPort}`
-          : x,
-    );
-    assert.ok(args.includes(`127.0.0.1:${metricsPort}`) && args.includes(`127.0.0.1:${dnsPort}`));
-    metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-    const { container } = podOf(objects);
-    const sc = container.securityContext;
-    assert.equal(sc?.readOnlyRootFilesystem, true);
-    // readOnlyRootFilesystem: in a mount namespace of its own, / is read-only and only the chart's
-    // writable mounts (state, run, tmp) are bind-mounted writable over it.
-    writable = (container.volumeMounts ?? [])
-      .filter((m) => m.readOnly !== true)
-      .map((m) => join(root, m.mountPath));
-    assert.deepEqual(
-      writable.map((w) => w.slice(root.length)),
-      ['/var/lib/berth', '/run/berth', '/tmp'],
-    );
-    assert.deepEqual(sc?.capabilities?.drop, ['ALL']);
-    caps = sc?.capabilities?.add ?? [];
-    const bounding = ['-all', ...caps.map((c) => `+${c.toLowerCase()}`)].join(',');
-    const readOnlyRoot = `set -e; for d in "$@"; do [ "$d" = -- ] && break; mount --bind "$d" "$d"; done
-      while [ "$1" != -- ]; do shift; done; shift; mount -o remount,bind,ro /; exec "$@"`;
-    pod = await startProcess({
-      name: 'berth-pod',
-      cmd: 'unshare',
-      args: [
-        '--mount',
-        '--propagation',
-        'private',
-        'sh',
-        '-c',
-        readOnlyRoot,
-        'sh',
-        ...writable,
-        '--',
-        'setpriv',
-        '--reuid=0',
-        '--regid=0',
-        '--clear-groups',
-        '--inh-caps=-all',
-        '--ambient-caps=-all',
-        `--bounding-set=${bounding}`,
-        '--no-new-privs',
-        '--',
-        process.execPath,
-        join(ROOT, 'src/bin/berth.js'),
-        'agent',
-        ...args,
-        '--observe-skip-cgroups',
-        '/nothing',
-        '--observe-rescan-interval',
-        '1s',
-      ],
-      env: { ...imageEnv(root), ...laid.env },
-      ready: async () => (await fetch(metricsUrl)).ok,
-      readyTimeoutMs: 30_000,
-    });
   });
 
   after(async () => {
