@@ -35,6 +35,7 @@ SERIAL=(
   test/integration/network/bridge.test.ts         # destroy() drops berth's shared iptables chains once unused
   test/integration/exec/executor.test.ts          # exec answers within 5 s
   test/integration/web/flood.test.ts              # 5,000 log lines/s into Chromium, no long task > 100 ms
+  test/integration/deploy/rollout.test.ts         # 250 req/s through rollouts, zero failed requests
 )
 # Long and mostly idle (its receiver is down for 60 s): started beside the unit
 # phase, in its own node --test process, its report printed after phase 2.

@@ -27,7 +27,9 @@ export async function buildHttpImage(tag: HttpTag, dir: string): Promise<string>
     outDir: join(dir),
     extraFiles: files,
     config: {
-      Cmd: ['httpd', '-f', '-p', String(HTTP_PORT), '-h', '/www'],
+      // httpd as pid 1 would ignore SIGTERM (the kernel drops signals pid 1 has no handler for), so every
+      // stop would wait out the grace period: a shell in front exits on TERM, as a real service does.
+      Cmd: ['sh', '-c', `httpd -f -p ${HTTP_PORT} -h /www & trap 'kill $!; exit 0' TERM; wait`],
       ExposedPorts: { [`${HTTP_PORT}/tcp`]: {} },
       Healthcheck: {
         Test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${HTTP_PORT}/healthz`],
