@@ -344,6 +344,21 @@ describe('the rest of the release', () => {
     assert.deepEqual(full.metrics?.labelsAllowlist, ['app', 'team']);
   });
 
+  test('helm package carries the dashboards the chart links to: the packaged chart renders the same objects', async () => {
+    const out = join(dir, 'package');
+    const pkg = await helm(['package', CHART, '--destination', out]);
+    assert.equal(pkg.code, 0, pkg.stderr);
+    const tgz = join(
+      out,
+      `berth-${(parseYaml(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { version: string }).version}.tgz`,
+    );
+    const fromPackage = await helm(['template', 'obs', tgz, '--namespace', NAMESPACE]);
+    assert.equal(fromPackage.code, 0, fromPackage.stderr);
+    const fromDir = await helm(['template', 'obs', CHART, '--namespace', NAMESPACE]);
+    assert.equal(fromPackage.stdout, fromDir.stdout);
+    assert.match(fromPackage.stdout, /berth-overview\.json: \|/);
+  });
+
   test('the chart version and appVersion: appVersion is the berth release (package.json)', () => {
     const chart = parseYaml(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as {
       appVersion: string;
