@@ -12,6 +12,7 @@ import {
 import { checkVersion, stampVersion } from '../base/versioned.js';
 import { parseSubnet, type Subnet } from './cidr.js';
 import { writeFileAtomic } from './files.js';
+import { DEFAULT_POOL_LOCK, withHostLock } from './host-lock.js';
 import { bridgeNameFor, checkLabels, checkNetworkName, NETWORK_NAME_RE } from './net-names.js';
 import { explicitSubnet, hostSubnets, pickSubnet, type TakenSubnet } from './pool.js';
 import { type HostTools, Segment } from './segment.js';
@@ -28,6 +29,8 @@ export interface RegistryOptions {
   pool: string;
   poolPrefix: number;
   tools: HostTools;
+  /** The host-wide lock file of subnet picks (host-lock.ts); default /run/lock/berth-network-pool.lock. */
+  poolLock?: string;
 }
 
 /**
@@ -107,6 +110,15 @@ export class NetworkRegistry {
     const existing = await this.find(name);
     if (existing && !existing.removing) throw new AlreadyExistsError(`network ${name} already exists`);
     if (existing) await this.remove(existing);
+    // Picked and set up under a host-wide lock: another agent's bridge has no address until it is up.
+    return withHostLock(this.opts.poolLock ?? DEFAULT_POOL_LOCK, () => this.createLocked(req, name, labels));
+  }
+
+  private async createLocked(
+    req: NetworkCreateRequest,
+    name: string,
+    labels: Record<string, string>,
+  ): Promise<NetworkDef> {
     const taken = await this.takenSubnets();
     const subnet =
       req.subnet !== undefined && req.subnet !== ''
