@@ -287,14 +287,22 @@ export async function sweep(dir: string, runDir: string, bridge: string): Promis
     for (const h of await cgroupHierarchies()) await rmdir(join(h, 'berth', id)).catch(() => undefined);
   }
   await removeEmptyBerthCgroups();
+  // User-defined networks the test left (runtime/network registry): their bridges and rules too.
+  const netDir = join(dir, 'state', 'network', 'networks');
+  const bridges = [bridge];
+  for (const name of await readdir(netDir).catch(() => [] as string[])) {
+    const def = await readFile(join(netDir, name, 'network.json'), 'utf8').catch(() => '');
+    const b = /"bridge":\s*"(bn-[0-9a-f]{12})"/.exec(def)?.[1];
+    if (b) bridges.push(b);
+  }
   for (const table of ['nat', 'filter']) {
     const rules = await iptablesRules(table);
     for (const line of rules.split('\n')) {
-      if (!line.startsWith('-A ') || !line.includes(`berth:${bridge}`)) continue;
+      if (!line.startsWith('-A ') || !bridges.some((b) => line.includes(`berth:${b}`))) continue;
       await deleteRule(table, line);
     }
   }
-  await sh('ip', ['link', 'del', bridge]);
+  for (const b of bridges) await sh('ip', ['link', 'del', b]);
   if (!sharedCleanupDeferred()) await dropSharedChainsIfUnusedNow();
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
     .split('\n')
