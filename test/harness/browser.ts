@@ -9,7 +9,7 @@
  * test-artifacts/web/ (git-ignored), kept after the run.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { removeDir, tempDir } from './tmp.js';
@@ -37,6 +37,8 @@ export interface TestBrowser {
   readonly context: BrowserContext;
   /** A new tab of `width`×`height` (default 1280×800) whose problems are recorded. */
   newPage(viewport?: { width: number; height: number }): Promise<{ page: Page; problems: PageProblems }>;
+  /** The pids of this Chromium's processes (browser, renderers, GPU and utility ones), found by its profile dir. */
+  pids(): Promise<number[]>;
   /** Closes Chromium and removes its profile. */
   close(): Promise<void>;
 }
@@ -85,6 +87,30 @@ export async function startBrowser(): Promise<TestBrowser> {
         if (!why.includes('ERR_ABORTED')) errors.push(`request failed: ${r.method()} ${r.url()}: ${why}`);
       });
       return { page, problems: { errors } };
+    },
+    async pids() {
+      // The browser process names the profile (--user-data-dir); its zygote, renderers and GPU and
+      // utility processes are its descendants (renderers fork from the zygote and do not name it).
+      const parent = new Map<number, number>();
+      const roots = new Set<number>();
+      for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+        if (!/^\d+$/.test(entry)) continue;
+        const pid = Number(entry);
+        const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+        // Field 4 (ppid) follows the command in parentheses, which may itself hold spaces.
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (Number.isFinite(ppid)) parent.set(pid, ppid);
+        const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+        if (cmd.includes(`--user-data-dir=${profile}`)) roots.add(pid);
+      }
+      const ours = (pid: number): boolean => {
+        for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 16; hops++) {
+          if (roots.has(p)) return true;
+          p = parent.get(p);
+        }
+        return false;
+      };
+      return [...parent.keys()].filter(ours);
     },
     async close() {
       await context.close().catch(() => undefined);
