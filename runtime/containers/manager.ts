@@ -82,6 +82,11 @@ export class ContainerManager implements Runtime {
     return this.networkOps.disconnect(idOrName, network);
   }
 
+  /** Containers (any state) configured to join `network`: `network rm` and `prune` leave it while there are some. */
+  containersOnNetwork(network: string): string[] {
+    return this.networkOps.configuredOn(network);
+  }
+
   // ---- read side (ContainerSource) -------------------------------------------
 
   async list(opts: { all?: boolean } = {}): Promise<ContainerDescriptor[]> {

@@ -56,6 +56,17 @@ export class NetworkOps {
     });
   }
 
+  /** Names of the containers, in any state, whose config joins `network` (a stopped one joins at its next start). */
+  configuredOn(network: string): string[] {
+    return [...this.ctx.records.values()]
+      .filter(
+        (r) =>
+          r.config.network === 'bridge' && this.joinsOf(r.config.networks).some((j) => j.name === network),
+      )
+      .map((r) => r.name)
+      .sort();
+  }
+
   /** A config without `networks` is on the default network alone. */
   private joinsOf(networks: NetworkJoin[] | undefined): NetworkJoin[] {
     return networks && networks.length > 0 ? networks : [{ name: 'bridge', aliases: [] }];

@@ -200,6 +200,10 @@ describe('user-defined networks through a real agent', () => {
     await server('on-c', ['netc']);
     const err = await fails(['network', 'rm', 'netc']);
     assert.match(err, /on-c/);
+    // Stopped, its config still joins netc at its next start: rm and prune leave the network.
+    await ok(['stop', '-t', '1', 'on-c']);
+    assert.match(await fails(['network', 'rm', 'netc']), /on-c/);
+    assert.doesNotMatch(await ok(['network', 'prune']), /netc/);
     await ok(['rm', '-f', 'on-c']);
     await ok(['network', 'rm', 'netc']);
     const d = await createNet('netd');
