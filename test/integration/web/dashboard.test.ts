@@ -135,7 +135,7 @@ describe('web dashboard in Chromium', () => {
     await page.close();
   });
 
-  test('Escape cancels a stop; Enter confirms it and the CLI sees the container exited', async () => {
+  test('Escape cancels a stop; Enter confirms it and the CLI sees the container exited; Start brings it back', async () => {
     const { page, problems } = await f.open('#/containers');
     const stop = page.locator(`tr[data-name="${IDLE}"] button[data-action="stop"]`);
     await stop.waitFor();
@@ -169,6 +169,16 @@ describe('web dashboard in Chromium', () => {
       1,
     );
     await screenshot(page, 'events-1280x800');
+    // And back: Start, confirmed with the mouse this time, and the CLI sees it running again.
+    await page.click('nav a[data-nav="containers"]');
+    await page.locator(`tr[data-name="${IDLE}"] button[data-action="start"]`).click();
+    await dialog.locator('button.primary').click();
+    await pollUntil(
+      'the CLI sees it running',
+      async () => ((await state(IDLE)) === 'running' ? true : undefined),
+      20_000,
+    );
+    await page.locator('#notices .notice', { hasText: `${IDLE}: started` }).waitFor({ timeout: 5000 });
     assert.deepEqual(problems.errors, []);
     await page.close();
   });
