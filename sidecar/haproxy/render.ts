@@ -166,7 +166,10 @@ export function renderDefault(data: TemplateData): string {
       `frontend ${quote(svc.frontend)}`,
       `  mode ${svc.mode}`,
       `  bind ${quote(`${bindHost(svc.bind)}:${svc.port}`)}`,
-      ...(svc.mode === 'http' ? ['  option forwardfor'] : []),
+      // idle-close-on-response: an old worker of a reload answers the next request on an idle
+      // keep-alive connection (with Connection: close) instead of closing it under a client that
+      // may be sending on it (a "socket hang up" the rollout tests saw at agent restarts).
+      ...(svc.mode === 'http' ? ['  option forwardfor', '  option idle-close-on-response'] : []),
       `  default_backend ${quote(svc.backend)}`,
       '',
       `backend ${quote(svc.backend)}`,
