@@ -20,7 +20,7 @@
  * - berth_rss_mb is the whole agent (runtime, API, every sidecar), not
  *   only its metrics.
  *
- * `npm run bench -- vs-cadvisor [CONTAINERS] [--interval S] [--scrapes N] [--node-args=…] [--agent-env=K=V]`
+ * `npm run bench -- vs-cadvisor [CONTAINERS] [--interval S] [--scrapes N] [--node-args=…] [--agent-env=K=V] [--network none]`
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -100,11 +100,14 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       'node-args': { type: 'string', default: '' },
       // Environment for the agent, e.g. --agent-env=MALLOC_ARENA_MAX=2 (repeatable).
       'agent-env': { type: 'string', multiple: true, default: [] },
+      // The agent's bridge is a leased /24 (253 addresses): past ~250 containers run them with --network none.
+      network: { type: 'string', default: 'bridge' },
     },
   });
   const n = Number(positionals[0] ?? 200);
   const intervalS = Number(values.interval);
   const scrapes = Number(values.scrapes);
+  const network = values.network ?? 'bridge';
   if (!Number.isInteger(n) || n < 1 || !(intervalS > 0) || !Number.isInteger(scrapes) || scrapes < 2) {
     throw new Error(
       `usage: npm run bench -- vs-cadvisor [CONTAINERS] [--interval SECONDS] [--scrapes N>=2], got ${args.join(' ')}`,
@@ -136,7 +139,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     // A few CLI processes at a time: each is a node start, and the machine has 2 cores.
     for (let i = 0; i < n; i += 5) {
       const batch = Array.from({ length: Math.min(5, n - i) }, (_, j) =>
-        a.cli(['run', '-d', '--name', `vs-${i + j}`, ref, 'sleep', '3600']),
+        a.cli(['run', '-d', '--network', network, '--name', `vs-${i + j}`, ref, 'sleep', '3600']),
       );
       for (const r of await Promise.all(batch)) {
         if (r.code !== 0) throw new Error(`berth run: ${r.stderr}`);
@@ -187,6 +190,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const cadvisorRss = rssMb(cadvisorPid);
     return {
       containers: n,
+      network,
       scrape_interval_s: intervalS,
       scrapes,
       berth_cpu_ms_per_scrape: round(berthCpu, 1),
