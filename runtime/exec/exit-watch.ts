@@ -110,6 +110,8 @@ export class ExitWatcher {
           if (this.watcher === watcher) this.watcher = undefined;
           watcher.close();
         });
+        // Watching exits never keeps the agent alive: its shutdown ends with containers still running.
+        watcher.unref();
         this.watcher = watcher;
       } catch (err) {
         this.log.debug({ err, id }, 'fs.watch on exit dir failed; polling only');
@@ -117,7 +119,7 @@ export class ExitWatcher {
     }
     this.pollTimer ??= setInterval(() => {
       for (const ws of this.waiters.values()) for (const x of ws) x.poll();
-    }, this.pollMs);
+    }, this.pollMs).unref();
   }
 
   private remove(id: string, w: Waiter): void {

@@ -7,7 +7,7 @@ import {
 import type { Logger } from '../../runtime/base/log.js';
 import type { LogLine, LogQuery, Runtime } from '../../runtime/runtime.js';
 import type { ComposeProject } from '../compose/types.js';
-import type { ServiceRevision } from './contract.js';
+import type { RolloutState, ServiceRevision } from './contract.js';
 import { configHash } from './hash.js';
 import { mergeLogs } from './logs.js';
 import { loadSource, projectStatus } from './project-state.js';
@@ -25,6 +25,11 @@ export interface UpOptions {
 }
 
 const NAME_RE = /^[a-z0-9][a-z0-9_-]*$/;
+
+/** Whether an apply with `target` as the service's config hash ends this rollout. */
+function replaced(st: RolloutState, target: string | undefined): boolean {
+  return target !== st.to.configHash || st.phase !== 'running';
+}
 
 /**
  * The project verbs (API and projects directory) over the reconciler:
@@ -72,6 +77,13 @@ export class Projects {
         });
       }
     }
+    // A new target for a service replaces its rollout: the old one stops where it is. Aborted
+    // before the project's lock is taken, since a rollout ending takes that lock to record its end.
+    for (const [name, st] of Object.entries(rc.records.get(project.name)?.rollouts ?? {})) {
+      const svc = project.services[name];
+      if (replaced(st, svc === undefined ? undefined : configHash(svc)))
+        await rc.abortRollout(project.name, name);
+    }
     await rc.exclusive(project.name, async () => {
       const old = rc.records.get(project.name);
       const revisions: ProjectRecord['revisions'] = {};
@@ -89,11 +101,7 @@ export class Projects {
       for (const name of Object.keys(rollouts)) {
         const st = rollouts[name];
         if (st === undefined) continue;
-        // A new target for a service replaces its rollout: the old one stops where it is.
-        if (revisions[name]?.current.configHash !== st.to.configHash || st.phase !== 'running') {
-          await rc.abortRollout(project.name, name);
-          delete rollouts[name];
-        }
+        if (replaced(st, revisions[name]?.current.configHash)) delete rollouts[name];
       }
       const rec: ProjectRecord = {
         schemaVersion: 1,
