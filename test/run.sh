@@ -36,6 +36,7 @@ SERIAL=(
   test/integration/exec/executor.test.ts          # exec answers within 5 s
   test/integration/web/flood.test.ts              # 5,000 log lines/s into Chromium, no long task > 100 ms
   test/integration/deploy/rollout.test.ts         # 250 req/s through rollouts, zero failed requests
+  test/integration/deploy/rollout-crash.test.ts   # 200 req/s while the agent is killed mid-rollout, zero failed
 )
 # Long and mostly idle (its receiver is down for 60 s): started beside the unit
 # phase, in its own node --test process, its report printed after phase 2.
