@@ -59,7 +59,10 @@ export function fsCollector(opts: { usage?: LayerUsage } = {}): Collector {
       layer.dev = majorMinor(statSync(path, { bigint: true }).dev);
       layer.path = path;
     } catch (err) {
-      if (!isMissing(err)) throw err;
+      // EACCES/EPERM: the host's init root is not ours to follow (a pod without CAP_SYS_PTRACE):
+      // no fs series for it, remembered like a missing layer rather than failing every scrape.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!isMissing(err) && code !== 'EACCES' && code !== 'EPERM') throw err;
     }
     return layer;
   };
