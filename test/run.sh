@@ -64,6 +64,7 @@ LONG=(
   test/integration/logs/pipeline.test.ts         # 10
   test/integration/deploy/up.test.ts             # 30
   test/integration/deploy/projects-dir.test.ts   # 30
+  test/integration/main/npm-start.test.ts        # 60, npm start: set-up, agent, demo up
   test/integration/deploy/verbs.test.ts          # 40
   test/integration/network/user-networks.test.ts # 40-65, a dozen containers and an agent restart
 )
@@ -76,7 +77,7 @@ NEEDS_ROOT=(
   test/integration/dashboards test/integration/exec test/integration/image test/integration/metrics
   test/integration/logs-e2e test/integration/network test/integration/snapshot
   test/integration/haproxy/sigint.test.ts test/integration/logs/informer-race.test.ts
-  test/integration/web
+  test/integration/web test/integration/main
   test/unit/image/extract.test.ts test/unit/image/store.test.ts test/unit/image/limits.test.ts
   test/unit/agent/dirs.test.ts test/unit/metrics/live-v1.test.ts
   test/integration/helm/pod.test.ts test/integration/helm/consul-tls.test.ts

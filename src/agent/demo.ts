@@ -118,7 +118,9 @@ export function demoBanner(e: DemoEndpoints, composeFile: string): string {
     `demo project "${DEMO_PROJECT}" is up (${composeFile}): web x2 behind HAProxy, a worker logging JSON`,
     ...(e.dashboard ? [`  dashboard  ${e.dashboard}`] : []),
     `  haproxy    curl http://127.0.0.1:${e.webPort}/`,
-    ...(dnsHost ? [`  dns        dig @${dnsHost} -p ${dnsPort} +short web.service.consul`] : []),
+    ...(dnsHost
+      ? [`  dns        dig @${dnsHost} -p ${dnsPort} +short ${DEMO_PROJECT}-web.service.consul`]
+      : []),
     ...(e.metrics ? [`  metrics    curl -s ${e.metrics} | grep container_cpu`] : []),
     `  services   src/bin/berth services -p ${DEMO_PROJECT}`,
     `  logs       src/bin/berth logs -p ${DEMO_PROJECT} worker`,

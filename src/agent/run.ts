@@ -4,6 +4,7 @@ import { EventExchange } from '../../runtime/base/events.js';
 import { createLogger, type Logger } from '../../runtime/base/log.js';
 import type { RuntimeEvent } from '../../runtime/types.js';
 import { ApiServer, claimSocketPath } from '../api/server.js';
+import { DeployMetrics } from '../deploy/metrics.js';
 import { VERSION } from '../version.js';
 import { checkStartConfig } from './check.js';
 import { composeRuntime } from './compose.js';
@@ -73,6 +74,14 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
     projectsDir: cfg.projectsDir,
     logger,
   });
+  // The reconciler's figures on /metrics, counted from its project.* events.
+  const deployStop = new AbortController();
+  const deployMetrics = new DeployMetrics({
+    events: (signal) => events.subscribe({ topics: ['project.*'], signal }),
+    list: () => deploy.projects.list(),
+  });
+  deployMetrics.start(deployStop.signal);
+  sidecars.addMetrics('deploy', () => deployMetrics.families());
   const endpoints: Record<string, string> = { api: `unix://${cfg.socket}`, ...sidecars.endpoints };
   const api = new ApiServer(
     {
@@ -143,7 +152,9 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
         socket: cfg.socket,
         signal: demoStop.signal,
         endpoints: () => ({
-          ...(endpoints.dns && !endpoints.dns.includes(' ') ? { dns: endpoints.dns.split(',')[0] } : {}),
+          ...(/^[\d.:[\]a-f]+$/.test(endpoints.dns?.split(',')[0] ?? '')
+            ? { dns: endpoints.dns?.split(',')[0] }
+            : {}),
           ...(endpoints.metrics?.startsWith('http') ? { metrics: endpoints.metrics } : {}),
           ...(dashboard.loginUrl ? { dashboard: dashboard.loginUrl() } : {}),
         }),
@@ -164,6 +175,7 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
   demoStop.abort();
   await dashboard.close();
   await api.close();
+  deployStop.abort();
   await deploy.close();
   await sidecars.close();
   await observed.close();

@@ -28,6 +28,8 @@ export interface Sidecars {
   stats: StatsReader;
   /** The HAProxy manager's slots when it runs: the reconciler's readiness reads them. */
   lbSlots?: () => LbState;
+  /** Adds families to /metrics from a part started after the sidecars (the reconciler's). */
+  addMetrics(name: string, provide: MetricsProvider): void;
   close(): Promise<void>;
 }
 
@@ -142,6 +144,9 @@ export async function startSidecars(
   const stats = new StatsReader(source, parseRoots(values.roots));
   // Filled as the sidecars start; the metrics sidecar, started last, reads it.
   const providers: Array<[string, MetricsProvider]> = [];
+  // Parts started after the sidecars register through one provider that reads this map per scrape.
+  const late = new Map<string, MetricsProvider>();
+  providers.push(['agent', () => [...late.values()].flatMap((provide) => provide())]);
   if (cfg.metricsListen) sidecars.push(createMetricsSidecar(values, source, logger, providers));
 
   const { endpoints, close } = await startInOrder(sidecars, {
@@ -150,7 +155,16 @@ export async function startSidecars(
     providers,
   });
   const lb = haproxy && !endpoints.haproxy?.startsWith('not running') ? haproxy.manager : undefined;
-  return { catalog, endpoints, stats, ...(lb ? { lbSlots: () => lb.slots() } : {}), close };
+  return {
+    catalog,
+    endpoints,
+    stats,
+    ...(lb ? { lbSlots: () => lb.slots() } : {}),
+    addMetrics: (name, provide) => {
+      late.set(name, provide);
+    },
+    close,
+  };
 }
 
 /**
