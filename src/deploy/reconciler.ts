@@ -162,7 +162,8 @@ export class Reconciler {
         this.startRollout(
           rec,
           st,
-          actual.filter((r) => r.service === service),
+          // A replica being removed is no longer the rollout's to count or retire.
+          actual.filter((r) => r.service === service && r.state !== 'removing'),
         );
       }
     }
@@ -263,7 +264,7 @@ export class Reconciler {
             : { service: rev.service, configHash: staleHash };
         const replicas = rec.scale[a.service] ?? rev.service.deploy.replicas;
         const actual = (await this.actual(rec.name)).filter(
-          (r) => r.service === a.service && r.state !== 'exited',
+          (r) => r.service === a.service && r.state !== 'exited' && r.state !== 'removing',
         );
         if (this.d.rollouts === undefined) {
           await this.recreate(rec, ops, rev, a.stale);

@@ -370,11 +370,13 @@ export async function waitConverged(
         return `${s.name}: rollout ${p.phase}${p.reason ? `: ${p.reason}` : ''}`;
       }
     }
+    // A service no longer declared (an orphan kept without --remove-orphans) has no config hash.
     const done = st.services.every(
       (s) =>
-        (s.rollout === undefined || s.rollout.phase === 'done') &&
-        s.replicas.filter((r) => r.configHash === s.configHash && replicaUp(r)).length >= s.desired &&
-        s.replicas.length === s.desired,
+        s.configHash === '' ||
+        ((s.rollout === undefined || s.rollout.phase === 'done') &&
+          s.replicas.filter((r) => r.configHash === s.configHash && replicaUp(r)).length >= s.desired &&
+          s.replicas.length === s.desired),
     );
     if (done) {
       if (!tty) for (const s of st.services) process.stderr.write(`${serviceLine(s)}\n`);

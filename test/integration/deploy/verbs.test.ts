@@ -129,6 +129,25 @@ describe('project verbs', { concurrency: false }, () => {
     assert.match(none.stderr, /service job has no previous revision to roll back to/);
   });
 
+  test('a service dropped from the file stays until --remove-orphans', async () => {
+    const without = join(dir, 'without-keeper.yaml');
+    await writeFile(without, compose.replace(/ {2}keeper:\n {4}image: .*\n {4}restart: always\n/, ''));
+    let r = await agent.cli(['up', '-f', without, '-d', '--wait'], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(
+      (await ps('verbs')).some((c) => c.name === 'verbs-keeper-1'),
+      'kept without --remove-orphans',
+    );
+    r = await agent.cli(['up', '-f', without, '-d', '--wait', '--remove-orphans'], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    await pollUntil(
+      'keeper removed as an orphan',
+      async () => ((await ps('verbs')).some((c) => c.name.startsWith('verbs-keeper')) ? undefined : true),
+      30_000,
+    );
+    assert.equal((await ps('verbs')).filter((c) => c.name.startsWith('verbs-web')).length, 2);
+  });
+
   test('up --wait exits 1 naming a service that cannot come up', async () => {
     const broken = join(dir, 'broken.yaml');
     await writeFile(
