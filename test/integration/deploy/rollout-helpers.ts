@@ -96,7 +96,7 @@ export async function replicas(agent: TestAgent, project: string): Promise<Repli
     '-a',
     '--format',
     'json',
-    '-f',
+    '--filter',
     `label=com.docker.compose.project=${project}`,
   ]);
   assert.equal(r.code, 0, `berth ps: ${r.stderr}`);

@@ -4,7 +4,8 @@
  * HTTP test service behind one frontend, rolled to a new tag (0 failed
  * requests, 0 non-2xx, only the new version after the rollout), and to a tag
  * whose health check fails (rolled back automatically, the old version
- * served throughout, `up --wait` non-zero).
+ * served throughout, `up --wait` non-zero); between them `berth rollback`
+ * returns to v1 with the same care.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -73,7 +74,32 @@ describe('rolling update under load', { concurrency: false }, () => {
     assert.equal(new Set(now.map((x) => x.index)).size, 3, 'distinct indexes');
   });
 
-  test('v2 → v2-sick: rolled back automatically, v2 served throughout with 0 failed, up --wait exits non-zero', async () => {
+  test('berth rollback web --wait: back to v1 with the same care, 0 failed, only v1 afterwards', async () => {
+    const load = startLoad({
+      url: `http://127.0.0.1:${web.lbPort}/`,
+      rate: RATE,
+      maxRequests: RATE * 90,
+      maxMs: MAX_MS,
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const r = await agent.cli(['rollback', 'web', '-p', 'roll', '--wait'], { timeoutMs: 180_000 });
+    const doneAt = Date.now();
+    assert.equal(r.code, 0, `rollback: ${r.stderr}${r.stdout}`);
+    await new Promise((res) => setTimeout(res, 1000));
+    const result = await load.stop();
+    assert.equal(result.failed, 0, `failed requests: ${describeFailures(result)}`);
+    assert.equal(result.non2xx, 0, `non-2xx: ${describeFailures(result)}`);
+    const late = result.samples.filter((s) => s.sentAt > doneAt);
+    assert.deepEqual(
+      [...new Set(late.map((s) => s.body))],
+      ['v1'],
+      'every response after the rollback is from v1',
+    );
+    const now = await settled(agent, 'roll', 'v1', 3);
+    assert.ok(now !== undefined, `3 healthy v1 replicas: ${JSON.stringify(await replicas(agent, 'roll'))}`);
+  });
+
+  test('v1 → v2-sick: rolled back automatically, v1 served throughout with 0 failed, up --wait exits non-zero', async () => {
     const load = startLoad({
       url: `http://127.0.0.1:${web.lbPort}/`,
       rate: RATE,
@@ -85,8 +111,8 @@ describe('rolling update under load', { concurrency: false }, () => {
     assert.notEqual(r.code, 0, `up --wait of a sick version must fail: ${r.stdout}`);
     assert.match(`${r.stderr}${r.stdout}`, /rolled[- ]back/i);
     const final = await pollUntil(
-      '3 healthy v2 replicas after the rollback',
-      () => settled(agent, 'roll', 'v2', 3),
+      '3 healthy v1 replicas after the rollback',
+      () => settled(agent, 'roll', 'v1', 3),
       30_000,
     );
     await new Promise((res) => setTimeout(res, 1000));
@@ -94,7 +120,7 @@ describe('rolling update under load', { concurrency: false }, () => {
     assert.ok(result.rate >= 200, `load ran at ${result.rate.toFixed(0)} req/s`);
     assert.equal(result.failed, 0, `failed requests: ${describeFailures(result)}`);
     assert.equal(result.non2xx, 0, `non-2xx: ${describeFailures(result)}`);
-    assert.deepEqual([...new Set(result.samples.map((s) => s.body))], ['v2'], 'only v2 answered');
-    assert.ok(final.every((x) => x.tag === 'v2'));
+    assert.deepEqual([...new Set(result.samples.map((s) => s.body))], ['v1'], 'only v1 answered');
+    assert.ok(final.every((x) => x.tag === 'v1'));
   });
 });
