@@ -70,6 +70,14 @@ export class Restorer {
         this.exits.cleanInBackground(rec);
       }
     }
+    // Removals an earlier agent did not finish (it died inside rm, after the record said removing):
+    // finished now, as a --rm cleanup is, or the container would stay in `removing` for good.
+    for (const rec of [...this.ctx.records.values()]) {
+      if (rec.state !== 'removing') continue;
+      this.ctx.records.delete(rec.id);
+      this.ctx.publish('container.removed', rec);
+      this.exits.cleanInBackground(rec);
+    }
     await d.network.restore(live);
     // Every container that still exists keeps its snapshot (exited ones may start again).
     await d.snapshots.restore?.([...this.ctx.records.keys()]);

@@ -187,4 +187,16 @@ describe('live restore (fake executor, network and snapshots; no runc)', () => {
     );
     await h.manager.close();
   });
+
+  it('a container an earlier agent died removing (record saved as removing) is removed, not left stuck', async () => {
+    const h = setup();
+    await writeRecord(h.stateRoot, await fixture(id('8'), { state: 'removing' }));
+    await h.manager.restore();
+    assert.deepEqual(await h.manager.list({ all: true }), []);
+    assert.deepEqual(
+      h.events.map((e) => e.topic),
+      ['container.removed'],
+    );
+    await h.manager.close();
+  });
 });
