@@ -26,6 +26,9 @@ export interface UpOptions {
 
 const NAME_RE = /^[a-z0-9][a-z0-9_-]*$/;
 
+/** Longest a verb waits for the convergence pass it scheduled before answering. */
+const SETTLE_MS = 20_000;
+
 /** Whether an apply with `target` as the service's config hash ends this rollout. */
 function replaced(st: RolloutState, target: string | undefined): boolean {
   return target !== st.to.configHash || st.phase !== 'running';
@@ -125,8 +128,24 @@ export class Projects {
     this.d.publish('project.applied', { project: project.name, services: Object.keys(project.services) });
     this.d.logger.info({ project: project.name }, 'project applied');
     rc.schedule(project.name);
-    await rc.settle(project.name);
+    await this.settled(project.name);
     return this.status(project.name);
+  }
+
+  /**
+   * Waits for the pass the verb scheduled, so the answer shows its replicas created, but at most
+   * SETTLE_MS: a pass held up (a slow image unpack, a runtime lock) never holds the client; the
+   * pass goes on and `--wait` follows it.
+   */
+  private async settled(name: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.d.reconciler.settle(name),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, SETTLE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** A refused project: the event, the log and (for a known project) its lastError say why. */
@@ -244,7 +263,7 @@ export class Projects {
     });
     this.d.publish('project.scaled', { project: name, service, replicas });
     rc.schedule(name);
-    await rc.settle(name);
+    await this.settled(name);
     return this.status(name);
   }
 
@@ -268,7 +287,7 @@ export class Projects {
     });
     this.d.publish('project.rollback', { project: name, service });
     rc.schedule(name);
-    await rc.settle(name);
+    await this.settled(name);
     return this.status(name);
   }
 

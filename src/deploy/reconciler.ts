@@ -122,10 +122,13 @@ export class Reconciler {
     this.pending.add(name);
     void this.lock.run(name, async () => {
       this.pending.delete(name);
+      const t0 = Date.now();
       await this.converge(name).catch((err: unknown) => {
         this.d.logger.error({ project: name, err: messageOf(err) }, 'reconciler: convergence failed');
         this.noteError(name, undefined, messageOf(err));
       });
+      const ms = Date.now() - t0;
+      if (ms > 10_000) this.d.logger.warn({ project: name, ms }, 'reconciler: a slow convergence pass');
     });
   }
 
