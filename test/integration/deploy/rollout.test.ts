@@ -123,4 +123,50 @@ describe('rolling update under load', { concurrency: false }, () => {
     assert.deepEqual([...new Set(result.samples.map((s) => s.body))], ['v1'], 'only v1 answered');
     assert.ok(final.every((x) => x.tag === 'v1'));
   });
+
+  test('stop-first, v1 → v2: never more than 3 running, 0 failed (the drain comes before each stop)', async () => {
+    const stopFirst = await writeWebProject(dir, {
+      name: 'roll',
+      lbPort: web.lbPort,
+      update: { order: 'stop-first', monitor: '1s' },
+    });
+    const load = startLoad({
+      url: `http://127.0.0.1:${web.lbPort}/`,
+      rate: RATE,
+      maxRequests: RATE * 90,
+      maxMs: MAX_MS,
+    });
+    let most = 0;
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const all = await replicas(agent, 'roll');
+        most = Math.max(most, all.filter((x) => x.state === 'running').length);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 1000));
+    const r = await up(agent, stopFirst, 'v2');
+    const doneAt = Date.now();
+    watching = false;
+    await watch;
+    assert.equal(r.code, 0, `up v2: ${r.stderr}${r.stdout}`);
+    await new Promise((res) => setTimeout(res, 1000));
+    const result = await load.stop();
+    assert.equal(result.failed, 0, `failed requests: ${describeFailures(result)}`);
+    assert.equal(result.non2xx, 0, `non-2xx: ${describeFailures(result)}`);
+    assert.ok(most <= 3, `at most 3 replicas ran (stop-first), saw ${most}`);
+    const late = result.samples.filter((s) => s.sentAt > doneAt);
+    assert.deepEqual(
+      [...new Set(late.map((s) => s.body))],
+      ['v2'],
+      'every response after the rollout is from v2',
+    );
+    const now = await replicas(agent, 'roll');
+    assert.deepEqual(
+      now.map((x) => x.index),
+      [1, 2, 3],
+      'stop-first reuses each retired index',
+    );
+  });
 });
