@@ -73,7 +73,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const p of ['blog', 'crashy']) await agent?.cli(['down', '-p', p]).catch(() => undefined);
+  for (const p of ['blog', 'news', 'crashy']) await agent?.cli(['down', '-p', p]).catch(() => undefined);
   await agent?.stop();
   if (dir) await removeDir(dir);
 });
@@ -126,6 +126,19 @@ describe('projects directory', { concurrency: false }, () => {
     assert.deepEqual(
       (await ps('blog')).map((c) => c.id),
       before,
+    );
+  });
+
+  test('a subdirectory with a compose.yaml is a project named after it', async () => {
+    await mkdir(join(projects, 'news'));
+    await writeFile(join(projects, 'news', 'compose.yaml'), file('one', 1));
+    await healthy('news', ['news-side-1', 'news-web-1']);
+    await rm(join(projects, 'news'), { recursive: true });
+    await pollUntil(
+      'news down',
+      async () => ((await ps('news')).length === 0 ? true : undefined),
+      60_000,
+      100,
     );
   });
 
