@@ -80,7 +80,10 @@ export function registerProjectCommands(program: Command, client: () => ApiClien
         'create or update a Compose project on the agent: it keeps the services running (replicas, health, restarts, rolling updates)',
       ),
   )
-    .option('-d, --detach', 'return once applied (default: follow the replicas’ logs until Ctrl-C)')
+    .option(
+      '-d, --detach',
+      'return once applied (default: follow the replicas’ logs until Ctrl-C, which stops following, not the project: berth down does)',
+    )
     .option(
       '--wait',
       'wait until every service is running and healthy; exit 1 with the reason when one fails or a rollout rolls back (implies -d)',
