@@ -322,6 +322,30 @@ describe('rollout: state, resume and abort', () => {
     assert.equal(ops.ops('start').length, 3);
   });
 
+  test('an agent killed during an automatic rollback resumes the rollback and ends rolled-back', async () => {
+    const { ops, go } = setup({
+      update: { order: 'start-first', failureAction: 'rollback', monitorMs: 0 },
+      rollback: { order: 'stop-first', monitorMs: 0 },
+    });
+    ops.behaviour.set('h2', { sick: true });
+    // start web-4, ready (fails), then the rollback's retire of web-4: killed right after it.
+    ops.crashAtCall = 3;
+    await assert.rejects(go(), /agent killed/);
+    const saved = ops.lastSaved();
+    assert.equal(saved.kind, 'rollback');
+    assert.equal(saved.phase, 'running');
+    assert.match(saved.failedUpdate ?? '', /web-4 did not get ready/);
+    ops.crashAtCall = undefined;
+    ops.controller = new AbortController();
+    const end = await go(saved);
+    assert.equal(end.phase, 'rolled-back');
+    assert.equal(end.kind, 'update');
+    assert.equal(end.from.configHash, 'h1');
+    assert.deepEqual(ops.names('h1'), ['web-1', 'web-2', 'web-3']);
+    assert.deepEqual(ops.names('h2'), []);
+    assert.equal(ops.minServing, 3);
+  });
+
   test('a new replica recorded as started but gone when the agent came back is replaced', async () => {
     const { ops, go } = setup({ update: { order: 'start-first', monitorMs: 0 } });
     ops.crashAtCall = 4; // after retire web-1 (start, ready, retire, start web-1)
