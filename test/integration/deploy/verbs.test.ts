@@ -54,9 +54,12 @@ services:
     command: ["sh", "-c", "echo hello from $$HOSTNAME; exec sleep 3600"]
     hostname: jobhost
     healthcheck: { disable: true }
+    volumes: ["data:/data"]
   keeper:
     image: ${HTTP_IMAGE}:v1
     restart: always
+volumes:
+  data: {}
 `;
 
 const up = (args: string[], env: Record<string, string> = {}) =>
@@ -159,5 +162,14 @@ describe('project verbs', { concurrency: false }, () => {
     assert.match(r.stderr, /not up within 6 s \(crash: .*exited with code 3/);
     const svc = await agent.cli(['services', '-p', 'broken']);
     assert.match(svc.stdout, /crash .*exited with code 3/);
+  });
+
+  test('down -v removes the replicas, the network and the named volumes', async () => {
+    assert.match((await agent.cli(['volume', 'ls'])).stdout, /verbs_data/);
+    const r = await agent.cli(['down', '-v', '-p', 'verbs']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await ps('verbs'), []);
+    assert.doesNotMatch((await agent.cli(['volume', 'ls'])).stdout, /verbs_data/);
+    assert.doesNotMatch((await agent.cli(['network', 'ls'])).stdout, /verbs_default/);
   });
 });
