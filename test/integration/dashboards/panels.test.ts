@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -32,7 +33,7 @@ import {
 
 const execFileAsync = promisify(execFile);
 const IMAGE = 'test/busybox:dash';
-const DASHBOARDS = ['berth-discovery.json', 'berth-logs.json', 'berth-overview.json'];
+const DASHBOARDS = ['berth-deploy.json', 'berth-discovery.json', 'berth-logs.json', 'berth-overview.json'];
 
 let agent: TestAgent | undefined;
 let prom: PrometheusHandle | undefined;
@@ -151,6 +152,14 @@ async function runAll(queries: PanelQuery[]): Promise<Outcome[]> {
   return out;
 }
 
+/** true when every query returns a series; otherwise throws naming the empty ones (pollUntil reports the last). */
+async function allSeries(p: PrometheusHandle, queries: string[]): Promise<true> {
+  const results = await Promise.all(queries.map((q) => p.query(q)));
+  const empty = queries.filter((_, i) => (results[i]?.length ?? 0) === 0);
+  if (empty.length > 0) throw new Error(`no data yet for: ${empty.join(' | ')}`);
+  return true;
+}
+
 const label = (o: Outcome) => `${o.q.dashboard} panel ${o.q.panelId} "${o.q.panel}" target ${o.q.refId}`;
 
 describe('dashboard panels against a real agent, containers, log receiver, DNS, HAProxy and Prometheus', () => {
@@ -254,8 +263,7 @@ describe('dashboard panels against a real agent, containers, log receiver, DNS, 
     ];
     await pollUntil(
       'network, IO, throttling, logs, DNS and HAProxy traffic visible in Prometheus',
-      async () =>
-        (await Promise.all(checks.map((c) => p.query(c)))).every((r) => r.length > 0) ? true : undefined,
+      async () => allSeries(p, checks),
       30_000,
       500,
     );
@@ -273,9 +281,50 @@ describe('dashboard panels against a real agent, containers, log receiver, DNS, 
       20_000,
       500,
     );
+
+    // The Deploy dashboard: a Compose project brought up, a changed config rolled (start-first,
+    // health-gated), a scale, and a file the CLI refuses, while Prometheus watches.
+    const composeFile = join(dir, 'compose.yaml');
+    const compose = (v: string) =>
+      [
+        'name: dash',
+        'services:',
+        '  app:',
+        `    image: ${IMAGE}`,
+        // Stops at once on SIGTERM (a shell as PID 1 ignores it), so the rollout is quick.
+        `    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`,
+        `    environment: { V: "${v}" }`,
+        '    healthcheck: { test: ["CMD", "true"], interval: 1s, timeout: 1s, retries: 2 }',
+        '    deploy:',
+        '      replicas: 2',
+        '      update_config: { order: start-first, monitor: 1s }',
+        '',
+      ].join('\n');
+    await writeFile(composeFile, compose('1'));
+    await ok(['up', '-f', composeFile, '-d', '--wait']);
+    await writeFile(composeFile, compose('2'));
+    await ok(['up', '-f', composeFile, '-d', '--wait']);
+    await ok(['scale', '-p', 'dash', 'app=3']);
+    const badFile = join(dir, 'bad.yaml');
+    await writeFile(badFile, 'name: dash\nservices:\n  app:\n    image: x\n    bogus: 1\n');
+    const bad = await agent.cli(['up', '-f', badFile, '-d']);
+    assert.notEqual(bad.code, 0, 'a file with an unknown key is refused');
+    const deployChecks = [
+      'increase(berth_deploy_rollouts_total{result="done"}[30s])',
+      'increase(berth_deploy_applies_total{result="applied"}[30s])',
+      'increase(berth_deploy_scales_total[30s])',
+      'berth_deploy_service_replicas{project="dash", service="app", state="healthy"} == 3',
+    ];
+    await pollUntil(
+      'the project, its rollout, scale and refused apply visible in Prometheus',
+      async () => allSeries(p, deployChecks),
+      30_000,
+      500,
+    );
   });
 
   after(async () => {
+    await agent?.cli(['down', '-p', 'dash'], { timeoutMs: 60_000 }).catch(() => undefined);
     traffic.abort();
     await trafficDone;
     await prom?.stop();

@@ -33,10 +33,10 @@ before(async () => {
 });
 
 describe('dashboards/*.json', () => {
-  test('the three dashboards are there, with distinct stable uids and titles', () => {
+  test('the four dashboards are there, with distinct stable uids and titles', () => {
     assert.deepEqual(
       dashboards.map((d) => d.file),
-      ['berth-discovery.json', 'berth-logs.json', 'berth-overview.json'],
+      ['berth-deploy.json', 'berth-discovery.json', 'berth-logs.json', 'berth-overview.json'],
     );
     const uids = dashboards.map((d) => d.json.uid);
     for (const u of uids) assert.match(String(u), SLUG, `uid ${u} is not a stable slug`);
