@@ -6,7 +6,6 @@ import type { Runtime } from '../../runtime/runtime.js';
 import type { RuntimeEvent } from '../../runtime/types.js';
 import type { CatalogView } from '../../sidecar/discovery/types.js';
 import { Projects } from '../deploy/projects.js';
-import { ProjectsDir } from '../deploy/projects-dir.js';
 import { catalogReadiness, type LbSlots } from '../deploy/readiness.js';
 import { Reconciler } from '../deploy/reconciler.js';
 import type { ProjectNetworks } from '../deploy/replica-ops.js';
@@ -81,8 +80,9 @@ export async function startDeploy(deps: {
     logger,
   });
   await reconciler.start();
+  // Loaded only with --projects-dir: its watcher (chokidar) is heap every other agent would carry.
   const dir = deps.projectsDir
-    ? new ProjectsDir({
+    ? new (await import('../deploy/projects-dir.js')).ProjectsDir({
         dir: deps.projectsDir,
         projects,
         logger: logger.child({ projectsDir: deps.projectsDir }),

@@ -1,11 +1,8 @@
 import { join } from 'node:path';
 import type { Logger } from '../../runtime/base/log.js';
-import { MergedSource } from '../../runtime/source/merged.js';
-import { ObserveSource } from '../../runtime/source/observe/source.js';
 import type { ContainerSource } from '../../runtime/types.js';
 import type { Catalog } from '../../sidecar/discovery/types.js';
 import type { AgentConfig } from './config.js';
-import { ServiceFiles } from './services.js';
 
 /** What the sidecars follow, as `--mode` says, and the config they start with. */
 export interface Observed {
@@ -63,7 +60,11 @@ export async function observeSource(
   runtimeSource: ContainerSource,
   logger: Logger,
 ): Promise<Observed> {
-  const files = cfg.servicesDir ? new ServiceFiles(cfg.servicesDir, cfg, logger) : undefined;
+  // The observer and the service files (chokidar, probes) are loaded only when asked for: an agent in
+  // `--mode run` without `--services-dir` never carries their code in its heap.
+  const files = cfg.servicesDir
+    ? new (await import('./services.js')).ServiceFiles(cfg.servicesDir, cfg, logger)
+    : undefined;
   await files?.prime();
   const services = files
     ? { registrarCatalog: files.wrap, register: (c: Catalog) => files.start(c) }
@@ -72,6 +73,10 @@ export async function observeSource(
     return { source: runtimeSource, cfg, bridge: true, ...services, close: async () => files?.close() };
   }
   const roots = observeRoots(cfg);
+  const [{ ObserveSource }, { MergedSource }] = await Promise.all([
+    import('../../runtime/source/observe/source.js'),
+    import('../../runtime/source/merged.js'),
+  ]);
   const observe = new ObserveSource({
     roots,
     rescanIntervalMs: cfg.observeRescanInterval,

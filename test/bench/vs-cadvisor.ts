@@ -22,8 +22,8 @@
  *
  * `npm run bench -- vs-cadvisor [CONTAINERS] [--interval S] [--scrapes N] [--node-args=…] [--agent-env=K=V] [--network none] [--cadvisor-defaults]`
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -41,6 +41,48 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROMETHEUS_ACCEPT =
   'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 const note = (s: string) => process.stderr.write(`${s}\n`);
+
+const kbToMb = (kb: number) => round(kb / 1024, 1);
+
+/**
+ * Where a process's resident memory is, from the kernel alone (no inspector):
+ * smaps_rollup's anonymous and file-backed parts, and the resident pages of
+ * the node binary's own mappings (its text, read-only data and ICU tables).
+ */
+export function rssBreakdown(pid: number) {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const field = (f: string) => Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0);
+  const exe = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
+  let binaryKb = 0;
+  let inExe = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) inExe = head[1] !== '' && head[1] === realpathSync(exe);
+    else if (inExe) binaryKb += Number(/^Rss:\s+(\d+) kB/.exec(line)?.[1] ?? 0);
+  }
+  return {
+    rss_mb: kbToMb(field('Rss')),
+    anon_mb: kbToMb(field('Anonymous')),
+    file_mb: kbToMb(field('Rss') - field('Anonymous') - field('Shmem')),
+    binary_mb: kbToMb(binaryKb),
+  };
+}
+
+/**
+ * The floor: a Node process of the same binary and agent flags doing nothing
+ * (`setInterval(() => {}, 1e6)`), so the report says what no agent code can go under.
+ */
+async function nodeFloor(nodeArgs: string[]) {
+  const child = spawn(process.execPath, [...nodeArgs, '-e', 'setInterval(() => {}, 1e6)'], {
+    stdio: 'ignore',
+  });
+  try {
+    await sleep(1500);
+    return rssBreakdown(child.pid ?? 0);
+  } finally {
+    child.kill();
+  }
+}
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -189,6 +231,15 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const statusMb = (f: string) =>
       round(Number(new RegExp(`${f}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024, 1);
     const cadvisorRss = rssMb(cadvisorPid);
+    const parts = rssBreakdown(agentPid);
+    // The agent's own node flags (src/bin/berth.js adds its defaults unless --node-args sets the semi-space).
+    const argv = readFileSync(`/proc/${agentPid}/cmdline`, 'utf8').split('\0');
+    const scriptAt = argv.findIndex((a, i) => i > 0 && (a === '--' || a.endsWith('berth.js')));
+    const agentFlags = argv.slice(1, scriptAt < 0 ? 1 : scriptAt);
+    const floorFlags = agentFlags.filter((a) =>
+      /^--(max-semi-space-size|max-old-space-size|lite-mode|v8-)/.test(a),
+    );
+    const floor = await nodeFloor(floorFlags);
     return {
       containers: n,
       network,
@@ -207,9 +258,16 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       rss_ratio: round(berthRss / cadvisorRss, 3),
       berth_rss_anon_mb: statusMb('RssAnon'),
       berth_rss_file_mb: statusMb('RssFile'),
+      berth_rss_node_binary_mb: parts.binary_mb,
       berth_heap_used_mb: mb('berth_nodejs_heap_size_used_bytes'),
       berth_heap_total_mb: mb('berth_nodejs_heap_size_total_bytes'),
+      berth_external_mb: mb('berth_nodejs_external_memory_bytes'),
+      berth_anon_outside_heap_mb: round(statusMb('RssAnon') - mb('berth_nodejs_heap_size_total_bytes'), 1),
+      node_floor_rss_mb: floor.rss_mb,
+      node_floor_file_mb: floor.file_mb,
+      node_floor_flags: floorFlags.join(' '),
       berth_node_args: nodeArgs.join(' '),
+      berth_agent_node_flags: agentFlags.join(' '),
       berth_agent_env: (values['agent-env'] ?? []).join(' '),
       berth_idle_cpu_pct: round(idlePct(b), 2),
       cadvisor_idle_cpu_pct: round(idlePct(c), 2),
