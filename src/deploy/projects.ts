@@ -9,7 +9,7 @@ import type { LogLine, LogQuery, Runtime } from '../../runtime/runtime.js';
 import type { ComposeProject } from '../compose/types.js';
 import type { RolloutState, ServiceRevision } from './contract.js';
 import { configHash } from './hash.js';
-import { mergeLogs } from './logs.js';
+import { mergeLogs, newReplicas } from './logs.js';
 import { loadSource, projectStatus } from './project-state.js';
 import type { Reconciler } from './reconciler.js';
 import type { ProjectNetworks } from './replica-ops.js';
@@ -314,12 +314,22 @@ export class Projects {
   ): Promise<AsyncIterable<LogLine & { container: string; service: string }>> {
     const rec = this.record(name);
     for (const s of services) this.service(rec, s);
-    const actual = (await this.d.reconciler.actual(name)).filter(
-      (r) => services.length === 0 || services.includes(r.service),
-    );
+    const wanted = async () =>
+      (await this.d.reconciler.actual(name)).filter(
+        (r) => services.length === 0 || services.includes(r.service),
+      );
+    // Following, replicas started later (or only created now) are followed too, from their first line.
+    const follow = query.follow === true && query.signal !== undefined;
+    const actual = (await wanted()).filter((r) => !follow || r.state !== 'created');
+    const { tail: _tail, ...fromStart } = query;
+    const later =
+      follow && query.signal
+        ? newReplicas(wanted, new Set(actual.map((r) => r.id)), query.signal)
+        : undefined;
     return mergeLogs(
       actual.sort((a, b) => a.service.localeCompare(b.service) || a.index - b.index),
-      (id) => this.d.runtime.logs(id, query),
+      (id) => this.d.runtime.logs(id, later && !actual.some((r) => r.id === id) ? fromStart : query),
+      later,
     );
   }
 }

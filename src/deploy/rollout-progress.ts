@@ -59,9 +59,13 @@ export class RolloutProgressPrinter {
   constructor(private readonly out: ProgressStream) {}
 
   update(p: RolloutProgress): void {
-    const line = formatRolloutProgress(p);
-    if (this.lines.get(p.service) === line) return;
-    this.lines.set(p.service, line);
+    this.set(p.service, formatRolloutProgress(p));
+  }
+
+  /** Any line under a key (a service's convergence while no rollout of it runs, for `up --wait`). */
+  set(key: string, line: string): void {
+    if (this.lines.get(key) === line) return;
+    this.lines.set(key, line);
     if (!this.out.isTTY) {
       this.out.write(`${line}\n`);
       return;

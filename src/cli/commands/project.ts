@@ -3,9 +3,10 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '../../../runtime/base/errors.js';
 import { DEFAULT_COMPOSE_FILES, findComposeFile } from '../../compose/find.js';
-import type { ProjectStatus, ServiceStatus } from '../../deploy/types.js';
+import type { ProjectStatus } from '../../deploy/types.js';
 import type { ApiClient } from '../client.js';
 import { table } from '../format.js';
+import { RolloutFollower, waitConverged } from './rollout-follow.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -91,6 +92,7 @@ export function registerProjectCommands(program: Command, client: () => ApiClien
     .option('--wait-timeout <seconds>', 'give up waiting after this long', '300')
     .option('--scale <service=n>', 'replicas of a service over deploy.replicas (repeatable)', collect)
     .option('--remove-orphans', 'remove replicas of services the files no longer declare')
+    .option('-q, --quiet', 'print nothing but errors (the replicas’ logs still follow without -d/--wait)')
     .action(
       async (
         o: ProjectFlags & {
@@ -99,6 +101,7 @@ export function registerProjectCommands(program: Command, client: () => ApiClien
           waitTimeout: string;
           scale?: string[];
           removeOrphans?: boolean;
+          quiet?: boolean;
         },
       ) => {
         const files = composeFiles(o);
@@ -132,22 +135,42 @@ export function registerProjectCommands(program: Command, client: () => ApiClien
             { field: 'wait-timeout' },
           );
         }
-        const status = await client().json<ProjectStatus>('PUT', `/v1/projects/${encodeURIComponent(name)}`, {
-          body: {
-            files: files.map((path) => ({ path, content: readFileSync(path, 'utf8') })),
-            projectDir: projectDir ?? dirname(files[0] ?? ''),
-            env,
-            ...(envFiles ? { envFiles } : {}),
-            ...(o.profile ? { profiles: o.profile } : {}),
-            ...(o.scale ? { scale } : {}),
-            ...(o.removeOrphans ? { removeOrphans: true } : {}),
-          },
-        });
-        process.stderr.write(
-          `project ${status.name}: applied (${status.services.map((s) => `${s.name} ×${s.desired}`).join(', ')})\n`,
-        );
+        // Rollout progress: redrawn in place with --wait on a terminal; one line per change beside the logs.
+        const follower =
+          o.quiet || (o.detach && !o.wait)
+            ? undefined
+            : new RolloutFollower(
+                client(),
+                name,
+                o.wait ? process.stderr : { write: (t: string) => process.stderr.write(t) },
+              );
+        const status = await client()
+          .json<ProjectStatus>('PUT', `/v1/projects/${encodeURIComponent(name)}`, {
+            body: {
+              files: files.map((path) => ({ path, content: readFileSync(path, 'utf8') })),
+              projectDir: projectDir ?? dirname(files[0] ?? ''),
+              env,
+              ...(envFiles ? { envFiles } : {}),
+              ...(o.profile ? { profiles: o.profile } : {}),
+              ...(o.scale ? { scale } : {}),
+              ...(o.removeOrphans ? { removeOrphans: true } : {}),
+            },
+          })
+          .catch(async (err: unknown) => {
+            await follower?.stop();
+            throw err;
+          });
+        if (!o.quiet) {
+          process.stderr.write(
+            `project ${status.name}: applied (${status.services.map((s) => `${s.name} ×${s.desired}`).join(', ')})\n`,
+          );
+        }
+        follower?.fromStatus(status);
         if (o.wait) {
-          const failure = await waitConverged(client(), name, timeoutS * 1000);
+          const failure = await waitConverged(client(), name, timeoutS * 1000, {
+            ...(follower ? { follower } : {}),
+            quiet: o.quiet === true,
+          });
           if (failure !== undefined) {
             process.stderr.write(`berth up: ${failure}\n`);
             process.exitCode = 1;
@@ -155,7 +178,11 @@ export function registerProjectCommands(program: Command, client: () => ApiClien
           return;
         }
         if (o.detach) return;
-        await followLogs(client(), name, [], { follow: true, tail: '0' });
+        try {
+          await followLogs(client(), name, [], { follow: true, tail: '0' });
+        } finally {
+          await follower?.stop();
+        }
       },
     );
 
@@ -244,23 +271,47 @@ export function registerProjectCommands(program: Command, client: () => ApiClien
       .description('return a service to its previous revision, through the rolling update (rollback_config)'),
   )
     .argument('<service>')
-    .option('--wait', 'wait until the rollback is done; exit 1 when it fails')
+    .option('-d, --detach', 'return once the rollback is started, without following it')
+    .option('--wait', 'follow until the project is converged; exit 1 when it fails (the default without -d)')
     .option('--wait-timeout <seconds>', 'give up waiting after this long', '300')
-    .action(async (service: string, o: ProjectFlags & { wait?: boolean; waitTimeout: string }) => {
-      const name = await projectName(o);
-      await client().json(
-        'POST',
-        `/v1/projects/${encodeURIComponent(name)}/services/${encodeURIComponent(service)}/rollback`,
-      );
-      process.stderr.write(`${service}: rolling back\n`);
-      if (o.wait) {
-        const failure = await waitConverged(client(), name, Number(o.waitTimeout) * 1000);
+    .option('-q, --quiet', 'print nothing but errors')
+    .action(
+      async (
+        service: string,
+        o: ProjectFlags & { wait?: boolean; detach?: boolean; quiet?: boolean; waitTimeout: string },
+      ) => {
+        const name = await projectName(o);
+        const timeoutS = Number(o.waitTimeout);
+        if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
+          throw new InvalidArgumentError(
+            `--wait-timeout: must be a number of seconds, got ${o.waitTimeout}`,
+            { field: 'wait-timeout' },
+          );
+        }
+        const wait = o.wait === true || o.detach !== true;
+        const follower = o.quiet || !wait ? undefined : new RolloutFollower(client(), name, process.stderr);
+        const status = await client()
+          .json<ProjectStatus>(
+            'POST',
+            `/v1/projects/${encodeURIComponent(name)}/services/${encodeURIComponent(service)}/rollback`,
+          )
+          .catch(async (err: unknown) => {
+            await follower?.stop();
+            throw err;
+          });
+        if (!o.quiet) process.stderr.write(`${service}: rolling back\n`);
+        follower?.fromStatus(status);
+        if (!wait) return;
+        const failure = await waitConverged(client(), name, timeoutS * 1000, {
+          ...(follower ? { follower } : {}),
+          quiet: o.quiet === true,
+        });
         if (failure !== undefined) {
           process.stderr.write(`berth rollback: ${failure}\n`);
           process.exitCode = 1;
         }
-      }
-    });
+      },
+    );
 }
 
 /** `berth ps -p NAME`: the project's replicas. */
@@ -320,77 +371,4 @@ export async function followLogs(
     const line = `${rec.container} | ${o.timestamps ? `${rec.time} ` : ''}${rec.line}\n`;
     (rec.stream === 'stderr' ? process.stderr : process.stdout).write(line);
   }
-}
-
-/** A replica counts as up: running and healthy (or without a check), or a one-shot that exited 0. */
-function replicaUp(r: ServiceStatus['replicas'][number]): boolean {
-  return (
-    (r.state === 'running' && (r.health === 'healthy' || r.health === 'none')) ||
-    (r.state === 'exited' && r.exitCode === 0)
-  );
-}
-
-function serviceLine(s: ServiceStatus): string {
-  const up = s.replicas.filter((r) => r.configHash === s.configHash && replicaUp(r)).length;
-  const roll =
-    s.rollout && s.rollout.phase === 'running'
-      ? ` · ${s.rollout.kind} old ${s.rollout.oldCount} → new ${s.rollout.newCount}${s.rollout.waiting ? `, ${s.rollout.waiting.for} ${s.rollout.waiting.name}` : ''}`
-      : '';
-  return `${s.name} ${up}/${s.desired} up${roll}`;
-}
-
-/**
- * Polls the project until every service has its desired count of current,
- * up replicas and no rollout runs; returns the reason of a failure (a
- * rollout that rolled back, failed or paused; the timeout with the last
- * error) or undefined. On a terminal a progress line per service is redrawn.
- */
-export async function waitConverged(
-  client: ApiClient,
-  name: string,
-  timeoutMs: number,
-): Promise<string | undefined> {
-  const tty = process.stderr.isTTY === true;
-  const deadline = Date.now() + timeoutMs;
-  let drawn = 0;
-  let last: ProjectStatus | undefined;
-  const draw = (st: ProjectStatus) => {
-    const lines = st.services.map(serviceLine);
-    if (tty) {
-      process.stderr.write(
-        `${drawn > 0 ? `\x1b[${drawn}A` : ''}${lines.map((l) => `\x1b[2K${l}\n`).join('')}`,
-      );
-      drawn = lines.length;
-    }
-  };
-  while (Date.now() < deadline) {
-    const st = await client.json<ProjectStatus>('GET', `/v1/projects/${encodeURIComponent(name)}`);
-    last = st;
-    draw(st);
-    for (const s of st.services) {
-      const p = s.rollout;
-      if (p && (p.phase === 'rolled-back' || p.phase === 'failed' || p.phase === 'paused')) {
-        return `${s.name}: rollout ${p.phase}${p.reason ? `: ${p.reason}` : ''}`;
-      }
-    }
-    // A service no longer declared (an orphan kept without --remove-orphans) has no config hash.
-    const done = st.services.every(
-      (s) =>
-        s.configHash === '' ||
-        ((s.rollout === undefined || s.rollout.phase === 'done') &&
-          s.replicas.filter((r) => r.configHash === s.configHash && replicaUp(r)).length >= s.desired &&
-          s.replicas.length === s.desired),
-    );
-    if (done) {
-      if (!tty) for (const s of st.services) process.stderr.write(`${serviceLine(s)}\n`);
-      return undefined;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const errs = (last?.services ?? []).flatMap((s) => {
-    const down = s.replicas.filter((r) => !replicaUp(r)).map((r) => `${r.name} ${r.state}/${r.health}`);
-    const why = [...down, ...(s.lastError ? [s.lastError.message] : [])];
-    return why.length > 0 ? [`${s.name}: ${why.join(', ')}`] : [];
-  });
-  return `not up within ${Math.round(timeoutMs / 1000)} s${errs.length > 0 ? ` (${errs.join('; ')})` : ''}: ${(last?.services ?? []).map(serviceLine).join(', ')}`;
 }
