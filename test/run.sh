@@ -66,6 +66,7 @@ LONG=(
   test/integration/deploy/projects-dir.test.ts   # 30
   test/integration/main/npm-start.test.ts        # 60, npm start: set-up, agent, demo up
   test/integration/deploy/verbs.test.ts          # 40
+  test/integration/deploy/progress.test.ts       # 37, two rollouts, a rollback and a followed scale
   test/integration/network/user-networks.test.ts # 40-65, a dozen containers and an agent restart
 )
 
