@@ -3,7 +3,8 @@
  * (issue 14), against a real agent: `up --wait` rolling a 2-replica service
  * prints one line per change of the rollout (piped: no cursor codes) naming
  * the new replicas and ending with the done line; `rollback SERVICE`
- * follows its rollback the same way; `--quiet` prints nothing; `logs -p -f`
+ * follows its rollback the same way; `--quiet` prints nothing; on a
+ * terminal the lines are redrawn in place, ending on the done line; `logs -p -f`
  * shows the lines of a replica started after the stream opened.
  */
 import assert from 'node:assert/strict';
@@ -113,6 +114,36 @@ describe('rollout progress and followed logs', { concurrency: false }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
     assert.equal(r.stdout, '');
+  });
+
+  test('on a terminal the block is redrawn in place and its last frame says done', async () => {
+    // util-linux's script gives the CLI a pseudo-terminal, as a person's shell would.
+    const out = await new Promise<{ code: number | null; text: string }>((res, rej) => {
+      const child = spawn('script', ['-qfec', `${COMMAND} up -f ${file} --wait`, '/dev/null'], {
+        env: { ...process.env, ...agent.env, WEB_TAG: 'v1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let text = '';
+      child.stdout.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
+      child.once('error', rej);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        res({ code, text });
+      });
+    });
+    assert.equal(out.code, 0, out.text);
+    const esc = String.fromCharCode(27);
+    const cursorUp = new RegExp(`${esc}\\[\\d+A`);
+    assert.match(out.text, cursorUp, 'cursor up over the block');
+    // The last frame: every line after the last cursor-up, each cleared before it is drawn.
+    const frame = (out.text.split(cursorUp).at(-1) ?? '')
+      .split(/\r?\n/)
+      .map((l) => l.replace(new RegExp(`\\r|${esc}\\[2K`, 'g'), ''))
+      .filter((l) => l !== '');
+    assert.deepEqual(frame.sort(), ['echo 1/1 up', 'web  update  old 0 → new 2  done'], out.text);
   });
 
   test('logs -p -f shows a replica started after the stream opened', async () => {
