@@ -4,7 +4,8 @@
  * prints one line per change of the rollout (piped: no cursor codes) naming
  * the new replicas and ending with the done line; `rollback SERVICE`
  * follows its rollback the same way; `--quiet` prints nothing; on a
- * terminal the lines are redrawn in place, ending on the done line; `logs -p -f`
+ * terminal the lines are redrawn in place, ending on the done line; `up`
+ * following logs prints them beside the logs; `logs -p -f`
  * shows the lines of a replica started after the stream opened.
  */
 import assert from 'node:assert/strict';
@@ -144,6 +145,36 @@ describe('rollout progress and followed logs', { concurrency: false }, () => {
       .map((l) => l.replace(new RegExp(`\\r|${esc}\\[2K`, 'g'), ''))
       .filter((l) => l !== '');
     assert.deepEqual(frame.sort(), ['echo 1/1 up', 'web  update  old 0 → new 2  done'], out.text);
+  });
+
+  test('up without -d prints the rollout beside the followed logs, piped one line per change', async () => {
+    const child = spawn(COMMAND, ['up', '-f', file], {
+      env: { ...process.env, ...agent.env, WEB_TAG: 'v2' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    child.stdout.resume();
+    const closed = new Promise<number | null>((r) => child.once('close', r));
+    try {
+      await pollUntil(
+        'the done line while following logs',
+        async () => (err.includes('web  update  old 0 → new 2  done\n') ? true : undefined),
+        60_000,
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}; stderr:\n${err}`);
+      });
+      const lines = rolloutLines(err, 'update');
+      assert.ok(lines.length >= 3, err);
+      assert.equal(new Set(lines).size, lines.length, `one line per change:\n${err}`);
+    } finally {
+      child.kill('SIGINT'); // Ctrl-C: stops following, the project keeps running
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    assert.deepEqual((await webReplicas()).length, 2);
   });
 
   test('logs -p -f shows a replica started after the stream opened', async () => {
