@@ -87,7 +87,7 @@ export function registerProjectCommands(program: Command, client: () => ApiClien
     )
     .option(
       '--wait',
-      'wait until every service is running and healthy; exit 1 with the reason when one fails or a rollout rolls back (implies -d)',
+      'wait until every service is running and healthy, printing each rollout’s steps; exit 1 with the reason when one fails or a rollout rolls back (implies -d)',
     )
     .option('--wait-timeout <seconds>', 'give up waiting after this long', '300')
     .option('--scale <service=n>', 'replicas of a service over deploy.replicas (repeatable)', collect)
@@ -268,7 +268,9 @@ export function registerProjectCommands(program: Command, client: () => ApiClien
   projectOptions(
     program
       .command('rollback')
-      .description('return a service to its previous revision, through the rolling update (rollback_config)'),
+      .description(
+        'return a service to its previous revision, through the rolling update (rollback_config), printing its steps until it ends',
+      ),
   )
     .argument('<service>')
     .option('-d, --detach', 'return once the rollback is started, without following it')
