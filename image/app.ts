@@ -173,7 +173,8 @@ export function appLayer(tree: Tree, root: string, allowStale = false): void {
   if (stale && !allowStale) throw new Error(`image: dist/ is older than ${stale} (npm run build)`);
   walk(
     dist,
-    (path, name) => !(DROP_FILE.test(name) && !statSync(path).isDirectory()) && name !== 'image',
+    // dist/image is this build's own output (dist/runtime/image is code and stays).
+    (path, name) => !(DROP_FILE.test(name) && !statSync(path).isDirectory()) && path !== join(dist, 'image'),
     (path) => tree.add({ type: 'file', path: `${APP}/${relative(root, path)}`, mode: 0o644, source: path }),
   );
   for (const key of productionPackages(root)) addPackage(tree, root, join(root, key));

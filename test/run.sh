@@ -68,6 +68,7 @@ LONG=(
   test/integration/deploy/verbs.test.ts          # 40
   test/integration/deploy/progress.test.ts       # 37, two rollouts, a rollback and a followed scale
   test/integration/network/user-networks.test.ts # 40-65, a dozen containers and an agent restart
+  test/integration/image/berth-image.test.ts     # 90-150, builds the berth image twice (gzip -9 of ~230 MB)
 )
 
 # Files that need root (test/README.md says what for). Run by another user they

@@ -116,6 +116,50 @@ describe('the berth OCI image', () => {
     assert.match(help.stdout, /--mode/);
   });
 
+  test('the pruned node_modules hold everything the agent imports; re2 and xattr load and work', async () => {
+    assert.ok(agent);
+    // The agent's composition root and the CLI pull in every runtime and sidecar module,
+    // so an import the pruning dropped fails here; the native addons are then exercised.
+    const script = [
+      "import { createRequire } from 'node:module';",
+      "await import('/opt/berth/dist/src/agent/run.js');",
+      "await import('/opt/berth/dist/src/cli/main.js');",
+      "const require = createRequire('/opt/berth/package.json');",
+      "const RE2 = require('re2');",
+      "const { listAttributesSync } = require('@napi-rs/xattr');",
+      "console.log(new RE2('^a+$').test('aaa'), Array.isArray(listAttributesSync('/tmp')));",
+    ].join('\n');
+    const r = await agent.cli([
+      'run',
+      '--rm',
+      '--entrypoint',
+      'node',
+      `berth:${TAG}`,
+      '--input-type=module',
+      '-e',
+      script,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'true true');
+  });
+
+  test("the chart's agent flags pass berth agent --check-config inside the image", async () => {
+    assert.ok(agent);
+    const r = await agent.cli([
+      'run',
+      '--rm',
+      `berth:${TAG}`,
+      'agent',
+      '--check-config',
+      '--mode',
+      'observe',
+      '--host-root',
+      '/',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).mode, 'observe');
+  });
+
   test('podman, another OCI tool, loads the same archive into a private store and reads its config', async () => {
     const store = join(dir, 'podman');
     const podman = [
@@ -136,8 +180,8 @@ describe('the berth OCI image', () => {
       assert.deepEqual(inspected.Config.Entrypoint, ['/usr/local/bin/berth']);
       assert.equal(inspected.Architecture, process.arch === 'x64' ? 'amd64' : process.arch);
     } finally {
-      // vfs layers are plain directories; podman removes its own store first, then the rest goes.
-      await run('podman', [...podman, 'system', 'reset', '--force']).catch(() => undefined);
+      // Only this private store's images (system reset would also drop the host's podman networks).
+      await run('podman', [...podman, 'rmi', '--all', '--force']).catch(() => undefined);
       await removeDir(store);
     }
   });
