@@ -5,7 +5,6 @@ import { parseHostPort } from '../../runtime/base/address.js';
 import { validateConfig } from '../../runtime/base/config.js';
 import { InvalidArgumentError, messageOf } from '../../runtime/base/errors.js';
 import { parseSubnet } from '../../runtime/network/cidr.js';
-import { loadServiceDir } from '../../runtime/source/observe/services.js';
 import { parseUpstream } from '../../sidecar/dns/forwarder.js';
 import { resolveHaproxyOptions } from '../../sidecar/haproxy/config.js';
 import { parseLogShippingConfig } from '../../sidecar/logs/config.js';
@@ -82,7 +81,11 @@ export async function checkStartConfig(given: AgentConfig, env: NodeJS.ProcessEn
     }
   }
   // As at start (src/agent/services.ts): a bad file is reported and left out, the others register.
-  const services = cfg.servicesDir === undefined ? undefined : await loadServiceDir(cfg.servicesDir);
+  // Loaded only with --services-dir (its module brings chokidar, which no other agent needs).
+  const services =
+    cfg.servicesDir === undefined
+      ? undefined
+      : await (await import('../../runtime/source/observe/services.js')).loadServiceDir(cfg.servicesDir);
   return { metrics, logs: { ...logs, shipping }, haproxy, services };
 }
 
