@@ -249,7 +249,7 @@ export function registerProjectRoutes(app: FastifyInstance, deps: ApiDeps & { pr
         querystring: ProjectLogQuery,
         response: ndjsonResponse(
           Type.Union([ProjectLogLine, StreamError]),
-          'every replica’s lines interleaved, each with its container name',
+          'every replica’s lines interleaved, each with its container name; following, also the replicas started after the stream opened',
         ),
       },
     },
