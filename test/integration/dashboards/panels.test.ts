@@ -249,7 +249,8 @@ describe('dashboard panels against a real agent, containers, log receiver, DNS, 
 
     trafficDone = trafficLoop(traffic.signal);
 
-    // Rates over 30s need two samples; throttling and IO need a few seconds of work.
+    // Rates over 30s need two samples; throttling and IO need a few seconds of work. The waits are
+    // bounds, not expectations: generous, because this file runs beside the unit phase.
     const p = prom;
     await p.waitForSeries('count_over_time(berth_metrics_scrapes_total[30s]) >= 6', 30_000);
     const checks = [
@@ -264,7 +265,7 @@ describe('dashboard panels against a real agent, containers, log receiver, DNS, 
     await pollUntil(
       'network, IO, throttling, logs, DNS and HAProxy traffic visible in Prometheus',
       async () => allSeries(p, checks),
-      30_000,
+      90_000,
       500,
     );
     // Scale out while Prometheus watches: a registration and an HAProxy change inside every 30s window.
@@ -278,7 +279,7 @@ describe('dashboard panels against a real agent, containers, log receiver, DNS, 
         ]);
         return inst.length > 0 && up.length > 0 ? true : undefined;
       },
-      20_000,
+      60_000,
       500,
     );
 
@@ -318,7 +319,7 @@ describe('dashboard panels against a real agent, containers, log receiver, DNS, 
     await pollUntil(
       'the project, its rollout, scale and refused apply visible in Prometheus',
       async () => allSeries(p, deployChecks),
-      30_000,
+      90_000,
       500,
     );
   });
