@@ -274,7 +274,7 @@ export function registerProjectCommands(program: Command, client: () => ApiClien
   )
     .argument('<service>')
     .option('-d, --detach', 'return once the rollback is started, without following it')
-    .option('--wait', 'follow until the project is converged; exit 1 when it fails (the default without -d)')
+    .option('--wait', 'follow until the service is converged; exit 1 when it fails (the default without -d)')
     .option('--wait-timeout <seconds>', 'give up waiting after this long', '300')
     .option('-q, --quiet', 'print nothing but errors')
     .action(
@@ -307,6 +307,7 @@ export function registerProjectCommands(program: Command, client: () => ApiClien
         const failure = await waitConverged(client(), name, timeoutS * 1000, {
           ...(follower ? { follower } : {}),
           quiet: o.quiet === true,
+          service,
         });
         if (failure !== undefined) {
           process.stderr.write(`berth rollback: ${failure}\n`);

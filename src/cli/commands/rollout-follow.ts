@@ -100,13 +100,14 @@ function serviceLine(s: ServiceStatus): string {
  * error) or undefined. Rollout progress is the follower's (its printer's
  * lines); on a terminal a service with no rollout seen gets its convergence
  * line (`web 1/2 up`) in the same block, and off one the lines are printed
- * once at the end. The follower is stopped before this returns.
+ * once at the end. With `service` only that service counts (`rollback`: a
+ * broken neighbour does not hold it). The follower is stopped before this returns.
  */
 export async function waitConverged(
   client: ApiClient,
   name: string,
   timeoutMs: number,
-  o: { follower?: RolloutFollower; quiet?: boolean } = {},
+  o: { follower?: RolloutFollower; quiet?: boolean; service?: string } = {},
 ): Promise<string | undefined> {
   const tty = process.stderr.isTTY === true;
   const deadline = Date.now() + timeoutMs;
@@ -122,7 +123,9 @@ export async function waitConverged(
     return failure;
   };
   while (Date.now() < deadline) {
-    const st = await client.json<ProjectStatus>('GET', `/v1/projects/${encodeURIComponent(name)}`);
+    const all = await client.json<ProjectStatus>('GET', `/v1/projects/${encodeURIComponent(name)}`);
+    const st =
+      o.service === undefined ? all : { ...all, services: all.services.filter((s) => s.name === o.service) };
     last = st;
     draw(st);
     for (const s of st.services) {
