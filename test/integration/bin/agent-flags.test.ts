@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -81,6 +81,18 @@ describe('node flags of berth agent (src/bin/berth.js)', () => {
     const runs = await images(['agent', '--check-config'], {}, ['--max-semi-space-size=4']);
     assert.equal(runs.length, 1, JSON.stringify(runs));
     assert.deepEqual(runs[0]?.flags, ['--max-semi-space-size=4']);
+  });
+
+  it('the agent keeps no compile cache (its buffers would stay resident), the short verbs do', async () => {
+    const cache = await tempDir('berth-flags-cache-');
+    try {
+      await images(['agent', '--check-config'], { BERTH_CACHE: cache });
+      assert.equal(existsSync(join(cache, 'compile-cache')), false);
+      await images(['version'], { BERTH_CACHE: cache });
+      assert.equal(existsSync(join(cache, 'compile-cache')), true);
+    } finally {
+      await removeDir(cache);
+    }
   });
 });
 
