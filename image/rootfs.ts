@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Tree } from './entries.js';
 
@@ -13,10 +13,15 @@ import type { Tree } from './entries.js';
 
 /** Host binaries that go into the image at the same path, if the host has them (crun is optional). */
 export const BINARIES = [
+  // /bin/sh: the agent finds runc, conmon and HAProxy with `sh -c 'command -v …'` (src/agent/compose.ts).
+  { name: 'dash', required: true },
   { name: 'runc', required: true },
   { name: 'conmon', required: true },
   { name: 'haproxy', required: true },
   { name: 'crun', required: false },
+  // The agent checks for ip at start (src/agent/compose.ts) and sets up its bridge with ip and iptables.
+  { name: 'ip', required: true },
+  { name: 'iptables', required: true },
 ];
 
 /** Debian's merged /usr: /lib → usr/lib and so on, as in debian:12. */
@@ -88,6 +93,17 @@ export function baseLayer(tree: Tree, nodeBinary: string): string[] {
       continue;
     }
     taken.push(...addWithLibraries(tree, path));
+  }
+  tree.add({ type: 'symlink', path: 'usr/bin/sh', target: 'dash' });
+  // iptables loads its match and target extensions with dlopen, which ldd does not see.
+  const libc = taken.find((p) => p.endsWith('/libc.so.6'));
+  const xtables = `${posix.dirname(realpathSync(libc ?? '/usr/lib/libc.so.6'))}/xtables`;
+  if (existsSync(xtables)) {
+    for (const name of readdirSync(xtables).sort()) {
+      const ext = `${xtables}/${name}`;
+      addHostFile(tree, ext, 0o644);
+      taken.push(ext);
+    }
   }
   const text = (path: string, data: string, mode = 0o644): void =>
     tree.add({ type: 'data', path, mode, data: Buffer.from(data) });

@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { type BuildResult, buildImage } from '../../../image/build.js';
 import { runCli, startAgent, type TestAgent } from '../../harness/agent.js';
+import { pollUntil } from '../../harness/proc.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 
 const run = promisify(execFile);
@@ -91,7 +92,7 @@ describe('the berth OCI image', () => {
     assert.match(inside.stdout.trim(), /^\d+\.\d+\.\d+/);
   });
 
-  test('node inside is Node.js 24; runc, conmon and HAProxy start (their libraries are in the image)', async () => {
+  test('node inside is Node.js 24; runc, conmon, HAProxy, ip and iptables start (their libraries are in the image)', async () => {
     assert.ok(agent);
     const node = await agent.cli(['run', '--rm', '--entrypoint', 'node', `berth:${TAG}`, '--version']);
     assert.equal(node.code, 0, node.stderr);
@@ -100,6 +101,8 @@ describe('the berth OCI image', () => {
       ['runc', ['--version'], /^runc version/m],
       ['conmon', ['--version'], /^conmon version/m],
       ['haproxy', ['-v'], /^HAProxy version/m],
+      ['ip', ['-V'], /iproute2/],
+      ['iptables', ['--version'], /^iptables v/m],
     ];
     if (existsSync('/usr/bin/crun')) tools.push(['crun', ['--version'], /^crun version/m]);
     for (const [name, args, want] of tools) {
@@ -158,6 +161,40 @@ describe('the berth OCI image', () => {
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).mode, 'observe');
+  });
+
+  test('the image runs its default command: berth agent --mode observe starts and answers its API inside', async () => {
+    assert.ok(agent);
+    const a = agent;
+    const start = await a.cli([
+      'run',
+      '-d',
+      '--name',
+      'berth-in-image',
+      `berth:${TAG}`,
+      'agent',
+      '--mode',
+      'observe',
+    ]);
+    assert.equal(start.code, 0, start.stderr);
+    try {
+      // `berth version` inside names the agent's version once the inner agent's socket answers.
+      const v = await pollUntil(
+        'the agent inside the image answers berth version',
+        async () => {
+          const r = await a.cli(['exec', 'berth-in-image', 'berth', 'version']);
+          return r.code === 0 && /^agent berth \d/m.test(r.stdout) ? r.stdout : undefined;
+        },
+        60_000,
+        1000,
+      );
+      assert.match(v, /^agent berth \d+\.\d+\.\d+ \(node v24\./m);
+    } catch (err) {
+      const logs = await a.cli(['logs', 'berth-in-image']);
+      throw new Error(`${String(err)}\n--- the inner agent's log:\n${logs.stdout}${logs.stderr}`);
+    } finally {
+      await a.cli(['rm', '-f', 'berth-in-image']);
+    }
   });
 
   test('podman, another OCI tool, loads the same archive into a private store and reads its config', async () => {
