@@ -101,11 +101,14 @@ async function hasLeader(httpAddr: string): Promise<boolean> {
 export async function startConsul(opts: StartConsulOptions = {}): Promise<ConsulHandle> {
   // Free ports are picked before Consul binds them: with test files running side by side another
   // process can take one in between. Then Consul stops with "address already in use"; pick again.
+  // Once in a suite run a dev server's raft election stalled (heartbeat timeout, no leader for
+  // 20 s); a fresh one on fresh ports elects itself at once, so that is retried too (it was
+  // killed when it was not ready).
   for (let attempt = 1; ; attempt++) {
     try {
       return await startConsulOnce(opts);
     } catch (err) {
-      if (attempt >= 4 || !/address already in use/.test(String(err))) throw err;
+      if (attempt >= 4 || !/address already in use|consul not ready after/.test(String(err))) throw err;
     }
   }
 }
