@@ -151,13 +151,15 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
         composeFile: cfg.demo,
         socket: cfg.socket,
         signal: demoStop.signal,
-        endpoints: () => ({
-          ...(/^[\d.:[\]a-f]+$/.test(endpoints.dns?.split(',')[0] ?? '')
-            ? { dns: endpoints.dns?.split(',')[0] }
-            : {}),
-          ...(endpoints.metrics?.startsWith('http') ? { metrics: endpoints.metrics } : {}),
-          ...(dashboard.loginUrl ? { dashboard: dashboard.loginUrl() } : {}),
-        }),
+        endpoints: () => {
+          // The first DNS address, when the endpoint is one (not "not running: …").
+          const dns = endpoints.dns?.split(',')[0]?.trim() ?? '';
+          return {
+            ...(/^[\d.:[\]a-f]+$/.test(dns) ? { dns } : {}),
+            ...(endpoints.metrics?.startsWith('http') ? { metrics: endpoints.metrics } : {}),
+            ...(dashboard.loginUrl ? { dashboard: dashboard.loginUrl() } : {}),
+          };
+        },
       },
     ).then((ok) => {
       demoRan = ok;

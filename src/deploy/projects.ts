@@ -159,12 +159,9 @@ export class Projects {
   private async ensureNetworks(project: ComposeProject): Promise<void> {
     const nets = this.d.networks;
     if (nets === undefined) return;
-    const used = new Set(Object.values(project.services).flatMap((s) => Object.keys(s.networks)));
-    for (const key of used) {
-      const n = project.networks[key];
-      if (n?.external) continue;
+    for (const { key, name, n } of ownedNetworks(project)) {
       await nets.ensure({
-        name: n?.name ?? `${project.name}_${key}`,
+        name,
         internal: n?.internal ?? false,
         labels: {
           ...(n?.labels ?? {}),
@@ -214,11 +211,8 @@ export class Projects {
   private async removeNetworks(project: ComposeProject): Promise<void> {
     const nets = this.d.networks;
     if (nets === undefined) return;
-    const used = new Set(Object.values(project.services).flatMap((s) => Object.keys(s.networks)));
-    for (const key of used) {
-      const n = project.networks[key];
-      if (n?.external) continue;
-      await nets.remove(n?.name ?? `${project.name}_${key}`).catch((err: unknown) => {
+    for (const { key, name } of ownedNetworks(project)) {
+      await nets.remove(name).catch((err: unknown) => {
         this.d.logger.warn({ network: key, err: messageOf(err) }, 'down: network not removed');
       });
     }
@@ -332,4 +326,19 @@ export class Projects {
       later,
     );
   }
+}
+
+/**
+ * The networks `up` makes and `down` removes: those the services use, less
+ * the external ones, each with its name on the host (`name:` or
+ * `<project>_<key>`).
+ */
+function ownedNetworks(
+  project: ComposeProject,
+): Array<{ key: string; name: string; n: ComposeProject['networks'][string] | undefined }> {
+  const used = new Set(Object.values(project.services).flatMap((s) => Object.keys(s.networks)));
+  return [...used]
+    .map((key) => ({ key, n: project.networks[key] }))
+    .filter(({ n }) => !n?.external)
+    .map(({ key, n }) => ({ key, name: n?.name ?? `${project.name}_${key}`, n }));
 }
