@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { berthCacheDir } from '../runtime/base/cache-dir.js';
 import type { Tree } from './entries.js';
 
 /**
@@ -42,11 +43,7 @@ const OWN_PREBUILD = `linux-${process.arch}`;
  * a tenth without), kept under ~/.cache/berth/image/strip by content hash.
  */
 function stripped(path: string): string {
-  const cache = join(
-    process.env.BERTH_CACHE || `${process.env.HOME ?? '/root'}/.cache/berth`,
-    'image',
-    'strip',
-  );
+  const cache = join(berthCacheDir(), 'image', 'strip');
   const sum = createHash('sha256').update(readFileSync(path)).digest('hex');
   const out = join(cache, `${sum}.node`);
   if (existsSync(out)) return out;

@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { berthCacheDir } from '../runtime/base/cache-dir.js';
 import { APP, appLayer } from './app.js';
 import { Tree } from './entries.js';
 import { freshLayout, MEDIA, tarLayout, writeJsonBlob, writeLayer } from './layout.js';
@@ -38,7 +39,7 @@ function git(args: string[]): string {
 
 /** The Node.js berth runs on: $BERTH_NODE, the cached pinned one, as src/bin/find-node.sh picks it. */
 function nodeBinary(): string {
-  const cache = process.env.BERTH_CACHE || `${process.env.HOME ?? '/root'}/.cache/berth`;
+  const cache = berthCacheDir();
   for (const p of [process.env.BERTH_NODE, `${cache}/node/current/bin/node`, process.execPath]) {
     if (p && existsSync(p)) return p;
   }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { berthCacheDir } from '../../runtime/base/cache-dir.js';
 import { FailedPreconditionError, messageOf } from '../../runtime/base/errors.js';
 import type { Logger } from '../../runtime/base/log.js';
 import type { ImageSummary } from '../../runtime/runtime.js';
@@ -36,8 +37,7 @@ export function demoWanted(value: string | null | undefined): value is string {
 }
 
 function defaultImagesDir(): string {
-  const cache = process.env.BERTH_CACHE || join(process.env.HOME || '/root', '.cache', 'berth');
-  return join(cache, 'demo');
+  return join(berthCacheDir(), 'demo');
 }
 
 /** The repository root: the folder holding src/bin/berth.js above this module (from src/ or dist/src/). */
