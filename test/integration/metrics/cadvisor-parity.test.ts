@@ -46,6 +46,14 @@ let berthUrl = '';
 type Scrape = Exposition & { startMs: number; endMs: number };
 let first: { berth: Scrape; cadvisor: Scrape };
 let second: { berth: Scrape; cadvisor: Scrape };
+/**
+ * berth scraped back to back in the seconds before (and including) the
+ * second read: cAdvisor's values were read at its last housekeeping, up to
+ * a second or more earlier, and a counter such as throttled time moves in
+ * bursts, so its value is compared with the berth reads on either side of
+ * that moment rather than extrapolated at an average rate.
+ */
+const trail: Scrape[] = [];
 
 async function ok(args: string[]): Promise<string> {
   if (!agent) throw new Error('no agent');
@@ -76,6 +84,30 @@ function extraKey(s: Sample): string {
 /** When the exporter read the value: cAdvisor's sample timestamp, else the middle of the scrape. */
 const readAt = (s: Sample, x: Scrape) => s.timestampMs ?? (x.startMs + x.endMs) / 2;
 const allowed = (r: Rule, a: number, b: number) => r.abs + r.rel * Math.max(Math.abs(a), Math.abs(b));
+
+/**
+ * berth's reads of one series just before and just after `atMs`, from the
+ * trail: the last scrape that ended by then and the first that started
+ * after it (a scrape reads somewhere between its start and end).
+ */
+function bracket(
+  family: string,
+  like: Sample,
+  atMs: number,
+): { below: { value: number; at: number }; above: { value: number; at: number } } | undefined {
+  const key = `${like.labels.id} ${extraKey(like)}`;
+  const valueIn = (x: Scrape) =>
+    x.samples.find((s) => s.name === family && `${s.labels.id} ${extraKey(s)}` === key)?.value;
+  let below: { value: number; at: number } | undefined;
+  let above: { value: number; at: number } | undefined;
+  for (const x of trail) {
+    const v = valueIn(x);
+    if (v === undefined) continue;
+    if (x.endMs <= atMs) below = { value: v, at: x.endMs };
+    else if (x.startMs >= atMs && !above) above = { value: v, at: x.startMs };
+  }
+  return below && above ? { below, above } : undefined;
+}
 
 /** Pairs of (berth, cAdvisor) series of one family for one rule, keyed for messages. */
 function pairs(
@@ -227,8 +259,15 @@ describe('berth and cAdvisor measure the same live containers alike', () => {
       500,
     );
     first = await scrapeBoth();
-    await sleep(WINDOW_MS);
+    await sleep(WINDOW_MS - 3000);
+    // Bounded: a scrape every 40 ms or so for the last 3 s, at most 100.
+    const trailUntil = Date.now() + 3000;
+    while (Date.now() < trailUntil && trail.length < 100) {
+      trail.push(await scrape(berthUrl));
+      await sleep(20);
+    }
     second = await scrapeBoth();
+    trail.push(second.berth);
   });
 
   after(async () => {
@@ -301,9 +340,10 @@ describe('berth and cAdvisor measure the same live containers alike', () => {
     assert.ok(compared >= 40, `only ${compared} gauge series compared`);
   });
 
-  test('counters agree over the same window: rates, and values once the read times are allowed for', () => {
+  test('counters agree over the same window: rates, and values once the read times are allowed for', (t) => {
     const failures: string[] = [];
     let compared = 0;
+    let bracketed = 0;
     for (const [family, rule] of Object.entries(COMPARED)) {
       if (rule.kind !== 'counter') continue;
       const before = new Map(pairs(family, rule, first.berth, first.cadvisor).map((p) => [p.key, p]));
@@ -323,15 +363,31 @@ describe('berth and cAdvisor measure the same live containers alike', () => {
         if (Math.abs(rb - rc) > slack) {
           failures.push(`${family} {${p.key}}: rate berth ${rb.toFixed(4)}/s, cAdvisor ${rc.toFixed(4)}/s`);
         }
+        // The value cAdvisor read at tc[1] against berth's reads around that moment: a counter only
+        // grows, so it lies between a berth read that ended before and one that started after.
+        const around = bracket(family, p.berth, tc[1]);
+        const slackV = allowed(rule, p.berth.value, p.cadvisor.value);
+        if (around) {
+          bracketed++;
+          if (p.cadvisor.value < around.below.value - slackV || p.cadvisor.value > around.above.value + slackV) {
+            failures.push(
+              `${family} {${p.key}}: cAdvisor ${p.cadvisor.value} at ${tc[1]}, outside berth's ` +
+                `${around.below.value} (read by ${around.below.at}) .. ${around.above.value} (read from ${around.above.at})`,
+            );
+          }
+          continue;
+        }
+        // cAdvisor's read before the trail began (a late housekeeping): allow the window's rate for the gap.
         const skew = (Math.max(rb, rc) * Math.abs(tb[1] - tc[1])) / 1000;
         const d = Math.abs(p.berth.value - p.cadvisor.value);
-        if (d > allowed(rule, p.berth.value, p.cadvisor.value) + skew) {
+        if (d > slackV + skew) {
           failures.push(
             `${family} {${p.key}}: berth ${p.berth.value} at ${tb[1]}, cAdvisor ${p.cadvisor.value} at ${tc[1]}`,
           );
         }
       }
     }
+    t.diagnostic(`${compared} counter series; ${bracketed} values between berth reads, ${trail.length} in the trail`);
     assert.deepEqual(failures, []);
     assert.ok(compared >= 25, `only ${compared} counter series compared`);
     // The loop really ran, under its quota (less than 0.5 cores when the machine is busy).
