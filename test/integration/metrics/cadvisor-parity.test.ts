@@ -369,7 +369,10 @@ describe('berth and cAdvisor measure the same live containers alike', () => {
         const slackV = allowed(rule, p.berth.value, p.cadvisor.value);
         if (around) {
           bracketed++;
-          if (p.cadvisor.value < around.below.value - slackV || p.cadvisor.value > around.above.value + slackV) {
+          if (
+            p.cadvisor.value < around.below.value - slackV ||
+            p.cadvisor.value > around.above.value + slackV
+          ) {
             failures.push(
               `${family} {${p.key}}: cAdvisor ${p.cadvisor.value} at ${tc[1]}, outside berth's ` +
                 `${around.below.value} (read by ${around.below.at}) .. ${around.above.value} (read from ${around.above.at})`,
@@ -387,7 +390,9 @@ describe('berth and cAdvisor measure the same live containers alike', () => {
         }
       }
     }
-    t.diagnostic(`${compared} counter series; ${bracketed} values between berth reads, ${trail.length} in the trail`);
+    t.diagnostic(
+      `${compared} counter series; ${bracketed} values between berth reads, ${trail.length} in the trail`,
+    );
     assert.deepEqual(failures, []);
     assert.ok(compared >= 25, `only ${compared} counter series compared`);
     // The loop really ran, under its quota (less than 0.5 cores when the machine is busy).
