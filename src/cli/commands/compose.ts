@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { InvalidArgumentError } from '../../../runtime/base/errors.js';
 import { DEFAULT_COMPOSE_FILES, findComposeFile } from '../../compose/find.js';
 
@@ -21,9 +21,11 @@ export function registerComposeCommands(program: Command): void {
       collect,
     )
     .option(
-      '-p, --project-name <name>',
-      'project name (default: name:, COMPOSE_PROJECT_NAME or the directory)',
+      '-p, --project <name>',
+      'project name (default: name:, COMPOSE_PROJECT_NAME or the directory), as the other project verbs take it',
     )
+    // `docker compose config --project-name` spelling, kept so scripts written for it work.
+    .addOption(new Option('--project-name <name>').hideHelp())
     .option(
       '--project-directory <dir>',
       'where relative paths and .env are found (default: the first file’s directory)',
@@ -40,6 +42,7 @@ export function registerComposeCommands(program: Command): void {
     .action(
       async (o: {
         file?: string[];
+        project?: string;
         projectName?: string;
         projectDirectory?: string;
         envFile?: string[];
@@ -65,7 +68,7 @@ export function registerComposeCommands(program: Command): void {
           ...(o.projectDirectory ? { projectDir: o.projectDirectory } : {}),
           ...(o.envFile ? { envFiles: o.envFile } : {}),
           ...(o.profile ? { profiles: o.profile } : {}),
-          ...(o.projectName ? { projectName: o.projectName } : {}),
+          ...((o.project ?? o.projectName) ? { projectName: o.project ?? o.projectName } : {}),
         });
         if (o.quiet) return;
         if (o.services) {

@@ -50,6 +50,14 @@ describe('berth config (no agent needed)', () => {
     assert.deepEqual(names.stdout.trim().split('\n').sort(), ['db', 'web']);
   });
 
+  it('takes the project name as the other project verbs do (-p/--project), and Compose\'s --project-name', async () => {
+    for (const flag of ['-p', '--project', '--project-name']) {
+      const r = await berth(['config', '-f', basic, flag, 'shop', '--format', 'json']);
+      assert.equal(r.code, 0, `${flag}: ${r.stderr}`);
+      assert.equal((JSON.parse(r.stdout) as { name: string }).name, 'shop', flag);
+    }
+  });
+
   it('finds compose.yaml in the directory or a parent, as Compose does; -q only validates', async () => {
     const d = mkdtempSync(join(tmpdir(), 'berth-config-'));
     dirs.push(d);
