@@ -50,7 +50,7 @@ describe('berth config (no agent needed)', () => {
     assert.deepEqual(names.stdout.trim().split('\n').sort(), ['db', 'web']);
   });
 
-  it('takes the project name as the other project verbs do (-p/--project), and Compose\'s --project-name', async () => {
+  it("takes the project name as the other project verbs do (-p/--project), and Compose's --project-name", async () => {
     for (const flag of ['-p', '--project', '--project-name']) {
       const r = await berth(['config', '-f', basic, flag, 'shop', '--format', 'json']);
       assert.equal(r.code, 0, `${flag}: ${r.stderr}`);
