@@ -1,100 +1,30 @@
-/** The API shapes the dashboard reads (src/api/schemas.ts; fields the page does not use are left out). */
+/**
+ * The API shapes the dashboard reads, taken from the API's own TypeBox schemas
+ * (src/api/schemas.ts) and the deploy layer's status types, so a change there is
+ * a type error here. Type-only: esbuild erases these imports, nothing of src/
+ * reaches the bundle.
+ */
+import type { Static } from '@sinclair/typebox';
+import type * as Api from '../../src/api/schemas.js';
+import type * as Deploy from '../../src/deploy/types.js';
 
-export interface PortMapping {
-  containerPort: number;
-  protocol: 'tcp' | 'udp';
-  hostIp: string;
-  hostPort: number;
-}
-
-export interface Container {
-  id: string;
-  name: string;
-  image: string;
-  labels: Record<string, string>;
-  state: string;
-  ports: PortMapping[];
-  addresses: Record<string, string>;
-  networkMode: string;
-  health: string;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  exitCode?: number;
-  restartCount: number;
-}
+export type PortMapping = Static<typeof Api.PortMapping>;
+export type Container = Static<typeof Api.ContainerDescriptor>;
 
 /** GET /v1/containers/:id adds the validated config: limits live there. */
-export interface ContainerDetail extends Container {
-  config?: Record<string, unknown>;
-  [key: string]: unknown;
-}
+export type ContainerDetail = Container & { config?: Record<string, unknown>; [key: string]: unknown };
 
-export interface StatsEntry {
-  id: string;
-  name: string;
-  cpu: number;
-  memory: { usage?: number; workingSet?: number; limit: number };
-  net?: { rxBytesPerSec: number; txBytesPerSec: number };
-  block?: { readBytesPerSec: number; writeBytesPerSec: number };
-  pids?: { current?: number; max?: number };
-}
+export type StatsMessage = Static<typeof Api.StatsMessage>;
+export type StatsEntry = StatsMessage['containers'][number];
 
-export interface StatsMessage {
-  time: string;
-  interval: number;
-  containers: StatsEntry[];
-  missing?: string[];
-}
-
-export interface EventEnvelope {
-  time: string;
-  topic: string;
+/** The envelope of /v1/ws/events; the event's fields depend on the topic. */
+export type EventEnvelope = Omit<Static<typeof Api.EventEnvelope>, 'event'> & {
   event: { container?: Container; exitCode?: number; ref?: string; id?: string; [k: string]: unknown };
-}
+};
 
-export interface RolloutProgress {
-  service: string;
-  kind: 'update' | 'rollback';
-  phase: 'running' | 'paused' | 'done' | 'failed' | 'rolled-back';
-  oldCount: number;
-  newCount: number;
-  waiting?: { name: string; for: 'start' | 'ready' | 'monitor' | 'retire' };
-  failures: number;
-  reason?: string;
-}
+export type ProjectStatus = Deploy.ProjectStatus;
+export type ServiceStatus = Deploy.ServiceStatus;
+export type RolloutProgress = NonNullable<ServiceStatus['rollout']>;
 
 export const COMPOSE_PROJECT = 'com.docker.compose.project';
 export const COMPOSE_SERVICE = 'com.docker.compose.service';
-
-/** `GET /v1/projects/:name` (src/deploy/types.ts ProjectStatus). */
-export interface ProjectStatus {
-  name: string;
-  origin: 'api' | 'dir';
-  workingDir?: string;
-  files?: string[];
-  appliedAt?: string;
-  lastError?: { message: string; at: string; service?: string };
-  services: ServiceStatus[];
-}
-
-export interface ServiceStatus {
-  name: string;
-  image: string;
-  configHash: string;
-  desired: number;
-  running: number;
-  healthy: number;
-  frontend?: { port: number; bind?: string };
-  rollout?: RolloutProgress;
-  lastError?: { message: string; at: string };
-  replicas: Array<{
-    id: string;
-    name: string;
-    index: number;
-    state: string;
-    health: string;
-    configHash: string;
-    exitCode?: number;
-  }>;
-}
