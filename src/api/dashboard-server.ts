@@ -13,11 +13,15 @@ import {
 import type { Logger } from '../../runtime/base/log.js';
 import { bodiless, documented, errorBody, NoContent, NoQuery, responses } from './schemas.js';
 import type { ApiServer, TlsMaterial } from './server.js';
-import { DashboardSessions, type Session } from './session.js';
+import { DashboardSessions, keyFromProtocols, type Session } from './session.js';
 
 export const SESSION_COOKIE = 'berth_session';
-export const CSRF_HEADER = 'x-berth-csrf';
-const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** The session key on every API request of the page (on a WebSocket: the `berth.session.<key>` protocol). */
+export const KEY_HEADER = 'x-berth-session-key';
+/** Where the login redirect hands the page its key: `/#k=<key>` (a fragment never reaches a server). */
+export const KEY_FRAGMENT = 'k';
+/** Routes of the session itself, beside /v1: they need the key too. */
+const SESSION_ROUTES = new Set(['/session', '/logout']);
 
 /** Sent with every answer of the dashboard listener (src/api/README.md says why each). */
 const SECURITY_HEADERS: Record<string, string> = {
@@ -69,8 +73,8 @@ export function defaultWebDir(): string {
 /**
  * The dashboard listener: the built page and the same /v1 routes as the
  * API, behind a session obtained with a one-time login URL; every request's
- * Host and Origin checked and every state-changing one's CSRF header
- * (src/api/README.md, "The dashboard listener").
+ * Host and Origin checked, and every API request's session key besides the
+ * cookie (src/api/README.md, "The dashboard listener").
  */
 export class DashboardServer {
   private app: FastifyInstance | undefined;
@@ -140,7 +144,7 @@ export class DashboardServer {
     app.addHook('onRequest', async (req, reply) => {
       const refused = this.check(req);
       if (!refused) return;
-      if (refused instanceof UnauthenticatedError && !req.url.startsWith('/v1/')) {
+      if (refused instanceof UnauthenticatedError && isPage(req)) {
         return reply.code(401).type('text/html; charset=utf-8').send(LOGIN_PAGE);
       }
       return reply.code(httpStatus(refused)).send(errorBody(refused));
@@ -151,8 +155,11 @@ export class DashboardServer {
       {
         schema: documented({
           querystring: Type.Object({ token: Type.Optional(Type.String()) }),
-          description: 'exchanges a one-time login token for a session cookie, then redirects to /',
-          response: responses({ 302: Type.Null({ description: 'to /, with the session cookie' }) }),
+          description:
+            'exchanges a one-time login token for a session cookie, then redirects to /#k=<session key> (the page keeps the key and sends it on every API request)',
+          response: responses({
+            302: Type.Null({ description: 'to /#k=<session key>, with the session cookie' }),
+          }),
         }),
       },
       async (req, reply) => {
@@ -165,23 +172,24 @@ export class DashboardServer {
         const maxAge = Math.round((s.session.expiresAt - Date.now()) / 1000);
         reply.header('set-cookie', this.cookie(s.id, maxAge));
         reply.header('cache-control', 'no-store');
-        return reply.redirect('/', 302);
+        // The key's one hand-off: a fragment stays in the browser (never sent, never in a server's log).
+        return reply.redirect(`/#${KEY_FRAGMENT}=${s.key}`, 302);
       },
     );
     app.get(
       '/session',
       {
-        schema: {
+        schema: documented({
           querystring: NoQuery,
-          response: responses({
-            200: Type.Object({ csrf: Type.String(), expiresAt: Type.String() }),
-          }),
-        },
+          description:
+            'the session the cookie and key name: 200 while it lives (the page checks its key here)',
+          response: responses({ 200: Type.Object({ expiresAt: Type.String() }) }),
+        }),
       },
       async (req, reply) => {
         const s = sessionOf(req);
         reply.header('cache-control', 'no-store');
-        return { csrf: s.csrf, expiresAt: new Date(s.expiresAt).toISOString() };
+        return { expiresAt: new Date(s.expiresAt).toISOString() };
       },
     );
     app.post(
@@ -232,11 +240,20 @@ export class DashboardServer {
         'dashboard: no session: open the login URL the agent printed, or run `berth dashboard-url` for a new one',
       );
     }
-    if (STATE_CHANGING.has(req.method)) {
-      const given = req.headers[CSRF_HEADER];
-      if (!DashboardSessions.csrfMatches(session, typeof given === 'string' ? given : undefined)) {
-        return new PermissionDeniedError(
-          `${CSRF_HEADER}: missing or wrong (GET /session gives the page its token)`,
+    // The page and its files hold nothing: the cookie alone loads them. Everything else (the API,
+    // WebSockets, the session's own routes, any other method) needs the key, which a replayed cookie
+    // does not give (README, "Threat model").
+    if (!isPage(req)) {
+      const header = req.headers[KEY_HEADER];
+      const given =
+        typeof header === 'string'
+          ? header
+          : upgrade
+            ? keyFromProtocols(req.headers['sec-websocket-protocol'])
+            : undefined;
+      if (!DashboardSessions.keyMatches(session, given)) {
+        return new UnauthenticatedError(
+          `dashboard: ${given === undefined ? 'no' : 'a wrong'} session key (${KEY_HEADER}, or the berth.session.<key> WebSocket protocol): the page keeps the key its login link gave it; run \`berth dashboard-url\` for a new login link`,
         );
       }
     }
@@ -281,6 +298,14 @@ export class DashboardServer {
 }
 
 const sessions = new WeakMap<FastifyRequest, Session>();
+
+/** The page or one of its files: a GET outside /v1 and the session's routes. */
+function isPage(req: FastifyRequest): boolean {
+  const path = req.url.split('?')[0] ?? '';
+  return (
+    (req.method === 'GET' || req.method === 'HEAD') && !path.startsWith('/v1/') && !SESSION_ROUTES.has(path)
+  );
+}
 
 /** The session the onRequest hook found (every route but /login runs after it). */
 function sessionOf(req: FastifyRequest): Session {

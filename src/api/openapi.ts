@@ -59,13 +59,20 @@ export function openApiDocument(routes: readonly RouteOptions[], opts: { title: 
           type: 'apiKey',
           in: 'cookie',
           name: 'berth_session',
+          description: 'the dashboard listener: the session cookie from /login (with sessionKey)',
+        },
+        sessionKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Berth-Session-Key',
           description:
-            'the dashboard listener: a session from /login, plus X-Berth-CSRF on POST, PUT, PATCH, DELETE',
+            'the dashboard listener: the session key the login redirect handed the page in its fragment (/#k=KEY), on every API request; on a WebSocket upgrade as the subprotocol entry berth.session.KEY (answered berth.session)',
         },
       },
     },
-    // The unix socket needs nothing (its file mode is the access control); TCP the token; the dashboard a session.
-    security: [{}, { bearer: [] }, { session: [] }],
+    // The unix socket needs nothing (its file mode is the access control); TCP the token; the dashboard
+    // its session cookie and key together.
+    security: [{}, { bearer: [] }, { session: [], sessionKey: [] }],
     'x-error-codes': Object.fromEntries(ERROR_CODES.map((c) => [c, HTTP_STATUS[c]])),
   };
 }

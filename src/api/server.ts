@@ -28,6 +28,7 @@ import { registerStreamRoutes } from './routes/streams.js';
 import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
 import { errorBody } from './schemas.js';
+import { answerProtocol } from './session.js';
 import type { ApiDeps } from './types.js';
 
 /** How a request part is named in an error about it as a whole (`request: must be an object`). */
@@ -145,7 +146,8 @@ export class ApiServer {
     // Response schemas document the wire (and an OpenAPI document later); bodies are written as
     // JSON.stringify writes them, exactly as without a schema, so no field is dropped or coerced.
     app.setSerializerCompiler(() => (data) => JSON.stringify(data));
-    await app.register(websocket);
+    // A WebSocket is never answered with a protocol entry that carries the dashboard's session key.
+    await app.register(websocket, { options: { handleProtocols: answerProtocol } });
     // Image tarballs are streamed to the runtime, never buffered.
     app.addContentTypeParser(['application/x-tar', 'application/octet-stream'], (_req, payload, done) =>
       done(null, payload),

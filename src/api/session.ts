@@ -5,9 +5,18 @@ export const MAX_LOGIN_TOKENS = 16;
 /** Most live sessions; a new login past it ends the oldest. */
 export const MAX_SESSIONS = 64;
 
+/**
+ * The WebSocket subprotocol the dashboard answers with. The page offers it
+ * and `berth.session.<key>` (a browser cannot set headers on an upgrade, so
+ * the key rides as a protocol entry, as Kubernetes passes bearer tokens); the
+ * server picks this plain name, so the key is never echoed back.
+ */
+export const SESSION_PROTOCOL = 'berth.session';
+const KEY_PROTOCOL_PREFIX = `${SESSION_PROTOCOL}.`;
+
 export interface Session {
-  /** The page sends it back in `X-Berth-CSRF` on every state-changing request. */
-  csrf: string;
+  /** SHA-256 of the session key: the page proves it holds the key on every API request. */
+  keyHash: Buffer;
   expiresAt: number;
 }
 
@@ -15,11 +24,14 @@ export interface Session {
 const secret = () => randomBytes(32).toString('base64url');
 /** Secrets are kept by their hash: a map lookup's timing then says nothing about the secret itself. */
 const key = (s: string) => createHash('sha256').update(s).digest('base64url');
+const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /**
  * The dashboard's login tokens and sessions, in memory only (an agent
  * restart ends them). A login token is good once, for `loginTtlMs`; it
- * becomes a session of `sessionTtlMs` from login. Both maps are bounded.
+ * becomes a session of `sessionTtlMs` from login, with two secrets: its id
+ * (the cookie) and its key (handed to the page once, in the login redirect's
+ * fragment; src/api/README.md says why both). Both maps are bounded.
  */
 export class DashboardSessions {
   private readonly logins = new Map<string, number>();
@@ -40,8 +52,12 @@ export class DashboardSessions {
     return { token, expiresAt };
   }
 
-  /** Exchanges a login token (once) for a session: its id (the cookie) and CSRF token; undefined when used, unknown or expired. */
-  login(token: string): { id: string; session: Session } | undefined {
+  /**
+   * Exchanges a login token (once) for a session: its id (the cookie) and its
+   * key (for the page only; not kept, only its hash); undefined when the token
+   * is used, unknown or expired.
+   */
+  login(token: string): { id: string; key: string; session: Session } | undefined {
     const k = key(token);
     const expiresAt = this.logins.get(k);
     // Gone on first use, whether it is still good or not.
@@ -49,10 +65,11 @@ export class DashboardSessions {
     if (expiresAt === undefined || expiresAt <= this.now()) return undefined;
     this.prune();
     const id = secret();
-    const session = { csrf: secret(), expiresAt: this.now() + this.opts.sessionTtlMs };
+    const sessionKey = secret();
+    const session = { keyHash: digest(sessionKey), expiresAt: this.now() + this.opts.sessionTtlMs };
     this.sessions.set(key(id), session);
     while (this.sessions.size > MAX_SESSIONS) this.sessions.delete(first(this.sessions));
-    return { id, session };
+    return { id, key: sessionKey, session };
   }
 
   /** The live session of a cookie value. */
@@ -71,12 +88,10 @@ export class DashboardSessions {
     this.sessions.delete(key(id));
   }
 
-  /** Whether `given` is the session's CSRF token (constant time). */
-  static csrfMatches(session: Session, given: string | undefined): boolean {
-    if (given === undefined) return false;
-    const a = Buffer.from(session.csrf);
-    const b = Buffer.from(given);
-    return a.length === b.length && timingSafeEqual(a, b);
+  /** Whether `given` is the session's key (constant time: equal-length digests compared). */
+  static keyMatches(session: Session, given: string | undefined): boolean {
+    if (given === undefined || given === '') return false;
+    return timingSafeEqual(session.keyHash, digest(given));
   }
 
   private prune(): void {
@@ -84,6 +99,28 @@ export class DashboardSessions {
     for (const [k, exp] of this.logins) if (exp <= t) this.logins.delete(k);
     for (const [k, s] of this.sessions) if (s.expiresAt <= t) this.sessions.delete(k);
   }
+}
+
+/** The key a WebSocket upgrade carries as a `berth.session.<key>` entry of Sec-WebSocket-Protocol. */
+export function keyFromProtocols(header: string | string[] | undefined): string | undefined {
+  const values = Array.isArray(header) ? header.join(',') : (header ?? '');
+  for (const p of values.split(',')) {
+    const v = p.trim();
+    if (v.startsWith(KEY_PROTOCOL_PREFIX) && v.length > KEY_PROTOCOL_PREFIX.length)
+      return v.slice(KEY_PROTOCOL_PREFIX.length);
+  }
+  return undefined;
+}
+
+/**
+ * The subprotocol a WebSocket upgrade is answered with (ws's handleProtocols):
+ * `berth.session` when offered, else the first offered entry that carries no
+ * key, else none. Never a `berth.session.<key>` entry: the key is not echoed.
+ */
+export function answerProtocol(offered: Set<string>): string | false {
+  if (offered.has(SESSION_PROTOCOL)) return SESSION_PROTOCOL;
+  for (const p of offered) if (!p.startsWith(KEY_PROTOCOL_PREFIX)) return p;
+  return false;
 }
 
 /** The oldest key (Maps iterate in insertion order). */

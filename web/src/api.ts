@@ -1,9 +1,10 @@
 /**
  * The dashboard's calls to the agent: same origin, the session cookie sent by
- * the browser, and the CSRF token from `GET /session` on every state-changing
- * call (src/api/README.md, "Streams and the dashboard"). Errors come back as
+ * the browser, and the session key (session-key.ts) on every call, GET
+ * included (src/api/README.md, "The dashboard listener"). Errors come back as
  * the API's `{error: {code, message, field?}}` and are thrown as ApiError.
  */
+import { forgetKey, KEY_HEADER, sessionKey } from './session-key.js';
 
 export class ApiError extends Error {
   constructor(
@@ -16,16 +17,24 @@ export class ApiError extends Error {
   }
 }
 
-let csrf: string | undefined;
+/** The headers every call carries: the session key, when this origin holds one. */
+function authHeaders(): Record<string, string> {
+  const key = sessionKey();
+  return key === undefined ? {} : { [KEY_HEADER]: key };
+}
 
-/** Reads the session's CSRF token; throws ApiError 401 when the browser has no session. */
+/** Checks the session the cookie and key name; throws ApiError 401 when either is missing, wrong or over. */
 export async function startSession(): Promise<void> {
-  const r = await fetch('/session', { credentials: 'same-origin', headers: { accept: 'application/json' } });
-  if (!r.ok) throw await errorOf(r);
-  const body = (await r.json()) as { csrf?: unknown };
-  if (typeof body.csrf !== 'string')
-    throw new ApiError(500, 'Internal', 'GET /session: no csrf token in the answer');
-  csrf = body.csrf;
+  await call('GET', '/session');
+}
+
+/** Ends the session on the agent and forgets the key here, whatever the agent answers. */
+export async function logout(): Promise<void> {
+  try {
+    await call('POST', '/logout');
+  } finally {
+    forgetKey();
+  }
 }
 
 async function errorOf(r: Response): Promise<ApiError> {
@@ -48,11 +57,7 @@ export async function call<T>(
   path: string,
   body?: unknown,
 ): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (method !== 'GET') {
-    if (csrf === undefined) await startSession();
-    headers['x-berth-csrf'] = csrf ?? '';
-  }
+  const headers: Record<string, string> = { accept: 'application/json', ...authHeaders() };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const init: RequestInit = { method, headers, credentials: 'same-origin' };
   if (body !== undefined) init.body = JSON.stringify(body);
@@ -71,7 +76,11 @@ export const seg = (s: string) => encodeURIComponent(s);
 
 /** Reads an NDJSON answer (the logs of a time range) into its records, at most `max`. */
 export async function ndjson<T>(path: string, max: number, signal?: AbortSignal): Promise<T[]> {
-  const r = await fetch(path, { credentials: 'same-origin', ...(signal ? { signal } : {}) });
+  const r = await fetch(path, {
+    credentials: 'same-origin',
+    headers: authHeaders(),
+    ...(signal ? { signal } : {}),
+  });
   if (!r.ok) throw await errorOf(r);
   const out: T[] = [];
   const reader = r.body?.pipeThrough(new TextDecoderStream()).getReader();

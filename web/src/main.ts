@@ -1,12 +1,14 @@
 /**
- * The dashboard's entry: reads the session (or says how to log in), starts
- * the shared streams, and routes `#/<view>/…?query` to a view. Each view
- * returns its cleanup, run before the next one draws.
+ * The dashboard's entry: takes the session key from a login redirect,
+ * checks the session (or says how to log in), starts the shared streams, and
+ * routes `#/<view>/…?query` to a view. Each view returns its cleanup, run
+ * before the next one draws.
  */
 import 'uplot/dist/uPlot.min.css';
 import '../app.css';
-import { ApiError, startSession } from './api.js';
+import { ApiError, logout, startSession } from './api.js';
 import { fill, h } from './dom.js';
+import { sessionKey, takeKeyFromFragment } from './session-key.js';
 import { Store } from './store.js';
 import { agentView } from './views/agent.js';
 import { containerView } from './views/container.js';
@@ -42,10 +44,45 @@ function route(): { path: string[]; params: URLSearchParams } {
   return { path: path.length > 0 ? path : ['containers'], params: new URLSearchParams(q) };
 }
 
+/** What the page shows instead of the views when it cannot use the agent: why, and how to log in again. */
+function loginNeeded(content: HTMLElement, why: string): void {
+  document.title = 'berth · log in';
+  fill(
+    content,
+    h('h1', null, 'Log in'),
+    h('p', { 'data-login-needed': '1' }, why),
+    h(
+      'p',
+      null,
+      'Run ',
+      h('code', null, 'berth dashboard-url'),
+      ' on the host for a new login link and open it in this browser (or the link the agent printed at start, ',
+      h('code', null, 'login  http://…/login?token=…'),
+      ', if it is still unused).',
+    ),
+  );
+}
+
 async function main(): Promise<void> {
+  // Before anything reads the hash as a route: a login redirect's `#k=KEY` leaves the address bar here.
+  takeKeyFromFragment();
   const content = h('main', { id: 'content', tabindex: -1 });
   const links = NAV.map(([k, label]) => h('a', { href: `#/${k}`, 'data-nav': k }, label));
   const streamDot = h('span', { class: 'stream-dot', title: 'live streams' });
+  const logoutButton = h(
+    'button',
+    {
+      type: 'button',
+      class: 'logout',
+      onclick: () => {
+        // The key is forgotten even when the agent cannot be reached; then the page says how to log in.
+        void logout()
+          .catch(() => undefined)
+          .then(() => location.reload());
+      },
+    },
+    'Log out',
+  );
   document.body.replaceChildren(
     h(
       'a',
@@ -66,32 +103,31 @@ async function main(): Promise<void> {
       h('span', { class: 'brand' }, 'berth'),
       h('nav', { 'aria-label': 'Views' }, ...links),
       streamDot,
+      logoutButton,
     ),
     content,
   );
+  if (sessionKey() === undefined) {
+    // No request at all: every API call would be refused without the key.
+    logoutButton.hidden = true;
+    loginNeeded(
+      content,
+      "This browser does not hold this dashboard's session key (its storage was cleared, or this is another browser or profile): the key is handed to a page only by its login link.",
+    );
+    return;
+  }
   const store = new Store();
-  // The list needs only the cookie: read it while the session's CSRF token is fetched.
+  // The list and the session check go out together: the first view is one round trip away.
   const listed = store.refresh();
   try {
     await startSession();
   } catch (err) {
-    const why =
-      err instanceof ApiError && err.status === 401
-        ? 'This browser has no session with the agent.'
-        : `The agent did not answer: ${err instanceof Error ? err.message : String(err)}.`;
-    fill(
+    logoutButton.hidden = true;
+    loginNeeded(
       content,
-      h('h1', null, 'Log in'),
-      h('p', null, why),
-      h(
-        'p',
-        null,
-        'Open the login URL the agent printed at start (',
-        h('code', null, 'login  http://…/login?token=…'),
-        '), or print a fresh one with ',
-        h('code', null, 'berth dashboard-url'),
-        '.',
-      ),
+      err instanceof ApiError && err.status === 401
+        ? 'The session has ended (it expired, was logged out, or the agent restarted), or this page holds the key of another session.'
+        : `The agent did not answer: ${err instanceof Error ? err.message : String(err)}.`,
     );
     return;
   }

@@ -2,8 +2,12 @@
  * A WebSocket to the agent that comes back: reconnects with backoff (1 s
  * doubling to 10 s) after the agent restarts or cuts a slow client off (1008),
  * and stops for good when closed by the page. The session cookie rides along
- * (same origin), as the API's streams require.
+ * (same origin) and the session key as a protocol entry (a browser cannot set
+ * headers on an upgrade), as the API's streams require; the agent answers
+ * with the plain `berth.session`, so the key is never echoed.
  */
+import { SESSION_PROTOCOL, sessionKey } from './session-key.js';
+
 export type StreamState = 'connecting' | 'open' | 'closed' | 'ended';
 
 export interface Stream {
@@ -25,7 +29,9 @@ export function openStream(
     `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${typeof path === 'string' ? path : path()}`;
   const connect = () => {
     onState('connecting');
-    ws = new WebSocket(url());
+    // The key is read at each (re)connect: another tab's login may have replaced it.
+    const key = sessionKey();
+    ws = new WebSocket(url(), key === undefined ? [] : [SESSION_PROTOCOL, `${SESSION_PROTOCOL}.${key}`]);
     ws.onopen = () => {
       delay = 1000;
       onState('open');

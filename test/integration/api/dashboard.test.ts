@@ -2,8 +2,11 @@
  * The dashboard listener of a real agent (src/api/README.md, "The
  * dashboard listener"): the login URL it prints and the one `berth
  * dashboard-url` makes each work once; without a session 401; the cookie's
- * flags; a stop from the page needs X-Berth-CSRF (checked with the CLI);
- * the log WebSocket through the session with Origin; a foreign Host or
+ * flags; a replayed cookie without the session key gets nothing (a GET, a
+ * stop the CLI sees refused, a WebSocket), as a page on another port that
+ * was sent the cookie would replay it; the key is in no answer but the
+ * login redirect's fragment, nor in the agent's log; the log WebSocket
+ * through the session (Origin, the key as a protocol entry); a foreign Host or
  * Origin refused; TLS (Secure cookie) with the API's certificate; a
  * non-loopback address without TLS refused at start.
  */
@@ -70,7 +73,8 @@ describe('dashboard listener (real agent)', () => {
   before(async () => {
     dir = await tempDir('api-dashboard');
     await writeFile(join(dir, 'index.html'), '<!doctype html><title>berth dashboard</title>');
-    agent = await startAgent({ config: { dashboard: { webDir: dir } } });
+    // Debug: every line the agent logs is searched for a session key.
+    agent = await startAgent({ args: ['--log-level', 'debug'], config: { dashboard: { webDir: dir } } });
     const r = await agent.cli([
       'load',
       '-i',
@@ -86,15 +90,28 @@ describe('dashboard listener (real agent)', () => {
     if (dir) await removeDir(dir);
   });
 
-  async function login(url: string): Promise<{ cookie: string; csrf: string; setCookie: string }> {
+  /** Every answer the tests got after a login, but the login redirect itself: none may hold a key. */
+  const answers: Answer[] = [];
+  const keys: string[] = [];
+
+  async function login(url: string): Promise<{ cookie: string; key: string; setCookie: string }> {
     const u = new URL(url);
     const r = await call(base, 'GET', u.pathname + u.search);
     assert.equal(r.status, 302, r.body);
     const setCookie = String(r.headers['set-cookie']);
     const cookie = setCookie.split(';')[0] ?? '';
-    const s = await call(base, 'GET', '/session', { cookie });
+    const key = /^\/#k=([\w-]{43})$/.exec(String(r.headers.location))?.[1];
+    assert.ok(key, `the key in the redirect's fragment: ${String(r.headers.location)}`);
+    keys.push(key);
+    const s = await checked(call(base, 'GET', '/session', { cookie, 'x-berth-session-key': key }));
     assert.equal(s.status, 200);
-    return { cookie, csrf: (JSON.parse(s.body) as { csrf: string }).csrf, setCookie };
+    return { cookie, key, setCookie };
+  }
+
+  async function checked(answer: Promise<Answer>): Promise<Answer> {
+    const a = await answer;
+    answers.push(a);
+    return a;
   }
 
   async function dashboardUrl(): Promise<string> {
@@ -127,16 +144,40 @@ describe('dashboard listener (real agent)', () => {
     assert.equal((await call(base, 'GET', u.pathname + u.search)).status, 401, 'used');
   });
 
-  it('stops a container only with X-Berth-CSRF', async () => {
+  it('a replayed cookie without the session key gets nothing: a GET, a stop, a WebSocket', async () => {
     const run = await agent.cli(['run', '-d', '--name', 'web', IMAGE, 'sleep', '600']);
     assert.equal(run.code, 0, run.stderr);
-    const { cookie, csrf } = await login(await dashboardUrl());
-    const refused = await call(base, 'POST', '/v1/containers/web/stop?t=1', { cookie });
-    assert.equal(refused.status, 403);
-    assert.equal(JSON.parse(refused.body).error.code, 'PermissionDenied');
+    const { cookie, key } = await login(await dashboardUrl());
+    // What a page on another port of 127.0.0.1 can do with the cookie the browser sent it: replay it,
+    // with no Origin (not from a browser), and read what the session shows without the key.
+    for (const [method, path] of [
+      ['GET', '/v1/containers?all=1'],
+      ['GET', '/v1/containers/web/logs'],
+      ['GET', '/session'],
+      ['POST', '/v1/containers/web/stop?t=1'],
+      ['POST', '/v1/containers/web/exec'],
+    ] as const) {
+      const refused = await checked(call(base, method, path, { cookie }));
+      assert.equal(refused.status, 401, `${method} ${path}: ${refused.body}`);
+      assert.equal(JSON.parse(refused.body).error.code, 'Unauthenticated');
+    }
+    assert.equal(
+      await upgrade({ cookie, origin: base.slice(0, -1) }),
+      401,
+      'a WebSocket with the cookie alone',
+    );
+    assert.equal(
+      await upgrade({ cookie, origin: base.slice(0, -1) }, ['berth.session', 'berth.session.guess']),
+      401,
+    );
     const still = await agent.cli(['ps', '-q', '-f', 'name=web']);
     assert.notEqual(still.stdout.trim(), '', 'still running after the refused stop');
-    const ok = await call(base, 'POST', '/v1/containers/web/stop?t=1', { cookie, 'x-berth-csrf': csrf });
+    // The page (it holds nothing) loads with the cookie alone: the key is not in it.
+    const page = await checked(call(base, 'GET', '/', { cookie }));
+    assert.equal(page.status, 200);
+    const ok = await checked(
+      call(base, 'POST', '/v1/containers/web/stop?t=1', { cookie, 'x-berth-session-key': key }),
+    );
     assert.equal(ok.status, 200, ok.body);
     const gone = await agent.cli(['ps', '-q', '-f', 'name=web']);
     assert.equal(gone.stdout.trim(), '', 'stopped, as the CLI sees it');
@@ -144,26 +185,42 @@ describe('dashboard listener (real agent)', () => {
     assert.match(all.stdout, /Exited/);
   });
 
-  it('refuses a foreign Host or Origin, and a WebSocket without Origin', async () => {
-    const { cookie } = await login(await dashboardUrl());
-    const port = new URL(base).port;
-    const rebound = await call(base, 'GET', '/v1/containers', { cookie, host: `rebind.example:${port}` });
-    assert.equal(rebound.status, 403);
-    const foreign = await call(base, 'GET', '/v1/containers', { cookie, origin: 'http://evil.example' });
-    assert.equal(foreign.status, 403);
-    const upgrade = (headers: Record<string, string>) =>
-      new Promise<number | 'open'>((resolve, reject) => {
-        const ws = new WebSocket(`${base.replace('http', 'ws')}v1/ws/events`, { headers });
-        ws.once('open', () => {
-          ws.terminate();
-          resolve('open');
-        });
-        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-        ws.once('error', reject);
+  /** Opens /v1/ws/events; 'open' with the protocol the agent answered (its headers kept), or the refusal's status. */
+  const upgrade = (headers: Record<string, string>, protocols: string[] = []) =>
+    new Promise<number | string>((resolve, reject) => {
+      const ws = new WebSocket(`${base.replace('http', 'ws')}v1/ws/events`, protocols, { headers });
+      ws.once('upgrade', (res) => {
+        answers.push({ status: 101, headers: res.headers, body: '' });
       });
-    assert.equal(await upgrade({ cookie }), 403);
-    assert.equal(await upgrade({ cookie, origin: 'http://evil.example' }), 403);
-    assert.equal(await upgrade({ cookie, origin: base.slice(0, -1) }), 'open');
+      ws.once('open', () => {
+        ws.terminate();
+        resolve(`open${ws.protocol ? ` ${ws.protocol}` : ''}`);
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on('end', () => {
+          answers.push({ status: res.statusCode ?? 0, headers: res.headers, body });
+          resolve(res.statusCode ?? 0);
+        });
+      });
+      ws.once('error', reject);
+    });
+
+  it('refuses a foreign Host or Origin, and a WebSocket without Origin', async () => {
+    const { cookie, key } = await login(await dashboardUrl());
+    const port = new URL(base).port;
+    const withKey = { cookie, 'x-berth-session-key': key };
+    const rebound = await call(base, 'GET', '/v1/containers', { ...withKey, host: `rebind.example:${port}` });
+    assert.equal(rebound.status, 403);
+    const foreign = await call(base, 'GET', '/v1/containers', { ...withKey, origin: 'http://evil.example' });
+    assert.equal(foreign.status, 403);
+    const offered = ['berth.session', `berth.session.${key}`];
+    assert.equal(await upgrade({ cookie }, offered), 403);
+    assert.equal(await upgrade({ cookie, origin: 'http://evil.example' }, offered), 403);
+    assert.equal(await upgrade({ cookie, origin: base.slice(0, -1) }, offered), 'open berth.session');
   });
 
   it('streams a container log through the session', async () => {
@@ -178,10 +235,12 @@ describe('dashboard listener (real agent)', () => {
       'echo hello-dashboard; sleep 600',
     ]);
     assert.equal(run.code, 0, run.stderr);
-    const { cookie } = await login(await dashboardUrl());
-    const ws = new WebSocket(`${base.replace('http', 'ws')}v1/ws/logs?container=talker&follow=1`, {
-      headers: { cookie, origin: base.slice(0, -1) },
-    });
+    const { cookie, key } = await login(await dashboardUrl());
+    const ws = new WebSocket(
+      `${base.replace('http', 'ws')}v1/ws/logs?container=talker&follow=1`,
+      ['berth.session', `berth.session.${key}`],
+      { headers: { cookie, origin: base.slice(0, -1) } },
+    );
     const lines: string[] = [];
     ws.on('message', (d) => {
       for (const l of JSON.parse(String(d)) as Array<{ line: string }>) lines.push(l.line);
@@ -196,6 +255,19 @@ describe('dashboard listener (real agent)', () => {
     } finally {
       ws.terminate();
     }
+  });
+
+  it('no answer holds a session key but its login redirect, and the agent never logs one', async () => {
+    assert.ok(keys.length >= 3, 'the tests above logged in');
+    assert.ok(answers.length >= 10, `answers seen: ${answers.length}`);
+    for (const a of answers) {
+      const text = `${JSON.stringify(a.headers)}\n${a.body}`;
+      for (const k of keys)
+        assert.ok(!text.includes(k), `a key in an answer (${a.status}): ${text.slice(0, 300)}`);
+    }
+    const log = agent.process().output();
+    assert.match(log, /dashboard: logged in/);
+    for (const k of keys) assert.ok(!log.includes(k), "a key in the agent's log");
   });
 
   it('serves https with a Secure cookie when the API has TLS', async () => {

@@ -115,7 +115,10 @@ describe('Compose projects in the dashboard', { concurrency: false }, () => {
       },
       15_000,
     ).catch(async (err: unknown) => {
-      const status = await inPage(page, `fetch('/v1/dashboard/status').then((r) => r.text())`);
+      const status = await inPage(
+        page,
+        `fetch('/v1/dashboard/status', { headers: { 'x-berth-session-key': localStorage.getItem('berth.sessionKey') } }).then((r) => r.text())`,
+      );
       const cells = await section.locator('tr').allTextContents();
       throw new Error(`${String(err)}; rows: ${JSON.stringify(cells)}; status: ${String(status)}`);
     });

@@ -1,8 +1,8 @@
 /**
  * The dashboard listener's checks (src/api/README.md, "The dashboard
  * listener") over real HTTP on loopback, with the API over a stand-in
- * runtime: the one-time login, the cookie, CSRF, Host, Origin (WebSocket
- * upgrades included), the page and its files. The same against a real
+ * runtime: the one-time login, the cookie and the session key (WebSocket
+ * upgrades included), Host, Origin, the page and its files. The same against a real
  * agent and containers: test/integration/api/dashboard.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -49,13 +49,17 @@ function http(
   });
 }
 
-/** Opens a WebSocket; resolves 'open' or the HTTP status of the refused upgrade. */
-function upgrade(url: string, headers: Record<string, string>): Promise<number | 'open'> {
+/** Opens a WebSocket; resolves 'open' (with the protocol the server chose) or the HTTP status of the refused upgrade. */
+function upgrade(
+  url: string,
+  headers: Record<string, string>,
+  protocols: string[] = [],
+): Promise<number | string> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
+    const ws = new WebSocket(url, protocols, { headers });
     ws.once('open', () => {
       ws.close();
-      resolve('open');
+      resolve(`open${ws.protocol ? ` ${ws.protocol}` : ''}`);
     });
     ws.once('unexpected-response', (_req, res) => {
       resolve(res.statusCode ?? 0);
@@ -107,14 +111,15 @@ describe('dashboard listener', () => {
     await removeDir(dir);
   });
 
-  /** Logs in with a fresh one-time URL; the session cookie and the page's CSRF token. */
-  async function login(): Promise<{ cookie: string; csrf: string }> {
+  /** Logs in with a fresh one-time URL; the session cookie and the key the redirect's fragment hands the page. */
+  async function login(): Promise<{ cookie: string; key: string }> {
     const { url } = dash.loginUrl();
     const r = await http(port, 'GET', new URL(url).pathname + new URL(url).search, { host });
     assert.equal(r.status, 302);
     const cookie = String(r.headers['set-cookie']).split(';')[0] ?? '';
-    const s = await http(port, 'GET', '/session', { host, cookie });
-    return { cookie, csrf: (JSON.parse(s.body) as { csrf: string }).csrf };
+    const key = /^\/#k=([A-Za-z0-9_-]{43})$/.exec(String(r.headers.location))?.[1];
+    assert.ok(key, String(r.headers.location));
+    return { cookie, key };
   }
 
   it('answers 401 without a session: ErrorBody for the API, a page saying how to log in for the rest', async () => {
@@ -135,7 +140,7 @@ describe('dashboard listener', () => {
     const path = `/login${new URL(url).search}`;
     const r = await http(port, 'GET', path, { host });
     assert.equal(r.status, 302);
-    assert.equal(r.headers.location, '/');
+    assert.match(String(r.headers.location), /^\/#k=[A-Za-z0-9_-]{43}$/, 'the key, in a fragment');
     const cookie = String(r.headers['set-cookie']);
     assert.match(cookie, /^berth_session=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=60$/);
     assert.doesNotMatch(cookie, /Secure/, 'not over plain HTTP');
@@ -169,65 +174,97 @@ describe('dashboard listener', () => {
     }
   });
 
-  it('needs X-Berth-CSRF on a state-changing request', async () => {
-    const { cookie, csrf } = await login();
-    const no = await http(port, 'POST', '/v1/containers/web/stop', { host, cookie });
-    assert.equal(no.status, 403);
-    assert.equal(JSON.parse(no.body).error.code, 'PermissionDenied');
-    const wrong = await http(port, 'POST', '/v1/containers/web/stop', {
+  it('needs the session key besides the cookie on every API request, GET included', async () => {
+    const { cookie, key } = await login();
+    for (const [method, path] of [
+      ['POST', '/v1/containers/web/stop'],
+      ['GET', '/v1/containers'],
+      ['GET', '/session'],
+      ['POST', '/logout'],
+    ] as const) {
+      const no = await http(port, method, path, { host, cookie });
+      assert.equal(no.status, 401, `${method} ${path}`);
+      assert.equal(JSON.parse(no.body).error.code, 'Unauthenticated');
+      assert.match(JSON.parse(no.body).error.message, /no session key .*berth dashboard-url/);
+      const wrong = await http(port, method, path, { host, cookie, 'x-berth-session-key': 'nope' });
+      assert.equal(wrong.status, 401, `${method} ${path} with a wrong key`);
+      assert.doesNotMatch(wrong.body, /nope/, 'a given key is not echoed');
+    }
+    const oldCsrf = await http(port, 'POST', '/v1/containers/web/stop', {
       host,
       cookie,
-      'x-berth-csrf': 'nope',
+      'x-berth-csrf': key,
     });
-    assert.equal(wrong.status, 403);
+    assert.equal(oldCsrf.status, 401, 'the key goes in its own header');
     assert.deepEqual(stopped, [], 'refused before the runtime saw it');
-    const ok = await http(port, 'POST', '/v1/containers/web/stop', { host, cookie, 'x-berth-csrf': csrf });
+    const withKey = { host, cookie, 'x-berth-session-key': key };
+    const ok = await http(port, 'POST', '/v1/containers/web/stop', withKey);
     assert.equal(ok.status, 200, ok.body);
     assert.deepEqual(stopped, ['web']);
-    const list = await http(port, 'GET', '/v1/containers', { host, cookie });
-    assert.equal(list.status, 200, 'a GET needs no CSRF header');
-    // Another session's token is no good.
+    assert.equal((await http(port, 'GET', '/v1/containers', withKey)).status, 200);
+    const session = await http(port, 'GET', '/session', withKey);
+    assert.equal(session.status, 200);
+    assert.deepEqual(Object.keys(JSON.parse(session.body)), ['expiresAt'], 'nothing secret in /session');
+    // The key alone is no good, nor another session's key with this cookie.
+    assert.equal(
+      (await http(port, 'GET', '/v1/containers', { host, 'x-berth-session-key': key })).status,
+      401,
+    );
     const other = await login();
-    const cross = await http(port, 'POST', '/v1/containers/web/stop', {
+    const cross = await http(port, 'GET', '/v1/containers', {
       host,
       cookie,
-      'x-berth-csrf': other.csrf,
+      'x-berth-session-key': other.key,
     });
-    assert.equal(cross.status, 403);
+    assert.equal(cross.status, 401);
+    // The page and its files hold nothing: the cookie alone loads them.
+    assert.equal((await http(port, 'GET', '/', { host, cookie })).status, 200);
+    assert.equal((await http(port, 'GET', '/app.js', { host, cookie })).status, 200);
   });
 
   it('refuses a Host that is not its address (DNS rebinding) and a foreign Origin', async () => {
-    const { cookie, csrf } = await login();
-    const rebound = await http(port, 'GET', '/v1/containers', { host: `evil.example:${port}`, cookie });
+    const { cookie: c, key } = await login();
+    const cookie = { cookie: c, 'x-berth-session-key': key };
+    const rebound = await http(port, 'GET', '/v1/containers', { host: `evil.example:${port}`, ...cookie });
     assert.equal(rebound.status, 403);
     assert.match(
       JSON.parse(rebound.body).error.message,
       /^Host: "evil\.example:\d+" is not this dashboard's address/,
     );
-    assert.equal((await http(port, 'GET', '/', { host: '127.0.0.1:1', cookie })).status, 403, 'another port');
     assert.equal(
-      (await http(port, 'GET', '/v1/containers', { host: `localhost:${port}`, cookie })).status,
+      (await http(port, 'GET', '/', { host: '127.0.0.1:1', ...cookie })).status,
+      403,
+      'another port',
+    );
+    assert.equal(
+      (await http(port, 'GET', '/v1/containers', { host: `localhost:${port}`, ...cookie })).status,
       200,
     );
     const foreign = await http(port, 'POST', '/v1/containers/web/stop', {
       host,
-      cookie,
-      'x-berth-csrf': csrf,
+      ...cookie,
       origin: 'http://evil.example',
     });
     assert.equal(foreign.status, 403);
     assert.match(JSON.parse(foreign.body).error.message, /^Origin:/);
-    const same = await http(port, 'GET', '/v1/containers', { host, cookie, origin: `http://${host}` });
+    const same = await http(port, 'GET', '/v1/containers', { host, ...cookie, origin: `http://${host}` });
     assert.equal(same.status, 200);
   });
 
-  it('checks Origin on every WebSocket upgrade, and the session', async () => {
-    const { cookie } = await login();
+  it('checks Origin on every WebSocket upgrade, the session and its key (a protocol entry, not echoed)', async () => {
+    const { cookie, key } = await login();
     const url = `ws://${host}/v1/ws/events`;
-    assert.equal(await upgrade(url, { cookie }), 403, 'no Origin');
-    assert.equal(await upgrade(url, { cookie, origin: 'http://evil.example' }), 403);
-    assert.equal(await upgrade(url, { origin: `http://${host}` }), 401, 'no session');
-    assert.equal(await upgrade(url, { cookie, origin: `http://${host}` }), 'open');
+    const origin = `http://${host}`;
+    const offered = ['berth.session', `berth.session.${key}`];
+    assert.equal(await upgrade(url, { cookie }, offered), 403, 'no Origin');
+    assert.equal(await upgrade(url, { cookie, origin: 'http://evil.example' }, offered), 403);
+    assert.equal(await upgrade(url, { origin }, offered), 401, 'no session');
+    assert.equal(await upgrade(url, { cookie, origin }), 401, 'the cookie alone');
+    assert.equal(await upgrade(url, { cookie, origin }, ['berth.session', 'berth.session.nope']), 401);
+    assert.equal(await upgrade(url, { cookie, origin }, offered), 'open berth.session');
+    // A client that offers only the key entry is answered with no protocol rather than its key.
+    await assert.rejects(upgrade(url, { cookie, origin }, [`berth.session.${key}`]), /no subprotocol/);
+    assert.equal(await upgrade(url, { cookie, origin, 'x-berth-session-key': key }), 'open', 'or the header');
   });
 
   it('says the dashboard is off when it does not listen', async () => {
@@ -249,8 +286,8 @@ describe('dashboard listener', () => {
   });
 
   it('does not mint login URLs for a session; the API socket does', async () => {
-    const { cookie, csrf } = await login();
-    const r = await http(port, 'POST', '/v1/dashboard/login', { host, cookie, 'x-berth-csrf': csrf });
+    const { cookie, key } = await login();
+    const r = await http(port, 'POST', '/v1/dashboard/login', { host, cookie, 'x-berth-session-key': key });
     assert.equal(r.status, 403);
     const app = await api.build(undefined);
     try {
@@ -270,11 +307,12 @@ describe('dashboard listener', () => {
   });
 
   it('ends a session on logout', async () => {
-    const { cookie, csrf } = await login();
-    const out = await http(port, 'POST', '/logout', { host, cookie, 'x-berth-csrf': csrf });
+    const { cookie, key } = await login();
+    const out = await http(port, 'POST', '/logout', { host, cookie, 'x-berth-session-key': key });
     assert.equal(out.status, 204);
     assert.match(String(out.headers['set-cookie']), /Max-Age=0/);
-    assert.equal((await http(port, 'GET', '/v1/containers', { host, cookie })).status, 401);
+    const after = await http(port, 'GET', '/v1/containers', { host, cookie, 'x-berth-session-key': key });
+    assert.equal(after.status, 401);
   });
 
   it('says the page is not built when index.html is missing', async () => {

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DashboardSessions, MAX_LOGIN_TOKENS, MAX_SESSIONS } from '../../../src/api/session.js';
+import {
+  answerProtocol,
+  DashboardSessions,
+  keyFromProtocols,
+  MAX_LOGIN_TOKENS,
+  MAX_SESSIONS,
+} from '../../../src/api/session.js';
 
 describe('dashboard sessions', () => {
   const clock = () => {
@@ -17,7 +23,9 @@ describe('dashboard sessions', () => {
     assert.ok(first);
     assert.equal(s.login(token), undefined, 'used');
     assert.equal(s.get(first.id), first.session);
-    assert.notEqual(first.session.csrf, first.id);
+    assert.match(first.key, /^[A-Za-z0-9_-]{43}$/, 'the key: 256 random bits too');
+    assert.notEqual(first.key, first.id);
+    assert.ok(!JSON.stringify(first.session).includes(first.key), 'the session keeps only its hash');
   });
 
   it('an expired login token is refused, and an expired session ends', () => {
@@ -50,15 +58,29 @@ describe('dashboard sessions', () => {
     assert.ok(s.get(ids[MAX_SESSIONS]));
   });
 
-  it('matches the CSRF token exactly', () => {
+  it('matches the session key exactly, and only its own session', () => {
     const s = new DashboardSessions({ loginTtlMs: 60_000, sessionTtlMs: 60_000 });
     const l = s.login(s.issueLogin().token);
-    assert.ok(l);
-    assert.ok(DashboardSessions.csrfMatches(l.session, l.session.csrf));
-    assert.ok(!DashboardSessions.csrfMatches(l.session, undefined));
-    assert.ok(!DashboardSessions.csrfMatches(l.session, ''));
-    assert.ok(!DashboardSessions.csrfMatches(l.session, `${l.session.csrf}x`));
+    const other = s.login(s.issueLogin().token);
+    assert.ok(l && other);
+    assert.ok(DashboardSessions.keyMatches(l.session, l.key));
+    assert.ok(!DashboardSessions.keyMatches(l.session, undefined));
+    assert.ok(!DashboardSessions.keyMatches(l.session, ''));
+    assert.ok(!DashboardSessions.keyMatches(l.session, `${l.key}x`));
+    assert.ok(!DashboardSessions.keyMatches(l.session, l.id), 'the cookie is not the key');
+    assert.ok(!DashboardSessions.keyMatches(l.session, other.key), "another session's key");
     s.end(l.id);
     assert.equal(s.get(l.id), undefined, 'logged out');
+  });
+
+  it('reads the key from a WebSocket protocol entry and never answers with it', () => {
+    assert.equal(keyFromProtocols('berth.session, berth.session.abc_-1'), 'abc_-1');
+    assert.equal(keyFromProtocols(['berth.session', 'berth.session.k2']), 'k2');
+    assert.equal(keyFromProtocols('berth.session'), undefined);
+    assert.equal(keyFromProtocols('berth.session.'), undefined);
+    assert.equal(keyFromProtocols(undefined), undefined);
+    assert.equal(answerProtocol(new Set(['berth.session.secret', 'berth.session'])), 'berth.session');
+    assert.equal(answerProtocol(new Set(['berth.session.secret'])), false);
+    assert.equal(answerProtocol(new Set(['berth.session.secret', 'chat'])), 'chat');
   });
 });
