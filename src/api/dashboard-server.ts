@@ -20,8 +20,6 @@ export const SESSION_COOKIE = 'berth_session';
 export const KEY_HEADER = 'x-berth-session-key';
 /** Where the login redirect hands the page its key: `/#k=<key>` (a fragment never reaches a server). */
 export const KEY_FRAGMENT = 'k';
-/** Routes of the session itself, beside /v1: they need the key too. */
-const SESSION_ROUTES = new Set(['/session', '/logout']);
 
 /** Sent with every answer of the dashboard listener (src/api/README.md says why each). */
 const SECURITY_HEADERS: Record<string, string> = {
@@ -232,8 +230,9 @@ export class DashboardServer {
         `Origin: ${JSON.stringify(origin ?? '')} is not this dashboard's origin${upgrade ? ' (required on a WebSocket)' : ''}`,
       );
     }
-    const path = req.url.split('?')[0] ?? '';
-    if (path === '/login') return undefined;
+    // By the route Fastify matched, not the raw URL: the router decodes (`/%761/…` is `/v1/…`).
+    const route = routeOf(req);
+    if (route === '/login') return undefined;
     const session = this.sessions?.get(cookieOf(req, SESSION_COOKIE));
     if (!session) {
       return new UnauthenticatedError(
@@ -257,7 +256,7 @@ export class DashboardServer {
         );
       }
     }
-    if (path === '/v1/dashboard/login') {
+    if (route === '/v1/dashboard/login') {
       return new PermissionDeniedError(
         'dashboard: login URLs are made over the API socket (berth dashboard-url)',
       );
@@ -299,12 +298,19 @@ export class DashboardServer {
 
 const sessions = new WeakMap<FastifyRequest, Session>();
 
-/** The page or one of its files: a GET outside /v1 and the session's routes. */
+/** The route Fastify matched (its pattern), or undefined when none did (the not-found answer). */
+function routeOf(req: FastifyRequest): string | undefined {
+  return req.routeOptions.url;
+}
+
+/**
+ * The page or one of its files (the `/` and `/*` routes): all the cookie alone
+ * may load. Decided by the matched route, so no spelling of a URL reaches an
+ * API route as a page; a URL no route matched needs the key too.
+ */
 function isPage(req: FastifyRequest): boolean {
-  const path = req.url.split('?')[0] ?? '';
-  return (
-    (req.method === 'GET' || req.method === 'HEAD') && !path.startsWith('/v1/') && !SESSION_ROUTES.has(path)
-  );
+  const route = routeOf(req);
+  return (req.method === 'GET' || req.method === 'HEAD') && (route === '/' || route === '/*');
 }
 
 /** The session the onRequest hook found (every route but /login runs after it). */

@@ -206,9 +206,9 @@ describe('the dashboard session key in Chromium', { concurrency: false }, () => 
     assert.ok(cookie && key);
     await page.getByRole('button', { name: 'Log out' }).click();
     // Reloaded without a session: the agent's own page saying how to log in.
-    await page.waitForFunction(`document.body.textContent.includes('berth dashboard-url')`, undefined, {
-      timeout: 5000,
-    });
+    // (A locator, not waitForFunction: the page's CSP forbids the eval that one uses.)
+    await page.locator('h1', { hasText: 'Log in to the berth dashboard' }).waitFor({ timeout: 10_000 });
+    assert.match((await page.textContent('body')) ?? '', /berth dashboard-url/);
     assert.equal(await inPage(page, `localStorage.getItem('${KEY_ITEM}')`), null);
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(

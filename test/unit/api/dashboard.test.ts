@@ -190,6 +190,11 @@ describe('dashboard listener', () => {
       assert.equal(wrong.status, 401, `${method} ${path} with a wrong key`);
       assert.doesNotMatch(wrong.body, /nope/, 'a given key is not echoed');
     }
+    // Decided by the route the router matched, not the URL's spelling: the router decodes.
+    for (const spelled of ['/%761/containers', '/v1/%63ontainers', '/%73ession']) {
+      const r = await http(port, 'GET', spelled, { host, cookie });
+      assert.equal(r.status, 401, `${spelled}: ${r.body}`);
+    }
     const oldCsrf = await http(port, 'POST', '/v1/containers/web/stop', {
       host,
       cookie,
@@ -289,6 +294,12 @@ describe('dashboard listener', () => {
     const { cookie, key } = await login();
     const r = await http(port, 'POST', '/v1/dashboard/login', { host, cookie, 'x-berth-session-key': key });
     assert.equal(r.status, 403);
+    const spelled = await http(port, 'POST', '/v1/dashboard/%6cogin', {
+      host,
+      cookie,
+      'x-berth-session-key': key,
+    });
+    assert.equal(spelled.status, 403, spelled.body);
     const app = await api.build(undefined);
     try {
       api.setDashboardLogin(() => dash.loginUrl());
