@@ -17,6 +17,13 @@ export class ApiError extends Error {
   }
 }
 
+let unauthenticated: (() => void) | undefined;
+
+/** Called on every 401 from the agent (the session ended, or its cookie and key no longer agree). */
+export function whenUnauthenticated(fn: () => void): void {
+  unauthenticated = fn;
+}
+
 /** The headers every call carries: the session key, when this origin holds one. */
 function authHeaders(): Record<string, string> {
   const key = sessionKey();
@@ -38,6 +45,7 @@ export async function logout(): Promise<void> {
 }
 
 async function errorOf(r: Response): Promise<ApiError> {
+  if (r.status === 401) unauthenticated?.();
   let code = r.status === 401 ? 'Unauthenticated' : 'Internal';
   let message = `${r.status} ${r.statusText}`;
   let field: string | undefined;

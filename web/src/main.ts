@@ -6,7 +6,7 @@
  */
 import 'uplot/dist/uPlot.min.css';
 import '../app.css';
-import { ApiError, logout, startSession } from './api.js';
+import { ApiError, logout, startSession, whenUnauthenticated } from './api.js';
 import { fill, h } from './dom.js';
 import { sessionKey, takeKeyFromFragment } from './session-key.js';
 import { Store } from './store.js';
@@ -62,6 +62,9 @@ function loginNeeded(content: HTMLElement, why: string): void {
     ),
   );
 }
+
+const SESSION_ENDED =
+  'The session has ended (it expired, was logged out, or the agent restarted), or this page holds the key of another session.';
 
 async function main(): Promise<void> {
   // Before anything reads the hash as a route: a login redirect's `#k=KEY` leaves the address bar here.
@@ -126,7 +129,7 @@ async function main(): Promise<void> {
     loginNeeded(
       content,
       err instanceof ApiError && err.status === 401
-        ? 'The session has ended (it expired, was logged out, or the agent restarted), or this page holds the key of another session.'
+        ? SESSION_ENDED
         : `The agent did not answer: ${err instanceof Error ? err.message : String(err)}.`,
     );
     return;
@@ -157,6 +160,33 @@ async function main(): Promise<void> {
   };
   window.addEventListener('hashchange', show);
   show();
+  // A 401 once the page runs: the session may have ended (logout in another tab, expiry, a restart).
+  // Another tab's login replaces the cookie a moment before it stores the new key, so ask again a
+  // second later before saying so; then stop everything rather than retry for nothing.
+  let checking = false;
+  whenUnauthenticated(() => {
+    if (checking) return;
+    checking = true;
+    window.setTimeout(() => {
+      startSession().then(
+        () => {
+          checking = false;
+        },
+        (err: unknown) => {
+          if (!(err instanceof ApiError && err.status === 401)) {
+            checking = false;
+            return;
+          }
+          window.removeEventListener('hashchange', show);
+          cleanup();
+          store.stop();
+          logoutButton.hidden = true;
+          streamDot.className = 'stream-dot down';
+          loginNeeded(content, SESSION_ENDED);
+        },
+      );
+    }, 1000);
+  });
   // The first view with data: what the load-time figure measures (performance mark, data-ready).
   await listed;
   requestAnimationFrame(() => {

@@ -6,7 +6,7 @@
  */
 import { get } from './api.js';
 import type { Container, EventEnvelope, StatsMessage } from './types.js';
-import { openStream, type StreamState } from './ws.js';
+import { openStream, type Stream, type StreamState } from './ws.js';
 
 /** Events the page keeps for the events view. */
 export const EVENTS_KEPT = 500;
@@ -19,12 +19,13 @@ export class Store {
   stats: StatsMessage | undefined;
   streamState: Record<'events' | 'stats', StreamState> = { events: 'connecting', stats: 'connecting' };
   private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly streams: Stream[] = [];
   private refreshing: Promise<void> | undefined;
   private again = false;
 
   /** Opens the streams; the container list is read when the events stream opens (and reopens). */
   start(): void {
-    openStream(
+    const events = openStream(
       '/v1/ws/events',
       (data) => {
         const env = data as EventEnvelope;
@@ -41,7 +42,7 @@ export class Store {
         this.emit('status');
       },
     );
-    openStream(
+    const stats = openStream(
       '/v1/ws/stats?interval=1s',
       (data) => {
         const m = data as StatsMessage;
@@ -54,6 +55,12 @@ export class Store {
         this.emit('status');
       },
     );
+    this.streams.push(events, stats);
+  }
+
+  /** Closes the streams for good (the session ended). */
+  stop(): void {
+    for (const s of this.streams.splice(0)) s.close();
   }
 
   /** Re-reads the container list; calls made while one runs coalesce into one more. */

@@ -6,7 +6,8 @@
  * another port of 127.0.0.1 (a real server, run as any local user could) gets
  * nothing from the dashboard when replayed; no answer or frame the browser
  * got and no line the agent logged holds the key; a page without the key
- * says to run `berth dashboard-url`; logging out forgets it.
+ * says to run `berth dashboard-url`, and so does one whose session ends
+ * meanwhile; logging out forgets it.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +30,22 @@ function replay(base: string, method: string, path: string, cookie: string): Pro
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A request with the cookie and the key, as the page sends them. */
+function send(base: string, method: string, path: string, cookie: string, key: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${base}${path}`,
+      { method, headers: { cookie, 'x-berth-session-key': key } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -198,6 +215,24 @@ describe('the dashboard session key in Chromium', { concurrency: false }, () => 
     await bare.page.close();
   });
 
+  test('a page whose session ends meanwhile (logged out elsewhere) says so and stops its streams', async () => {
+    const { page } = await f.open('#/containers');
+    await page.waitForSelector('body[data-ready]');
+    await page.waitForSelector('.stream-dot.ok', { timeout: 10_000 });
+    const key = (await inPage<string | null>(page, `localStorage.getItem('${KEY_ITEM}')`)) ?? '';
+    const cookie = (await f.browser.context.cookies(f.base)).find((c) => c.name === 'berth_session');
+    assert.ok(cookie && key);
+    assert.equal(await send(f.base, 'POST', '/logout', `berth_session=${cookie.value}`, key), 204);
+    // The next API call of the page (the agent view reads /v1/info) meets the ended session.
+    await page.click('nav a[data-nav="agent"]');
+    const message = page.locator('[data-login-needed]');
+    await message.waitFor({ timeout: 10_000 });
+    assert.match((await message.textContent()) ?? '', /The session has ended/);
+    assert.match((await page.textContent('main')) ?? '', /berth dashboard-url/);
+    assert.ok(await page.locator('.stream-dot.down').count(), 'the streams are closed');
+    await page.close();
+  });
+
   test('Log out ends the session and forgets the key', async () => {
     const { page } = await f.open('#/containers');
     await page.waitForSelector('body[data-ready]');
@@ -210,18 +245,7 @@ describe('the dashboard session key in Chromium', { concurrency: false }, () => 
     await page.locator('h1', { hasText: 'Log in to the berth dashboard' }).waitFor({ timeout: 10_000 });
     assert.match((await page.textContent('body')) ?? '', /berth dashboard-url/);
     assert.equal(await inPage(page, `localStorage.getItem('${KEY_ITEM}')`), null);
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = request(
-        `${f.base}/v1/version`,
-        { headers: { cookie: `berth_session=${cookie.value}`, 'x-berth-session-key': key } },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
+    const status = await send(f.base, 'GET', '/v1/version', `berth_session=${cookie.value}`, key);
     assert.equal(status, 401, 'the session is over on the agent');
     await page.close();
   });
