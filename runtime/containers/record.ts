@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-file.js';
+import { KeyedMutex } from '../base/keyed-mutex.js';
 import type { Logger } from '../base/log.js';
 import type { HealthLogEntry } from '../health/types.js';
 import type { NetworkAttachment } from '../network/types.js';
@@ -120,7 +121,24 @@ export function generateName(taken: (n: string) => boolean): string {
   return `berth_${randomBytes(4).toString('hex')}`;
 }
 
+/** A record directory being removed (renamed aside first). */
+const TOMBSTONE = '.removed-';
+
+/** How many removed ids the store remembers to refuse late saves for (a few hundred bytes each). */
+const REMEMBERED_REMOVALS = 4096;
+
+/**
+ * Each record in `<dir>/<id>/container.json`. Saves and the delete of one id
+ * are serialised, and a save that arrives after the delete (a health status
+ * or an exit landing while `rm` runs: they save without the container's
+ * lock) is dropped: otherwise it races the recursive removal (ENOTEMPTY on
+ * the final rmdir, which left the container stuck in `removing`) or brings
+ * the directory back as a ghost record for the next start.
+ */
 export class RecordStore {
+  private readonly io = new KeyedMutex();
+  private readonly removed = new Set<string>();
+
   constructor(
     private readonly dir: string,
     private readonly logger?: Logger,
@@ -131,10 +149,17 @@ export class RecordStore {
   }
 
   async save(rec: ContainerRecord): Promise<void> {
-    const d = this.pathOf(rec.id);
-    await mkdir(d, { recursive: true, mode: 0o700 });
-    const versioned = { ...rec, schemaVersion: CONTAINER_RECORD_VERSION };
-    await writeFileAtomic(join(d, 'container.json'), JSON.stringify(versioned, null, 1), { mode: 0o600 });
+    // Copied now: the caller may change the record while an earlier save of it runs.
+    const text = JSON.stringify({ ...rec, schemaVersion: CONTAINER_RECORD_VERSION }, null, 1);
+    await this.io.run(rec.id, async () => {
+      if (this.removed.has(rec.id)) {
+        this.logger?.debug({ id: rec.id }, 'record save after its removal dropped');
+        return;
+      }
+      const d = this.pathOf(rec.id);
+      await mkdir(d, { recursive: true, mode: 0o700 });
+      await writeFileAtomic(join(d, 'container.json'), text, { mode: 0o600 });
+    });
   }
 
   async loadAll(): Promise<ContainerRecord[]> {
@@ -149,6 +174,13 @@ export class RecordStore {
     }
     const out: ContainerRecord[] = [];
     for (const id of ids) {
+      if (id.startsWith(TOMBSTONE)) {
+        // A removal an earlier run did not finish: the container is gone, its files go now.
+        await rm(join(this.dir, id), { recursive: true, force: true }).catch((err: unknown) =>
+          this.logger?.warn({ err, dir: id }, 'leftover of a removed container not deleted'),
+        );
+        continue;
+      }
       let text: string;
       try {
         text = await readFile(join(this.dir, id, 'container.json'), 'utf8');
@@ -168,6 +200,22 @@ export class RecordStore {
   }
 
   async delete(id: string): Promise<void> {
-    await rm(this.pathOf(id), { recursive: true, force: true });
+    await this.io.run(id, async () => {
+      this.removed.add(id);
+      if (this.removed.size > REMEMBERED_REMOVALS) {
+        const oldest = this.removed.values().next().value;
+        if (oldest !== undefined) this.removed.delete(oldest);
+      }
+      // Others write into the directory by path too (conmon's log, the log rotation): moved aside
+      // first, in one rename, a late writer gets ENOENT instead of a file that fails rm's final
+      // rmdir (ENOTEMPTY) or outlives it. A crash between the two leaves a tombstone loadAll clears.
+      const tomb = join(this.dir, `${TOMBSTONE}${id}`);
+      try {
+        await rename(this.pathOf(id), tomb);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      await rm(tomb, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    });
   }
 }

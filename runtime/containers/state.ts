@@ -9,7 +9,8 @@ import type { ContainerState } from '../types.js';
  *   created ──start──► running ──exit──► exited ──schedule-restart──► restarting
  *      ▲                  ▲                │  ▲                          │
  *      └─ start-failed    └──────start─────┘  └──cancel-restart / exit───┘
- *   any state but removing ──remove──► removing (then the record is gone)
+ *   any state ──remove──► removing (then the record is gone; from removing: a
+ *   removal that failed half-way is tried again rather than leaving the name taken)
  *
  * `adopt` is live restore finding the container running in the OCI runtime
  * (also one whose start an earlier agent did not record).
@@ -57,7 +58,7 @@ export const TRANSITIONS: Readonly<
   // Never entered by berth's own runtime (no pause; no dead state): only removal leaves them.
   paused: { ...REMOVE },
   dead: { ...REMOVE },
-  removing: {},
+  removing: { ...REMOVE },
 };
 
 /** Thrown for a transition the table does not allow; nothing was changed. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -57,6 +57,47 @@ describe('container records: schema version', () => {
     assert.equal(onDisk.schemaVersion, CONTAINER_RECORD_VERSION);
     const [back] = await store.loadAll();
     assert.deepEqual(back, { ...raw, schemaVersion: CONTAINER_RECORD_VERSION });
+  });
+
+  it('saves racing a delete (a health status landing during rm) neither fail it nor bring the record back', async () => {
+    const root = join(dir, 'race');
+    const raw = JSON.parse(await readFile(join(FIXTURES, 'container-v0-exited.json'), 'utf8'));
+    const store = new RecordStore(root);
+    await store.save(raw);
+    // Saves in flight before and after the delete, unawaited as the health watcher's are.
+    const saves = Array.from({ length: 20 }, (_, i) => store.save({ ...raw, restartCount: i }));
+    const removal = store.delete(raw.id);
+    const late = Array.from({ length: 20 }, () => store.save(raw));
+    await Promise.all([...saves, removal, ...late]);
+    assert.deepEqual(await store.loadAll(), []);
+    await assert.rejects(readFile(join(root, raw.id, 'container.json')), { code: 'ENOENT' });
+  });
+
+  it('a file another writer puts in the directory while it is removed does not fail the delete', async () => {
+    const root = join(dir, 'writer');
+    const raw = JSON.parse(await readFile(join(FIXTURES, 'container-v0-exited.json'), 'utf8'));
+    const store = new RecordStore(root);
+    await store.save(raw);
+    const d = join(root, raw.id);
+    let stop = false;
+    // conmon's log or exit file, or a log rotation, writing as rm walks the directory (bounded: 2,000 files).
+    const writer = (async () => {
+      for (let i = 0; i < 2000 && !stop; i++) await writeFile(join(d, `f${i}`), 'x').catch(() => undefined);
+    })();
+    await new Promise((r) => setTimeout(r, 5));
+    await store.delete(raw.id).finally(() => {
+      stop = true;
+    });
+    await writer;
+    assert.deepEqual(await readdir(root), [], 'nothing of the container is left, nor brought back');
+  });
+
+  it('a removal cut short by a crash (its directory moved aside) is finished by the next load', async () => {
+    const root = join(dir, 'tomb');
+    await mkdir(join(root, '.removed-abc'), { recursive: true });
+    await writeFile(join(root, '.removed-abc', 'container.json'), '{}');
+    assert.deepEqual(await new RecordStore(root).loadAll(), []);
+    assert.deepEqual(await readdir(root), []);
   });
 
   it('a record from a newer release, a broken one and a dir without one are skipped; the first two are logged', async () => {

@@ -56,7 +56,7 @@ const EXPECTED: Record<ContainerState, Partial<Record<LifecycleEvent, ContainerS
   },
   paused: { remove: 'removing' },
   dead: { remove: 'removing' },
-  removing: {},
+  removing: { remove: 'removing' },
 };
 
 describe('container state machine', () => {
@@ -105,7 +105,7 @@ describe('container state machine', () => {
     const { logger } = recordingLogger();
     assert.throws(
       () => transition({ id: 'c'.repeat(64), state: 'removing' }, 'start', logger),
-      /start is not allowed in state removing \(allowed: none\)/,
+      /start is not allowed in state removing \(allowed: remove\)/,
     );
     assert.throws(
       () => transition({ id: 'c'.repeat(64), state: 'created' }, 'schedule-restart', logger),
