@@ -14,6 +14,7 @@ import type { Logger } from '../../runtime/base/log.js';
 import { bodiless, documented, errorBody, NoContent, NoQuery, responses } from './schemas.js';
 import type { ApiServer, TlsMaterial } from './server.js';
 import { DashboardSessions, keyFromProtocols, type Session } from './session.js';
+import { SessionSockets } from './session-sockets.js';
 
 export const SESSION_COOKIE = 'berth_session';
 /** The session key on every API request of the page (on a WebSocket: the `berth.session.<key>` protocol). */
@@ -77,6 +78,7 @@ export function defaultWebDir(): string {
 export class DashboardServer {
   private app: FastifyInstance | undefined;
   private sessions: DashboardSessions | undefined;
+  private sockets: SessionSockets<Session> | undefined;
   private readonly hosts = new Set<string>();
   private readonly origins = new Set<string>();
   private base = '';
@@ -89,7 +91,9 @@ export class DashboardServer {
   ) {}
 
   async listen(opts: DashboardListenOptions): Promise<void> {
-    this.sessions = new DashboardSessions({ loginTtlMs: opts.loginTtlMs, sessionTtlMs: opts.sessionTtlMs });
+    const live = new DashboardSessions({ loginTtlMs: opts.loginTtlMs, sessionTtlMs: opts.sessionTtlMs });
+    this.sessions = live;
+    this.sockets = new SessionSockets((s) => live.isLive(s));
     this.secure = opts.tls !== undefined;
     this.webDir = resolve(opts.webDir);
     const app = await this.api.build(undefined, opts.tls, undefined, (a) => this.install(a));
@@ -100,6 +104,7 @@ export class DashboardServer {
       throw err;
     }
     this.app = app;
+    this.sockets?.start();
     const addr = app.server.address();
     const port = addr && typeof addr === 'object' ? addr.port : opts.port;
     const scheme = this.secure ? 'https' : 'http';
@@ -129,6 +134,7 @@ export class DashboardServer {
   }
 
   async close(): Promise<void> {
+    this.sockets?.stop();
     await this.app?.close();
     this.app = undefined;
   }
@@ -195,7 +201,9 @@ export class DashboardServer {
       bodiless({ querystring: NoQuery, response: responses({ 204: NoContent }) }),
       async (req, reply) => {
         const id = cookieOf(req, SESSION_COOKIE);
-        if (id) this.sessions?.end(id);
+        const ended = id ? this.sessions?.end(id) : undefined;
+        // Its streams (and any exec) end with it, in this tab and every other.
+        if (ended) this.sockets?.close(ended);
         reply.header('set-cookie', this.cookie('', 0));
         reply.code(204);
       },
@@ -262,6 +270,7 @@ export class DashboardServer {
       );
     }
     sessions.set(req, session);
+    if (upgrade) this.sockets?.add(session, req.raw.socket);
     return undefined;
   }
 

@@ -84,8 +84,19 @@ export class DashboardSessions {
     return s;
   }
 
-  end(id: string): void {
-    this.sessions.delete(key(id));
+  /** Ends the session of a cookie value; the session it was, if it lived. */
+  end(id: string): Session | undefined {
+    const k = key(id);
+    const s = this.sessions.get(k);
+    this.sessions.delete(k);
+    return s;
+  }
+
+  /** Whether a session still lives: not expired, not dropped for a newer one, not ended. */
+  isLive(session: Session): boolean {
+    if (session.expiresAt <= this.now()) return false;
+    for (const s of this.sessions.values()) if (s === session) return true;
+    return false;
   }
 
   /** Whether `given` is the session's key (constant time: equal-length digests compared). */

@@ -18,6 +18,7 @@ import { logsView } from './views/logs.js';
 import { projectsView } from './views/projects.js';
 import { servicesView } from './views/services.js';
 import type { View } from './views/view.js';
+import { whenStreamDropped } from './ws.js';
 
 const NAV: Array<[string, string]> = [
   ['containers', 'Containers'],
@@ -160,11 +161,11 @@ async function main(): Promise<void> {
   };
   window.addEventListener('hashchange', show);
   show();
-  // A 401 once the page runs: the session may have ended (logout in another tab, expiry, a restart).
-  // Another tab's login replaces the cookie a moment before it stores the new key, so ask again a
-  // second later before saying so; then stop everything rather than retry for nothing.
+  // A 401 or a dropped stream once the page runs: the session may have ended (logout in another
+  // tab, expiry, a restart). Another tab's login replaces the cookie a moment before it stores the
+  // new key, so ask a second later before saying so; then stop everything rather than retry for nothing.
   let checking = false;
-  whenUnauthenticated(() => {
+  const checkSession = () => {
     if (checking) return;
     checking = true;
     window.setTimeout(() => {
@@ -186,7 +187,9 @@ async function main(): Promise<void> {
         },
       );
     }, 1000);
-  });
+  };
+  whenUnauthenticated(checkSession);
+  whenStreamDropped(checkSession);
   // The first view with data: what the load-time figure measures (performance mark, data-ready).
   await listed;
   requestAnimationFrame(() => {

@@ -14,6 +14,17 @@ export interface Stream {
   close(): void;
 }
 
+let dropped: (() => void) | undefined;
+
+/**
+ * Called whenever a stream drops on its own: its session may have ended (the
+ * agent closes a session's streams when it does, and a browser does not tell
+ * a page why a WebSocket was refused), so the page asks (main.ts).
+ */
+export function whenStreamDropped(fn: () => void): void {
+  dropped = fn;
+}
+
 export function openStream(
   path: string | (() => string),
   onMessage: (data: unknown) => void,
@@ -53,6 +64,7 @@ export function openStream(
         return;
       }
       onState('closed', ev.reason || `closed (${ev.code})`);
+      dropped?.();
       timer = window.setTimeout(connect, delay);
       delay = Math.min(delay * 2, 10_000);
     };

@@ -215,7 +215,7 @@ describe('the dashboard session key in Chromium', { concurrency: false }, () => 
     await bare.page.close();
   });
 
-  test('a page whose session ends meanwhile (logged out elsewhere) says so and stops its streams', async () => {
+  test('a page whose session ends meanwhile (logged out elsewhere) loses its streams, says so and stops', async () => {
     const { page } = await f.open('#/containers');
     await page.waitForSelector('body[data-ready]');
     await page.waitForSelector('.stream-dot.ok', { timeout: 10_000 });
@@ -223,13 +223,18 @@ describe('the dashboard session key in Chromium', { concurrency: false }, () => 
     const cookie = (await f.browser.context.cookies(f.base)).find((c) => c.name === 'berth_session');
     assert.ok(cookie && key);
     assert.equal(await send(f.base, 'POST', '/logout', `berth_session=${cookie.value}`, key), 204);
-    // The next API call of the page (the agent view reads /v1/info) meets the ended session.
-    await page.click('nav a[data-nav="agent"]');
+    // The agent closes the session's streams; the page asks, and says so without being touched.
     const message = page.locator('[data-login-needed]');
     await message.waitFor({ timeout: 10_000 });
     assert.match((await message.textContent()) ?? '', /The session has ended/);
     assert.match((await page.textContent('main')) ?? '', /berth dashboard-url/);
     assert.ok(await page.locator('.stream-dot.down').count(), 'the streams are closed');
+    // Closed for good: no more attempts at the agent.
+    const attempts: string[] = [];
+    page.on('request', (r) => attempts.push(r.url()));
+    page.on('websocket', (ws) => attempts.push(ws.url()));
+    await page.waitForTimeout(2500);
+    assert.deepEqual(attempts, []);
     await page.close();
   });
 

@@ -317,9 +317,25 @@ describe('dashboard listener', () => {
     }
   });
 
-  it('ends a session on logout', async () => {
+  it('ends a session on logout, and its open streams with it', async () => {
     const { cookie, key } = await login();
+    // An open stream of the session, and one of another session: logout ends only its own.
+    const open = (k: string, c: string) =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(`ws://${host}/v1/ws/events`, ['berth.session', `berth.session.${k}`], {
+          headers: { cookie: c, origin: `http://${host}` },
+        });
+        ws.once('open', () => resolve(ws));
+        ws.once('error', reject);
+      });
+    const mine = await open(key, cookie);
+    const other = await login();
+    const theirs = await open(other.key, other.cookie);
+    const closed = new Promise<void>((resolve) => mine.once('close', () => resolve()));
     const out = await http(port, 'POST', '/logout', { host, cookie, 'x-berth-session-key': key });
+    await closed;
+    assert.equal(theirs.readyState, WebSocket.OPEN, "another session's stream stays");
+    theirs.close();
     assert.equal(out.status, 204);
     assert.match(String(out.headers['set-cookie']), /Max-Age=0/);
     const after = await http(port, 'GET', '/v1/containers', { host, cookie, 'x-berth-session-key': key });

@@ -42,7 +42,9 @@ describe('dashboard sessions', () => {
     assert.ok(ok);
     c.advance(119_999);
     assert.ok(s.get(ok.id));
+    assert.ok(s.isLive(ok.session));
     c.advance(1);
+    assert.ok(!s.isLive(ok.session), 'expired');
     assert.equal(s.get(ok.id), undefined, 'session over');
     assert.equal(s.login(fresh), undefined);
   });
@@ -55,6 +57,7 @@ describe('dashboard sessions', () => {
     const ids: string[] = [];
     for (let i = 0; i < MAX_SESSIONS + 1; i++) ids.push(s.login(s.issueLogin().token)?.id ?? '');
     assert.equal(s.get(ids[0]), undefined);
+    assert.equal(s.end(ids[0] ?? ''), undefined, 'dropped, so not live either');
     assert.ok(s.get(ids[MAX_SESSIONS]));
   });
 
@@ -69,8 +72,11 @@ describe('dashboard sessions', () => {
     assert.ok(!DashboardSessions.keyMatches(l.session, `${l.key}x`));
     assert.ok(!DashboardSessions.keyMatches(l.session, l.id), 'the cookie is not the key');
     assert.ok(!DashboardSessions.keyMatches(l.session, other.key), "another session's key");
-    s.end(l.id);
+    assert.ok(s.isLive(l.session));
+    assert.equal(s.end(l.id), l.session);
     assert.equal(s.get(l.id), undefined, 'logged out');
+    assert.ok(!s.isLive(l.session));
+    assert.equal(s.end(l.id), undefined, 'ended already');
   });
 
   it('reads the key from a WebSocket protocol entry and never answers with it', () => {
