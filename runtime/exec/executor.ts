@@ -15,6 +15,7 @@ import type { ExecIO } from '../runtime.js';
 import { conmonArgs, launchConmon } from './conmon.js';
 import { runExec } from './exec-process.js';
 import { ExitWatcher } from './exit-watch.js';
+import { type LogControl, openLogControl } from './log-control.js';
 import { MonitorProbe, readPid } from './monitor.js';
 import { RuncClient, runtimeError, startThroughFifo } from './runc.js';
 import { normalizeSignal } from './signals.js';
@@ -28,7 +29,11 @@ export interface ConmonExecutorOptions {
   stateDir: string;
   conmonPath: string;
   logger: Logger;
-  /** Bytes; conmon starts a new log file when the current one would exceed it. */
+  /**
+   * Bytes; conmon itself replaces the log file by a new one when it would
+   * exceed this, keeping no old file. The agent leaves it unset and rotates
+   * through `openLogControl` (log-rotator.ts) instead.
+   */
   logSizeMax?: number;
   /** How often `wait` re-checks the exit file when no fs event arrived (ms). */
   pollIntervalMs?: number;
@@ -143,6 +148,18 @@ export class ConmonExecutor implements ExecutorPort {
     return readMeta(this.layout, id, (err) =>
       this.log.warn({ err, id }, 'exec: meta.json of a newer berth not read; asking the OCI runtime'),
     );
+  }
+
+  /**
+   * The writing end of the container's conmon control FIFO (`<bundle>/ctl`,
+   * log-control.ts), or undefined when its conmon is gone or the bundle has
+   * none. Works for containers an earlier agent started (live restore): the
+   * bundle dir is in meta.json.
+   */
+  async openLogControl(id: string): Promise<LogControl | undefined> {
+    checkId(id);
+    const bundleDir = (await this.meta(id))?.bundleDir ?? (await this.runc.state(id))?.bundle;
+    return bundleDir === undefined ? undefined : openLogControl(bundleDir);
   }
 
   async kill(id: string, signal: string): Promise<void> {

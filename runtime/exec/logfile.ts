@@ -41,19 +41,31 @@ export class K8sLogReader implements LogPort {
 
   private async *generate(logPath: string, query: LogQuery, filter: Filter): AsyncGenerator<LogLine> {
     const signal = query.signal;
-    let file = await openLog(logPath);
-    const st0 = await file.stat();
-    let ino = st0.ino;
+    // The file at the path, then the one berth's rotation kept (`.1`, log-rotator.ts), opened in
+    // that order: a rotation between the two opens shows as the same inode twice, never as a gap.
+    const atPath = await openOptional(logPath);
+    let older = await openOptional(`${logPath}.1`);
+    if (atPath && older && (await older.stat()).ino === (await atPath.stat()).ino) {
+      await older.close();
+      older = undefined;
+    }
+    // No file at the path: between a rotation's rename and conmon's new file, or an exited container
+    // rotated by the rename alone; `.1` is all there is (following picks up the new file when it appears).
+    let file: FileHandle;
+    if (atPath) file = atPath;
+    else if (older) {
+      file = older;
+      older = undefined;
+    } else throw new NotFoundError(`log file ${logPath} does not exist`);
+    let ino = (await file.stat()).ino;
     const tail = query.tail;
-    // --tail N: start where the last N lines begin, found from the end of the
-    // file, instead of reading (and holding) everything before them.
-    let pos = tail === undefined ? 0 : await tailStart(file, st0.size, tail, filter);
+    let pos = 0;
     let carry: Buffer = Buffer.alloc(0);
     const asm = new LineAssembler();
     const ring: LogLine[] = [];
     const buf = Buffer.alloc(CHUNK);
 
-    /** Reads one chunk at `pos`: the lines that pass the filter, or undefined at EOF. */
+    /** Reads one chunk of `file` at `pos`: the lines that pass the filter, or undefined at EOF. */
     const readChunk = async (): Promise<LogLine[] | undefined> => {
       const { bytesRead } = await file.read(buf, 0, CHUNK, pos);
       if (bytesRead === 0) return undefined;
@@ -80,23 +92,38 @@ export class K8sLogReader implements LogPort {
       return out;
     };
 
+    const current = file;
+    const sources = older ? [older, current] : [current];
     try {
-      // Chunk by chunk: memory holds one chunk's lines (or the last `tail`), never the file.
-      for (;;) {
-        const chunk = await readChunk();
-        const lines = chunk ?? (query.follow ? [] : asm.flush().filter((l) => filter.keep(l)));
-        for (const line of lines) {
-          if (tail === undefined) {
-            if (filter.pastUntil(line)) return;
-            yield line;
-          } else {
-            ring.push(line);
-            // Trimmed in batches: a shift per line is quadratic for a large tail.
-            if (ring.length >= 2 * tail + 1024) ring.splice(0, ring.length - tail);
+      for (const [i, src] of sources.entries()) {
+        const last = i === sources.length - 1;
+        file = src;
+        // --tail N: start where the last N lines of each file begin, found from its end, instead of
+        // reading (and holding) everything before them; the ring keeps the last N of both.
+        pos = tail === undefined ? 0 : await tailStart(src, (await src.stat()).size, tail, filter);
+        carry = Buffer.alloc(0);
+        // A line conmon cut at the rotation continues at the new file's start; read from later
+        // than that, what `.1` left open is a line of its own.
+        const cut = i > 0 && pos > 0 ? asm.flush().filter((l) => filter.keep(l)) : [];
+        // Chunk by chunk: memory holds one chunk's lines (or the last `tail`), never the file.
+        for (let first = true; ; first = false) {
+          const chunk = await readChunk();
+          const flushed = !chunk && last && !query.follow ? asm.flush().filter((l) => filter.keep(l)) : [];
+          const lines = [...(first ? cut : []), ...(chunk ?? flushed)];
+          for (const line of lines) {
+            if (tail === undefined) {
+              if (filter.pastUntil(line)) return;
+              yield line;
+            } else {
+              ring.push(line);
+              // Trimmed in batches: a shift per line is quadratic for a large tail.
+              if (ring.length >= 2 * tail + 1024) ring.splice(0, ring.length - tail);
+            }
           }
+          if (!chunk) break;
         }
-        if (!chunk) break;
       }
+      file = current;
       for (const line of tail === undefined ? [] : ring.slice(Math.max(0, ring.length - tail))) {
         if (filter.pastUntil(line)) return;
         yield line;
@@ -148,6 +175,7 @@ export class K8sLogReader implements LogPort {
       }
     } finally {
       await file.close();
+      if (older && older !== file) await older.close();
     }
   }
 }
@@ -260,6 +288,16 @@ async function openLog(path: string): Promise<FileHandle> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new NotFoundError(`log file ${path} does not exist`, { cause: err });
     }
+    throw err;
+  }
+}
+
+/** The file at `path`, or undefined when there is none. */
+async function openOptional(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
 }

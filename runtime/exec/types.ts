@@ -1,4 +1,5 @@
 import type { ExecIO, LogLine, LogQuery } from '../runtime.js';
+import type { LogControl } from './log-control.js';
 
 /**
  * The exec area's contracts with the container manager. Lifecycle of one
@@ -37,6 +38,8 @@ export interface ExecutorPort {
    * init waits); the caller deletes or starts it.
    */
   adopt(id: string): Promise<AdoptResult>;
+  /** The monitor's log control (log-control.ts), undefined when the monitor is gone; for log rotation. */
+  openLogControl?(id: string): Promise<LogControl | undefined>;
 }
 
 /** How a container's init ended, as the monitor recorded it. */

@@ -31,6 +31,8 @@ export async function createLogShipping(deps: {
   source: ContainerSource;
   stateDir: string;
   logger?: Logger;
+  /** Told the offset each read of a container's log reached (berth's log rotation looks then). */
+  onRead?: (containerId: string, offset: number) => void;
 }): Promise<LogShipping> {
   const c = deps.config;
   const positions = await FilePositionStore.open(
@@ -80,6 +82,7 @@ export async function createLogShipping(deps: {
     spoolDir: c.spoolDir ?? join(deps.stateDir, 'logs', 'spool'),
     options: c,
     logger: deps.logger,
+    ...(deps.onRead ? { onRead: deps.onRead } : {}),
   });
   return {
     pipeline,
@@ -102,7 +105,8 @@ export function createLogShippingSidecar(deps: {
   source: ContainerSource;
   stateDir: string;
   logger: Logger;
-}): Sidecar {
+  onRead?: (containerId: string, offset: number) => void;
+}): Sidecar & { oldFileShipped(c: { id: string; logPath: string }): Promise<boolean> } {
   let shipping: LogShipping | undefined;
   const servers = deps.config.servers.map((s) => `${s.host}:${s.port}`).join(', ');
   return {
@@ -115,6 +119,8 @@ export function createLogShippingSidecar(deps: {
       await shipping?.stop();
     },
     endpoint: () => `forward ${servers}`,
+    // Until shipping runs, nothing of an old log file is known to be acknowledged: rotation waits.
+    oldFileShipped: async (c) => (shipping ? shipping.pipeline.oldFileShipped(c) : false),
     metrics: { logs: () => (shipping ? logPipelineFamilies(shipping.pipeline.metrics()) : []) },
   };
 }

@@ -16,6 +16,10 @@ export interface LogReaderOptions {
   memoryBufferBytes: number;
   /** The log file's format (tailer.ts); k8s-file when absent. */
   logFormat?: 'k8s-file' | 'json-file' | undefined;
+  /** The old file a rotation keeps (`<path>.1`), read first after a restart (TailerOptions.rotatedPath). */
+  rotatedPath?: string;
+  /** Told the offset read up to after each read (berth's log rotation, pipeline.ts). */
+  onRead?: (containerId: string, offset: number) => void;
 }
 
 /**
@@ -61,6 +65,7 @@ export class LogReader {
       // file bytes), or every poll would overflow into the spool.
       readBytes: Math.max(64 * 1024, Math.min(256 * 1024, Math.floor(opts.memoryBufferBytes / 8))),
       ...(opts.logFormat ? { format: opts.logFormat } : {}),
+      ...(opts.rotatedPath ? { rotatedPath: opts.rotatedPath } : {}),
     });
     if (opts.multiline) {
       for (const s of ['stdout', 'stderr'] as const) {
@@ -134,6 +139,8 @@ export class LogReader {
         if (res.rotated) this.counters.rotations++;
         for (const tl of res.lines) this.onLine(tl);
         more = res.more;
+        const at = this.opts.onRead ? this.tailer.position() : undefined;
+        if (at) this.opts.onRead?.(this.container.id, at.offset);
         if (this.draining && !more) {
           this.flushJoiners(true);
           return;

@@ -44,6 +44,11 @@ export interface LogPipelineDeps {
   spoolDir: string;
   options: LogPipelineOptions;
   logger?: Logger;
+  /**
+   * Called after each read of a container's log with the offset read up to
+   * (berth's log rotation looks at the file then, not only on its timer).
+   */
+  onRead?: (containerId: string, offset: number) => void;
 }
 
 /** What the pipeline exports as metrics (per output: one pipeline has one output). */
@@ -66,6 +71,8 @@ export interface LogPipelineMetrics extends LogCounters {
  */
 export class LogPipeline {
   private readonly logs = new Map<string, ContainerLog>();
+  /** Containers not shipped (label `berth.logs.ship=false`): their old log files are no one's to wait for. */
+  private readonly unshipped = new Set<string>();
   private readonly finished = emptyCounters();
   private informer: ContainerInformer | undefined;
   private readonly defaultTag: ReturnType<typeof compileTag>;
@@ -146,7 +153,9 @@ export class LogPipeline {
   async add(c: ContainerDescriptor): Promise<void> {
     if (this.logs.has(c.id) || !c.logPath) return;
     if (c.labels[LABEL_SHIP] === 'false') {
-      this.deps.logger?.debug({ container: c.name }, 'log shipping disabled by label');
+      if (!this.unshipped.has(c.id))
+        this.deps.logger?.debug({ container: c.name }, 'log shipping disabled by label');
+      this.unshipped.add(c.id);
       return;
     }
     const o = this.deps.options;
@@ -190,6 +199,9 @@ export class LogPipeline {
         retryMinMs: o.retryMinMs,
         retryMaxMs: o.retryMaxMs,
         logFormat: c.logFormat,
+        // berth's own rotation keeps `<path>.1`: a restart resumes there (tailer.ts).
+        ...(c.source === 'berth' ? { rotatedPath: `${c.logPath}.1` } : {}),
+        ...(this.deps.onRead ? { onRead: this.deps.onRead } : {}),
       },
       this.deps.output,
       this.deps.positions,
@@ -201,8 +213,30 @@ export class LogPipeline {
     log.start();
   }
 
+  /**
+   * Whether berth's log rotation may replace `<logPath>.1` (runtime/exec/log-rotator.ts):
+   * true when every record of it is acknowledged (the committed position is on
+   * the file at the path, or at the end of `.1`) or the container is not
+   * shipped; false while the shipper has not caught up, and for a container it
+   * does not follow (yet): waiting is safe, the rotator's cap bounds it.
+   */
+  async oldFileShipped(c: { id: string; logPath: string }): Promise<boolean> {
+    if (this.unshipped.has(c.id)) return true;
+    if (!this.logs.has(c.id)) return false;
+    const pos = this.deps.positions.get(c.logPath);
+    if (!pos) return false;
+    const same = (f: { inode: number; fingerprint: string } | undefined) =>
+      f !== undefined &&
+      f.inode === pos.inode &&
+      (pos.fingerprint === undefined || pos.fingerprint === f.fingerprint);
+    if (same(await fileIdentity(c.logPath))) return true;
+    const old = await fileIdentity(`${c.logPath}.1`);
+    return same(old) && old !== undefined && pos.offset >= old.size;
+  }
+
   /** Ships what is left of a removed container's log, then forgets it. */
   async remove(id: string): Promise<void> {
+    this.unshipped.delete(id);
     const log = this.logs.get(id);
     if (!log) return;
     this.logs.delete(id);

@@ -11,14 +11,17 @@ import type { LogLine } from './record.js';
  * and joins `P` (partial) fragments of a stream with its next entries up to
  * an `F`.
  *
- * Rotation, as conmon 2.1.6 does it when --log-size-max is reached
- * (ctr_logging.c, reopen_k8s_file): it closes its fd, creates `<path>.tmp`
- * (O_TRUNC) and renames it over `<path>`. The old inode is then unlinked but
- * stays readable through the fd we hold, and nothing is written to it any
- * more. So the tailer reads its fd to EOF, notices that the path now names
- * another inode, reads the old fd to EOF once more (writes may have landed
- * between the EOF and the stat) and only then switches to the new file from
- * offset 0. A copy-truncate rotation (same inode, size below our offset) is
+ * Rotation by rename: berth's (runtime/exec/log-rotator.ts: the file is
+ * renamed to `<path>.1`, conmon reopens and creates a new file at the path)
+ * and conmon 2.1.6's own at --log-size-max (`<path>.tmp` renamed over the
+ * path, the old inode unlinked). Either way the old inode stays readable
+ * through the fd we hold and is final once the path names another inode
+ * (conmon writes to it until its reopen). So the tailer reads its fd to EOF,
+ * notices that the path now names another inode, reads the old fd to EOF once
+ * more (writes may have landed between the EOF and the stat) and only then
+ * switches to the new file from offset 0. After a restart, `rotatedPath`
+ * (`.1`) is where reading resumes when the stored position is on it. A
+ * copy-truncate rotation (same inode, size below our offset) is
  * detected too and restarts at 0; bytes written after the truncate and before
  * the next poll that lie below the old offset are read, above it they are not
  * distinguishable from old data (a known limit of copy-truncate, not ours).
@@ -46,8 +49,19 @@ export interface TailPosition {
 }
 
 export interface TailerOptions {
-  /** Resume here when the file at the path still has this inode. */
+  /**
+   * Resume here when the file at the path still has this inode (and
+   * fingerprint), or when `rotatedPath` does: then that file is read from
+   * here to its end first, then the one at the path.
+   */
   position?: TailPosition;
+  /**
+   * The old file a rotation keeps (`<path>.1`, berth's own rotation): at the
+   * first open it is read first, from `position` when that is on it, from its
+   * start when nothing of it was acknowledged (no position, or one on neither
+   * file), so a crash across a rotation loses nothing.
+   */
+  rotatedPath?: string;
   /** Most bytes read per poll (bounds memory and latency of one poll). */
   readBytes?: number;
   /**
@@ -99,6 +113,9 @@ export class FileTailer {
   private readonly readBytes: number;
   private readonly maxJoinBytes: number;
   private resumeFrom: TailPosition | undefined;
+  private readonly rotatedPath: string | undefined;
+  /** A file was opened once: later opens follow rotations, never look at `rotatedPath` again. */
+  private opened = false;
   /** Files opened as soon as they appeared at the path, oldest first (see `pin`). */
   private pins: Promise<{ fh: FileHandle; ino: number } | undefined>[] = [];
   private readonly parse: (buf: Buffer, from: number, to: number) => K8sEntry | undefined;
@@ -108,6 +125,7 @@ export class FileTailer {
     opts: TailerOptions = {},
   ) {
     this.resumeFrom = opts.position;
+    this.rotatedPath = opts.rotatedPath;
     this.readBytes = opts.readBytes ?? 1024 * 1024;
     this.maxJoinBytes = opts.maxJoinBytes ?? 1024 * 1024;
     this.parse = opts.format === 'json-file' ? parseJsonFileEntry : parseK8sEntry;
@@ -127,7 +145,7 @@ export class FileTailer {
 
   async poll(): Promise<PollResult> {
     const res: PollResult = { lines: [], malformed: 0, rotated: false, missing: false, more: false };
-    if (!this.fh && !(await this.openPath(res))) return res;
+    if (!this.fh && !(await (this.opened ? this.openPath(res) : this.openFirst(res)))) return res;
     await this.readAvailable(res);
     if (res.more) return res;
     let st: { ino: number } | undefined;
@@ -143,8 +161,8 @@ export class FileTailer {
       // A line conmon cut at the rotation (a `P` fragment at the end of the old
       // file, the rest at the start of the new one) is joined, not split in two:
       // its fragments carry over and hold the new file's position at 0 until
-      // the line is whole. (After a crash in that moment the old file is gone
-      // and the fragment with it, as before.)
+      // the line is whole. (After a crash in that moment a restart resumes on
+      // `.1` and joins it the same way.)
       const carried = new Map(this.partial);
       this.partial.clear();
       this.endOfFile(res);
@@ -191,9 +209,10 @@ export class FileTailer {
   /**
    * The path may name a new file now (a rename or create in its directory,
    * seen by inotify): open it at once and keep it for when the current file
-   * is done. conmon keeps no rotated file, so a file that is replaced again
-   * before the tailer gets to it is lost unless something holds it open; this
-   * narrows that window from "until the next poll" to the watcher's latency.
+   * is done. conmon's own rotation keeps no rotated file, so a file that is
+   * replaced again before the tailer gets to it is lost unless something holds
+   * it open; this narrows that window from "until the next poll" to the
+   * watcher's latency. (berth's rotation keeps `.1` until it is acknowledged.)
    */
   pin(): void {
     if (this.pins.length >= MAX_PINS) return;
@@ -244,6 +263,42 @@ export class FileTailer {
     }
   }
 
+  /**
+   * The first open: `rotatedPath` when reading must begin there (see
+   * TailerOptions.rotatedPath), else the path. Once `.1` is read to its end,
+   * `poll` finds that the path names another file and switches to it as
+   * after any rotation.
+   */
+  private async openFirst(res: PollResult): Promise<boolean> {
+    const old = this.rotatedPath ? await open(this.rotatedPath, 'r').catch(() => undefined) : undefined;
+    if (!old) return this.markOpened(await this.openPath(res));
+    const st = await old.stat();
+    const fp = await headFingerprint(old);
+    const from = this.resumeFrom;
+    const onOld = from !== undefined && matches(from, st.ino, fp) && st.size >= from.offset;
+    if (!onOld && from !== undefined) {
+      const cur = await fileIdentity(this.path);
+      if (cur && matches(from, cur.inode, cur.fingerprint)) {
+        // Acknowledged into the file at the path: `.1` was shipped whole.
+        await old.close();
+        return this.markOpened(await this.openPath(res));
+      }
+    }
+    this.fh = old;
+    this.inode = st.ino;
+    this.fp = fp;
+    this.carry = Buffer.alloc(0);
+    this.partial.clear();
+    this.offset = onOld ? from.offset : 0;
+    this.resumeFrom = undefined;
+    return this.markOpened(true);
+  }
+
+  private markOpened(ok: boolean): boolean {
+    if (ok) this.opened = true;
+    return ok;
+  }
+
   private async openPath(res: PollResult, done?: FileHandle): Promise<boolean> {
     const doneIno = done ? this.inode : undefined;
     const fh = await this.nextHandle(doneIno);
@@ -264,11 +319,7 @@ export class FileTailer {
     // A stored position is only good for the same file (inode number, which
     // the kernel reuses at once after an unlink, plus the first entry's hash)
     // while the file is at least that long; otherwise it is a new file.
-    const same =
-      from !== undefined &&
-      from.inode === st.ino &&
-      st.size >= from.offset &&
-      (from.fingerprint === undefined || from.fingerprint === this.fp);
+    const same = from !== undefined && matches(from, st.ino, this.fp) && st.size >= from.offset;
     this.offset = same ? from.offset : 0;
     return true;
   }
@@ -398,10 +449,10 @@ const HEAD_BYTES = 4096;
 /** Rotations faster than the tailer can follow beyond this are beyond saving anyway. */
 const MAX_PINS = 16;
 
-/** The inode and first-entry fingerprint of the file at `path` now, or undefined when absent. */
+/** The inode, first-entry fingerprint and size of the file at `path` now, or undefined when absent. */
 export async function fileIdentity(
   path: string,
-): Promise<{ inode: number; fingerprint: string } | undefined> {
+): Promise<{ inode: number; fingerprint: string; size: number } | undefined> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -409,10 +460,16 @@ export async function fileIdentity(
     return undefined;
   }
   try {
-    return { inode: (await fh.stat()).ino, fingerprint: await headFingerprint(fh) };
+    const st = await fh.stat();
+    return { inode: st.ino, fingerprint: await headFingerprint(fh), size: st.size };
   } finally {
     await fh.close();
   }
+}
+
+/** A stored position is on this file: same inode number and, when it has one, the same first entry. */
+function matches(pos: TailPosition, inode: number, fingerprint: string): boolean {
+  return pos.inode === inode && (pos.fingerprint === undefined || pos.fingerprint === fingerprint);
 }
 
 function fingerprintOf(firstLine: Uint8Array): string {

@@ -7,6 +7,7 @@ import type { EventExchange } from '../../runtime/base/events.js';
 import { chooseOciRuntime, detectCgroups } from '../../runtime/cgroups/detect.js';
 import { ContainerManager, CRASH_POINTS, type CrashPoint } from '../../runtime/containers/manager.js';
 import { ConmonExecutor } from '../../runtime/exec/executor.js';
+import type { LogRotator } from '../../runtime/exec/log-rotator.js';
 import { K8sLogReader } from '../../runtime/exec/logfile.js';
 import { probeNetwork } from '../../runtime/health/probe.js';
 import { ImageStore } from '../../runtime/image/store.js';
@@ -15,6 +16,7 @@ import { OciSpecBuilder } from '../../runtime/oci/builder.js';
 import { OverlaySnapshotter } from '../../runtime/snapshot/overlay.js';
 import type { ContainerDescriptor, ImageTopic, RuntimeEvent } from '../../runtime/types.js';
 import type { AgentConfig } from './config.js';
+import { createLogRotator } from './log-rotation.js';
 
 export type PreStopHook = (d: ContainerDescriptor) => Promise<void>;
 
@@ -23,6 +25,8 @@ export interface ComposedRuntime {
   /** Sidecars add their drain steps here (discovery maintenance, HAProxy drain); run before every stop signal. */
   preStopHooks: PreStopHook[];
   network: BridgeNetworkManager;
+  /** Rotates containers' log files at logMaxSize (absent when 0); run.ts starts it after the sidecars. */
+  logRotator?: LogRotator;
   /** Facts for `berth info`. */
   info(): Record<string, unknown>;
   close(): Promise<void>;
@@ -104,7 +108,7 @@ export async function composeRuntime(
     stateDir: join(cfg.runDir, 'exec'),
     cgroups,
     logger: logger.child({ component: 'exec' }),
-    ...(cfg.logMaxSize > 0 ? { logSizeMax: cfg.logMaxSize } : {}),
+    // No logSizeMax: berth rotates (log-rotation.ts); conmon's own rotation keeps no old file.
   });
   const preStopHooks: PreStopHook[] = [];
   const manager = new ContainerManager({
@@ -123,16 +127,29 @@ export async function composeRuntime(
     probeNetwork,
     ...testCrashAt(),
   });
+  const logRotator =
+    cfg.logMaxSize > 0
+      ? createLogRotator({
+          maxBytes: cfg.logMaxSize,
+          manager,
+          executor,
+          logger: logger.child({ component: 'logrotate' }),
+        })
+      : undefined;
   return {
     manager,
     preStopHooks,
     network,
+    ...(logRotator ? { logRotator } : {}),
     info: () => ({
       cgroups: cgroups.version,
       ociRuntime: `${runtimeName} (${runtimePath})`,
       monitor: conmonPath,
       bridge: `${network.bridge} ${network.subnet.cidr}`,
     }),
-    close: () => manager.close(),
+    close: async () => {
+      await logRotator?.close();
+      await manager.close();
+    },
   };
 }

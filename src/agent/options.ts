@@ -260,7 +260,7 @@ export const AGENT_CONFIG = defineConfig([
     default: '10m',
     env: 'BERTH_LOG_MAX_SIZE',
     description:
-      "rotate a container's log file at this size (conmon --log-size-max), which bounds its disk use (kubelet's default; see sidecar/logs/README.md); 0 never. conmon keeps no old file: only the log shipper sees rotated lines",
+      "rotate a container's log file at this size (kubelet's containerLogMaxSize default); 0 never. berth renames it to <file>.1 (one old file is kept; berth logs shows both) and has conmon start a new one. While the log shipper has not acknowledged the old .1 the rotation waits, up to 4 x this for both files together; past that the old file is replaced anyway, counted in berth_log_old_files_dropped_total and logged (sidecar/logs/README.md, Rotation)",
   },
   {
     key: 'stopTimeout',

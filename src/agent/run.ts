@@ -15,6 +15,7 @@ import { demoStopNote, demoWanted, runDemo } from './demo.js';
 import { startDeploy } from './deploy.js';
 import { makeAgentRoots, secureAgentDirs } from './dirs.js';
 import { lockAgentDirs } from './lock.js';
+import { logRotationFamilies } from './log-rotation.js';
 import { networkVerbs } from './networks.js';
 import { observeSource } from './observe.js';
 import { startSidecars } from './sidecars.js';
@@ -58,11 +59,19 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
         logger.warn({ err: messageOf(err) }, 'bridge not available; bridge networking will fail until it is');
         return undefined;
       });
+  const rotator = runtime.logRotator;
   const sidecars = await startSidecars(observed.cfg, observed.source, logger, {
     gateway,
     preStopHooks: runtime.preStopHooks,
     ...(observed.registrarCatalog ? { registrarCatalog: observed.registrarCatalog } : {}),
+    ...(rotator ? { onLogRead: (id: string, offset: number) => rotator.nudge(id, offset) } : {}),
   });
+  if (rotator) {
+    // Started once the shipper can tell whether an old log file is acknowledged (log-rotation.ts).
+    if (sidecars.oldLogShipped) rotator.setGate(sidecars.oldLogShipped);
+    rotator.start();
+    sidecars.addMetrics('logrotate', () => logRotationFamilies(rotator.counters));
+  }
   await observed.register(sidecars.catalog);
   const deploy = await startDeploy({
     stateRoot: cfg.stateRoot,

@@ -30,6 +30,8 @@ export interface Sidecars {
   lbSlots?: () => LbState;
   /** Adds families to /metrics from a part started after the sidecars (the reconciler's). */
   addMetrics(name: string, provide: MetricsProvider): void;
+  /** When logs are shipped: whether a container's old log file (`.1`) is acknowledged (log rotation waits until it is). */
+  oldLogShipped?: (c: { id: string; logPath: string }) => Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,8 @@ export async function startSidecars(
     preStopHooks: PreStopHook[];
     /** The registrar's view of the catalog (services.ts: without the service-file instances it must not remove). */
     registrarCatalog?: (catalog: Catalog) => Catalog;
+    /** Told the offset each read of a container's log reached (log rotation, log-rotation.ts). */
+    onLogRead?: (containerId: string, offset: number) => void;
   },
 ): Promise<Sidecars> {
   const nodeName = cfg.nodeName ?? hostname();
@@ -130,11 +134,19 @@ export async function startSidecars(
   );
   // Shipping is opt-in: with no receiver named, records would only pile up in the spool.
   const named = cfg.fluentd.length > 0 || cfg.sections.logs?.servers !== undefined;
+  let logShipping: ReturnType<typeof createLogShippingSidecar> | undefined;
   if (logsCfg.enabled && named && logsCfg.servers.length > 0) {
     // Records name this node (nodeName: the downward API's in a DaemonSet, where the host name is the
     // pod's) unless the file names logs.host; parseLogShippingConfig alone would give the host name.
     const config = { ...logsCfg, host: cfg.sections.logs?.host === undefined ? nodeName : logsCfg.host };
-    sidecars.push(createLogShippingSidecar({ config, source, stateDir: cfg.stateRoot, logger }));
+    logShipping = createLogShippingSidecar({
+      config,
+      source,
+      stateDir: cfg.stateRoot,
+      logger,
+      ...(facts.onLogRead ? { onRead: facts.onLogRead } : {}),
+    });
+    sidecars.push(logShipping);
   }
 
   const values = validateConfig(METRICS_CONFIG, [cfg.sections.metrics ?? {}, { listen: cfg.metricsListen }], {
@@ -163,6 +175,7 @@ export async function startSidecars(
     addMetrics: (name, provide) => {
       late.set(name, provide);
     },
+    ...(logShipping ? { oldLogShipped: logShipping.oldFileShipped } : {}),
     close,
   };
 }

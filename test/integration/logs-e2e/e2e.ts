@@ -128,3 +128,11 @@ export function describeAccount(name: string, a: LineAccount): string {
     a.lost > 0 ? ` (runs: ${a.lostRanges.join(', ')})` : ''
   }, duplicated ${a.duplicated}, out of order ${a.outOfOrder}`;
 }
+
+/** The value of an unlabelled series on the agent's /metrics (0 when absent). */
+export async function metricValue(agent: TestAgent, name: string): Promise<number> {
+  const url = String(((await agent.info()).endpoints as Record<string, string>).metrics);
+  const text = await (await fetch(url)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.slice(name.length + 1)) : 0;
+}
