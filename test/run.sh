@@ -48,6 +48,8 @@ EARLY=(
 LONG=(
   test/integration/logs-e2e/outage.test.ts       # 75, mostly the 60 s outage
   test/integration/logs-e2e/rotation.test.ts     # 20-70
+  test/integration/logs-e2e/rotation-outage.test.ts # 75, two receiver outages (10 s, 25 s)
+  test/integration/logs-e2e/rotation-kill9.test.ts  # 33
   test/integration/cli/containers.test.ts        # 35
   test/integration/web/projects.test.ts          # 60, a rollout, a scale and a rollback watched in Chromium
   test/integration/web/dashboard.test.ts         # 30
