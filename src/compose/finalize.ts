@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { parseDotenv } from './dotenv.js';
 import type { DeployDraft, ServiceDraft } from './draft.js';
 import { ComposeError, type Pos } from './errors.js';
 import type { Lookup } from './interpolate.js';
 import type { FileDraft } from './read-file.js';
+import { readComposeText } from './read-text.js';
 import type {
   ComposeDeploy,
   ComposeNetwork,
@@ -169,7 +169,7 @@ function buildService(svc: string, draft: ServiceDraft, input: FinalizeInput): C
   for (const ef of f.envFiles ?? []) {
     let text: string;
     try {
-      text = readFileSync(ef.path, 'utf8');
+      text = readComposeText(ef.path);
     } catch (e) {
       if (!ef.required && (e as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw new ComposeError(

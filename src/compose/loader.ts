@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDotenv } from './dotenv.js';
 import { ComposeError } from './errors.js';
@@ -6,6 +6,7 @@ import { finalizeProject } from './finalize.js';
 import { mergeFiles } from './merge.js';
 import { projectName } from './project-name.js';
 import { readFile } from './read-file.js';
+import { readComposeText } from './read-text.js';
 import { NodeReader } from './reader.js';
 import type { ComposeProject } from './types.js';
 import { parseYamlTree } from './yaml-tree.js';
@@ -47,7 +48,7 @@ export function loadProject(opts: LoadOptions): ComposeProject {
   const trees = opts.files.map((f, i) => {
     let text: string;
     try {
-      text = opts.contents?.[i] ?? readFileSync(abs[i] ?? f, 'utf8');
+      text = opts.contents?.[i] ?? readComposeText(abs[i] ?? f);
     } catch (e) {
       throw new ComposeError(undefined, '', `cannot read ${f}: ${(e as Error).message}`);
     }
@@ -90,7 +91,7 @@ function projectEnv(opts: LoadOptions, workingDir: string): Record<string, strin
   for (const f of files) {
     let text: string;
     try {
-      text = readFileSync(f, 'utf8');
+      text = readComposeText(f);
     } catch (e) {
       throw new ComposeError(undefined, '', `cannot read env file ${f}: ${(e as Error).message}`);
     }

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, relative, sep } from 'node:path';
 import { watch } from 'chokidar';
 import { messageOf } from '../../runtime/base/errors.js';
 import type { Logger } from '../../runtime/base/log.js';
 import { DEFAULT_COMPOSE_FILES } from '../compose/find.js';
+import { readComposeText } from '../compose/read-text.js';
 import { parseYamlTree } from '../compose/yaml-tree.js';
 import type { Projects } from './projects.js';
 
@@ -76,7 +76,8 @@ export class ProjectsDir {
   }
 
   private async apply(path: string): Promise<void> {
-    const content = await readFile(path, 'utf8');
+    // Bounded and regular files only: whatever lands in the directory is read as root.
+    const content = readComposeText(path);
     const nested = relative(this.d.dir, path).includes(sep);
     const fallback = nested ? basename(dirname(path)) : basename(path, extname(path));
     const name = hasName(content, path) ? undefined : projectNameOf(fallback);

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { errorCode } from '../../../runtime/base/errors.js';
 import { ComposeError } from '../../../src/compose/errors.js';
 import { loadProject } from '../../../src/compose/loader.js';
+import { MAX_COMPOSE_FILE_BYTES } from '../../../src/compose/read-text.js';
 import { SERVICE_KEYS } from '../../../src/compose/schema.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 import { runComposeGo } from './oracle.js';
@@ -77,6 +79,36 @@ describe('errors', () => {
       'services:\n  web:\n    image: busybox\n    env_file: [{path: missing.env, required: false}]\n',
     );
     assert.deepEqual(loadProject({ files: [g], env: {} }).services.web?.environment, {});
+  });
+
+  test('a device, a FIFO or an oversized file as a Compose, .env or env_file is refused, not read', async () => {
+    // Read as root by the agent: /dev/zero would never end, a FIFO would wait for a writer.
+    const fifo = join(dir, 'hostile', 'fifo.yaml');
+    await mkdir(join(dir, 'hostile'), { recursive: true });
+    execFileSync('mkfifo', [fifo]);
+    const big = await write(
+      'hostile/big.yaml',
+      `services:\n  web:\n    image: busybox\n#${'x'.repeat(MAX_COMPOSE_FILE_BYTES)}\n`,
+    );
+    for (const [file, reason] of [
+      ['/dev/zero', /cannot read \/dev\/zero: not a regular file/],
+      [fifo, /fifo\.yaml: not a regular file/],
+      [big, /big\.yaml: \d+ bytes is over the limit of 4194304/],
+    ] as const) {
+      assert.match(refusal(() => loadProject({ files: [file], env: {} })).message, reason);
+    }
+    const ok = await write(
+      'hostile/compose.yaml',
+      'services:\n  web:\n    image: busybox\n    env_file: [/dev/zero]\n',
+    );
+    assert.match(
+      refusal(() => loadProject({ files: [ok], env: {} })).message,
+      /services\.web\.env_file: cannot read \/dev\/zero: not a regular file/,
+    );
+    assert.match(
+      refusal(() => loadProject({ files: [ok], env: {}, envFiles: [fifo] })).message,
+      /cannot read env file .*fifo\.yaml: not a regular file/,
+    );
   });
 });
 
