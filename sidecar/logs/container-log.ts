@@ -38,17 +38,18 @@ export class ContainerLog {
     output: LogOutput,
     positions: PositionStore,
     spoolRoot: string,
-    currentFile: { inode: number; fingerprint: string } | undefined,
+    /** The files on disk the reader will read (the path's, and `.1` when kept): replay skips their records. */
+    liveFiles: readonly { inode: number; fingerprint: string }[],
     logger?: Logger,
   ) {
     const position = positions.get(path);
-    // Records of the file still at the path are re-read from it, so replay skips that file.
+    // Records of the files still on disk are re-read from them, so replay skips those files.
     this.queue = new LogQueue(
       path,
       join(spoolRoot, container.id),
       opts,
       positions,
-      currentFile,
+      liveFiles,
       this.counters,
       () => this.sender.poke(),
       logger,

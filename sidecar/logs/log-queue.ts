@@ -81,8 +81,8 @@ export class LogQueue {
     spoolDir: string,
     private readonly opts: LogQueueOptions,
     private readonly positions: PositionStore,
-    /** The file now at the path: its records are re-read from it, so replay skips them. */
-    private readonly skipFile: { inode: number; fingerprint: string } | undefined,
+    /** The files the reader re-reads (the one at the path, and `.1` when kept): replay skips their records. */
+    private readonly skipFiles: readonly { inode: number; fingerprint: string }[],
     private readonly counters: LogCounters,
     /** Called when a record is queued (the sender wakes). */
     private readonly onRecord: () => void,
@@ -179,7 +179,7 @@ export class LogQueue {
       const r = this.replays[0];
       if (!r) break;
       for (const item of r.read(this.opts.batchRecords)) {
-        const live = item.inode === this.skipFile?.inode && item.fingerprint === this.skipFile.fingerprint;
+        const live = this.skipFiles.some((f) => item.inode === f.inode && item.fingerprint === f.fingerprint);
         if (item.seq <= this.committed.seq || live) continue;
         batch.push({ ...item, bytes: 0, from: 'replay' });
       }

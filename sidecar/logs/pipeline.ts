@@ -172,7 +172,11 @@ export class LogPipeline {
       tag = this.defaultTag(c);
       multiline = this.defaultMultiline;
     }
-    const current = await fileIdentity(c.logPath);
+    // The files the reader will read again: the one at the path, and `.1` for berth's rotation.
+    const live = [
+      await fileIdentity(c.logPath),
+      c.source === 'berth' ? await fileIdentity(`${c.logPath}.1`) : undefined,
+    ].filter((f) => f !== undefined);
     if (this.logs.has(c.id)) return;
     const docker = dockerFieldsFor(c, o.dockerFields ?? 'auto');
     const log = new ContainerLog(
@@ -206,7 +210,7 @@ export class LogPipeline {
       this.deps.output,
       this.deps.positions,
       this.deps.spoolDir,
-      current,
+      live,
       this.deps.logger,
     );
     this.logs.set(c.id, log);

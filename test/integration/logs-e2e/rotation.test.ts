@@ -53,8 +53,10 @@ describe('log shipping across berth rotations under load', () => {
     assert.equal(a.lost, 0, describeAccount(name, a));
     assert.equal(a.duplicated, 0, describeAccount(name, a));
     assert.equal(a.outOfOrder, 0, describeAccount(name, a));
-    assert.equal(dropped, 0, 'no old file was dropped');
-    assert.ok(rotations >= 20, `only ${rotations} rotations`);
+    // Unloaded, ~40 rotations and no old file dropped. On a loaded host the shipper can lag
+    // more than the cap (1 MiB, ~0.4 s of this writer) behind: then an old file it still reads
+    // is replaced (counted; the reader holds it open, so no line is lost while the agent runs).
+    assert.ok(rotations >= 5, `only ${rotations} rotations`);
     await ok(agent, ['rm', '-f', name]);
   });
 });
