@@ -47,6 +47,8 @@ export interface LogRotationCounters {
 
 /** A reopen sent this recently is still on its way: a missing file then is not a lost reopen. */
 const REOPEN_GRACE_MS = 5000;
+/** Nudges closer together than this are one (see `nudge`). */
+const NUDGE_GAP_MS = 50;
 
 /**
  * berth's own log rotation, the way the kubelet rotates CRI-O's logs: conmon
@@ -76,6 +78,7 @@ export class LogRotator {
   private readonly busy = new Set<string>();
   private readonly waiting = new Set<string>();
   private readonly reopenedAt = new Map<string, number>();
+  private readonly nudgedAt = new Map<string, number>();
   private readonly noControl = new Set<string>();
   private known = new Map<string, RotatableLog>();
   private closed = false;
@@ -115,14 +118,21 @@ export class LogRotator {
   nudge(id: string, offset: number): void {
     if (offset < this.maxBytes || this.closed) return;
     const c = this.known.get(id);
-    if (c && !this.busy.has(id)) void this.check(c);
+    if (!c || this.busy.has(id)) return;
+    // A reader reads many times a second; while a rotation waits for the shipper every read
+    // would look again (a stat and two file heads). One look per NUDGE_GAP_MS is enough.
+    const now = Date.now();
+    if (now - (this.nudgedAt.get(id) ?? 0) < NUDGE_GAP_MS) return;
+    this.nudgedAt.set(id, now);
+    void this.check(c);
   }
 
   /** One look at every container (also what the timer runs). */
   async tick(): Promise<void> {
     const all = await this.opts.containers();
     this.known = new Map(all.map((c) => [c.id, c]));
-    for (const id of this.reopenedAt.keys()) if (!this.known.has(id)) this.reopenedAt.delete(id);
+    for (const m of [this.reopenedAt, this.nudgedAt])
+      for (const id of m.keys()) if (!this.known.has(id)) m.delete(id);
     for (const c of all) {
       if (this.closed) return;
       await this.check(c);

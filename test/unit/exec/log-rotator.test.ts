@@ -129,7 +129,7 @@ describe('LogRotator', () => {
     assert.equal(mon.calls.reopened, 1);
   });
 
-  test('nudge looks at once, only for known containers and past maxBytes', async () => {
+  test('nudge looks at once (at most every 50 ms), only for known containers and past maxBytes', async () => {
     const { path, r } = setup('nudged');
     await writeFile(path, 'n'.repeat(150));
     r.nudge('nudged', 150);
@@ -142,6 +142,7 @@ describe('LogRotator', () => {
     r.nudge('other', 500);
     await new Promise((res) => setTimeout(res, 20));
     assert.equal(r.counters.rotations, 0, 'below maxBytes the nudge is ignored');
+    await new Promise((res) => setTimeout(res, 60));
     r.nudge('nudged', 150);
     await new Promise((res) => setTimeout(res, 20));
     assert.equal(r.counters.rotations, 1);
