@@ -188,7 +188,13 @@ export class LogRotator {
     }
     this.noControl.delete(c.id);
     try {
-      await rename(c.logPath, old);
+      try {
+        await rename(c.logPath, old);
+      } catch (err) {
+        // The container is being removed (its directory moved aside): nothing left to rotate.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
       this.waiting.delete(c.id);
       this.counters.rotations++;
       if (drop) {

@@ -13,11 +13,13 @@ export interface K8sLogReaderOptions {
 }
 
 /**
- * Reads conmon's k8s-file logs (see k8s-format.ts).
+ * Reads conmon's k8s-file logs (see k8s-format.ts): the old file berth's
+ * rotation keeps (`<path>.1`, log-rotator.ts) first, then the file at the path.
  *
- * Following: keeps reading as the file grows and survives conmon's rotation
- * (with --log-size-max conmon replaces the file by a new one at the same path;
- * the old inode is drained to its end before switching). Following never ends
+ * Following: keeps reading as the file grows and survives rotation (berth's
+ * rename to `.1` and conmon's reopen, or conmon's own --log-size-max: a new
+ * file at the same path; the old inode is drained to its end before
+ * switching). Following never ends
  * on its own, because the file cannot say that the container exited: callers
  * end it with `query.signal`. On abort the reader does one last read to EOF
  * (and flushes an unterminated line) before ending, so aborting right after
