@@ -129,10 +129,21 @@ export class LogRotator {
 
   /** One look at every container (also what the timer runs). */
   async tick(): Promise<void> {
-    const all = await this.opts.containers();
+    let all: RotatableLog[];
+    try {
+      all = await this.opts.containers();
+    } catch (err) {
+      // The timer runs this unawaited: a failed listing is logged and the next tick tries again.
+      this.counters.failures++;
+      this.opts.logger?.warn({ err }, 'log rotation: cannot list containers; trying again later');
+      return;
+    }
     this.known = new Map(all.map((c) => [c.id, c]));
+    // Forget removed containers.
     for (const m of [this.reopenedAt, this.nudgedAt])
       for (const id of m.keys()) if (!this.known.has(id)) m.delete(id);
+    for (const set of [this.waiting, this.noControl])
+      for (const id of set) if (!this.known.has(id)) set.delete(id);
     for (const c of all) {
       if (this.closed) return;
       await this.check(c);

@@ -147,4 +147,14 @@ describe('LogRotator', () => {
     await new Promise((res) => setTimeout(res, 20));
     assert.equal(r.counters.rotations, 1);
   });
+
+  test('a failing container listing is counted and logged, never thrown (the timer does not await it)', async () => {
+    const r = new LogRotator({
+      maxBytes: 100,
+      containers: () => Promise.reject(new Error('listing failed')),
+      openControl: async () => undefined,
+    });
+    await r.tick();
+    assert.equal(r.counters.failures, 1);
+  });
 });
