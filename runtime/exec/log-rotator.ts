@@ -11,10 +11,14 @@ export interface RotatableLog {
 }
 
 /**
- * Whether `<logPath>.1` may be replaced: true when the log shipper has every
- * line of it acknowledged, or does not ship this container at all.
+ * Where the log shipper stands with `<logPath>.1`: `shipped` when every line
+ * of it is acknowledged (or the container is not shipped: it may be
+ * replaced), `reading` while the shipper still has it open and reads it
+ * (replacing it would free no disk: the open file keeps its blocks), else
+ * `pending`.
  */
-export type OldLogShipped = (c: { id: string; logPath: string }) => boolean | Promise<boolean>;
+export type OldLogState = 'shipped' | 'reading' | 'pending';
+export type OldLogGate = (c: { id: string; logPath: string }) => OldLogState | Promise<OldLogState>;
 
 export interface LogRotatorOptions {
   /** Rotate a log file once it is this big (bytes; the agent's logMaxSize). */
@@ -27,6 +31,12 @@ export interface LogRotatorOptions {
   capBytes?: number;
   /** How often every container's log size is looked at (one stat each). */
   intervalMs?: number;
+  /**
+   * How often the files near or past `maxBytes` (over half of it, or waiting
+   * for the shipper) are looked at again; default intervalMs / 10. Bounds how
+   * far a fast writer overshoots maxBytes (or the cap) when no reader nudges.
+   */
+  hotIntervalMs?: number;
   /** The containers now (berth's own: their monitors take the reopen). */
   containers(): RotatableLog[] | Promise<RotatableLog[]>;
   /** The monitor's log control, undefined when it is gone (executor.openLogControl). */
@@ -58,21 +68,29 @@ const NUDGE_GAP_MS = 50;
  * between the rename and the reopen land in `.1`. One old file is kept.
  *
  * The old `.1` is replaced only once the shipper has it acknowledged
- * (`oldFileShipped`); until then the rotation waits and the current file
- * grows, up to `capBytes` for both files together, past which the old file is
- * replaced anyway (counted, logged: never silent). A container that exited
+ * (the gate: the shipper's `oldFileState`); until then the rotation waits and
+ * the current file grows, up to `capBytes` for both files together, past which
+ * the old file is replaced anyway (counted, logged: never silent), unless the
+ * shipper still has it open and reads it (its blocks stay allocated while
+ * open, so replacing it would free no disk). A container that exited
  * is rotated by the rename alone (no monitor to reopen; a restart's conmon
  * creates the file again).
  *
- * Work per tick is one stat per container; a container is checked by one
- * task at a time (a tick and a shipper's `nudge` never overlap on it).
+ * Work per tick is one stat per container, plus one every `hotIntervalMs`
+ * (100 ms) per container whose file is over half of `maxBytes` or waits for
+ * the shipper; a container is checked by one task at a time (a tick, the hot
+ * timer and a shipper's `nudge` never overlap on it).
  */
 export class LogRotator {
   readonly counters: LogRotationCounters = { rotations: 0, deferred: 0, oldFilesDropped: 0, failures: 0 };
   private readonly maxBytes: number;
   private readonly capBytes: number;
   private readonly intervalMs: number;
-  private gate: OldLogShipped = () => true;
+  private readonly hotIntervalMs: number;
+  private hotTimer: NodeJS.Timeout | undefined;
+  /** Containers whose file is over half of maxBytes, or whose rotation waits: looked at every hotIntervalMs. */
+  private readonly hot = new Set<string>();
+  private gate: OldLogGate = () => 'shipped';
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private readonly busy = new Set<string>();
@@ -88,10 +106,11 @@ export class LogRotator {
     this.maxBytes = opts.maxBytes;
     this.capBytes = Math.max(opts.capBytes ?? 4 * opts.maxBytes, 2 * opts.maxBytes);
     this.intervalMs = opts.intervalMs ?? 1000;
+    this.hotIntervalMs = opts.hotIntervalMs ?? Math.max(10, Math.floor(this.intervalMs / 10));
   }
 
   /** The shipper's answer to "is `.1` shipped?"; until set, every old file counts as shipped. */
-  setGate(gate: OldLogShipped): void {
+  setGate(gate: OldLogGate): void {
     this.gate = gate;
   }
 
@@ -101,11 +120,19 @@ export class LogRotator {
       if (!this.ticking) this.ticking = this.tick().finally(() => (this.ticking = undefined));
     }, this.intervalMs);
     this.timer.unref();
+    this.hotTimer = setInterval(() => {
+      for (const id of this.hot) {
+        const c = this.known.get(id);
+        if (c && !this.busy.has(id)) void this.check(c);
+      }
+    }, this.hotIntervalMs);
+    this.hotTimer.unref();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    clearInterval(this.hotTimer);
     this.timer = undefined;
     await this.ticking;
   }
@@ -142,7 +169,7 @@ export class LogRotator {
     // Forget removed containers.
     for (const m of [this.reopenedAt, this.nudgedAt])
       for (const id of m.keys()) if (!this.known.has(id)) m.delete(id);
-    for (const set of [this.waiting, this.noControl])
+    for (const set of [this.waiting, this.noControl, this.hot])
       for (const id of set) if (!this.known.has(id)) set.delete(id);
     for (const c of all) {
       if (this.closed) return;
@@ -173,11 +200,17 @@ export class LogRotator {
       await this.repairLostReopen(c, old);
       return;
     }
+    // Only a running container's file grows: an exited one is never looked at more than per tick.
+    if (c.running && cur * 2 >= this.maxBytes) this.hot.add(c.id);
+    else this.hot.delete(c.id);
     if (cur < this.maxBytes) return;
     const oldSize = await sizeOf(old);
     let drop = false;
-    if (oldSize !== undefined && !(await this.gate(c))) {
-      if (cur + oldSize < this.capBytes) {
+    const state = oldSize === undefined ? 'shipped' : await this.gate(c);
+    if (state !== 'shipped') {
+      // Past the cap a file the shipper still reads waits too: unlinking it would free nothing
+      // until the shipper closes it, and only lose it to a crash meanwhile.
+      if ((oldSize ?? 0) + cur < this.capBytes || state === 'reading') {
         if (!this.waiting.has(c.id)) {
           this.waiting.add(c.id);
           this.counters.deferred++;
@@ -191,6 +224,7 @@ export class LogRotator {
     if (c.running && !control) {
       // The monitor is gone (the container is exiting) or never had a FIFO: renaming now would
       // leave nobody to start a new file; the next tick sees the container's new state.
+      this.hot.delete(c.id);
       if (!this.noControl.has(c.id)) {
         this.noControl.add(c.id);
         this.opts.logger?.debug({ id: c.id }, 'log rotation: no conmon control FIFO; not rotating now');

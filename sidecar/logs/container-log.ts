@@ -63,6 +63,11 @@ export class ContainerLog {
     this.sender.start();
   }
 
+  /** The inode of the log file the reader has open now. */
+  readingInode(): number | undefined {
+    return this.reader.readingInode();
+  }
+
   get spooledBytes(): number {
     return this.queue.spooledBytes;
   }

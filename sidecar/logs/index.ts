@@ -106,7 +106,9 @@ export function createLogShippingSidecar(deps: {
   stateDir: string;
   logger: Logger;
   onRead?: (containerId: string, offset: number) => void;
-}): Sidecar & { oldFileShipped(c: { id: string; logPath: string }): Promise<boolean> } {
+}): Sidecar & {
+  oldFileState(c: { id: string; logPath: string }): Promise<'shipped' | 'reading' | 'pending'>;
+} {
   let shipping: LogShipping | undefined;
   const servers = deps.config.servers.map((s) => `${s.host}:${s.port}`).join(', ');
   return {
@@ -120,7 +122,7 @@ export function createLogShippingSidecar(deps: {
     },
     endpoint: () => `forward ${servers}`,
     // Until shipping runs, nothing of an old log file is known to be acknowledged: rotation waits.
-    oldFileShipped: async (c) => (shipping ? shipping.pipeline.oldFileShipped(c) : false),
+    oldFileState: async (c) => (shipping ? shipping.pipeline.oldFileState(c) : 'pending'),
     metrics: { logs: () => (shipping ? logPipelineFamilies(shipping.pipeline.metrics()) : []) },
   };
 }

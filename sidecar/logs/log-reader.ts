@@ -120,6 +120,11 @@ export class LogReader {
     this.queue.onRoom?.();
   }
 
+  /** The inode of the file being read now (undefined before the first open). */
+  readingInode(): number | undefined {
+    return this.tailer.position()?.inode;
+  }
+
   /** Closes the files the tailer holds (after stop). */
   closeFiles(): Promise<void> {
     return this.tailer.closeAll();

@@ -218,24 +218,28 @@ export class LogPipeline {
   }
 
   /**
-   * Whether berth's log rotation may replace `<logPath>.1` (runtime/exec/log-rotator.ts):
-   * true when every record of it is acknowledged (the committed position is on
-   * the file at the path, or at the end of `.1`) or the container is not
-   * shipped; false while the shipper has not caught up, and for a container it
-   * does not follow (yet): waiting is safe, the rotator's cap bounds it.
+   * Where shipping stands with `<logPath>.1`, for berth's log rotation
+   * (runtime/exec/log-rotator.ts): `shipped` when every record of it is
+   * acknowledged (the committed position is on the file at the path, or at
+   * the end of `.1`) or the container is not shipped; `reading` while the
+   * reader has it open; else `pending` (also for a container not followed
+   * yet: waiting is safe, the rotator's cap bounds it).
    */
-  async oldFileShipped(c: { id: string; logPath: string }): Promise<boolean> {
-    if (this.unshipped.has(c.id)) return true;
-    if (!this.logs.has(c.id)) return false;
+  async oldFileState(c: { id: string; logPath: string }): Promise<'shipped' | 'reading' | 'pending'> {
+    if (this.unshipped.has(c.id)) return 'shipped';
+    const log = this.logs.get(c.id);
+    if (!log) return 'pending';
+    const old = await fileIdentity(`${c.logPath}.1`);
+    if (!old) return 'shipped';
     const pos = this.deps.positions.get(c.logPath);
-    if (!pos) return false;
     const same = (f: { inode: number; fingerprint: string } | undefined) =>
+      pos !== undefined &&
       f !== undefined &&
       f.inode === pos.inode &&
       (pos.fingerprint === undefined || pos.fingerprint === f.fingerprint);
-    if (same(await fileIdentity(c.logPath))) return true;
-    const old = await fileIdentity(`${c.logPath}.1`);
-    return same(old) && old !== undefined && pos.offset >= old.size;
+    if (same(await fileIdentity(c.logPath))) return 'shipped';
+    if (same(old) && pos !== undefined && pos.offset >= old.size) return 'shipped';
+    return log.readingInode() === old.inode ? 'reading' : 'pending';
   }
 
   /** Ships what is left of a removed container's log, then forgets it. */

@@ -68,7 +68,7 @@ async function serve(cfg: AgentConfig, logger: Logger): Promise<void> {
   });
   if (rotator) {
     // Started once the shipper can tell whether an old log file is acknowledged (log-rotation.ts).
-    if (sidecars.oldLogShipped) rotator.setGate(sidecars.oldLogShipped);
+    if (sidecars.oldLogState) rotator.setGate(sidecars.oldLogState);
     rotator.start();
     sidecars.addMetrics('logrotate', () => logRotationFamilies(rotator.counters));
   }

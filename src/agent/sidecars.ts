@@ -30,8 +30,8 @@ export interface Sidecars {
   lbSlots?: () => LbState;
   /** Adds families to /metrics from a part started after the sidecars (the reconciler's). */
   addMetrics(name: string, provide: MetricsProvider): void;
-  /** When logs are shipped: whether a container's old log file (`.1`) is acknowledged (log rotation waits until it is). */
-  oldLogShipped?: (c: { id: string; logPath: string }) => Promise<boolean>;
+  /** When logs are shipped: where shipping stands with a container's old log file (`.1`; log rotation waits for it). */
+  oldLogState?: (c: { id: string; logPath: string }) => Promise<'shipped' | 'reading' | 'pending'>;
   close(): Promise<void>;
 }
 
@@ -175,7 +175,7 @@ export async function startSidecars(
     addMetrics: (name, provide) => {
       late.set(name, provide);
     },
-    ...(logShipping ? { oldLogShipped: logShipping.oldFileShipped } : {}),
+    ...(logShipping ? { oldLogState: logShipping.oldFileState } : {}),
     close,
   };
 }

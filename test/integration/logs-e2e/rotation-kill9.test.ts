@@ -38,7 +38,7 @@ describe('log shipping survives kill -9 of the agent across a rotation', () => {
   let agent: TestAgent | undefined;
   before(async () => {
     receiver = await ForwardReceiver.start();
-    agent = await agentWithImage(['--fluentd', `127.0.0.1:${receiver.port}`, '--log-max-size', '1m']);
+    agent = await agentWithImage(['--fluentd', `127.0.0.1:${receiver.port}`, '--log-max-size', '2m']);
   });
   after(async () => {
     receiver?.pauseAcks(false);
@@ -50,7 +50,9 @@ describe('log shipping survives kill -9 of the agent across a rotation', () => {
     assert.ok(agent);
     const a = agent;
     const name = `rk9-${process.pid}`;
-    // 100 bursts of 2,000 lines 0.2 s apart (~20 s, ~0.5 MB/s): a rotation at 1 MiB every ~2 s.
+    // 100 bursts of 2,000 lines 0.2 s apart (~20 s, ~0.5 MB/s): a rotation at 2 MiB every ~4 s. The
+    // cap (8 MiB for both files) leaves room for what is written while acks are held, the agent is
+    // down and the restarted shipper catches up (~3 s, ~2 MB).
     await ok(a, ['run', '-d', '--name', name, IMAGE, 'sh', '-c', numberedScript(TOTAL, 100, 0.2)]);
     const [d] = JSON.parse(await ok(a, ['inspect', name])) as Array<{ logPath?: string }>;
     const path = d?.logPath;
@@ -70,7 +72,7 @@ describe('log shipping survives kill -9 of the agent across a rotation', () => {
         const old = await stat(`${path}.1`).catch(() => undefined);
         return pos && old && pos.inode === old.ino ? { pos, oldSize: old.size } : undefined;
       },
-      15_000,
+      20_000,
       50,
     );
     await a.kill9();

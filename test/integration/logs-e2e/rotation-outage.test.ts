@@ -7,7 +7,7 @@
  *   stays under the cap;
  * - a 25 s outage: the cap is reached, the old file is replaced anyway and
  *   `berth_log_old_files_dropped_total` counts it; the disk still stays under
- *   the cap (plus a tick's output).
+ *   the cap (plus what is written between two looks of the rotator).
  *
  * Every line still arrives, in order: during an outage the reader keeps
  * reading into the disk spool, which is what ships the dropped file's lines.
@@ -25,7 +25,7 @@ import { agentWithImage, describeAccount, IMAGE, metricValue, numberedScript, ok
 // 600 bursts of 100 lines 0.1 s apart: ~60 s at ~55 KB/s in the file, a rotation every ~5 s.
 const TOTAL = 60_000;
 const CAP = 4 * 256 * 1024;
-/** What the container writes in one rotator tick (1 s), with room for a slow host. */
+/** What the container writes between two looks of the rotator, with room for a slow host. */
 const TICK_SLACK = 256 * 1024;
 
 const sizeOf = (p: string) =>

@@ -9,7 +9,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { LogControl } from '../../../runtime/exec/log-control.js';
-import { LogRotator, type RotatableLog } from '../../../runtime/exec/log-rotator.js';
+import { LogRotator, type OldLogState, type RotatableLog } from '../../../runtime/exec/log-rotator.js';
 import { removeDir, tempDir } from '../../harness/tmp.js';
 
 let dir: string;
@@ -45,12 +45,12 @@ function fakeMonitor(path: string, alive = true) {
   };
 }
 
-function setup(name: string, o: { running?: boolean; alive?: boolean; shipped?: () => boolean } = {}) {
+function setup(name: string, o: { running?: boolean; alive?: boolean; state?: () => OldLogState } = {}) {
   const path = join(dir, name);
   const c: RotatableLog = { id: name, logPath: path, running: o.running ?? true };
   const mon = fakeMonitor(path, o.alive ?? true);
   const r = new LogRotator({ maxBytes: 100, containers: () => [c], openControl: mon.open });
-  if (o.shipped) r.setGate(o.shipped);
+  if (o.state) r.setGate(o.state);
   return { path, old: `${path}.1`, r, mon };
 }
 
@@ -70,8 +70,8 @@ describe('LogRotator', () => {
   });
 
   test('an old file the shipper has not acknowledged: the rotation waits, then the cap drops it (counted once per drop)', async () => {
-    let shipped = false;
-    const { path, old, r } = setup('gated', { shipped: () => shipped });
+    let state: OldLogState = 'pending';
+    const { path, old, r } = setup('gated', { state: () => state });
     await writeFile(old, 'o'.repeat(150));
     await writeFile(path, 'a'.repeat(120));
     await r.tick();
@@ -80,13 +80,13 @@ describe('LogRotator', () => {
     assert.equal(r.counters.deferred, 1, 'one wait, however many looks');
     assert.equal((await stat(old)).size, 150, '.1 kept while unacknowledged');
     // Acknowledged: rotates at once.
-    shipped = true;
+    state = 'shipped';
     await r.tick();
     assert.equal(r.counters.rotations, 1);
     assert.equal(r.counters.oldFilesDropped, 0);
     assert.equal((await stat(old)).size, 120);
     // Not acknowledged again; both files together reach the cap (4 x 100): the old one goes, counted.
-    shipped = false;
+    state = 'pending';
     await writeFile(path, 'b'.repeat(250));
     await r.tick();
     assert.equal(r.counters.rotations, 1, '120 + 250 < 400: still waiting');
@@ -156,5 +156,43 @@ describe('LogRotator', () => {
     });
     await r.tick();
     assert.equal(r.counters.failures, 1);
+  });
+
+  test('a running file over half of maxBytes is looked at every hotIntervalMs, not only per tick', async () => {
+    const path = join(dir, 'hot');
+    const mon = fakeMonitor(path);
+    const r = new LogRotator({
+      maxBytes: 100,
+      intervalMs: 60_000,
+      hotIntervalMs: 10,
+      containers: () => [{ id: 'hot', logPath: path, running: true }],
+      openControl: mon.open,
+    });
+    await writeFile(path, 'h'.repeat(60));
+    await r.tick();
+    r.start();
+    try {
+      await writeFile(path, 'h'.repeat(120));
+      for (let i = 0; i < 100 && r.counters.rotations === 0; i++)
+        await new Promise((res) => setTimeout(res, 10));
+      assert.equal(r.counters.rotations, 1, 'rotated between ticks');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('past the cap an old file the shipper still reads is not replaced (its blocks stay while open)', async () => {
+    let state: OldLogState = 'reading';
+    const { path, old, r } = setup('reading', { state: () => state });
+    await writeFile(old, 'o'.repeat(150));
+    await writeFile(path, 'r'.repeat(300));
+    await r.tick();
+    assert.equal(r.counters.rotations, 0);
+    assert.equal(r.counters.oldFilesDropped, 0);
+    // The shipper closed it without an acknowledgement (records only in memory or the spool): dropped, counted.
+    state = 'pending';
+    await r.tick();
+    assert.equal(r.counters.rotations, 1);
+    assert.equal(r.counters.oldFilesDropped, 1);
   });
 });
