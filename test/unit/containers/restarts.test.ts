@@ -64,9 +64,13 @@ describe('restart scheduling (fake executor, no runc)', () => {
     await h.manager.start(c.id);
     h.executor.exit(c.id, 0);
     await until(() => h.events.some((e) => e.topic === 'container.died'), 'died');
-    // The exit is handled (record saved, restart scheduled) right after the event.
-    await new Promise((r) => setTimeout(r, 30));
-    const pending = await h.manager.get(c.id);
+    // The exit is handled (record saved, restart scheduled) right after the event: soon, but a save
+    // on a loaded machine can take longer than any fixed pause.
+    let pending = await h.manager.get(c.id);
+    for (let i = 0; i < 400 && pending.state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      pending = await h.manager.get(c.id);
+    }
     assert.equal(pending.state, 'restarting', 'waiting out its 10 s backoff');
     await h.manager.stop(c.id);
     assert.equal((await h.manager.get(c.id)).state, 'exited');

@@ -144,7 +144,9 @@ describe('LogRotator', () => {
     assert.equal(r.counters.rotations, 0, 'below maxBytes the nudge is ignored');
     await new Promise((res) => setTimeout(res, 60));
     r.nudge('nudged', 150);
-    await new Promise((res) => setTimeout(res, 20));
+    // The look it starts is asynchronous (a stat, a rename, a reopen): bounded wait, not a fixed pause.
+    for (let i = 0; i < 200 && r.counters.rotations === 0; i++)
+      await new Promise((res) => setTimeout(res, 10));
     assert.equal(r.counters.rotations, 1);
   });
 
