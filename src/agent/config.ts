@@ -97,6 +97,11 @@ export async function loadAgentConfig(
   // once); a sidecar validates its own again with the values it adds at start.
   const section = <T extends ConfigTable>(name: SectionName, table: T) =>
     validateConfig(table, [given[name] ?? {}], { prefix: `${name}.`, env, onDeprecated });
+  // The metrics section is handed on, so its env (BERTH_METRICS_ROOTS, …_LABELS_ALLOWLIST) goes into
+  // it here, over the file's values, for every later reader (the sidecar, withHostRoots, the check).
+  const metricsEnv = envValues(METRICS_CONFIG, env);
+  if (given.metrics || Object.keys(metricsEnv).length > 0)
+    given.metrics = { ...canonicalKeys(METRICS_CONFIG, given.metrics ?? {}), ...metricsEnv };
   section('metrics', METRICS_CONFIG);
   parseLogShippingConfig([given.logs ?? {}], env, onDeprecated);
   // As before, an HAProxy that is off has its section ignored.
@@ -144,6 +149,13 @@ export async function loadAgentConfig(
 /** `apiTcp` as host and port (`[v6]:port` too); an InvalidArgumentError naming apiTcp otherwise. */
 export function apiTcpAddress(value: string): HostPort {
   return parseHostPort(value, { field: 'apiTcp', minPort: 0, example: '127.0.0.1:2375' });
+}
+
+/** The values `table`'s rows take from `env` (strings, coerced by validateConfig). */
+function envValues(table: ConfigTable, env: NodeJS.ProcessEnv): ConfigValues {
+  const out: ConfigValues = {};
+  for (const row of table) if (row.env && env[row.env] !== undefined) out[row.key] = env[row.env];
+  return out;
 }
 
 /** `values` with each deprecated alias of `table` renamed to its key (validation reports it). */
