@@ -65,9 +65,10 @@ describe('restart scheduling (fake executor, no runc)', () => {
     h.executor.exit(c.id, 0);
     await until(() => h.events.some((e) => e.topic === 'container.died'), 'died');
     // The exit is handled (record saved, restart scheduled) right after the event: soon, but a save
-    // on a loaded machine can take longer than any fixed pause.
+    // on a loaded machine can take longer than any fixed pause. The state is already `exited` when
+    // `container.died` is published; it turns `restarting` once the restart is scheduled.
     let pending = await h.manager.get(c.id);
-    for (let i = 0; i < 400 && pending.state === 'running'; i++) {
+    for (let i = 0; i < 400 && pending.state === 'exited'; i++) {
       await new Promise((r) => setTimeout(r, 5));
       pending = await h.manager.get(c.id);
     }
