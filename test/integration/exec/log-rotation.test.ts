@@ -157,7 +157,10 @@ describe('log rotation through conmon control FIFO', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.ok(rotator.counters.rotations >= 2, `rotations: ${rotator.counters.rotations}`);
-    await new Promise((r) => setTimeout(r, 100));
+    // conmon reopens, then the container's next line lands in the new file: soon, but a loaded machine can
+    // take longer than any fixed pause (bounded wait; the assertion below still fails on an empty file).
+    const size = async () => (await stat(c.logPath).catch(() => undefined))?.size ?? 0;
+    for (let i = 0; i < 100 && (await size()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok((await stat(c.logPath)).size > 0, 'conmon writes to the new file');
     const lines = (await read(c.logPath)).map((l) => Number(l.line.split('-')[1]));
     assert.deepEqual(
