@@ -22,7 +22,17 @@ export interface SubscribeOptions {
    * read API and subscribes again.
    */
   buffer?: number;
+  /**
+   * Replay first the envelopes published at or after this time (ms since
+   * the epoch) that the exchange still holds (its last `history`), then go
+   * on live: `berth events --since`, and a way for a client to subscribe
+   * after starting something without missing its first events.
+   */
+  sinceMs?: number;
 }
+
+/** How many envelopes an exchange keeps for `sinceMs` (Docker's daemon keeps 256 too). */
+export const EVENT_HISTORY = 256;
 
 /**
  * The one event exchange (as containerd has it). Publishers call `publish`;
@@ -33,16 +43,36 @@ export interface SubscribeOptions {
 export class EventExchange<E = unknown> {
   private readonly subs = new Set<Subscription<E>>();
   private published = 0;
+  /** The last `history` envelopes with their times in ms, oldest first (a ring). */
+  private readonly recent: { ms: number; env: Envelope<E> }[] = [];
+  private next = 0;
+
+  constructor(private readonly history = EVENT_HISTORY) {}
 
   publish(topic: string, event: E, time: Date = new Date()): Envelope<E> {
     const env: Envelope<E> = { time: time.toISOString(), topic, event };
     this.published++;
+    if (this.history > 0) {
+      if (this.recent.length < this.history) this.recent.push({ ms: time.getTime(), env });
+      else this.recent[this.next] = { ms: time.getTime(), env };
+      this.next = (this.next + 1) % this.history;
+    }
     for (const s of this.subs) s.offer(env);
     return env;
   }
 
   subscribe(opts: SubscribeOptions = {}): AsyncIterable<Envelope<E>> {
     const sub = new Subscription<E>(opts, () => this.subs.delete(sub));
+    // Replayed and attached in one synchronous step: nothing published in between is lost or doubled.
+    if (opts.sinceMs !== undefined) {
+      const since = opts.sinceMs;
+      const n = this.recent.length;
+      const start = n < this.history ? 0 : this.next;
+      for (let i = 0; i < n; i++) {
+        const r = this.recent[(start + i) % n];
+        if (r && r.ms >= since) sub.offer(r.env);
+      }
+    }
     this.subs.add(sub);
     return sub;
   }

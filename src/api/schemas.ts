@@ -87,6 +87,16 @@ export const RegistryParams = Type.Object({ registry: Type.String() });
 /** A query flag: `?all`, `?all=1` and `?all=true` are on, anything else off. */
 export const Flag = Type.String({ description: 'on when empty, 1 or true' });
 
+/** Where a container comes from (ContainerDescriptor.source): berth's runtime or an observed engine. */
+export const ContainerSourceName = Type.Unsafe<'berth' | 'docker' | 'cri' | 'cgroup'>({
+  ...StringEnum(
+    ['berth', 'docker', 'cri', 'cgroup'] as const,
+    'must be berth, docker, cri or cgroup, not {value}',
+  ),
+  description:
+    "only containers from this source: berth (its own), docker, cri (a kubelet's containerd or CRI-O) or cgroup (found by cgroup alone); observed ones exist in --mode observe and both",
+});
+
 /** No query parameters (unknown ones are ignored, as ever). */
 export const NoQuery = Type.Object({});
 
@@ -181,7 +191,9 @@ export const ContainerDescriptor = Type.Object(
     exitCode: Type.Optional(Type.Integer()),
     oomKilled: Type.Optional(Type.Boolean()),
     restartCount: Type.Integer(),
-    source: Type.String(),
+    source: Type.String({
+      description: 'berth, or the engine an observed container comes from: docker, cri, cgroup',
+    }),
   },
   { description: 'a container' },
 );
@@ -249,7 +261,15 @@ export const Removed = Type.Object({ removed: Type.Array(Type.String()) });
 export const Version = Type.Object({ berth: Type.String(), node: Type.String(), api: Type.String() });
 
 export const Info = Type.Object(
-  { endpoints: Type.Record(Type.String(), Type.String()) },
+  {
+    endpoints: Type.Record(Type.String(), Type.String()),
+    mode: Type.Optional(
+      Type.Unsafe<'run' | 'observe' | 'both'>({
+        ...StringEnum(['run', 'observe', 'both'] as const),
+        description: "--mode: berth's own containers (run), the host's (observe), or both",
+      }),
+    ),
+  },
   { description: 'the agent: endpoints, runtime and host facts' },
 );
 
@@ -285,7 +305,7 @@ export const SwitchingProtocols = Type.Null({ description: 'WebSocket upgrade' }
 
 // ---- WebSocket streams (src/api/README.md, "Streams and the dashboard") ---------
 
-const RFC3339_OR_UNIX =
+export const RFC3339_OR_UNIX =
   '^(\\d+(\\.\\d+)?|\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?(Z|z|[+-]\\d\\d:\\d\\d))$';
 
 export const LogsStreamQuery = Type.Object({

@@ -3,7 +3,7 @@ import type { ConfigRow, ConfigTable } from '../../runtime/base/config.js';
 import { VERSION } from '../version.js';
 import type { ApiClient } from './client.js';
 import { registerComposeCommands } from './commands/compose.js';
-import { registerContainerCommands } from './commands/containers.js';
+import { registerContainerCommands, relativeTime } from './commands/containers.js';
 import { registerDashboardCommands } from './commands/dashboard.js';
 import { registerImageCommands, registerLoginCommands } from './commands/images.js';
 import { registerNetworkCommands } from './commands/networks.js';
@@ -95,8 +95,13 @@ export function buildCli(client: () => ApiClient, agentConfig?: ConfigTable): Co
     .command('events')
     .description('stream runtime events as JSON lines (container.*, image.*)')
     .option('--filter <topic>', 'only these topics, e.g. container.died or container.* (repeatable)', collect)
-    .action(async (o: { filter?: string[] }) => {
-      for await (const env of client().stream('GET', '/v1/events', { query: { topic: o.filter } })) {
+    .option(
+      '--since <time>',
+      'first the events since this time that the agent still holds (its last 256), then live ones: RFC 3339, unix seconds, or a duration like 10m',
+    )
+    .action(async (o: { filter?: string[]; since?: string }) => {
+      const since = o.since === undefined ? undefined : relativeTime(o.since);
+      for await (const env of client().stream('GET', '/v1/events', { query: { topic: o.filter, since } })) {
         process.stdout.write(`${JSON.stringify(env)}\n`);
       }
     });

@@ -1,7 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { NotImplementedError } from '../../../runtime/base/errors.js';
+import { EVENT_HISTORY } from '../../../runtime/base/events.js';
 import type { Logger } from '../../../runtime/base/log.js';
+import { REASON } from '../../../runtime/base/schema.js';
 import { VERSION } from '../../version.js';
 import { guardNdjson, guardWebSocket } from '../backpressure.js';
 import { ndjson } from '../ndjson.js';
@@ -12,6 +14,7 @@ import {
   NoQuery,
   ndjsonResponse,
   Repeated,
+  RFC3339_OR_UNIX,
   responses,
   Stats,
   StreamError,
@@ -47,7 +50,23 @@ export function registerSystemRoutes(
   );
   const topicQuery = Type.Object({
     topic: Type.Optional(Repeated('topic filters: exact (container.started) or a prefix (container.*)')),
+    since: Type.Optional(
+      Type.String({
+        pattern: RFC3339_OR_UNIX,
+        description: `first the events published at or after this time that the agent still holds (its last ${EVENT_HISTORY}), then live ones; RFC 3339 time or unix seconds`,
+        [REASON]: 'must be an RFC 3339 time (2026-12-07T10:00:00Z) or unix seconds, got {value}',
+      }),
+    ),
   });
+  type EventsQuery = { topic?: string | string[]; since?: string };
+  /** `since` as ms: unix seconds or an RFC 3339 time (the pattern has let only those through). */
+  const sinceMs = (q: EventsQuery) =>
+    q.since === undefined
+      ? {}
+      : {
+          sinceMs:
+            /^\d/.test(q.since) && !q.since.includes('-') ? Number(q.since) * 1000 : Date.parse(q.since),
+        };
   // Counters of running containers (all, or `?name=` each named), read now: `berth stats` makes rates.
   const statsSchema = {
     querystring: Type.Object({
@@ -69,30 +88,26 @@ export function registerSystemRoutes(
     querystring: topicQuery,
     response: ndjsonResponse(Type.Union([EventEnvelope, StreamError]), 'events as they happen'),
   };
-  app.get<{ Querystring: { topic?: string | string[] } }>(
-    '/v1/events',
-    { schema: eventsSchema },
-    async (req, reply) => {
-      const topics = req.query.topic === undefined ? [] : [req.query.topic].flat();
-      const out = ndjson(reply);
-      const stop = new AbortController();
-      out.closed.addEventListener('abort', () => stop.abort());
-      const guard = guardNdjson(reply.raw, '/v1/events', logger, () => stop.abort());
-      try {
-        for await (const env of events.subscribe({ topics, signal: stop.signal })) {
-          out.write(env);
-          if (guard.check()) break;
-        }
-      } catch (err) {
-        out.write({ error: { message: String(err) } });
-      } finally {
-        guard.dispose();
+  app.get<{ Querystring: EventsQuery }>('/v1/events', { schema: eventsSchema }, async (req, reply) => {
+    const topics = req.query.topic === undefined ? [] : [req.query.topic].flat();
+    const out = ndjson(reply);
+    const stop = new AbortController();
+    out.closed.addEventListener('abort', () => stop.abort());
+    const guard = guardNdjson(reply.raw, '/v1/events', logger, () => stop.abort());
+    try {
+      for await (const env of events.subscribe({ topics, signal: stop.signal, ...sinceMs(req.query) })) {
+        out.write(env);
+        if (guard.check()) break;
       }
-      if (!guard.cut) out.end();
-    },
-  );
+    } catch (err) {
+      out.write({ error: { message: String(err) } });
+    } finally {
+      guard.dispose();
+    }
+    if (!guard.cut) out.end();
+  });
 
-  app.get<{ Querystring: { topic?: string | string[] } }>(
+  app.get<{ Querystring: EventsQuery }>(
     '/v1/ws/events',
     {
       websocket: true,
@@ -111,7 +126,7 @@ export function registerSystemRoutes(
       const guard = guardWebSocket(socket, '/v1/ws/events', logger, () => ac.abort());
       void (async () => {
         try {
-          for await (const env of events.subscribe({ topics, signal: ac.signal })) {
+          for await (const env of events.subscribe({ topics, signal: ac.signal, ...sinceMs(req.query) })) {
             socket.send(JSON.stringify(env));
             if (guard.check()) break;
           }

@@ -107,8 +107,8 @@ describe('projects directory', { concurrency: false }, () => {
 
   test('an invalid file changes nothing; the reason is in the events and berth services', async () => {
     const before = (await ps('blog')).map((c) => c.id);
-    const events = agent.cli(['events', '--filter', 'project.rejected'], { timeoutMs: 8000 });
-    await new Promise((r) => setTimeout(r, 500));
+    // Read afterwards with --since: a subscription started first might not be live yet when the file lands.
+    const t0 = new Date().toISOString();
     await writeFile(join(projects, 'blog.yaml'), `${file('three')}    privileged: true\n`);
     const svc = await pollUntil(
       'the refusal in berth services',
@@ -120,7 +120,9 @@ describe('projects directory', { concurrency: false }, () => {
       100,
     );
     assert.match(svc, /blog\.yaml:\d+:\d+: services\.side\.privileged: unsupported key/);
-    const ev = await events;
+    const ev = await agent.cli(['events', '--since', t0, '--filter', 'project.rejected'], {
+      timeoutMs: 5000,
+    });
     assert.match(ev.stdout, /"topic":"project\.rejected"/);
     assert.match(ev.stdout, /services\.side\.privileged: unsupported key/);
     assert.deepEqual(

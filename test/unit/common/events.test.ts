@@ -65,4 +65,34 @@ describe('event exchange', () => {
     assert.equal((await it.next()).value?.event, 1);
     await assert.rejects(it.next(), (err: unknown) => isUnavailable(err) && /fell behind/.test(String(err)));
   });
+
+  it('since: replays what it still holds from that time on, in order and filtered, then goes on live', async () => {
+    const ex = new EventExchange<number>(4);
+    const at = (n: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, n));
+    // Six published into a history of four: 0 and 1 are gone, 2..5 are held.
+    for (let n = 0; n < 6; n++) ex.publish(n % 2 === 0 ? 'container.started' : 'image.pulled', n, at(n));
+    const all = take(ex.subscribe({ sinceMs: at(1).getTime() }), 5);
+    const started = take(ex.subscribe({ sinceMs: at(3).getTime(), topics: ['container.*'] }), 2);
+    ex.publish('container.started', 6, at(6));
+    assert.deepEqual(
+      (await all).map((e) => e.event),
+      [2, 3, 4, 5, 6],
+    );
+    assert.deepEqual(
+      (await started).map((e) => e.event),
+      [4, 6],
+    );
+    // Without since, only live ones; a future since replays nothing.
+    const live = take(ex.subscribe(), 1);
+    const none = take(ex.subscribe({ sinceMs: at(60).getTime() }), 1);
+    ex.publish('container.died', 7, at(7));
+    assert.deepEqual(
+      (await live).map((e) => e.event),
+      [7],
+    );
+    assert.deepEqual(
+      (await none).map((e) => e.event),
+      [7],
+    );
+  });
 });
