@@ -10,6 +10,8 @@ export interface Observed {
   source: ContainerSource;
   /** `cfg`, with metrics.roots defaulting to the host root's in observe mode. */
   cfg: AgentConfig;
+  /** The observe source alone (observe and both modes), for the API's container list; absent in run mode. */
+  observer?: ContainerSource;
   /** Whether berth sets up its bridge: not when it only observes (a DaemonSet must not add a bridge to the node). */
   bridge: boolean;
   /** For startSidecars: the registrar's view of the catalog, without the `servicesDir` services. */
@@ -90,6 +92,7 @@ export async function observeSource(
   );
   return {
     source: cfg.mode === 'observe' ? observe : new MergedSource([runtimeSource, observe]),
+    observer: observe,
     cfg: withHostRoots(cfg),
     bridge: cfg.mode === 'both',
     ...services,

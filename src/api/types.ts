@@ -1,7 +1,7 @@
 import type { EventExchange } from '../../runtime/base/events.js';
 import type { NetworkVerbs } from '../../runtime/network/types.js';
 import type { Runtime } from '../../runtime/runtime.js';
-import type { RuntimeEvent } from '../../runtime/types.js';
+import type { ContainerSource, RuntimeEvent } from '../../runtime/types.js';
 import type { StatsReply } from '../../sidecar/metrics/stats.js';
 import type { Projects } from '../deploy/projects.js';
 import type { DashboardStatus } from './dashboard-status.js';
@@ -10,6 +10,11 @@ import type { DashboardStatus } from './dashboard-status.js';
 export interface ApiDeps {
   runtime: Runtime;
   events: EventExchange<RuntimeEvent>;
+  /**
+   * The observed containers (`--mode observe|both`, runtime/source/observe): listed beside berth's
+   * by `GET /v1/containers`, read-only (a verb on one is FailedPrecondition). Absent in run mode.
+   */
+  observed?: ContainerSource;
   /** `GET /v1/stats`; without it the route answers NotImplemented. */
   stats?: { read(names: string[]): Promise<StatsReply> };
   /** `/v1/networks` (runtime/network); without it those routes answer NotImplemented. */

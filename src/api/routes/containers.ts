@@ -1,14 +1,21 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { InvalidArgumentError, isNotFound, messageOf } from '../../../runtime/base/errors.js';
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  isNotFound,
+  messageOf,
+} from '../../../runtime/base/errors.js';
 import type { Logger } from '../../../runtime/base/log.js';
 import { CreateRequest } from '../../../runtime/oci/request.js';
 import type { LogQuery } from '../../../runtime/runtime.js';
+import type { ContainerDescriptor, ContainerSource } from '../../../runtime/types.js';
 import { drained, guardNdjson } from '../backpressure.js';
 import { ndjson } from '../ndjson.js';
 import {
   bodiless,
-  ContainerDescriptor,
+  ContainerDescriptor as ContainerDescriptorSchema,
+  ContainerSourceName,
   Flag,
   type IdParams as Id,
   IdParams as IdSchema,
@@ -66,7 +73,7 @@ export function logQuery(q: Query): LogQuery {
 const createSchema = {
   querystring: NoQuery,
   body: CreateRequest,
-  response: responses({ 201: ContainerDescriptor }),
+  response: responses({ 201: ContainerDescriptorSchema }),
 };
 
 const runSchema = {
@@ -75,16 +82,75 @@ const runSchema = {
   response: ndjsonResponse(RunRecord, 'create, start, attach, wait (and remove) in one request'),
 };
 
-export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDeps, logger: Logger): void {
+/** What an operator uses instead of berth on a container of `source`. */
+const OWNER_TOOL: Record<ContainerDescriptor['source'], string> = {
+  berth: 'berth',
+  docker: 'docker',
+  cri: 'kubectl or crictl',
+  cgroup: 'the engine that started it',
+};
+
+/**
+ * The containers `GET /v1/containers` lists: berth's own, then the observed
+ * ones (observe and both modes) berth's runtime does not know, narrowed to
+ * one `source` when asked.
+ */
+export async function listContainers(
+  runtime: ContainerSource,
+  observed: ContainerSource | undefined,
+  opts: { all: boolean; source?: string | undefined },
+): Promise<ContainerDescriptor[]> {
+  const { all, source } = opts;
+  const own = source === undefined || source === 'berth' ? await runtime.list({ all }) : [];
+  if (!observed || source === 'berth') return own;
+  const ids = new Set(own.map((c) => c.id));
+  const others = (await observed.list({ all })).filter(
+    (c) => !ids.has(c.id) && (source === undefined || c.source === source),
+  );
+  return [...own, ...others];
+}
+
+/**
+ * `op` on berth's runtime; a container the runtime does not know but the
+ * observe source does is refused as read-only (FailedPrecondition naming it),
+ * not reported missing: `berth ps` lists it.
+ */
+export async function owned<T>(
+  observed: ContainerSource | undefined,
+  id: string,
+  verb: string,
+  op: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (!observed || !isNotFound(err)) throw err;
+    const d = await observed.get(id).catch(() => undefined);
+    if (!d) throw err;
+    throw new FailedPreconditionError(
+      `cannot ${verb} ${d.name} (${d.id.slice(0, 12)}): observed, not run by berth (source ${d.source}): use ${OWNER_TOOL[d.source]}`,
+    );
+  }
+}
+
+export function registerContainerRoutes(
+  app: FastifyInstance,
+  { runtime, observed }: ApiDeps,
+  logger: Logger,
+): void {
   app.get<{ Querystring: Query }>(
     '/v1/containers',
     {
       schema: {
-        querystring: Type.Object({ all: Type.Optional(Flag) }),
-        response: responses({ 200: Type.Array(ContainerDescriptor) }),
+        querystring: Type.Object({
+          all: Type.Optional(Flag),
+          source: Type.Optional(ContainerSourceName),
+        }),
+        response: responses({ 200: Type.Array(ContainerDescriptorSchema) }),
       },
     },
-    async (req) => runtime.list({ all: flag(req.query, 'all') }),
+    async (req) =>
+      listContainers(runtime, observed, { all: flag(req.query, 'all'), source: req.query.source }),
   );
 
   app.post('/v1/containers', { schema: createSchema }, async (req, reply) => {
@@ -100,18 +166,27 @@ export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDe
         params: IdSchema,
         querystring: NoQuery,
         response: responses({
-          200: Type.Object(ContainerDescriptor.properties, {
+          200: Type.Object(ContainerDescriptorSchema.properties, {
             description: 'the descriptor plus the validated config, health log and runtime details',
           }),
         }),
       },
     },
-    async (req) => runtime.inspect(req.params.id),
+    // An observed container's descriptor is all berth knows of it (no config, no health log).
+    async (req) =>
+      runtime.inspect(req.params.id).catch(async (err: unknown) => {
+        if (!observed || !isNotFound(err)) throw err;
+        return observed.get(req.params.id).catch(() => Promise.reject(err));
+      }),
   );
   app.post<IdParams>(
     '/v1/containers/:id/start',
-    bodiless({ params: IdSchema, querystring: NoQuery, response: responses({ 200: ContainerDescriptor }) }),
-    async (req) => runtime.start(req.params.id),
+    bodiless({
+      params: IdSchema,
+      querystring: NoQuery,
+      response: responses({ 200: ContainerDescriptorSchema }),
+    }),
+    async (req) => owned(observed, req.params.id, 'start', () => runtime.start(req.params.id)),
   );
   const stopSchema = { params: IdSchema, querystring: StopQuery, response: responses({ 200: WaitResult }) };
   app.post<IdParams & { Querystring: Query }>(
@@ -119,7 +194,8 @@ export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDe
     bodiless(stopSchema),
     async (req) => {
       const t = intParam(req.query, 't');
-      return runtime.stop(req.params.id, t === undefined ? {} : { timeoutMs: t * 1000 });
+      const opts = t === undefined ? {} : { timeoutMs: t * 1000 };
+      return owned(observed, req.params.id, 'stop', () => runtime.stop(req.params.id, opts));
     },
   );
   app.post(
@@ -129,10 +205,15 @@ export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDe
   );
   app.post<IdParams & { Querystring: Query }>(
     '/v1/containers/:id/restart',
-    bodiless({ params: IdSchema, querystring: StopQuery, response: responses({ 200: ContainerDescriptor }) }),
+    bodiless({
+      params: IdSchema,
+      querystring: StopQuery,
+      response: responses({ 200: ContainerDescriptorSchema }),
+    }),
     async (req) => {
       const t = intParam(req.query, 't');
-      return runtime.restart(req.params.id, t === undefined ? {} : { timeoutMs: t * 1000 });
+      const opts = t === undefined ? {} : { timeoutMs: t * 1000 };
+      return owned(observed, req.params.id, 'restart', () => runtime.restart(req.params.id, opts));
     },
   );
   app.post<IdParams & { Querystring: Query }>(
@@ -145,7 +226,8 @@ export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDe
       response: responses({ 204: NoContent }),
     }),
     async (req, reply) => {
-      await runtime.kill(req.params.id, req.query.signal ?? 'SIGKILL');
+      const signal = req.query.signal ?? 'SIGKILL';
+      await owned(observed, req.params.id, 'kill', () => runtime.kill(req.params.id, signal));
       reply.code(204);
     },
   );
@@ -159,7 +241,8 @@ export function registerContainerRoutes(app: FastifyInstance, { runtime }: ApiDe
       },
     },
     async (req, reply) => {
-      await runtime.remove(req.params.id, { force: flag(req.query, 'force') });
+      const force = flag(req.query, 'force');
+      await owned(observed, req.params.id, 'remove', () => runtime.remove(req.params.id, { force }));
       reply.code(204);
     },
   );

@@ -19,7 +19,14 @@ import { runContainer, writeLine } from './run.js';
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** `berth ps` flags; `-p` lists a Compose project's replicas instead. */
-type PsOptions = { all?: boolean; quiet?: boolean; format?: string; filter?: string[]; project?: string };
+type PsOptions = {
+  all?: boolean;
+  quiet?: boolean;
+  format?: string;
+  filter?: string[];
+  project?: string;
+  source?: string;
+};
 
 export function registerContainerCommands(program: Command, client: () => ApiClient): void {
   addRunFlags(
@@ -60,7 +67,9 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
 
   program
     .command('ps')
-    .description('list containers (running only, -a for all)')
+    .description(
+      'list containers (running only, -a for all); with an agent in --mode observe|both, the observed ones too (SOURCE column)',
+    )
     .option('-a, --all', 'show all containers, not only running ones')
     .option('-q, --quiet', 'print ids only')
     .option('--format <fmt>', 'json for one JSON array')
@@ -70,17 +79,26 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
       collect,
     )
     .option('-p, --project <name>', "a Compose project's replicas (its name, service, state, health)")
+    .option(
+      '--source <name>',
+      'only containers from this source: berth (its own), docker, cri, cgroup (observed ones, in agent --mode observe|both)',
+    )
     .action(async (o: PsOptions) => {
       if (o.project !== undefined) return (await import('./project.js')).projectPs(client(), o.project, o);
       const filters = parseFilters(o.filter ?? []);
+      const asTable = o.format !== 'json' && !o.quiet;
       // As Docker's: asking for a status shows stopped containers without -a.
-      const list = (
-        await client().json<ContainerDescriptor[]>('GET', '/v1/containers', {
-          query: { all: o.all || filters.has('status') },
-        })
-      ).filter((c) => matchesFilters(c, filters));
+      const [all, info] = await Promise.all([
+        client().json<ContainerDescriptor[]>('GET', '/v1/containers', {
+          query: { all: o.all || filters.has('status'), source: o.source },
+        }),
+        // The table has a SOURCE column when the agent observes (src/cli/README.md, "ps").
+        asTable ? client().json<{ mode?: string }>('GET', '/v1/info') : undefined,
+      ]);
+      const list = all.filter((c) => matchesFilters(c, filters));
       if (o.format === 'json') return void process.stdout.write(`${JSON.stringify(list)}\n`);
       if (o.quiet) return void process.stdout.write(list.map((c) => `${c.id.slice(0, 12)}\n`).join(''));
+      const observing = info?.mode !== undefined && info.mode !== 'run';
       const rows = list.map((c) => [
         c.id.slice(0, 12),
         c.image,
@@ -97,8 +115,10 @@ export function registerContainerCommands(program: Command, client: () => ApiCli
           )
           .join(', '),
         c.name,
+        ...(observing ? [c.source] : []),
       ]);
-      process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'STATUS', 'PORTS', 'NAMES'], rows));
+      const head = ['CONTAINER ID', 'IMAGE', 'STATUS', 'PORTS', 'NAMES', ...(observing ? ['SOURCE'] : [])];
+      process.stdout.write(table(head, rows));
     });
 
   program
