@@ -101,13 +101,12 @@ export async function listContainers(
   opts: { all: boolean; source?: string | undefined },
 ): Promise<ContainerDescriptor[]> {
   const { all, source } = opts;
-  const own = source === undefined || source === 'berth' ? await runtime.list({ all }) : [];
-  if (!observed || source === 'berth') return own;
+  const wanted = (c: ContainerDescriptor) => source === undefined || c.source === source;
+  if (!observed) return (await runtime.list({ all })).filter(wanted);
+  // berth's own are listed in full even for another source: one the observer sees too is berth's.
+  const [own, seen] = await Promise.all([runtime.list({ all }), observed.list({ all })]);
   const ids = new Set(own.map((c) => c.id));
-  const others = (await observed.list({ all })).filter(
-    (c) => !ids.has(c.id) && (source === undefined || c.source === source),
-  );
-  return [...own, ...others];
+  return [...own, ...seen.filter((c) => !ids.has(c.id))].filter(wanted);
 }
 
 /**
