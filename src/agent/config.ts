@@ -97,11 +97,16 @@ export async function loadAgentConfig(
   // once); a sidecar validates its own again with the values it adds at start.
   const section = <T extends ConfigTable>(name: SectionName, table: T) =>
     validateConfig(table, [given[name] ?? {}], { prefix: `${name}.`, env, onDeprecated });
-  // The metrics section is handed on, so its env (BERTH_METRICS_ROOTS, …_LABELS_ALLOWLIST) goes into
-  // it here, over the file's values, for every later reader (the sidecar, withHostRoots, the check).
-  const metricsEnv = envValues(METRICS_CONFIG, env);
-  if (given.metrics || Object.keys(metricsEnv).length > 0)
-    given.metrics = { ...canonicalKeys(METRICS_CONFIG, given.metrics ?? {}), ...metricsEnv };
+  // Every section's env (BERTH_METRICS_ROOTS, BERTH_FLUENTD_…, BERTH_DNS_…) goes into it here, over the
+  // file's values, as the documented order says (validateConfig's own env ranks below the file); the
+  // metrics, logs and haproxy sections are handed on, so every later reader (the sidecar,
+  // withHostRoots, the check) sees the same values.
+  for (const name of Object.keys(CONFIG_SECTIONS) as SectionName[]) {
+    const table = CONFIG_SECTIONS[name] as ConfigTable;
+    const fromSectionEnv = envValues(table, env);
+    if (Object.keys(fromSectionEnv).length > 0)
+      given[name] = { ...canonicalKeys(table, given[name] ?? {}), ...fromSectionEnv };
+  }
   section('metrics', METRICS_CONFIG);
   parseLogShippingConfig([given.logs ?? {}], env, onDeprecated);
   // As before, an HAProxy that is off has its section ignored.
