@@ -5,7 +5,8 @@
  * whole page, whatever view is shown.
  */
 import { get } from './api.js';
-import type { Container, EventEnvelope, StatsMessage } from './types.js';
+import { isObserved } from './source.js';
+import type { AgentInfo, Container, EventEnvelope, StatsMessage } from './types.js';
 import { openStream, type Stream, type StreamState } from './ws.js';
 
 /** Events the page keeps for the events view. */
@@ -17,6 +18,8 @@ export class Store {
   containers: Container[] = [];
   events: EventEnvelope[] = [];
   stats: StatsMessage | undefined;
+  /** The agent's --mode (GET /v1/info, read with the first list); undefined until then or from an older agent. */
+  mode: AgentInfo['mode'];
   streamState: Record<'events' | 'stats', StreamState> = { events: 'connecting', stats: 'connecting' };
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly streams: Stream[] = [];
@@ -63,7 +66,15 @@ export class Store {
     for (const s of this.streams.splice(0)) s.close();
   }
 
-  /** Re-reads the container list; calls made while one runs coalesce into one more. */
+  /**
+   * Whether the agent lists observed containers (`--mode observe|both`): the
+   * views show each container's source then, and nothing new in run mode.
+   */
+  get observing(): boolean {
+    return this.mode === 'observe' || this.mode === 'both' || this.containers.some(isObserved);
+  }
+
+  /** Re-reads the container list (the first time with the agent's mode, in parallel); calls made while one runs coalesce into one more. */
   refresh(): Promise<void> {
     if (this.refreshing) {
       this.again = true;
@@ -73,7 +84,18 @@ export class Store {
       do {
         this.again = false;
         try {
-          this.containers = await get<Container[]>('/v1/containers?all=1');
+          const [list] = await Promise.all([
+            get<Container[]>('/v1/containers?all=1'),
+            this.mode === undefined
+              ? get<AgentInfo>('/v1/info').then(
+                  (i) => {
+                    this.mode = i.mode ?? 'run';
+                  },
+                  () => undefined, // asked again with the next list
+                )
+              : undefined,
+          ]);
+          this.containers = list;
           this.emit('containers');
         } catch {
           // the status view shows the streams' state; the next event retries

@@ -10,6 +10,10 @@ import type * as Deploy from '../../src/deploy/types.js';
 
 export type PortMapping = Static<typeof Api.PortMapping>;
 export type Container = Static<typeof Api.ContainerDescriptor>;
+/** Where a container comes from: berth's own, or observed beside Docker or a kubelet (`--mode observe|both`). */
+export type SourceName = Static<typeof Api.ContainerSourceName>;
+/** GET /v1/info: the endpoints and the agent's `mode` (run, observe, both). */
+export type AgentInfo = Static<typeof Api.Info>;
 
 /** GET /v1/containers/:id adds the validated config: limits live there. */
 export type ContainerDetail = Container & { config?: Record<string, unknown>; [key: string]: unknown };

@@ -76,6 +76,9 @@ describe('web dashboard in Chromium', () => {
     assert.match((await row.textContent()) ?? '', new RegExp(IMAGE.replace(/[/.]/g, '\\$&')));
     // Addresses: the container's bridge address is shown.
     assert.match((await row.locator('td[data-label="Addresses"]').textContent()) ?? '', /^10\.215\.\d+\.\d+/);
+    // Run mode: no Source column, no source filter (observed.test.ts has them).
+    assert.equal(await page.locator('table.containers thead th', { hasText: 'Source' }).count(), 0);
+    assert.equal(await page.locator('#source-filter').isVisible(), false);
     assert.deepEqual(problems.errors, []);
     await page.close();
   });

@@ -35,12 +35,13 @@ export interface WebFixture {
   close(): Promise<void>;
 }
 
-export async function startWebFixture(): Promise<WebFixture> {
+/** `args`: more `berth agent` flags (e.g. `--mode both` and the roots it observes). */
+export async function startWebFixture(opts: { args?: string[] } = {}): Promise<WebFixture> {
   const dir = await tempDir('web-test');
   const { outDir } = await buildWeb({ outDir: join(dir, 'web'), quiet: true });
   const port = await freePort();
   const agent = await startAgent({
-    args: ['--dashboard', `127.0.0.1:${port}`],
+    args: ['--dashboard', `127.0.0.1:${port}`, ...(opts.args ?? [])],
     config: { dashboard: { webDir: outDir } },
   });
   let browser: TestBrowser | undefined;

@@ -29,6 +29,7 @@ export class LogPaneView {
   private readonly spacer: HTMLElement;
   private readonly rowsEl: HTMLElement;
   private readonly status: HTMLElement;
+  private readonly problem: HTMLElement;
   private pending: LogRecord[] = [];
   /** Records dropped from the queue because more arrived than a pane holds (only the newest matter). */
   queueDropped = 0;
@@ -61,10 +62,12 @@ export class LogPaneView {
       this.spacer,
     );
     this.status = h('div', { class: 'log-status' });
+    this.problem = h('div', { class: 'log-error', role: 'alert', hidden: true });
     this.el = h(
       'section',
       { class: 'log-pane' },
       h('header', null, h('h3', null, title), this.status),
+      this.problem,
       this.scroller,
     );
     this.scroller.addEventListener('scroll', () => this.onScroll(), { passive: true });
@@ -108,6 +111,17 @@ export class LogPaneView {
     this.follow = false;
     this.scroller.scrollTop = this.model.rowOf(i) * this.rowH;
     this.schedule();
+  }
+
+  /**
+   * Shows why the agent serves no lines (its error message, which names the
+   * reason) above the lines, or clears it (undefined).
+   */
+  showProblem(message: string | undefined): void {
+    this.problem.textContent = message ?? '';
+    this.problem.hidden = message === undefined;
+    if (message === undefined) delete this.el.dataset.error;
+    else this.el.dataset.error = message;
   }
 
   followNow(): void {

@@ -1,10 +1,12 @@
 /**
  * One container: its facts (state, health, image, limits, ports,
  * addresses, restarts, last health checks), live CPU and memory charts, its
- * actions, and its log tail below.
+ * actions, and its log tail below. An observed container (`--mode
+ * observe|both`) is read-only: no actions, a note saying who manages it.
  */
 import { ApiError, get, seg } from '../api.js';
 import { bytes, fill, h } from '../dom.js';
+import { isObserved, ownerOf, sourceBadge } from '../source.js';
 import type { Container, ContainerDetail } from '../types.js';
 import { addresses, healthBadge, link, logsHref, ports, stateBadge, statsCharts } from './common.js';
 import { actionButtons } from './containers.js';
@@ -60,11 +62,13 @@ export const containerView: View = (root, _params, store, path) => {
     const lastCheck = healthLog.at(-1);
     fill(
       facts,
+      ...(store.observing || isObserved(d) ? row('Source', sourceBadge(d.source)) : []),
       ...row('State', stateBadge(d.state)),
       ...row('Health', healthBadge(d.health)),
       ...row('Image', d.image),
       ...row('Id', d.id.slice(0, 12)),
-      ...row('Limits', limits(d)),
+      // An observed container's config is not berth's to read: its limits are unknown, not none.
+      ...row('Limits', isObserved(d) && !d.config ? '–' : limits(d)),
       ...row('Ports', ports(d.ports)),
       ...row('Addresses', addresses(d as Container)),
       ...row('Restarts', String(d.restartCount)),
@@ -72,10 +76,21 @@ export const containerView: View = (root, _params, store, path) => {
       ...(d.state !== 'running' && d.exitCode !== undefined ? row('Exit code', String(d.exitCode)) : []),
       ...(lastCheck ? row('Last health check', JSON.stringify(lastCheck)) : []),
     );
-    fill(actions, actionButtons(d));
+    const owner = ownerOf(d.source);
+    // Instead of actions (the agent refuses them), who manages it and what to use; its logs are below.
+    fill(
+      actions,
+      isObserved(d)
+        ? h(
+            'p',
+            { class: 'readonly-note', 'data-readonly': d.source },
+            `This container is observed, read-only: managed by ${owner.manager}. berth does not stop, start or restart it: use ${owner.tool}.`,
+          )
+        : actionButtons(d),
+    );
   };
   void draw();
-  const logs = mountLogs(logsBox, new URLSearchParams({ container: name }), { compact: true });
+  const logs = mountLogs(logsBox, new URLSearchParams({ container: name }), { compact: true, store });
   const offs = [
     store.on('containers', () => void draw()),
     store.on('stats', () => {

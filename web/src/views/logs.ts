@@ -5,12 +5,14 @@
  * pause/resume, jump to a time (within what the page holds, or reloaded from
  * the agent from that time on), and a download of what is shown.
  */
+import { ApiError, ndjson, seg } from '../api.js';
 import { fill, h } from '../dom.js';
 import type { LogRecord } from '../logs/entry.js';
 import { entryText } from '../logs/entry.js';
 import { LogModel } from '../logs/model.js';
 import { compileSearch, isSearchError, type SearchMode } from '../logs/search.js';
 import { LogPaneView } from '../logs/view.js';
+import { isObserved } from '../source.js';
 import type { Store } from '../store.js';
 import { COMPOSE_PROJECT, COMPOSE_SERVICE } from '../types.js';
 import { openStream, type Stream } from '../ws.js';
@@ -21,7 +23,10 @@ const INITIAL_TAIL = 200;
 
 interface Pane {
   view: LogPaneView;
+  /** What the pane streams: its selection less the containers whose logs the agent refused. */
   selection: URLSearchParams;
+  /** Nothing left to stream (every container refused): no live stream, no history. */
+  empty?: boolean;
   live: Stream;
   history?: Stream;
   lastTime?: string;
@@ -53,6 +58,23 @@ function paneSelections(params: URLSearchParams, store: Store | undefined): URLS
     }
   }
   return [...names].map((n) => new URLSearchParams({ container: n }));
+}
+
+/**
+ * Why the agent serves no logs of container `name` (its error's message,
+ * which names the reason), or undefined when it serves them. Asked with one
+ * line over HTTP before a WebSocket is opened for a container the page does
+ * not know as berth's own (an observed one): a browser is never told why an
+ * upgrade was refused, and would retry it for ever.
+ */
+async function logsRefusal(name: string): Promise<string | undefined> {
+  try {
+    const recs = await ndjson<{ error?: { message?: string } }>(`/v1/containers/${seg(name)}/logs?tail=1`, 2);
+    const bad = recs.find((r) => r.error);
+    return bad ? (bad.error?.message ?? 'the agent ended the logs with an error') : undefined;
+  } catch (err) {
+    return err instanceof ApiError ? err.message : String(err);
+  }
 }
 
 /** Mounts the viewer into `root`; returns its cleanup. */
@@ -129,35 +151,73 @@ export function mountLogs(
     return () => undefined;
   }
 
+  let unmounted = false;
+  const NO_STREAM: Stream = { close: () => undefined };
+  /** Containers of `sel` the page does not know as berth's: their logs are asked for first. */
+  const unknown = (sel: URLSearchParams) =>
+    sel.getAll('container').filter((n) => {
+      const c = opts.store?.containers.find((x) => x.name === n || x.id === n);
+      return c === undefined || isObserved(c);
+    });
   const panes: Pane[] = selections.map((sel) => {
     const merged = sel.getAll('container').length !== 1 || sel.has('service') || sel.has('project');
     const view = new LogPaneView(new LogModel(), selectionLabel(sel), merged);
-    const pane: Pane = { view, selection: sel, live: undefined as unknown as Stream };
+    const pane: Pane = { view, selection: sel, live: NO_STREAM };
     const path = () => {
-      const q = new URLSearchParams(sel);
+      const q = new URLSearchParams(pane.selection);
       q.set('follow', '1');
       // A reconnect resumes at the last line shown instead of repeating the tail.
       if (pane.lastTime) q.set('since', pane.lastTime);
       else q.set('tail', String(INITIAL_TAIL));
       return `/v1/ws/logs?${q}`;
     };
-    pane.live = openStream(
-      path,
-      (data) => {
-        if (Array.isArray(data)) {
-          const recs = data as LogRecord[];
-          const last = recs.at(-1);
-          if (last) pane.lastTime = last.time;
-          view.enqueue(recs);
-        } else if (data && typeof data === 'object' && 'error' in data) {
-          view.el.dataset.error = String((data as { error: { message?: string } }).error.message ?? '');
+    const open = () => {
+      pane.live = openStream(
+        path,
+        (data) => {
+          if (Array.isArray(data)) {
+            const recs = data as LogRecord[];
+            const last = recs.at(-1);
+            if (last) {
+              pane.lastTime = last.time;
+              if (view.el.dataset.error !== undefined) view.showProblem(undefined);
+            }
+            view.enqueue(recs);
+          } else if (data && typeof data === 'object' && 'error' in data) {
+            view.showProblem(
+              String((data as { error: { message?: string } }).error.message ?? 'stream error'),
+            );
+          }
+        },
+        (s, reason) => {
+          view.el.dataset.stream = s;
+          if (s === 'closed' && reason) view.el.title = `stream: ${reason}`;
+        },
+      );
+    };
+    const ask = unknown(sel);
+    if (ask.length === 0) open();
+    else {
+      view.el.dataset.stream = 'checking';
+      void Promise.all(ask.map(async (n) => [n, await logsRefusal(n)] as const)).then((answers) => {
+        if (unmounted) return;
+        const refused = answers.filter((a): a is readonly [string, string] => a[1] !== undefined);
+        if (refused.length > 0) {
+          // The reason, as the agent gives it; the other containers of the pane still stream.
+          view.showProblem(refused.map(([n, why]) => (merged ? `${n}: ${why}` : why)).join('\n'));
+          const no = new Set(refused.map(([n]) => n));
+          const kept = new URLSearchParams();
+          for (const [k, v] of sel) if (!(k === 'container' && no.has(v))) kept.append(k, v);
+          pane.selection = kept;
         }
-      },
-      (s, reason) => {
-        view.el.dataset.stream = s;
-        if (s === 'closed' && reason) view.el.title = `stream: ${reason}`;
-      },
-    );
+        if ([...pane.selection.keys()].length === 0) {
+          pane.empty = true;
+          view.el.dataset.stream = 'refused';
+          return;
+        }
+        open();
+      });
+    }
     view.el.dataset.selection = sel.toString();
     panesEl.appendChild(view.el);
     return pane;
@@ -222,6 +282,7 @@ export function mountLogs(
     }
     searchError.textContent = '';
     for (const p of panes) {
+      if (p.empty) continue;
       const first = p.view.model.at(0);
       const i = p.view.model.indexAtTime(ms);
       if (first && first.ms <= ms && i >= 0) {
@@ -294,6 +355,7 @@ export function mountLogs(
   });
 
   return () => {
+    unmounted = true;
     clearTimeout(searchTimer);
     for (const p of panes) {
       p.live.close();
