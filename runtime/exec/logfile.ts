@@ -2,10 +2,31 @@ import { type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { InvalidArgumentError, NotFoundError } from '../base/errors.js';
 import type { LogLine, LogQuery } from '../runtime.js';
-import { LineAssembler, parseK8sEntry, parseTimeBound } from './k8s-format.js';
+import { parseJsonFileEntry } from './json-file-format.js';
+import { type K8sEntry, LineAssembler, parseK8sEntry, parseTimeBound } from './k8s-format.js';
 import type { LogPort } from './types.js';
 
 const CHUNK = 64 << 10;
+
+/**
+ * Most bytes of one record (one line of the file): 2 MiB. conmon writes
+ * records of at most its 8 KiB buffer, Docker's json-file at most 16 KiB of
+ * text (×6 when every byte is escaped): a longer one is not a record of
+ * theirs, and is skipped as malformed instead of held whole.
+ */
+export const MAX_RECORD_BYTES = 2 << 20;
+
+/** What `read` reads besides the query (observe mode's files; berth's own use the defaults). */
+export interface LogFilesOptions {
+  /** The files' format: conmon's `k8s-file` (the default) or Docker's `json-file`. */
+  format?: 'k8s-file' | 'json-file';
+  /** The older files, oldest first, read before the one at the path (default `<path>.1`, berth's rotation). */
+  older?: readonly string[];
+  /** Opens one file for reading; undefined when there is none (default: a plain open). */
+  open?: (path: string) => Promise<FileHandle | undefined>;
+  /** Called once per line skipped as malformed (unparseable, or longer than MAX_RECORD_BYTES). */
+  onMalformed?: () => void;
+}
 
 export interface K8sLogReaderOptions {
   /** While following, how often to look for new data when no fs event arrived (ms). */
@@ -33,36 +54,65 @@ export class K8sLogReader implements LogPort {
     this.pollMs = opts.pollIntervalMs ?? 250;
   }
 
-  read(logPath: string, query: LogQuery): AsyncIterable<LogLine> {
+  read(logPath: string, query: LogQuery, files: LogFilesOptions = {}): AsyncIterable<LogLine> {
     const filter = makeFilter(query);
     if (query.tail !== undefined && (!Number.isInteger(query.tail) || query.tail < 0)) {
       throw new InvalidArgumentError(`tail: ${query.tail} is not a non-negative integer`, { field: 'tail' });
     }
-    return this.generate(logPath, query, filter);
+    return this.generate(logPath, query, filter, files);
   }
 
-  private async *generate(logPath: string, query: LogQuery, filter: Filter): AsyncGenerator<LogLine> {
+  private async *generate(
+    logPath: string,
+    query: LogQuery,
+    filter: Filter,
+    files: LogFilesOptions,
+  ): AsyncGenerator<LogLine> {
     const signal = query.signal;
-    // The file at the path, then the one berth's rotation kept (`.1`, log-rotator.ts), opened in
-    // that order: a rotation between the two opens shows as the same inode twice, never as a gap.
-    const atPath = await openOptional(logPath);
-    let older = await openOptional(`${logPath}.1`);
-    if (atPath && older && (await older.stat()).ino === (await atPath.stat()).ino) {
-      await older.close();
-      older = undefined;
+    const parse = files.format === 'json-file' ? parseJsonFileEntry : parseK8sEntry;
+    const openFile = files.open ?? openOptional;
+    const malformed = files.onMalformed ?? (() => {});
+    // The file at the path, then the older ones newest first (berth's `.1`, log-rotator.ts; Docker's
+    // `.1`, `.2`, …), opened in that order: a rotation between two opens shows as the same inode
+    // twice (read once), never as a gap.
+    const atPath = await openFile(logPath);
+    const inodes = new Set<number>();
+    if (atPath) inodes.add((await atPath.stat()).ino);
+    const olders: FileHandle[] = [];
+    try {
+      for (const p of [...(files.older ?? [`${logPath}.1`])].reverse()) {
+        const h = await openFile(p);
+        if (!h) continue;
+        const i = (await h.stat()).ino;
+        if (inodes.has(i)) await h.close();
+        else {
+          inodes.add(i);
+          olders.unshift(h);
+        }
+      }
+    } catch (err) {
+      await Promise.all([atPath, ...olders].map((h) => h?.close().catch(() => {})));
+      throw err;
     }
     // No file at the path: between a rotation's rename and conmon's new file, or an exited container
-    // rotated by the rename alone; `.1` is all there is (following picks up the new file when it appears).
+    // rotated by the rename alone; the older ones are all there is (following picks up the new file
+    // when it appears).
     let file: FileHandle;
+    const newestOlder = atPath ? undefined : olders.pop();
     if (atPath) file = atPath;
-    else if (older) {
-      file = older;
-      older = undefined;
-    } else throw new NotFoundError(`log file ${logPath} does not exist`);
+    else if (newestOlder) file = newestOlder;
+    else throw new NotFoundError(`log file ${logPath} does not exist`);
     let ino = (await file.stat()).ino;
     const tail = query.tail;
     let pos = 0;
     let carry: Buffer = Buffer.alloc(0);
+    /** Inside a record longer than MAX_RECORD_BYTES: bytes are dropped up to its newline. */
+    let skipping = false;
+    const restart = (at: number) => {
+      pos = at;
+      carry = Buffer.alloc(0);
+      skipping = false;
+    };
     const asm = new LineAssembler();
     const ring: LogLine[] = [];
     const buf = Buffer.alloc(CHUNK);
@@ -76,14 +126,27 @@ export class K8sLogReader implements LogPort {
       let data =
         carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
       let nl = data.indexOf(0x0a);
-      while (nl >= 0) {
-        const rec = parseK8sEntry(data, 0, nl);
-        if (rec) for (const line of asm.push(rec)) if (filter.keep(line)) out.push(line);
+      if (skipping) {
+        if (nl < 0) return out;
+        skipping = false;
         data = data.subarray(nl + 1);
         nl = data.indexOf(0x0a);
       }
-      // A record without its newline is still being written: keep it for the next read.
-      carry = Buffer.from(data);
+      while (nl >= 0) {
+        const rec = parse(data, 0, nl);
+        if (rec) {
+          for (const line of asm.push(rec)) if (filter.keep(line)) out.push(line);
+        } else if (nl > 0) malformed();
+        data = data.subarray(nl + 1);
+        nl = data.indexOf(0x0a);
+      }
+      // A record without its newline is still being written: keep it for the next read (unless
+      // it is already longer than any record: then it is skipped to its newline, not held).
+      if (data.length > MAX_RECORD_BYTES) {
+        malformed();
+        skipping = true;
+        carry = Buffer.alloc(0);
+      } else carry = Buffer.from(data);
       return out;
     };
 
@@ -95,15 +158,14 @@ export class K8sLogReader implements LogPort {
     };
 
     const current = file;
-    const sources = older ? [older, current] : [current];
+    const sources = [...olders, current];
     try {
       for (const [i, src] of sources.entries()) {
         const last = i === sources.length - 1;
         file = src;
         // --tail N: start where the last N lines of each file begin, found from its end, instead of
         // reading (and holding) everything before them; the ring keeps the last N of both.
-        pos = tail === undefined ? 0 : await tailStart(src, (await src.stat()).size, tail, filter);
-        carry = Buffer.alloc(0);
+        restart(tail === undefined ? 0 : await tailStart(src, (await src.stat()).size, tail, filter, parse));
         // A line conmon cut at the rotation continues at the new file's start; read from later
         // than that, what `.1` left open is a line of its own.
         const cut = i > 0 && pos > 0 ? asm.flush().filter((l) => filter.keep(l)) : [];
@@ -154,15 +216,13 @@ export class K8sLogReader implements LogPort {
           if (cur !== undefined && cur.ino !== ino) {
             lines = lines.concat(await drain());
             await file.close();
-            file = await openLog(logPath);
+            file = (await openFile(logPath)) ?? (await openLog(logPath));
             ino = (await file.stat()).ino;
-            pos = 0;
-            carry = Buffer.alloc(0);
+            restart(0);
             waiter.rewatch();
             lines = lines.concat(await drain());
           } else if (cur !== undefined && cur.size < pos) {
-            pos = 0;
-            carry = Buffer.alloc(0);
+            restart(0);
             lines = lines.concat(await drain());
           }
           if (stopping) for (const l of asm.flush()) if (filter.keep(l)) lines.push(l);
@@ -177,7 +237,7 @@ export class K8sLogReader implements LogPort {
       }
     } finally {
       await file.close();
-      if (older && older !== file) await older.close();
+      for (const h of olders) if (h !== file) await h.close();
     }
   }
 }
@@ -206,7 +266,13 @@ type Stream = 'stdout' | 'stderr';
  * its `F` comes); finding it would mean reading the whole file back, which is
  * what this avoids, so `--tail` leaves it out.
  */
-export async function tailStart(file: FileHandle, size: number, n: number, filter: Filter): Promise<number> {
+export async function tailStart(
+  file: FileHandle,
+  size: number,
+  n: number,
+  filter: Filter,
+  parse: (buf: Buffer) => K8sEntry | undefined = parseK8sEntry,
+): Promise<number> {
   /** Per stream: the earliest record seen so far (going backwards) of its line not yet complete. */
   const open = new Map<Stream, { start: number; time: string }>();
   /** After the cut: the streams whose open line must still reach its beginning. */
@@ -222,7 +288,7 @@ export async function tailStart(file: FileHandle, size: number, n: number, filte
 
   /** One record at `offset`, going backwards; true when the scan is done. */
   const visit = (offset: number, raw: Buffer): boolean => {
-    const rec = parseK8sEntry(raw);
+    const rec = parse(raw);
     if (!rec) return false;
     const s = rec.stream;
     if (waiting) {
@@ -261,6 +327,9 @@ export async function tailStart(file: FileHandle, size: number, n: number, filte
       // Bytes after the last newline are a record still being written: not a line yet.
       const last = data.lastIndexOf(0x0a);
       if (last < 0) {
+        // No newline in more than a record's bytes: not a file of records; the forward read from
+        // the start (which skips such a record) finds the last lines instead.
+        if (data.length > MAX_RECORD_BYTES) return 0;
         rest = Buffer.from(data);
         continue;
       }
@@ -278,6 +347,7 @@ export async function tailStart(file: FileHandle, size: number, n: number, filte
       nl = prev;
     }
     rest = Buffer.from(data.subarray(0, nl + 1));
+    if (rest.length > MAX_RECORD_BYTES) return 0;
   }
   // The file's start: lines still open begin at their first record, where `cut` is by now.
   return waiting && !skipTrailing ? cut : 0;

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from '../../runtime/base/log.js';
+import type { ObserveSource } from '../../runtime/source/observe/source.js';
 import type { ContainerSource } from '../../runtime/types.js';
 import type { Catalog } from '../../sidecar/discovery/types.js';
 import type { AgentConfig } from './config.js';
@@ -10,8 +11,8 @@ export interface Observed {
   source: ContainerSource;
   /** `cfg`, with metrics.roots defaulting to the host root's in observe mode. */
   cfg: AgentConfig;
-  /** The observe source alone (observe and both modes), for the API's container list; absent in run mode. */
-  observer?: ContainerSource;
+  /** The observe source alone (observe and both modes), for the API's container list and logs; absent in run mode. */
+  observer?: ObserveSource;
   /** Whether berth sets up its bridge: not when it only observes (a DaemonSet must not add a bridge to the node). */
   bridge: boolean;
   /** For startSidecars: the registrar's view of the catalog, without the `servicesDir` services. */

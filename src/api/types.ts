@@ -1,6 +1,6 @@
 import type { EventExchange } from '../../runtime/base/events.js';
 import type { NetworkVerbs } from '../../runtime/network/types.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import type { LogLine, LogQuery, Runtime } from '../../runtime/runtime.js';
 import type { ContainerSource, RuntimeEvent } from '../../runtime/types.js';
 import type { StatsReply } from '../../sidecar/metrics/stats.js';
 import type { Projects } from '../deploy/projects.js';
@@ -12,9 +12,12 @@ export interface ApiDeps {
   events: EventExchange<RuntimeEvent>;
   /**
    * The observed containers (`--mode observe|both`, runtime/source/observe): listed beside berth's
-   * by `GET /v1/containers`, read-only (a verb on one is FailedPrecondition). Absent in run mode.
+   * by `GET /v1/containers`, read-only (a verb on one is FailedPrecondition), and their `logs`
+   * (resolved before streaming; FailedPrecondition when one has no file berth reads). Absent in run mode.
    */
-  observed?: ContainerSource;
+  observed?: ContainerSource & {
+    logs?(idOrName: string, query: LogQuery): Promise<AsyncIterable<LogLine>>;
+  };
   /** `GET /v1/stats`; without it the route answers NotImplemented. */
   stats?: { read(names: string[]): Promise<StatsReply> };
   /** `/v1/networks` (runtime/network); without it those routes answer NotImplemented. */

@@ -128,6 +128,30 @@ export async function readDockerMeta(dockerRoot: string, id: string): Promise<Do
   return meta;
 }
 
+/**
+ * The log driver a container's `hostconfig.json` names (`json-file` when it
+ * names none, as Docker's default); undefined when the record is unreadable
+ * or the name is not a driver name. For the error `berth logs` gives for a
+ * container berth cannot read (README.md, "Logs").
+ */
+export async function readDockerLogDriver(dockerRoot: string, id: string): Promise<string | undefined> {
+  if (!HEX64.test(id)) return undefined;
+  const text = await readBounded(
+    dockerRoot,
+    join(dockerRoot, 'containers', id, 'hostconfig.json'),
+    MAX_CONFIG_BYTES,
+  );
+  if (text === undefined) return undefined;
+  let host: Json | undefined;
+  try {
+    host = obj(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+  const type = str(obj(host?.LogConfig)?.Type, 64) ?? 'json-file';
+  return /^[a-zA-Z0-9][a-zA-Z0-9_.:/-]*$/.test(type) ? type : undefined;
+}
+
 /** Name and tag of an image reference for descriptors ('' tag for a digest or an id). */
 export function imageParts(image: string): { imageName: string; imageTag: string } {
   if (image === '' || /^sha256:/.test(image)) return { imageName: image, imageTag: '' };

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
-import { open, readlink, realpath } from 'node:fs/promises';
+import { type FileHandle, open, readlink, realpath } from 'node:fs/promises';
 import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
+import { FailedPreconditionError } from '../../base/errors.js';
 
 /**
  * Reading the host's files as hostile input. Everything observe mode reads
@@ -93,4 +94,38 @@ export async function linkTargetUnder(
     // Gone already (a container removed between readdir and here): the path is still the answer.
   }
   return abs;
+}
+
+/**
+ * Opens `path` (under `root`) for reading when its real path stays under
+ * `root` and it is a regular file (a log file berth reads on and on, so not
+ * bounded here: the reader bounds each record); undefined when it is absent.
+ * A path that resolves outside the root, or is not a regular file (a FIFO, a
+ * device), is refused with FailedPrecondition naming it.
+ */
+export async function openUnder(root: string, path: string): Promise<FileHandle | undefined> {
+  let real: string;
+  let realRoot: string;
+  try {
+    [real, realRoot] = await Promise.all([realpath(path), realpath(root)]);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  if (!isUnder(realRoot, real)) throw new FailedPreconditionError(`${path}: resolves outside ${root}`);
+  let fh: FileHandle;
+  try {
+    // O_NOFOLLOW: the checked real path cannot be swapped for a symlink in between; O_NONBLOCK: a
+    // FIFO put there does not hang the open.
+    fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new FailedPreconditionError(`${path}: cannot be opened safely (${(err as Error).message})`);
+  }
+  const st = await fh.stat().catch(() => undefined);
+  if (!st?.isFile()) {
+    await fh.close().catch(() => {});
+    throw new FailedPreconditionError(`${path}: not a regular file`);
+  }
+  return fh;
 }

@@ -1,18 +1,21 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotFoundError } from '../../base/errors.js';
+import { FailedPreconditionError, NotFoundError } from '../../base/errors.js';
 import { type Envelope, EventExchange, type SubscribeOptions } from '../../base/events.js';
 import type { Logger } from '../../base/log.js';
 import { detectCgroups } from '../../cgroups/detect.js';
+import { K8sLogReader } from '../../exec/logfile.js';
+import type { LogLine, LogQuery } from '../../runtime.js';
 import type { ContainerDescriptor, ContainerEvent, ContainerSource, RuntimeEvent } from '../../types.js';
 import { type BundleMeta, containerdNamespaces, readBundleMeta } from './bundle.js';
 import { type CriMeta, type PodMeta, readCriLayout } from './cri.js';
 import { describeContainer } from './describe.js';
 import { type DockerMeta, listDockerIds, readDockerMeta } from './docker.js';
 import type { CgroupMatch } from './layout.js';
+import { observedLogFiles } from './logs.js';
 import { cgroupOfPid } from './pids.js';
-import { readBounded } from './safe-read.js';
+import { openUnder, readBounded } from './safe-read.js';
 import { scanHierarchy } from './scan.js';
 
 /** Where the host's files are, as this process sees them (a DaemonSet mounts them under /host). */
@@ -92,6 +95,9 @@ export class ObserveSource implements ContainerSource {
   private readonly o: Required<Omit<ObserveSourceOptions, 'logger'>> & { logger?: Logger };
   /** Scans done (tests and self-metrics). */
   scans = 0;
+  /** Lines of observed containers' log files skipped as malformed by `logs` (each read also logs its count). */
+  malformedLogLines = 0;
+  private readonly logReader = new K8sLogReader();
 
   constructor(opts: ObserveSourceOptions) {
     this.o = {
@@ -165,6 +171,75 @@ export class ObserveSource implements ContainerSource {
       })();
     if (!hit) throw new NotFoundError(`container "${idOrName}" not found`);
     return { ...hit };
+  }
+
+  /**
+   * An observed container's output, as `berth logs` reads berth's own
+   * (README.md, "Logs"): Docker's json-file log after its rotated files, or
+   * the kubelet's CRI log after its rotated ones, read-only, every file
+   * opened only when its real path stays in its root. Resolves once the
+   * container and a file are found, so a caller can answer before streaming;
+   * FailedPrecondition naming the container and why when it has no file
+   * berth can read, NotFound when no observed container has that name.
+   */
+  async logs(idOrName: string, query: LogQuery): Promise<AsyncIterable<LogLine>> {
+    const d = await this.get(idOrName);
+    const f = await observedLogFiles(d, this.o.roots);
+    const open = (p: string) => openUnder(f.root, p);
+    let found = false;
+    for (const p of [f.path, ...f.older]) {
+      const h = await open(p).catch((err: unknown) => {
+        throw new FailedPreconditionError(`cannot read the logs of ${d.name}: ${(err as Error).message}`);
+      });
+      await h?.close();
+      if (h) found = true;
+    }
+    if (!found) {
+      throw new FailedPreconditionError(
+        `cannot read the logs of ${d.name} (${d.id.slice(0, 12)}): its log file ${f.path} is not there`,
+      );
+    }
+    // As for berth's own: following ends when the container dies (one not running is read to its end).
+    const follow = query.follow === true && RUNNING.has(d.state);
+    const stop = new AbortController();
+    query.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+    const died = new AbortController();
+    if (follow) {
+      const ends = this.exchange.subscribe({
+        topics: ['container.died', 'container.removed'],
+        signal: stop.signal,
+      });
+      void (async () => {
+        for await (const env of ends) {
+          if ((env.event as ContainerEvent).container?.id === d.id) return died.abort();
+        }
+      })().catch(() => {});
+    }
+    const signal = AbortSignal.any(query.signal ? [query.signal, died.signal] : [died.signal]);
+    let skipped = 0;
+    const lines = this.logReader.read(
+      f.path,
+      { ...query, follow, signal },
+      {
+        format: f.format,
+        older: f.older,
+        open,
+        onMalformed: () => {
+          skipped++;
+          this.malformedLogLines++;
+        },
+      },
+    );
+    const logger = this.o.logger;
+    return (async function* () {
+      try {
+        yield* lines;
+      } finally {
+        stop.abort();
+        if (skipped > 0)
+          logger?.warn({ container: d.name, id: d.id, skipped }, 'observe: malformed log lines skipped');
+      }
+    })();
   }
 
   events(opts?: SubscribeOptions): AsyncIterable<Envelope<RuntimeEvent>> {

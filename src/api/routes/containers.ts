@@ -8,7 +8,7 @@ import {
 } from '../../../runtime/base/errors.js';
 import type { Logger } from '../../../runtime/base/log.js';
 import { CreateRequest } from '../../../runtime/oci/request.js';
-import type { LogQuery } from '../../../runtime/runtime.js';
+import type { LogLine as Line, LogQuery, Runtime } from '../../../runtime/runtime.js';
 import type { ContainerDescriptor, ContainerSource } from '../../../runtime/types.js';
 import { drained, guardNdjson } from '../backpressure.js';
 import { ndjson } from '../ndjson.js';
@@ -130,6 +130,31 @@ export async function owned<T>(
       `cannot ${verb} ${d.name} (${d.id.slice(0, 12)}): observed, not run by berth (source ${d.source}): use ${OWNER_TOOL[d.source]}`,
     );
   }
+}
+
+/**
+ * The output of container `id`, resolved before any line is read (so that a
+ * missing container is NotFound and an unreadable one FailedPrecondition
+ * before a stream starts), read when the returned function is called:
+ * berth's own from its runtime, exactly as before; one the runtime does not
+ * know but the observe source does from that source's files
+ * (runtime/source/observe, "Logs").
+ */
+export async function containerLogs(
+  runtime: Runtime,
+  observed: ApiDeps['observed'],
+  id: string,
+  query: LogQuery,
+): Promise<() => AsyncIterable<Line>> {
+  try {
+    await runtime.get(id);
+  } catch (err) {
+    if (!observed?.logs || !isNotFound(err)) throw err;
+    const d = await observed.get(id).catch(() => Promise.reject(err));
+    const lines = await observed.logs(d.id, query);
+    return () => lines;
+  }
+  return () => runtime.logs(id, query);
 }
 
 export function registerContainerRoutes(
@@ -268,11 +293,15 @@ export function registerContainerRoutes(
     },
     async (req, reply) => {
       const query = logQuery(req.query);
-      // Resolve before hijacking so that a missing container is a 404, not a broken stream.
-      await runtime.get(req.params.id);
+      // Resolve before hijacking so that a missing container is a 404 (an unreadable observed one a
+      // 412), not a broken stream.
+      const closed = new AbortController();
+      const read = await containerLogs(runtime, observed, req.params.id, { ...query, signal: closed.signal });
       const out = ndjson(reply);
+      if (out.closed.aborted) closed.abort();
+      else out.closed.addEventListener('abort', () => closed.abort(), { once: true });
       try {
-        for await (const l of runtime.logs(req.params.id, { ...query, signal: out.closed })) {
+        for await (const l of read()) {
           // Read from the log file only as fast as the client takes it; a closed client ends the loop.
           if (!out.write(l)) await drained(reply.raw);
         }

@@ -25,7 +25,7 @@ import {
 } from '../schemas.js';
 import { statsMessage } from '../stats-rates.js';
 import type { ApiDeps } from '../types.js';
-import { flag, intParam } from './containers.js';
+import { containerLogs, flag, intParam } from './containers.js';
 
 const PROJECT_LABEL = 'com.docker.compose.project';
 const SERVICE_LABEL = 'com.docker.compose.service';
@@ -71,7 +71,7 @@ function fail(socket: WebSocket, err: unknown): void {
 /** `/v1/ws/logs` and `/v1/ws/stats`: the dashboard's live streams (src/api/README.md). */
 export function registerStreamRoutes(
   app: FastifyInstance,
-  { runtime, events, stats }: ApiDeps,
+  { runtime, events, stats, observed }: ApiDeps,
   logger: Logger,
 ): void {
   app.get<{ Querystring: LogsQuery }>(
@@ -95,7 +95,14 @@ export function registerStreamRoutes(
           });
         }
         const ids = new Set<string>();
-        for (const n of names) ids.add((await runtime.get(n)).id);
+        // An observed container (observe mode) by its name too, when berth's runtime has none of it.
+        for (const n of names) {
+          const d = await runtime.get(n).catch(async (err: unknown) => {
+            if (!observed?.logs || !isNotFound(err)) throw err;
+            return observed.get(n).catch(() => Promise.reject(err));
+          });
+          ids.add(d.id);
+        }
         selections.set(req, {
           ids,
           ...(q.project !== undefined ? { project: q.project } : {}),
@@ -166,12 +173,13 @@ export function registerStreamRoutes(
       const skip = last.get(d.id);
       const p = (async () => {
         try {
-          for await (const l of runtime.logs(d.id, {
+          const lines = await containerLogs(runtime, observed, d.id, {
             ...query,
             stdout: true,
             stderr: true,
             signal: o.signal,
-          })) {
+          });
+          for await (const l of lines()) {
             if (l.time === skip) continue;
             last.set(d.id, l.time);
             await o.push({ container: d.name, ...l });
@@ -194,7 +202,13 @@ export function registerStreamRoutes(
     const started = o.follow
       ? events.subscribe({ topics: ['container.started'], signal: o.signal })
       : undefined;
-    for (const d of await runtime.list({ all: true })) if (selects(o.sel, d)) read(d, first);
+    const own = await runtime.list({ all: true });
+    const ownIds = new Set(own.map((d) => d.id));
+    // Observed containers (observe mode) are read when named, never by project or service.
+    const named = observed?.logs
+      ? (await observed.list({ all: true })).filter((d) => o.sel.ids.has(d.id) && !ownIds.has(d.id))
+      : [];
+    for (const d of [...own, ...named]) if (selects(o.sel, d)) read(d, first);
     if (started) {
       for await (const env of started) {
         const d = (env.event as ContainerEvent).container;
