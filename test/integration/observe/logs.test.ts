@@ -5,7 +5,8 @@
  * `--since`, `--timestamps`, `-f` following an appended line, stderr on
  * stderr as for berth's own containers; and a clear refusal, naming the
  * container and why, for one whose log berth cannot read (journald, a bare
- * cgroup, a log file that is a symlink out of Docker's root).
+ * cgroup, a log file that is a symlink out of Docker's root). The API route
+ * and the dashboard's /v1/ws/logs answer the same.
  *
  * Agent A (run mode) runs two containers as an engine would; agent B
  * (`--mode observe`, not skipping /berth) observes them: one laid out as
@@ -17,8 +18,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { WebSocket } from 'ws';
 import type { ContainerDescriptor } from '../../../runtime/types.js';
 import type { TestAgent } from '../../harness/agent.js';
 import { pollUntil } from '../../harness/proc.js';
@@ -178,6 +181,55 @@ describe('observe mode: berth logs reads the observed containers’ log files', 
     assert.equal(since.stderr, 'e2\n');
     const ts = await (b as TestAgent).cli(['logs', '-t', '--tail', '1', dk]);
     assert.equal(ts.stdout, `${T('06.000000000')} l3\n`);
+  });
+
+  it('the route and the dashboard stream answer the same: 412 naming why, lines of the files', async () => {
+    const bb = b as TestAgent;
+    const get = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ socketPath: bb.socket, path }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => {
+            body += c.toString();
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const refused = await get(`/v1/containers/${jd}/logs`);
+    assert.equal(refused.status, 412, refused.body);
+    assert.match(refused.body, /log driver journald: not a file berth can read/);
+    const tail = await get(`/v1/containers/${dk}/logs?tail=2`);
+    assert.equal(tail.status, 200);
+    assert.deepEqual(
+      tail.body
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { stream: string; line: string })
+        .map((l) => [l.stream, l.line]),
+      [
+        ['stderr', 'e2'],
+        ['stdout', 'l3'],
+      ],
+    );
+    // The dashboard's stream (no follow: what is there, then close 1000).
+    const ws = new WebSocket(`ws+unix://${bb.socket}:/v1/ws/logs?container=${dk}&tail=2`);
+    const messages: unknown[] = [];
+    ws.on('message', (data) => messages.push(JSON.parse(String(data))));
+    const closed = await new Promise<number>((resolve, reject) => {
+      ws.once('close', (code) => resolve(code));
+      ws.once('error', reject);
+    });
+    assert.equal(closed, 1000);
+    const lines = messages.flatMap((m) => (Array.isArray(m) ? (m as Array<Record<string, string>>) : []));
+    assert.deepEqual(
+      lines.map((l) => [l.container, l.stream, l.line]),
+      [
+        [dk, 'stderr', 'e2'],
+        [dk, 'stdout', 'l3'],
+      ],
+    );
   });
 
   it('-f follows a line appended while it runs', async () => {
