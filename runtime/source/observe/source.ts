@@ -186,17 +186,19 @@ export class ObserveSource implements ContainerSource {
     const d = await this.get(idOrName);
     const f = await observedLogFiles(d, this.o.roots);
     const open = (p: string) => openUnder(f.root, p);
+    const who = `${d.name} (${d.id.slice(0, 12)})`;
+    // Every file checked now, so that one out of its root is refused before any line, naming why.
     let found = false;
     for (const p of [f.path, ...f.older]) {
       const h = await open(p).catch((err: unknown) => {
-        throw new FailedPreconditionError(`cannot read the logs of ${d.name}: ${(err as Error).message}`);
+        throw new FailedPreconditionError(`cannot read the logs of ${who}: ${(err as Error).message}`);
       });
       await h?.close();
       if (h) found = true;
     }
     if (!found) {
       throw new FailedPreconditionError(
-        `cannot read the logs of ${d.name} (${d.id.slice(0, 12)}): its log file ${f.path} is not there`,
+        `cannot read the logs of ${who}: its log file ${f.path} is not there`,
       );
     }
     // As for berth's own: following ends when the container dies (one not running is read to its end).
