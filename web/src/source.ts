@@ -4,8 +4,9 @@
  * containers"): those are read-only to berth (stop, start, restart are
  * refused with FailedPrecondition), so the page offers no action on them and
  * says who manages them and what to use instead, as the API's refusal does.
+ * No DOM here (test/unit/web/source.test.ts runs it under Node); the badge
+ * and the note are views/common.ts's.
  */
-import { h } from './dom.js';
 import type { Container, SourceName } from './types.js';
 
 interface Owner {
@@ -34,29 +35,3 @@ export function ownerOf(source: string): Owner {
 /** Whether berth only observes `c` (it did not start it and will not stop it). */
 export const isObserved = (c: Pick<Container, 'source'>): boolean =>
   c.source !== undefined && c.source !== 'berth';
-
-export function sourceBadge(source: string): HTMLElement {
-  const o = ownerOf(source);
-  return h(
-    'span',
-    {
-      class: `badge source source-${source}`,
-      title: source === 'berth' ? "berth's own" : `observed: ${source}, managed by ${o.manager}`,
-    },
-    o.label,
-  );
-}
-
-/** What an observed container offers instead of actions: why, and what to use. */
-export function readOnlyNote(c: Pick<Container, 'source' | 'name'>): HTMLElement {
-  const o = ownerOf(c.source);
-  return h(
-    'span',
-    {
-      class: 'readonly',
-      'data-readonly': c.source,
-      title: `${c.name} is observed, not run by berth: stop, start and restart it with ${o.tool}`,
-    },
-    `read-only: use ${o.tool}`,
-  );
-}

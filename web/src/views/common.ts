@@ -1,6 +1,7 @@
 /** Pieces several views show the same way. */
 import { LiveChart } from '../charts.js';
 import { h } from '../dom.js';
+import { ownerOf } from '../source.js';
 import type { Container, PortMapping, StatsMessage } from '../types.js';
 
 export function stateBadge(state: string): HTMLElement {
@@ -66,4 +67,30 @@ export function statsCharts(filter?: (name: string) => boolean): {
       mem.destroy();
     },
   };
+}
+
+export function sourceBadge(source: string): HTMLElement {
+  const o = ownerOf(source);
+  return h(
+    'span',
+    {
+      class: `badge source source-${source}`,
+      title: source === 'berth' ? "berth's own" : `observed: ${source}, managed by ${o.manager}`,
+    },
+    o.label,
+  );
+}
+
+/** What an observed container offers instead of actions: why, and what to use. */
+export function readOnlyNote(c: Pick<Container, 'source' | 'name'>): HTMLElement {
+  const o = ownerOf(c.source);
+  return h(
+    'span',
+    {
+      class: 'readonly',
+      'data-readonly': c.source,
+      title: `${c.name} is observed, not run by berth: stop, start and restart it with ${o.tool}`,
+    },
+    `read-only: use ${o.tool}`,
+  );
 }

@@ -6,9 +6,18 @@
  */
 import { ApiError, get, seg } from '../api.js';
 import { bytes, fill, h } from '../dom.js';
-import { isObserved, ownerOf, sourceBadge } from '../source.js';
+import { isObserved, ownerOf } from '../source.js';
 import type { Container, ContainerDetail } from '../types.js';
-import { addresses, healthBadge, link, logsHref, ports, stateBadge, statsCharts } from './common.js';
+import {
+  addresses,
+  healthBadge,
+  link,
+  logsHref,
+  ports,
+  sourceBadge,
+  stateBadge,
+  statsCharts,
+} from './common.js';
 import { actionButtons } from './containers.js';
 import { mountLogs } from './logs.js';
 import type { View } from './view.js';

@@ -8,7 +8,7 @@
  */
 import { containerAction } from '../actions.js';
 import { bytes, fill, focusKey, h, restoreFocus } from '../dom.js';
-import { isObserved, ownerOf, readOnlyNote, SOURCES, sourceBadge } from '../source.js';
+import { isObserved, ownerOf, SOURCES } from '../source.js';
 import type { Container, StatsEntry } from '../types.js';
 import {
   addresses,
@@ -17,6 +17,8 @@ import {
   link,
   logsHref,
   ports,
+  readOnlyNote,
+  sourceBadge,
   stateBadge,
   statsCharts,
 } from './common.js';
