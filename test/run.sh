@@ -35,6 +35,7 @@ SERIAL=(
   test/integration/network/bridge.test.ts         # destroy() drops berth's shared iptables chains once unused
   test/integration/exec/executor.test.ts          # exec answers within 5 s
   test/integration/web/flood.test.ts              # 5,000 log lines/s into Chromium, no long task > 100 ms
+  test/integration/web/observed.test.ts           # two agents, one in --mode both observing all of /berth: beside web/projects.test.ts its rollout stalled (3 of 5 runs; cause not found)
   test/integration/deploy/rollout.test.ts         # 250 req/s through rollouts, zero failed requests
   test/integration/deploy/rollout-crash.test.ts   # 200 req/s while the agent is killed mid-rollout, zero failed
 )

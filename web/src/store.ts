@@ -25,6 +25,8 @@ export class Store {
   private readonly streams: Stream[] = [];
   private refreshing: Promise<void> | undefined;
   private again = false;
+  private askingMode = false;
+  private listed = false;
 
   /** Opens the streams; the container list is read when the events stream opens (and reopens). */
   start(): void {
@@ -74,7 +76,7 @@ export class Store {
     return this.mode === 'observe' || this.mode === 'both' || this.containers.some(isObserved);
   }
 
-  /** Re-reads the container list (the first time with the agent's mode, in parallel); calls made while one runs coalesce into one more. */
+  /** Re-reads the container list (the first time, the agent's mode too); calls made while one runs coalesce into one more. */
   refresh(): Promise<void> {
     if (this.refreshing) {
       this.again = true;
@@ -84,18 +86,23 @@ export class Store {
       do {
         this.again = false;
         try {
-          const [list] = await Promise.all([
-            get<Container[]>('/v1/containers?all=1'),
-            this.mode === undefined
-              ? get<AgentInfo>('/v1/info').then(
-                  (i) => {
-                    this.mode = i.mode ?? 'run';
-                  },
-                  () => undefined, // asked again with the next list
-                )
-              : undefined,
-          ]);
+          // The mode is asked beside the first list, not waited for: the first view is the list's.
+          if (this.mode === undefined && !this.askingMode) {
+            this.askingMode = true;
+            get<AgentInfo>('/v1/info').then(
+              (i) => {
+                this.mode = i.mode ?? 'run';
+                // Drawn with the list when it comes; redrawn now if it came first.
+                if (this.mode !== 'run' && this.listed) this.emit('containers');
+              },
+              () => {
+                this.askingMode = false; // asked again with the next list
+              },
+            );
+          }
+          const list = await get<Container[]>('/v1/containers?all=1');
           this.containers = list;
+          this.listed = true;
           this.emit('containers');
         } catch {
           // the status view shows the streams' state; the next event retries

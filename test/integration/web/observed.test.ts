@@ -318,12 +318,29 @@ describe('web dashboard of an agent in --mode both: observed containers, read-on
         text.length > 0 && refused.includes(text),
         `pane says ${JSON.stringify(text)}, berth logs ${refused}`,
       );
+      // No stream is opened (and retried) for a tail the agent refused.
+      assert.equal(await pane.getAttribute('data-stream'), 'refused');
     }
+    await screenshot(page, 'observed-logs-1280x800');
     assert.deepEqual(
       unexpected(problems.errors, refused === undefined ? [] : [encodeURIComponent(name)]),
       [],
     );
     await page.close();
+    // Merged with berth's own container: the refused one is named with its reason, the other streams.
+    const merged = await fx().open(`#/logs?container=${OWN}&container=${encodeURIComponent(name)}`);
+    await merged.page.waitForSelector('.log-pane[data-stream="open"]', { timeout: 10_000 });
+    const mergedError = merged.page.locator('.log-pane .log-error');
+    if (refused === undefined) assert.equal(await mergedError.isHidden(), true);
+    else
+      assert.ok(refused.includes(((await mergedError.textContent()) ?? '').replace(`${name}: `, '').trim()));
+    if (refused !== undefined)
+      assert.match((await mergedError.textContent()) ?? '', new RegExp(`^${name}: `));
+    assert.deepEqual(
+      unexpected(merged.problems.errors, refused === undefined ? [] : [encodeURIComponent(name)]),
+      [],
+    );
+    await merged.page.close();
   });
 
   test('readable at a phone width (390×844): source and read-only note in the cards, no horizontal overflow', async () => {
