@@ -26,20 +26,15 @@ export function isUnder(root: string, path: string): boolean {
  * too large, not a regular file or outside the root.
  */
 export async function readBounded(root: string, path: string, maxBytes: number): Promise<string | undefined> {
-  let real: string;
-  let realRoot: string;
+  let fh: FileHandle | undefined;
   try {
-    [real, realRoot] = await Promise.all([realpath(path), realpath(root)]);
+    fh = await openUnder(root, path);
   } catch {
     return undefined;
   }
-  if (!isUnder(realRoot, real)) return undefined;
-  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  if (!fh) return undefined;
   try {
-    // O_NOFOLLOW: the checked real path cannot be swapped for a symlink in between.
-    fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     const st = await fh.stat();
-    if (!st.isFile()) return undefined;
     // cgroup and proc files are regular files of size 0: read up to the bound instead.
     const buf = Buffer.alloc(Math.min(maxBytes + 1, st.size > 0 ? st.size + 1 : maxBytes + 1));
     let n = 0;
@@ -54,7 +49,7 @@ export async function readBounded(root: string, path: string, maxBytes: number):
   } catch {
     return undefined;
   } finally {
-    await fh?.close().catch(() => {});
+    await fh.close().catch(() => {});
   }
 }
 

@@ -4,6 +4,7 @@ import { NotImplementedError } from '../../../runtime/base/errors.js';
 import { EVENT_HISTORY } from '../../../runtime/base/events.js';
 import type { Logger } from '../../../runtime/base/log.js';
 import { REASON } from '../../../runtime/base/schema.js';
+import { parseTimeBound } from '../../../runtime/exec/k8s-format.js';
 import { VERSION } from '../../version.js';
 import { guardNdjson, guardWebSocket } from '../backpressure.js';
 import { ndjson } from '../ndjson.js';
@@ -59,14 +60,9 @@ export function registerSystemRoutes(
     ),
   });
   type EventsQuery = { topic?: string | string[]; since?: string };
-  /** `since` as ms: unix seconds or an RFC 3339 time (the pattern has let only those through). */
+  /** `since` as ms, read as `berth logs --since` reads it (unix seconds or RFC 3339). */
   const sinceMs = (q: EventsQuery) =>
-    q.since === undefined
-      ? {}
-      : {
-          sinceMs:
-            /^\d/.test(q.since) && !q.since.includes('-') ? Number(q.since) * 1000 : Date.parse(q.since),
-        };
+    q.since === undefined ? {} : { sinceMs: Date.parse(parseTimeBound(q.since, 'since')) };
   // Counters of running containers (all, or `?name=` each named), read now: `berth stats` makes rates.
   const statsSchema = {
     querystring: Type.Object({
